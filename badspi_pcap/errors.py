@@ -1,0 +1,40 @@
+"""The project's own exceptions and the record of what was skipped.
+
+Library code raises only ``BadspiError`` subclasses for bad user input; the CLI turns
+them into one-line "Error: ..." messages.  Damage that does not stop the work (a
+truncated last record, a garbage log line) is not an exception: it is counted in a
+``Skipped`` record so that nothing is lost silently.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BadspiError(Exception):
+    """Base class of every error the project raises on purpose."""
+
+
+class InputError(BadspiError):
+    """A file cannot be read at all (missing, empty, not a capture or log, wrong format)."""
+
+
+class UsageError(BadspiError):
+    """The call itself is wrong (bad option value, conflicting options)."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """Something in an input that was not used, and why.
+
+    ``where`` points into the source (``frame 12``, ``offset 0x1f40``, ``line 7``);
+    ``count`` lets one record stand for many identical skips.
+    """
+
+    source: str
+    where: str
+    reason: str
+    count: int = 1
+
+    def __str__(self) -> str:
+        times = f" ({self.count}x)" if self.count > 1 else ""
+        return f"{self.source}: {self.where}: {self.reason}{times}"

@@ -1,0 +1,77 @@
+"""Writing tables to files: Parquet, CSV or JSON Lines, chosen by the file name.
+
+Writes are atomic (a temporary file renamed into place), so an interrupted run never
+leaves a half-written file that looks complete.  CSV cells that a spreadsheet would run
+as a formula are neutralised.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import UsageError
+
+FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def output_format(path: str | os.PathLike) -> str:
+    suffix = Path(path).suffix.lower()
+    try:
+        return FORMATS[suffix]
+    except KeyError:
+        raise UsageError(
+            f"cannot tell the output format from {str(path)!r}: use a name ending in "
+            + ", ".join(sorted(FORMATS))
+        ) from None
+
+
+def neutralise_formula(value):
+    """Prefix a quote to text a spreadsheet would evaluate (CSV formula injection)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    """Write ``df`` to ``path`` in the format its suffix names, atomically."""
+    fmt = output_format(path)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if fmt == "parquet":
+            pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp)
+        elif fmt == "csv":
+            safe = df.copy()
+            for col in safe.columns:
+                if pd.api.types.is_string_dtype(safe[col].dtype):
+                    safe[col] = safe[col].map(neutralise_formula, na_action="ignore")
+            safe.to_csv(tmp, index=False)
+        else:
+            df.to_json(tmp, orient="records", lines=True, date_format="iso", date_unit="ns")
+
+
+class atomic_path:
+    """Context manager yielding a temporary path that replaces ``path`` on success."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def __enter__(self) -> str:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
+        os.close(fd)
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            try:
+                os.unlink(self.tmp)
+            except FileNotFoundError:
+                pass

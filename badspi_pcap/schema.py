@@ -1,0 +1,124 @@
+"""Arrow schemas of the tables the pipeline passes between stages.
+
+Every stage returns pandas DataFrames backed by these Arrow types (``pd.ArrowDtype``):
+uint32 SPIs stay uint32, times are ``timestamp[ns, tz=UTC]``, and missing values are
+nulls, not NaN.  Column names are part of the public interface (see README.md).
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import pandas as pd
+import pyarrow as pa
+
+UTC_NS = pa.timestamp("ns", tz="UTC")
+
+PACKETS = pa.schema([
+    ("capture", pa.string()),        # file name the packet came from
+    ("frame", pa.int64()),           # 1-based frame number, as Wireshark counts
+    ("time", UTC_NS),
+    ("kind", pa.string()),           # esp | ah | esp-in-udp | ike | nat-keepalive | icmp-error
+    ("ip_version", pa.uint8()),
+    ("src", pa.string()),
+    ("dst", pa.string()),
+    ("sport", pa.uint16()),
+    ("dport", pa.uint16()),
+    ("vlan", pa.uint16()),           # outermost 802.1Q/802.1ad tag
+    ("length", pa.uint32()),         # frame length on the wire
+    ("ip_length", pa.uint32()),      # outer IP packet length (what gateway logs print)
+    ("spi", pa.uint32()),            # ESP/AH SPI (top level only)
+    ("seq", pa.uint32()),            # ESP/AH sequence number (top level only)
+    ("ike_version", pa.uint8()),     # 1 or 2
+    ("ike_exchange", pa.string()),   # MAIN_MODE, QUICK_MODE, IKE_SA_INIT, CREATE_CHILD_SA, ...
+    ("ike_msgid", pa.uint32()),
+    ("ike_ispi", pa.string()),       # 16 hex digits
+    ("ike_rspi", pa.string()),
+    ("ike_initiator", pa.bool_()),   # IKEv2 I flag (null for IKEv1)
+    ("ike_response", pa.bool_()),    # IKEv2 R flag (null for IKEv1)
+    ("icmp_type", pa.uint8()),
+    ("icmp_code", pa.uint8()),
+    ("icmp_mtu", pa.uint32()),       # next-hop MTU (frag needed) or ICMPv6 Packet Too Big MTU
+    ("inner_src", pa.string()),      # the packet quoted inside an ICMP error
+    ("inner_dst", pa.string()),
+    ("inner_proto", pa.uint8()),
+    ("inner_sport", pa.uint16()),
+    ("inner_dport", pa.uint16()),
+    ("inner_spi", pa.uint32()),
+    ("inner_seq", pa.uint32()),
+    ("inner_bytes", pa.uint32()),    # bytes quoted after the quoted IP header(s)
+    ("note", pa.string()),           # why a field that should be there is null
+])
+
+EVENTS = pa.schema([
+    ("source", pa.string()),         # file name
+    ("line", pa.int64()),            # 1-based line number in that file
+    ("time", UTC_NS),                # UTC, after time zone and clock offset
+    ("time_local", pa.timestamp("ns")),  # as written by the device (naive)
+    ("device", pa.string()),
+    ("vendor", pa.string()),         # screenos | junos | asa | ios | fortios | panos | strongswan | linux
+    ("message_id", pa.string()),     # vendor message id: 00026, 402114, KMD_PM_SA_ESTABLISHED, ...
+    ("severity", pa.string()),
+    ("kind", pa.string()),           # bad-spi | replay | p2-complete | ... (see README)
+    ("tunnel_id", pa.int64()),       # normalised to an integer (ScreenOS hex and decimal agree)
+    ("interface", pa.string()),
+    ("peer", pa.string()),
+    ("src", pa.string()),
+    ("dst", pa.string()),
+    ("length", pa.uint32()),
+    ("proto", pa.string()),          # ESP | AH
+    ("spi", pa.uint32()),
+    ("seq", pa.uint32()),
+    ("direction", pa.string()),      # in | out, when the line says
+    ("ike_msgid", pa.string()),
+    ("lifetime_s", pa.int64()),
+    ("text", pa.string()),           # the message text as written
+])
+
+SAS = pa.schema([
+    ("source", pa.string()),
+    ("line", pa.int64()),
+    ("device", pa.string()),
+    ("vendor", pa.string()),
+    ("tunnel_id", pa.int64()),
+    ("gateway", pa.string()),
+    ("port", pa.uint16()),
+    ("proto", pa.string()),          # esp | ah
+    ("algorithm", pa.string()),
+    ("spi", pa.uint32()),
+    ("direction", pa.string()),      # in | out
+    ("lifetime_s", pa.int64()),
+    ("state", pa.string()),
+    ("seq", pa.uint32()),            # last/next sequence number where the table shows it
+])
+
+
+def empty(schema: pa.Schema) -> pd.DataFrame:
+    """An empty DataFrame with the schema's columns and types."""
+    return to_frame(schema.empty_table())
+
+
+def to_frame(table: pa.Table) -> pd.DataFrame:
+    """Arrow table -> pandas with Arrow-backed dtypes (nulls stay nulls)."""
+    return table.to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def from_columns(schema: pa.Schema, columns: Mapping[str, Iterable]) -> pa.Table:
+    """Build a table from a dict of columns; missing columns become all-null."""
+    n = None
+    arrays = []
+    for field in schema:
+        values = columns.get(field.name)
+        if values is None:
+            arrays.append(None)
+            continue
+        arr = pa.array(values, type=field.type, from_pandas=True)
+        n = len(arr) if n is None else n
+        arrays.append(arr)
+    n = n or 0
+    arrays = [a if a is not None else pa.nulls(n, type=f.type) for a, f in zip(arrays, schema)]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def from_rows(schema: pa.Schema, rows: Iterable[Mapping]) -> pa.Table:
+    """Build a table from dict rows (absent keys are null)."""
+    return pa.Table.from_pylist(list(rows), schema=schema)

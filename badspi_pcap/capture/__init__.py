@@ -1,0 +1,158 @@
+"""Captures in, the ``packets`` table out.
+
+``read_capture`` reads one file (pcap, pcapng, NetScreen snoop text; gzip/bzip2/xz
+compressed or not) in bounded batches and returns the IPsec-relevant rows with a
+summary of the rest; ``read_packets`` does that for many files and returns one table.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+import pyarrow as pa
+
+from .. import schema
+from ..errors import InputError, Skipped, UsageError
+from .decode import BatchCounts, decode_batch
+from .linklayer import linktype_name
+from .netscreen import iter_netscreen
+from .pcap import PcapHeader, iter_pcap
+from .scapy_reader import iter_scapy
+from .source import open_capture
+
+ENGINES = ("auto", "scapy")
+
+
+class CaptureWarning(UserWarning):
+    """Part of a capture could not be read; the message says which part and why."""
+
+
+@dataclass
+class CaptureRead:
+    """One capture read: its IPsec-relevant packets and an account of everything else."""
+
+    capture: str
+    path: str
+    format: str
+    compression: str | None
+    engine: str
+    packets: pd.DataFrame
+    counts: BatchCounts
+    linktypes: dict[str, int] = field(default_factory=dict)
+    first_time: pd.Timestamp | None = None
+    last_time: pd.Timestamp | None = None
+    size: int = 0
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        """One flat record (for batch summaries and reports)."""
+        kinds = self.packets["kind"].value_counts().to_dict() if len(self.packets) else {}
+        return {
+            "capture": self.capture, "path": self.path, "format": self.format,
+            "compression": self.compression, "size": self.size, "frames": self.counts.frames,
+            "ip_frames": self.counts.ip_frames, "later_fragments": self.counts.later_fragments,
+            "truncated_frames": self.counts.truncated, "first_time": self.first_time,
+            "last_time": self.last_time, "linktypes": ", ".join(f"{k} ({v})" for k, v in self.linktypes.items()),
+            "ipsec_rows": len(self.packets), **{f"rows_{k}": int(v) for k, v in kinds.items()},
+            "skipped": len(self.skipped),
+        }
+
+
+def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: str = "auto",
+                 progress: Callable[[int], None] | None = None) -> CaptureRead:
+    """Read one capture file.
+
+    ``engine="auto"`` walks classic pcap with the project's own reader and uses Scapy's
+    raw reader for pcapng; ``engine="scapy"`` uses Scapy for both (the reference).
+    ``progress`` is called with the number of bytes of the file consumed so far.
+    Raises InputError when the file cannot be read at all; damage after a readable
+    start is reported in ``skipped`` and everything before it is kept.
+    """
+    if engine not in ENGINES:
+        raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    path = str(path)
+    name = name or Path(path).name
+    opened = open_capture(path)
+    skipped: list[Skipped] = []
+    tick = (lambda: progress(opened.raw.tell())) if progress else None
+    try:
+        if opened.format == "netscreen":
+            batches, used = iter_netscreen(opened.stream, name, skipped, tick), "netscreen"
+        elif opened.format == "pcap" and engine == "auto":
+            try:
+                PcapHeader(opened.head)
+            except ValueError as e:
+                raise InputError(f"{path}: {e}") from None
+            batches, used = iter_pcap(opened.stream, name, skipped, tick), "own"
+        else:
+            batches, used = iter_scapy(opened.stream, opened.format, name, skipped, tick), "scapy"
+        tables, counts, linktypes = [], BatchCounts(), {}
+        first = last = None
+        for batch in _guarded(batches, path, opened.compression, skipped, name):
+            table, c = decode_batch(batch, name)
+            tables.append(table)
+            counts.add(c)
+            for lt in set(batch.linktype.tolist()):
+                key = linktype_name(lt)
+                linktypes[key] = linktypes.get(key, 0) + int((batch.linktype == lt).sum())
+            if len(batch):
+                lo, hi = int(batch.time_ns.min()), int(batch.time_ns.max())
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
+        size = os.path.getsize(path)
+    finally:
+        opened.close()
+    for lt, n in counts.unsupported_linktype.items():
+        skipped.append(Skipped(name, "link layer", f"{n} frames of unsupported {linktype_name(lt)} not decoded", n))
+    if counts.frames == 0 and not skipped:
+        skipped.append(Skipped(name, "file", "no packets in the capture"))
+    table = pa.concat_tables(tables) if tables else schema.PACKETS.empty_table()
+    return CaptureRead(
+        capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
+        packets=schema.to_frame(table), counts=counts, linktypes=linktypes,
+        first_time=_ts(first), last_time=_ts(last), size=size, skipped=skipped,
+    )
+
+
+def _guarded(batches, path, compression, skipped: list[Skipped], name: str):
+    """Stop cleanly at a corrupt compressed stream, keeping what came before."""
+    import lzma
+    import zlib
+    try:
+        yield from batches
+    except (EOFError, zlib.error, lzma.LZMAError, OSError) as e:
+        what = f"{compression} stream" if compression else "file"
+        skipped.append(Skipped(name, "reader", f"{what} ends early or is corrupt ({e}); kept the packets before it"))
+
+
+def _ts(ns: int | None):
+    return None if ns is None else pd.Timestamp(ns, unit="ns", tz="UTC")
+
+
+def read_packets(paths: str | os.PathLike | Iterable[str | os.PathLike], *, engine: str = "auto") -> pd.DataFrame:
+    """The ``packets`` table of one or more captures (see README for the columns).
+
+    Damage inside a capture is reported with a ``CaptureWarning`` per problem; files
+    that cannot be read at all raise InputError.
+    """
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    names = capture_names(paths)
+    frames = []
+    for path, name in zip(paths, names):
+        result = read_capture(path, name=name, engine=engine)
+        for s in result.skipped:
+            warnings.warn(str(s), CaptureWarning, stacklevel=2)
+        frames.append(result.packets)
+    if not frames:
+        return schema.empty(schema.PACKETS)
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def capture_names(paths) -> list[str]:
+    """File names identify captures; full paths only where two names collide."""
+    base = [Path(p).name for p in paths]
+    return [b if base.count(b) == 1 else str(p) for b, p in zip(base, paths)]

@@ -1,0 +1,98 @@
+"""A batch of captured frames laid out for vectorised decoding.
+
+Readers (own pcap walk, Scapy, snoop text) all produce ``FrameBatch``es: the frames'
+bytes concatenated in one buffer plus per-frame arrays.  The decoder never loops over
+frames in Python; it reads fields for all frames at once with ``Fields``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class FrameBatch:
+    buf: np.ndarray        # uint8, every frame's captured bytes back to back
+    start: np.ndarray      # int64 offset of each frame in buf
+    caplen: np.ndarray     # int64 captured length
+    wirelen: np.ndarray    # int64 length on the wire
+    time_ns: np.ndarray    # int64 ns since the epoch (UTC)
+    linktype: np.ndarray   # int64 DLT/LINKTYPE per frame (pcapng interfaces differ)
+    frame: np.ndarray      # int64 1-based frame number in the capture
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    @classmethod
+    def from_frames(cls, frames: list[bytes], wirelen, time_ns, linktype, first_frame: int) -> "FrameBatch":
+        """Build a batch from separate frame byte strings (Scapy and snoop readers)."""
+        caplen = np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
+        start = np.zeros(len(frames), dtype=np.int64)
+        if len(frames) > 1:
+            np.cumsum(caplen[:-1], out=start[1:])
+        buf = np.frombuffer(b"".join(frames), dtype=np.uint8)
+        return cls(
+            buf=buf,
+            start=start,
+            caplen=caplen,
+            wirelen=np.asarray(wirelen, dtype=np.int64),
+            time_ns=np.asarray(time_ns, dtype=np.int64),
+            linktype=np.broadcast_to(np.asarray(linktype, dtype=np.int64), (len(frames),)).copy(),
+            frame=np.arange(first_frame, first_frame + len(frames), dtype=np.int64),
+        )
+
+
+class Fields:
+    """Bounds-checked big-endian reads of one field from every frame at once.
+
+    ``pos`` is an array of absolute offsets into the buffer (one per frame, or per
+    selected frame with ``rows``).  A read that would run past the frame's captured end
+    returns 0 and a False in the ``ok`` mask, so truncated frames never read their
+    neighbours' bytes.
+    """
+
+    def __init__(self, batch: FrameBatch):
+        self.buf = batch.buf
+        self.end = batch.start + batch.caplen
+        # Padding lets us gather without clipping; reads past a frame's end are masked.
+        self._padded = np.concatenate([batch.buf, np.zeros(8, dtype=np.uint8)])
+        self._last = len(self._padded) - 8
+
+    def has(self, pos: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
+        return (pos >= 0) & (pos + size <= self.end[rows])
+
+    def _gather(self, pos: np.ndarray, size: int, rows: np.ndarray):
+        ok = self.has(pos, size, rows)
+        safe = np.where(ok, pos, 0)
+        safe = np.minimum(safe, self._last)
+        return safe, ok
+
+    def u8(self, pos, rows):
+        safe, ok = self._gather(pos, 1, rows)
+        return np.where(ok, self._padded[safe], 0).astype(np.int64), ok
+
+    def u16(self, pos, rows):
+        safe, ok = self._gather(pos, 2, rows)
+        p = self._padded
+        v = (p[safe].astype(np.int64) << 8) | p[safe + 1]
+        return np.where(ok, v, 0), ok
+
+    def u32(self, pos, rows):
+        safe, ok = self._gather(pos, 4, rows)
+        p = self._padded
+        v = (
+            (p[safe].astype(np.int64) << 24)
+            | (p[safe + 1].astype(np.int64) << 16)
+            | (p[safe + 2].astype(np.int64) << 8)
+            | p[safe + 3]
+        )
+        return np.where(ok, v, 0), ok
+
+    def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
+        safe, ok = self._gather(pos, size, rows)
+        idx = np.minimum(safe[:, None] + np.arange(size), len(self._padded) - 1)
+        out = self._padded[idx]
+        out[~ok] = 0
+        return out, ok

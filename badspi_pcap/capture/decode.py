@@ -1,0 +1,314 @@
+"""From a batch of frames to rows of the ``packets`` table, all in bulk.
+
+Keeps ESP, AH, ESP-in-UDP, IKE (UDP 500, and 4500 behind the non-ESP marker), NAT
+keepalives, and ICMP/ICMPv6 errors with the packet they quote.  Everything else is
+only counted.  Fields that a frame or a quote is too short to hold stay null and the
+``note`` column says why.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from .. import schema
+from .batch import Fields, FrameBatch
+from .ip import address_strings, parse_ip
+from .linklayer import SUPPORTED, locate_ip
+
+ESP, AH, UDP, TCP, ICMP, ICMPV6 = 50, 51, 17, 6, 1, 58
+IKE_PORT, NATT_PORT = 500, 4500
+ICMP_ERRORS = (3, 11, 12)       # destination unreachable, time exceeded, parameter problem
+ICMPV6_ERRORS = (1, 2, 3, 4)    # destination unreachable, packet too big, time exceeded, parameter problem
+
+KINDS = ["esp", "ah", "esp-in-udp", "ike", "nat-keepalive", "icmp-error"]
+K_ESP, K_AH, K_ESPUDP, K_IKE, K_KEEPALIVE, K_ICMP = range(1, 7)
+
+NOTES = [
+    None,
+    "frame ends before the ESP/AH sequence number",
+    "frame ends before the IKE header is complete",
+    "ESP-in-UDP payload too short for an ESP header",
+    "quote ends inside the quoted IP header",
+    "quote ends before the quoted SPI",
+    "quote ends before the quoted sequence number",
+    "quote ends before the quoted ports",
+    "quoted packet is a later IP fragment (no upper-layer header)",
+    "quoted IPv6 extension headers cut off",
+    "not a valid ISAKMP version",
+]
+(N_NONE, N_SHORT_SEQ, N_SHORT_IKE, N_SHORT_ESPUDP, N_Q_IP, N_Q_SPI, N_Q_SEQ,
+ N_Q_PORTS, N_Q_FRAG, N_Q_EXT, N_IKE_VERSION) = range(len(NOTES))
+
+IKE_EXCHANGES = {
+    1: {1: "BASE", 2: "MAIN_MODE", 3: "AUTH_ONLY", 4: "AGGRESSIVE", 5: "INFORMATIONAL",
+        6: "TRANSACTION", 32: "QUICK_MODE", 33: "NEW_GROUP"},
+    2: {34: "IKE_SA_INIT", 35: "IKE_AUTH", 36: "CREATE_CHILD_SA", 37: "INFORMATIONAL",
+        38: "IKE_SESSION_RESUME", 43: "IKE_INTERMEDIATE", 44: "IKE_FOLLOWUP_KE"},
+}
+
+
+@dataclass
+class BatchCounts:
+    """What a batch held besides the rows kept (for the capture summary)."""
+
+    frames: int = 0
+    ip_frames: int = 0
+    later_fragments: int = 0
+    unsupported_linktype: dict = field(default_factory=dict)
+    truncated: int = 0  # captured length shorter than the wire length
+
+    def add(self, other: "BatchCounts") -> None:
+        self.frames += other.frames
+        self.ip_frames += other.ip_frames
+        self.later_fragments += other.later_fragments
+        self.truncated += other.truncated
+        for k, v in other.unsupported_linktype.items():
+            self.unsupported_linktype[k] = self.unsupported_linktype.get(k, 0) + v
+
+
+class _Columns:
+    """Column arrays for the kept rows, each with a validity mask."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.values: dict[str, np.ndarray] = {}
+        self.valid: dict[str, np.ndarray] = {}
+
+    def set(self, name: str, at: np.ndarray, values, valid=True) -> None:
+        if name not in self.values:
+            self.values[name] = np.zeros(self.n, dtype=np.int64)
+            self.valid[name] = np.zeros(self.n, dtype=bool)
+        self.values[name][at] = values
+        self.valid[name][at] = valid
+
+    def arrow(self, name: str, type_: pa.DataType) -> pa.Array:
+        if name not in self.values:
+            return pa.nulls(self.n, type=type_)
+        values = self.values[name]
+        if pa.types.is_boolean(type_):
+            values = values.astype(bool)
+        return pa.array(values, type=type_, mask=~self.valid[name])
+
+
+def decode_batch(batch: FrameBatch, capture: str) -> tuple[pa.Table, BatchCounts]:
+    n = len(batch)
+    counts = BatchCounts(frames=n, truncated=int(np.count_nonzero(batch.caplen < batch.wirelen)))
+    if n == 0:
+        return schema.PACKETS.empty_table(), counts
+    unsupported = ~np.isin(batch.linktype, list(SUPPORTED))
+    if unsupported.any():
+        lts, cnt = np.unique(batch.linktype[unsupported], return_counts=True)
+        counts.unsupported_linktype = {int(a): int(b) for a, b in zip(lts, cnt)}
+
+    f = Fields(batch)
+    l3, version, vlan = locate_ip(batch, f)
+    ip_rows = np.flatnonzero(version > 0)
+    ip = parse_ip(f, ip_rows, l3[ip_rows])
+    counts.ip_frames = int(np.count_nonzero(ip.ok))
+    counts.later_fragments = int(np.count_nonzero(ip.later_fragment))
+    carries_l4 = ip.ok & ~ip.later_fragment & (ip.l4 >= 0)
+
+    kind = np.zeros(len(ip_rows), dtype=np.int64)
+    note = np.zeros(len(ip_rows), dtype=np.int64)
+    proto = np.where(carries_l4, ip.proto, -1)
+    kind[proto == ESP] = K_ESP
+    kind[proto == AH] = K_AH
+
+    # UDP: IKE on 500; on 4500 a NAT keepalive, IKE behind the non-ESP marker, or ESP.
+    udp = np.flatnonzero(proto == UDP)
+    sport, ok_ports = f.u16(ip.l4[udp], ip_rows[udp])
+    dport, _ = f.u16(ip.l4[udp] + 2, ip_rows[udp])
+    udp_len, _ = f.u16(ip.l4[udp] + 4, ip_rows[udp])
+    on_500 = ok_ports & ((sport == IKE_PORT) | (dport == IKE_PORT))
+    on_4500 = ok_ports & ~on_500 & ((sport == NATT_PORT) | (dport == NATT_PORT))
+    payload = ip.l4[udp] + 8
+    first, ok_first = f.u8(payload, ip_rows[udp])
+    marker, ok_marker = f.u32(payload, ip_rows[udp])
+    keepalive = on_4500 & (udp_len == 9) & ok_first & (first == 0xFF)
+    ike_4500 = on_4500 & ~keepalive & ok_marker & (marker == 0) & (udp_len >= 12)
+    esp_udp = on_4500 & ~keepalive & ~ike_4500
+    kind[udp[on_500 | ike_4500]] = K_IKE
+    kind[udp[keepalive]] = K_KEEPALIVE
+    kind[udp[esp_udp]] = K_ESPUDP
+    note[udp[esp_udp & (udp_len < 16)]] = N_SHORT_ESPUDP
+    ike_at = np.full(len(ip_rows), -1, dtype=np.int64)
+    ike_at[udp[on_500]] = payload[on_500]
+    ike_at[udp[ike_4500]] = payload[ike_4500] + 4
+    esp_at = np.full(len(ip_rows), -1, dtype=np.int64)
+    esp_at[kind == K_ESP] = ip.l4[kind == K_ESP]
+    esp_at[udp[esp_udp]] = payload[esp_udp]
+
+    icmp_type, ok_type = f.u8(ip.l4, ip_rows)
+    is_icmp_error = ok_type & (
+        ((proto == ICMP) & (ip.version == 4) & np.isin(icmp_type, ICMP_ERRORS))
+        | ((proto == ICMPV6) & (ip.version == 6) & np.isin(icmp_type, ICMPV6_ERRORS))
+    )
+    kind[is_icmp_error] = K_ICMP
+
+    keep = np.flatnonzero(kind > 0)
+    rows = ip_rows[keep]  # frame index in the batch of each kept row
+    m = len(keep)
+    cols = _Columns(m)
+    k = kind[keep]
+    nt = note[keep]
+
+    # Ports of the UDP rows.
+    at = np.flatnonzero(np.isin(k, (K_ESPUDP, K_IKE, K_KEEPALIVE)))
+    udp_index = np.searchsorted(udp, keep[at])
+    cols.set("sport", at, sport[udp_index])
+    cols.set("dport", at, dport[udp_index])
+
+    # ESP / AH / ESP-in-UDP: SPI and sequence number.
+    spi_pos = np.where(k == K_AH, ip.l4[keep] + 4, esp_at[keep])
+    at = np.flatnonzero(np.isin(k, (K_ESP, K_AH, K_ESPUDP)))
+    spi, ok_spi = f.u32(spi_pos[at], rows[at])
+    seq, ok_seq = f.u32(spi_pos[at] + 4, rows[at])
+    cols.set("spi", at, spi, ok_spi)
+    cols.set("seq", at, seq, ok_seq)
+    nt[at] = np.where(ok_seq | (nt[at] != N_NONE), nt[at], N_SHORT_SEQ)
+
+    _decode_ike(f, cols, np.flatnonzero(k == K_IKE), ike_at[keep], rows, nt)
+    inner = _decode_icmp(f, cols, np.flatnonzero(k == K_ICMP), ip.l4[keep], ip.version[keep], rows, nt)
+
+    table = _assemble(batch, capture, f, rows, keep, k, nt, cols, ip, vlan, inner)
+    return table, counts
+
+
+def _decode_ike(f: Fields, cols: _Columns, at, ike_pos, rows, nt) -> None:
+    if not len(at):
+        return
+    pos, r = ike_pos[at], rows[at]
+    complete = f.has(pos, 28, r)
+    vbyte, ok_v = f.u8(pos + 17, r)
+    exch, ok_x = f.u8(pos + 18, r)
+    flags, ok_f = f.u8(pos + 19, r)
+    msgid, ok_m = f.u32(pos + 20, r)
+    major = vbyte >> 4
+    cols.set("ike_version", at, major, ok_v)
+    cols.set("ike_exchange", at, exch, ok_x)
+    cols.set("ike_msgid", at, msgid, ok_m)
+    v2 = ok_f & (major == 2)
+    cols.set("ike_initiator", at, (flags & 0x08) != 0, v2)
+    cols.set("ike_response", at, (flags & 0x20) != 0, v2)
+    cols.set("ike_ispi_pos", at, pos, f.has(pos, 8, r))
+    cols.set("ike_rspi_pos", at, pos + 8, f.has(pos + 8, 8, r))
+    nt[at] = np.select([~complete, ok_v & ~np.isin(major, (1, 2))], [N_SHORT_IKE, N_IKE_VERSION], nt[at])
+
+
+def _decode_icmp(f: Fields, cols: _Columns, at, l4, version, rows, nt):
+    """ICMP error fields and the quoted packet; returns the quoted IP headers."""
+    if not len(at):
+        return None
+    pos, r = l4[at], rows[at]
+    typ, _ = f.u8(pos, r)
+    code, _ = f.u8(pos + 1, r)
+    cols.set("icmp_type", at, typ)
+    cols.set("icmp_code", at, code)
+    v4_mtu, ok4 = f.u16(pos + 6, r)
+    v6_mtu, ok6 = f.u32(pos + 4, r)
+    frag_needed = (version[at] == 4) & (typ == 3) & (code == 4) & ok4
+    too_big = (version[at] == 6) & (typ == 2) & ok6
+    cols.set("icmp_mtu", at, np.where(frag_needed, v4_mtu, v6_mtu), frag_needed | too_big)
+
+    q = parse_ip(f, r, pos + 8)
+    cols.set("inner_proto", at, q.proto, q.ok & (q.proto >= 0))
+    quoted_l4 = q.ok & ~q.later_fragment & (q.l4 >= 0)
+    qend = f.end[r]
+    cols.set("inner_bytes", at, np.maximum(qend - q.l4, 0), quoted_l4)
+    qp = q.proto
+    lp = q.l4
+
+    # Ports of a quoted UDP/TCP header, and the SPI behind UDP 4500 when quoted.
+    ported = quoted_l4 & np.isin(qp, (UDP, TCP))
+    s, ok_s = f.u16(lp, r)
+    d, ok_d = f.u16(lp + 2, r)
+    cols.set("inner_sport", at, s, ported & ok_s)
+    cols.set("inner_dport", at, d, ported & ok_d)
+    natt = ported & (qp == UDP) & ok_d & ((s == NATT_PORT) | (d == NATT_PORT)) & (s != IKE_PORT) & (d != IKE_PORT)
+    marker, ok_marker = f.u32(lp + 8, r)
+    natt_esp = natt & ~(ok_marker & (marker == 0))
+    spi_pos = np.select([quoted_l4 & (qp == ESP), quoted_l4 & (qp == AH), natt_esp], [lp, lp + 4, lp + 8], -1)
+    has_spi = spi_pos >= 0
+    spi, ok_spi = f.u32(spi_pos, r)
+    seq, ok_seq = f.u32(spi_pos + 4, r)
+    cols.set("inner_spi", at, spi, has_spi & ok_spi)
+    cols.set("inner_seq", at, seq, has_spi & ok_seq)
+
+    nt[at] = np.select(
+        [
+            ~q.ok,
+            q.ok & q.later_fragment,
+            q.ok & (q.proto < 0),
+            has_spi & ~ok_spi & (qp != UDP),
+            has_spi & ok_spi & ~ok_seq,
+            ported & ~(ok_s & ok_d),
+            natt & ~ok_marker,
+        ],
+        [N_Q_IP, N_Q_FRAG, N_Q_EXT, N_Q_SPI, N_Q_SEQ, N_Q_PORTS, N_Q_SPI],
+        nt[at],
+    )
+    return at, q
+
+
+def _assemble(batch, capture, f, rows, keep, k, nt, cols, ip, vlan, inner) -> pa.Table:
+    m = len(rows)
+    out = {
+        "capture": pa.DictionaryArray.from_arrays(
+            pa.array(np.zeros(m, dtype=np.int32)), pa.array([capture])).cast(pa.string()),
+        "frame": pa.array(batch.frame[rows], type=pa.int64()),
+        "time": pa.array(batch.time_ns[rows], type=pa.int64()).cast(schema.UTC_NS),
+        "kind": pa.DictionaryArray.from_arrays(pa.array((k - 1).astype(np.int32)), pa.array(KINDS)).cast(pa.string()),
+        "ip_version": pa.array(ip.version[keep], type=pa.uint8()),
+        "src": address_strings(f, rows, ip.version[keep], ip.addr[keep]),
+        "dst": address_strings(f, rows, ip.version[keep], ip.addr[keep] + np.where(ip.version[keep] == 4, 4, 16)),
+        "vlan": pa.array(vlan[rows], type=pa.uint16(), mask=vlan[rows] < 0),
+        "length": pa.array(batch.wirelen[rows], type=pa.uint32()),
+        "ip_length": pa.array(ip.length[keep], type=pa.uint32()),
+        "ike_ispi": _hex_column(f, rows, cols, "ike_ispi_pos"),
+        "ike_rspi": _hex_column(f, rows, cols, "ike_rspi_pos"),
+        "ike_exchange": _exchange_names(cols),
+        "note": pa.DictionaryArray.from_arrays(
+            pa.array(nt.astype(np.int32), mask=nt == N_NONE), pa.array(["-"] + NOTES[1:])
+        ).cast(pa.string()),
+    }
+    if inner is not None:
+        at, q = inner
+        qv = np.zeros(m, dtype=np.int64)
+        qv[at] = q.version
+        qaddr = np.zeros(m, dtype=np.int64)
+        qaddr[at] = q.addr
+        out["inner_src"] = address_strings(f, rows, qv, qaddr)
+        out["inner_dst"] = address_strings(f, rows, qv, qaddr + np.where(qv == 4, 4, 16))
+    arrays = []
+    for fld in schema.PACKETS:
+        if fld.name in out:
+            arrays.append(out[fld.name])
+        else:
+            arrays.append(cols.arrow(fld.name, fld.type))
+    return pa.Table.from_arrays(arrays, schema=schema.PACKETS)
+
+
+def _hex_column(f: Fields, rows, cols: _Columns, pos_name: str) -> pa.Array:
+    n = len(rows)
+    if pos_name not in cols.values:
+        return pa.nulls(n, type=pa.string())
+    at = np.flatnonzero(cols.valid[pos_name])
+    raw, _ = f.raw(cols.values[pos_name][at], 8, rows[at])
+    texts = [None] * n
+    for i, b in zip(at, raw):
+        texts[i] = b.tobytes().hex()
+    return pa.array(texts, type=pa.string())
+
+
+def _exchange_names(cols: _Columns) -> pa.Array:
+    n = cols.n
+    if "ike_exchange" not in cols.values:
+        return pa.nulls(n, type=pa.string())
+    names = [None] * n
+    ver = cols.values["ike_version"]
+    for i in np.flatnonzero(cols.valid["ike_exchange"]):
+        x = int(cols.values["ike_exchange"][i])
+        names[i] = IKE_EXCHANGES.get(int(ver[i]), {}).get(x) or IKE_EXCHANGES[1].get(x) or IKE_EXCHANGES[2].get(x) or f"UNKNOWN({x})"
+    return pa.array(names, type=pa.string())

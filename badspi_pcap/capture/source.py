@@ -1,0 +1,87 @@
+"""Opening a capture file: decompression and format detection by content, not by name."""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ..errors import InputError
+
+PCAP_MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", False), b"\xa1\xb2\xc3\xd4": (">", False),
+    b"\x4d\x3c\xb2\xa1": ("<", True), b"\xa1\xb2\x3c\x4d": (">", True),
+}
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+COMPRESSIONS = (
+    (b"\x1f\x8b", "gzip", gzip.GzipFile),
+    (b"BZh", "bzip2", bz2.BZ2File),
+    (b"\xfd7zXZ\x00", "xz", lzma.LZMAFile),
+)
+NETSCREEN_LINES_TO_CHECK = 32  # as Wireshark's wiretap/netscreen.c
+
+
+@dataclass
+class OpenedCapture:
+    stream: BinaryIO      # positioned at the start of the (decompressed) capture
+    raw: BinaryIO         # the file on disk, for progress in bytes
+    format: str           # pcap | pcapng | netscreen
+    compression: str | None
+    head: bytes           # first bytes of the decompressed capture (magic included)
+
+    def close(self) -> None:
+        self.stream.close()
+        if self.raw is not self.stream:
+            self.raw.close()
+
+
+def open_capture(path: str | os.PathLike) -> OpenedCapture:
+    """Open ``path``, undo gzip/bzip2/xz compression, and tell the capture format."""
+    try:
+        raw = open(path, "rb")
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a capture file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+    try:
+        start = raw.read(8)
+        if not start:
+            raise InputError(f"{path}: empty file")
+        raw.seek(0)
+        stream, compression = raw, None
+        for magic, name, opener in COMPRESSIONS:
+            if start.startswith(magic):
+                stream, compression = opener(fileobj=raw, mode="rb"), name
+                break
+        head = _peek(stream, path, compression)
+        return OpenedCapture(stream, raw, _detect(head, path), compression, head)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _peek(stream: BinaryIO, path, compression) -> bytes:
+    try:
+        head = stream.read(4096)
+        stream.seek(0)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
+        raise InputError(f"{path}: {compression} data is corrupt: {e}") from None
+    if not head:
+        raise InputError(f"{path}: empty after {compression} decompression")
+    return head
+
+
+def _detect(head: bytes, path) -> str:
+    if head[:4] in PCAP_MAGICS:
+        return "pcap"
+    if head[:4] == PCAPNG_MAGIC:
+        return "pcapng"
+    lines = head.decode("latin-1").splitlines()[:NETSCREEN_LINES_TO_CHECK]
+    if any("(i) len=" in line or "(o) len=" in line for line in lines):
+        return "netscreen"
+    raise InputError(
+        f"{path}: not a capture file (pcap, pcapng or NetScreen snoop text); "
+        f"it starts with {head[:8].hex(' ')}"
+    )

@@ -29,7 +29,7 @@ class PcapHeader:
             raise ValueError("pcap file header is cut off")
         _vmaj, _vmin, _tz, _sig, self.snaplen, linktype = struct.unpack(self.endian + "HHiIII", head[4:24])
         # The upper 16 bits may carry FCS information (pcap-linktype(7)).
-        self.linktype = linktype & 0x0FFFFFFF & 0xFFFF
+        self.linktype = linktype & 0xFFFF
         self.max_caplen = max(MAX_CAPLEN, min(self.snaplen, 1 << 24))
 
 

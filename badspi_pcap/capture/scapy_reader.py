@@ -59,7 +59,7 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
                 linktypes.append(meta.linktype)
             else:
                 times.append(meta.sec * 1_000_000_000 + meta.usec * (1 if reader.nano else 1000))
-                linktypes.append(reader.linktype)
+                linktypes.append(reader.linktype & 0xFFFF)  # upper bits: FCS info, pcap-linktype(7)
             if len(frames) >= BATCH_FRAMES:
                 yield FrameBatch.from_frames(frames, wirelen, times, linktypes, first)
                 first += len(frames)

@@ -16,7 +16,7 @@ PCAP_MAGICS = {
 }
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 COMPRESSIONS = (
-    (b"\x1f\x8b", "gzip", gzip.GzipFile),
+    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
     (b"BZh", "bzip2", bz2.BZ2File),
     (b"\xfd7zXZ\x00", "xz", lzma.LZMAFile),
 )
@@ -53,7 +53,7 @@ def open_capture(path: str | os.PathLike) -> OpenedCapture:
         stream, compression = raw, None
         for magic, name, opener in COMPRESSIONS:
             if start.startswith(magic):
-                stream, compression = opener(fileobj=raw, mode="rb"), name
+                stream, compression = opener(raw), name
                 break
         head = _peek(stream, path, compression)
         return OpenedCapture(stream, raw, _detect(head, path), compression, head)

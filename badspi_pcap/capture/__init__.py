@@ -104,6 +104,10 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
                 first = lo if first is None else min(first, lo)
                 last = hi if last is None else max(last, hi)
         size = os.path.getsize(path)
+        error = getattr(opened.stream, "error", None)
+        if error:
+            skipped.append(Skipped(name, "reader", f"{opened.compression} stream ends early or is corrupt "
+                                                   f"({error}); kept the packets before it"))
     finally:
         opened.close()
     for lt, n in counts.unsupported_linktype.items():

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import bz2
-import gzip
 import lzma
 import os
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -16,17 +16,100 @@ PCAP_MAGICS = {
 }
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 COMPRESSIONS = (
-    (b"\x1f\x8b", "gzip", lambda raw: gzip.GzipFile(fileobj=raw, mode="rb")),
-    (b"BZh", "bzip2", bz2.BZ2File),
-    (b"\xfd7zXZ\x00", "xz", lzma.LZMAFile),
+    (b"\x1f\x8b", "gzip", lambda: zlib.decompressobj(wbits=31)),
+    (b"BZh", "bzip2", bz2.BZ2Decompressor),
+    (b"\xfd7zXZ\x00", "xz", lzma.LZMADecompressor),
 )
 NETSCREEN_LINES_TO_CHECK = 32  # as Wireshark's wiretap/netscreen.c
+
+
+class Decompressed:
+    """A gzip/bzip2/xz stream read through incremental decompressors.
+
+    Unlike GzipFile & co, a cut-off or corrupt stream does not lose the data decoded
+    before the damage: reading simply ends there and ``error`` says why.  Concatenated
+    members (``cat a.gz b.gz``) are read one after the other.
+    """
+
+    PIECE = 1 << 16
+
+    def __init__(self, raw: BinaryIO, new_decompressor):
+        self.raw = raw
+        self.new = new_decompressor
+        self.error: str | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self.raw.seek(0)
+        self._dec = self.new()
+        self._buffer = bytearray()
+        self._pos = 0
+        self._done = False
+
+    def _fill(self, want: int) -> None:
+        while len(self._buffer) - self._pos < want and not self._done:
+            data = self._dec.unused_data if self._dec.eof else b""
+            if self._dec.eof:
+                if not data:
+                    data = self.raw.read(self.PIECE)
+                if not data:
+                    self._done = True
+                    return
+                self._dec = self.new()
+            data = data or self.raw.read(self.PIECE)
+            if not data:
+                self._done = True
+                self.error = "compressed data ends before the end-of-stream marker"
+                return
+            try:
+                self._buffer += self._dec.decompress(data)
+            except (OSError, EOFError, lzma.LZMAError, ValueError, zlib.error) as e:
+                self._done = True
+                self.error = str(e) or type(e).__name__
+
+    def read(self, n: int = -1) -> bytes:
+        want = n if n >= 0 else 1 << 62
+        self._fill(want)
+        out = bytes(self._buffer[self._pos:self._pos + want])
+        self._pos += len(out)
+        if self._pos > (1 << 22):  # drop consumed bytes now and then
+            del self._buffer[: self._pos]
+            self._pos = 0
+        return out
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if pos != 0 or whence != 0:
+            raise OSError("a compressed capture can only be rewound")
+        self._reset()
+        self.error = None
+        return 0
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __iter__(self):
+        # Line iteration, for the snoop text reader.
+        rest = b""
+        while True:
+            chunk = self.read(self.PIECE)
+            if not chunk:
+                break
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                yield line + b"\n"
+        if rest:
+            yield rest
 
 
 @dataclass
 class OpenedCapture:
     stream: BinaryIO      # positioned at the start of the (decompressed) capture
     raw: BinaryIO         # the file on disk, for progress in bytes
+    # when compressed, stream.error says where decompression failed
     format: str           # pcap | pcapng | netscreen
     compression: str | None
     head: bytes           # first bytes of the decompressed capture (magic included)
@@ -53,7 +136,7 @@ def open_capture(path: str | os.PathLike) -> OpenedCapture:
         stream, compression = raw, None
         for magic, name, opener in COMPRESSIONS:
             if start.startswith(magic):
-                stream, compression = opener(raw), name
+                stream, compression = Decompressed(raw, opener), name
                 break
         head = _peek(stream, path, compression)
         return OpenedCapture(stream, raw, _detect(head, path), compression, head)
@@ -63,11 +146,11 @@ def open_capture(path: str | os.PathLike) -> OpenedCapture:
 
 
 def _peek(stream: BinaryIO, path, compression) -> bytes:
-    try:
-        head = stream.read(4096)
-        stream.seek(0)
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-        raise InputError(f"{path}: {compression} data is corrupt: {e}") from None
+    head = stream.read(4096)
+    error = getattr(stream, "error", None)
+    if error and not head:
+        raise InputError(f"{path}: {compression} data is corrupt: {error}")
+    stream.seek(0)
     if not head:
         raise InputError(f"{path}: empty after {compression} decompression")
     return head

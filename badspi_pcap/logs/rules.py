@@ -1,0 +1,151 @@
+"""Declarative message rules and the one normalisation step every vendor shares.
+
+A vendor module is a table of ``Rule``s: a compiled regex, the event kind it means and
+fixed field values.  The regex's named groups say what each captured value is, and
+``normalise`` turns them into event columns the same way for every vendor:
+
+=============================  ==========================================================
+group name                     becomes
+=============================  ==========================================================
+spi, seq                       uint32 from hex, with or without ``0x``
+spi_auto, seq_auto             hex when written with ``0x``, else decimal
+spi_dec, seq_dec               uint32 from decimal
+spi_in, spi_out                two rows, ``direction`` in and out (hex)
+tunnel_hex, tunnel_dec         ``tunnel_id`` (ScreenOS writes 0x9a in 00026, 154 in 00536)
+src, dst, peer, local          addresses, port suffixes removed; ``local`` + ``peer`` +
+                               ``direction`` give src/dst (the SA's packet flow)
+proto                          ESP | AH (also from IP protocol numbers 50/51)
+direction                      in | out (inbound/outbound, received/sent)
+length, lifetime               integers (``lifetime`` -> lifetime_s)
+anything else in EVENT_TEXT    kept as text
+=============================  ==========================================================
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+EVENT_TEXT = ("device", "severity", "interface", "ike_msgid", "tunnel_name", "message_id")
+_PROTOS = {"esp": "ESP", "ah": "AH", "50": "ESP", "51": "AH"}
+_DIRECTIONS = {"in": "in", "inbound": "in", "received": "in", "receive": "in", "recv": "in",
+               "out": "out", "outbound": "out", "sent": "out", "sending": "out", "send": "out"}
+_IPV4_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}")
+_IPV6_PORT = re.compile(r"\[([0-9A-Fa-f:.]+)\]:\d{1,5}")
+_BRACKET_SUFFIX = re.compile(r"\[[^\]]*\]$")
+
+
+@dataclass(frozen=True)
+class Rule:
+    regex: re.Pattern
+    kind: str | None                 # None: a known message with nothing to report
+    needle: str                      # substring that must occur before the regex is tried
+    message_id: str | None = None
+    const: Mapping[str, object] = field(default_factory=dict)
+
+
+def rule(pattern: str, kind: str | None, *, needle: str, message_id: str | None = None, **const) -> Rule:
+    return Rule(re.compile(pattern), kind, needle, message_id, const)
+
+
+def v(name: str, pattern: str) -> str:
+    """A named group that may be wrapped in angle brackets (ScreenOS writes both)."""
+    return rf"<?(?P<{name}>{pattern})>?"
+
+
+def match(rules: tuple[Rule, ...], text: str) -> tuple[Rule, dict] | None:
+    """The first rule whose needle and regex match ``text``, with its groups."""
+    for r in rules:
+        if r.needle in text:
+            m = r.regex.search(text)
+            if m:
+                return r, m.groupdict()
+    return None
+
+
+def hex_u32(text: str | None) -> int | None:
+    """'0xF5B25B5B' or 'f5b25b5b' -> int; None for masked or oversized values."""
+    if not text:
+        return None
+    try:
+        value = int(text, 16)
+    except ValueError:
+        return None
+    return value if value < 1 << 32 else None
+
+
+def dec_u32(text: str | None) -> int | None:
+    if not text or not text.isdigit():
+        return None
+    value = int(text)
+    return value if value < 1 << 32 else None
+
+
+def auto_u32(text: str | None) -> int | None:
+    if text and text[:2].lower() == "0x":
+        return hex_u32(text)
+    return dec_u32(text)
+
+
+def address(text: str | None) -> str | None:
+    """Address as written, without brackets or a port; IPs in canonical form."""
+    if not text:
+        return None
+    text = text.strip("<>,")
+    m = _IPV4_PORT.fullmatch(text) or _IPV6_PORT.fullmatch(text)
+    if m:
+        text = m.group(1)
+    text = _BRACKET_SUFFIX.sub("", text) or text
+    try:
+        return ipaddress.ip_address(text).compressed
+    except ValueError:
+        return text  # redacted (202.xxx.xxx.154) or a name: keep as written
+
+
+def direction(text: str | None) -> str | None:
+    return _DIRECTIONS.get(text.lower()) if text else None
+
+
+def proto(text: str | None) -> str | None:
+    return _PROTOS.get(text.lower()) if text else None
+
+
+def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | None = None) -> list[dict]:
+    """Named groups -> one event row, or two when the line names an in and an out SPI."""
+    row: dict = dict(const or {})
+    for name in EVENT_TEXT:
+        value = groups.get(name)
+        if value:
+            row[name] = value.strip()
+    for name in ("src", "dst", "peer"):
+        if groups.get(name):
+            row[name] = address(groups[name])
+    if groups.get("proto"):
+        row["proto"] = proto(groups["proto"])
+    if groups.get("direction"):
+        row["direction"] = direction(groups["direction"])
+    for column, parse, names in (("spi", hex_u32, ("spi",)), ("spi", auto_u32, ("spi_auto",)),
+                                 ("spi", dec_u32, ("spi_dec",)), ("seq", hex_u32, ("seq",)),
+                                 ("seq", auto_u32, ("seq_auto",)), ("seq", dec_u32, ("seq_dec",)),
+                                 ("tunnel_id", hex_u32, ("tunnel_hex",)),
+                                 ("tunnel_id", dec_u32, ("tunnel_dec",)),
+                                 ("length", dec_u32, ("length",)), ("lifetime_s", dec_u32, ("lifetime",))):
+        for name in names:
+            if groups.get(name):
+                row[column] = parse(groups[name])
+    local = address(groups.get("local"))
+    if local and row.get("peer") and row.get("direction") and "src" not in row:
+        inbound = row["direction"] == "in"
+        row["src"], row["dst"] = (row["peer"], local) if inbound else (local, row["peer"])
+    if groups.get("spi_in") or groups.get("spi_out"):
+        return [_with_direction(row, "in", groups.get("spi_in"), local),
+                _with_direction(row, "out", groups.get("spi_out"), local)]
+    return [row]
+
+
+def _with_direction(row: dict, way: str, spi: str | None, local: str | None) -> dict:
+    out = dict(row, direction=way, spi=hex_u32(spi))
+    if local and row.get("peer") and "src" not in row:
+        out["src"], out["dst"] = (row["peer"], local) if way == "in" else (local, row["peer"])
+    return out

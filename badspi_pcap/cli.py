@@ -7,7 +7,9 @@ Exit codes: 0 done; 1 bad input or usage (one-line "Error: ..."); 2 command-line
 """
 from __future__ import annotations
 
+import os
 import sys
+from contextlib import contextmanager
 
 import click
 
@@ -24,6 +26,104 @@ def cli(ctx: click.Context, traceback: bool) -> None:
     """Explain IPsec "received a packet with a bad SPI" messages from captures and logs."""
     ctx.ensure_object(dict)
     ctx.obj["traceback"] = traceback
+
+
+@contextmanager
+def progress_bar(total_bytes: int, what: str):
+    """A bytes progress bar on stderr when it is a terminal; ``advance(n)`` per step."""
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(what, total=total_bytes)
+        yield lambda n: bar.advance(task, n), lambda text: bar.update(task, description=text)
+
+
+def read_captures_with_progress(paths, engine: str = "auto"):
+    """Read captures one by one with a progress bar; returns the CaptureRead list."""
+    from .capture import capture_names, read_capture
+
+    sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
+    results = []
+    with progress_bar(sum(sizes), "reading") as (advance, describe):
+        for path, name in zip(paths, capture_names(paths)):
+            describe(f"reading {name}")
+            done = [0]
+
+            def moved(pos, done=done):
+                advance(pos - done[0])
+                done[0] = pos
+
+            results.append(read_capture(path, name=name, engine=engine, progress=moved))
+    return results
+
+
+def echo_skipped(results) -> None:
+    for r in results:
+        for s in r.skipped:
+            click.echo(f"warning: {s}", err=True)
+
+
+@cli.command()
+@click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the full packets table (.parquet, .csv, .jsonl).")
+@click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True,
+              help="auto: own fast walk for pcap, Scapy for pcapng; scapy: Scapy for both.")
+def packets(captures, output, engine):
+    """Read captures and summarise their IPsec packets per SA, ICMP errors and IKE.
+
+    Prints one block per capture; -o writes every IPsec-relevant packet of all
+    captures to one table.
+    """
+    import pandas as pd
+
+    from . import schema
+    from .output import write_table
+    from .report.text import format_table
+    from .summary import icmp_summary, ike_summary, sa_summary, spi_text
+
+    results = read_captures_with_progress(list(captures), engine)
+    for r in results:
+        click.echo(capture_heading(r))
+        p = r.packets
+        sas = sa_summary(p)
+        if len(sas):
+            sas["spi"] = sas["spi"].map(spi_text)
+            click.echo("\nSAs (times UTC):")
+            click.echo(format_table(sas))
+        icmp = icmp_summary(p)
+        if len(icmp):
+            icmp["quoted_spi"] = icmp["quoted_spi"].map(spi_text)
+            click.echo("\nICMP errors (router, type/code/MTU, what they quote):")
+            click.echo(format_table(icmp))
+        ike = ike_summary(p)
+        if len(ike):
+            click.echo("\nIKE messages:")
+            click.echo(format_table(ike))
+        click.echo("")
+    echo_skipped(results)
+    if output:
+        frames = [r.packets for r in results]
+        table = pd.concat(frames, ignore_index=True) if frames else schema.empty(schema.PACKETS)
+        write_table(table, output)
+        click.echo(f"wrote {len(table)} rows to {output}")
+
+
+def capture_heading(r) -> str:
+    from .report.text import clean
+
+    span = ""
+    if r.first_time is not None:
+        seconds = (r.last_time - r.first_time).total_seconds()
+        span = f", {clean(r.first_time)} .. {clean(r.last_time)} UTC ({seconds:.1f} s)"
+    kinds = r.packets["kind"].value_counts()
+    by_kind = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
+    links = ", ".join(r.linktypes) or "-"
+    comp = f" ({r.compression})" if r.compression else ""
+    return (f"== {r.capture}: {r.format}{comp}, {r.counts.frames} frames{span}; link {links}\n"
+            f"   IPsec-relevant rows {len(r.packets)}: {by_kind}; later IP fragments {r.counts.later_fragments}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
     head = stream.read(24)
     hdr = PcapHeader(head)
     u32 = struct.Struct(hdr.endian + "I").unpack_from
+    frac_and_cap = struct.Struct(hdr.endian + "4xII").unpack_from
     dtype = np.dtype(hdr.endian + "u4")
     frac_limit = 1_000_000_000 if hdr.nano else 1_000_000
     frame = 1
@@ -52,8 +53,8 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
         append = offsets.append
         off, end, maxcap = 0, len(data), hdr.max_caplen
         while off + 16 <= end:
-            cap = u32(data, off + 8)[0]
-            if cap > maxcap or u32(data, off + 4)[0] >= frac_limit:
+            frac, cap = frac_and_cap(data, off)
+            if cap > maxcap or frac >= frac_limit:
                 good, searched = _resync(data, off, end, hdr, frac_limit, eof)
                 if good is None and not searched:
                     break  # need more data to decide

@@ -10,8 +10,10 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 def clean(value) -> str:
     """Text safe for a terminal: control characters (escape sequences too) become '?'."""
-    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value):
         return "-"
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
     return _CONTROL.sub("?", str(value)).replace("\n", " ").replace("\t", " ")
 
 

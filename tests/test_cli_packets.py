@@ -1,0 +1,91 @@
+"""`badspi packets`: the summary a support engineer pastes into a case note."""
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from badspi_pcap.cli import cli, main
+from conftest import PCAPS
+
+LAB = PCAPS / "lab"
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
+    return result
+
+
+def test_summary_of_an_embedded_icmp_capture():
+    result = run("packets", LAB / "icmp-net-unreach.pcap")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == ("== icmp-net-unreach.pcap: pcap, 144 frames, 2026-11-26 20:05:19.526 .. "
+                        "2026-11-26 20:05:49.214 UTC (29.7 s); link Ethernet")
+    assert lines[1] == "   IPsec-relevant rows 134: esp 99, icmp-error 35; later IP fragments 0"
+    sa_rows = [l for l in lines if l.startswith("0x")]
+    assert sa_rows[0].split() == ["0x1000a001", "esp", "192.0.2.1", "198.51.100.1", "58", "2026-11-26",
+                                  "20:05:19.526", "2026-11-26", "20:05:49.214", "1", "58", "0", "35"]
+    icmp = [l.split() for l in lines if l.startswith("192.0.2.254")]
+    assert [(r[1], r[2], r[4], r[8]) for r in icmp] == [("3", "0", "0x1000a001", "16"), ("3", "1", "0x1000a001", "9"),
+                                                        ("3", "13", "0x1000a001", "10")]
+
+
+def test_frag_needed_shows_the_mtu():
+    result = run("packets", LAB / "icmp-frag-needed.pcap")
+    icmp = [l.split() for l in result.output.splitlines() if l.startswith("192.0.2.254")]
+    assert icmp and all(r[1:5] == ["3", "4", "1200", "0x1000a001"] for r in icmp)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_output_table_holds_every_row(tmp_path, suffix):
+    out = tmp_path / f"p{suffix}"
+    result = run("packets", LAB / "icmp-net-unreach.pcap", LAB / "ipv6.pcap", "-o", out)
+    assert result.exit_code == 0
+    assert result.output.splitlines()[-1] == f"wrote {134 + 141} rows to {out}"
+    if suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+        assert pq.read_schema(out).field("spi").type == pa.uint32()
+        assert pq.read_schema(out).field("time").type == pa.timestamp("ns", tz="UTC")
+        df = pd.read_parquet(out)
+    elif suffix == ".csv":
+        df = pd.read_csv(out)
+    else:
+        df = pd.read_json(out, lines=True)
+    assert len(df) == 275
+    assert set(df["capture"]) == {"icmp-net-unreach.pcap", "ipv6.pcap"}
+
+
+def test_warnings_name_what_was_skipped(tmp_path):
+    data = (LAB / "natt.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[:-20])
+    result = CliRunner().invoke(cli, ["packets", str(cut)])
+    assert result.exit_code == 0
+    assert "warning: cut.pcap: offset " in result.stderr
+    assert "last record truncated" in result.stderr
+
+
+def test_bad_inputs_give_one_line_errors(tmp_path, capsys):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    assert main(["packets", str(text)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "not a capture file" in err and err.count("\n") == 1
+    assert main(["packets", str(tmp_path / "missing.pcap")]) == 1
+    assert "cannot open" in capsys.readouterr().err
+    assert main(["packets", str(LAB / "natt.pcap"), "-o", str(tmp_path / "x.xlsx")]) == 1
+    assert "cannot tell the output format" in capsys.readouterr().err
+    assert main(["packets"]) == 2
+
+
+def test_internal_errors_are_reported_without_traceback(monkeypatch, capsys):
+    import badspi_pcap.capture as capture
+
+    def boom(*a, **k):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr(capture, "read_capture", boom)
+    assert main(["packets", str(LAB / "natt.pcap")]) == 3
+    assert capsys.readouterr().err == "Internal error: RuntimeError: kaput (rerun with --traceback and report it)\n"
+    with pytest.raises(RuntimeError):
+        main(["--traceback", "packets", str(LAB / "natt.pcap")])

@@ -5,8 +5,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from .rules import Rule, normalise
-from .stamp import Stamp
+from .rules import Rule, match, normalise
+from .stamp import Stamp, leading_stamp
 
 
 @dataclass(slots=True)
@@ -35,6 +35,7 @@ class LineFormat:
     markers: tuple[str, ...]
     parse: Callable[[str, dict], Parsed | None]
     pattern: re.Pattern | None = None   # accept by regex instead of markers
+    continues: re.Pattern | None = None  # a line matching it may go on over indented lines
 
     def accepts(self, line: str) -> bool:
         if self.pattern is not None:
@@ -63,16 +64,38 @@ def parsed(fmt: LineFormat, found: tuple[Rule, dict] | None, *, stamp: Stamp | N
     return Parsed(fmt.name, fmt.vendor, rule.kind, rows, stamp, text)
 
 
-def host_before(prefix: str) -> str | None:
-    """The syslog host name in the text between a header's time and the message marker.
+def envelope(line: str) -> tuple[Stamp | None, str | None]:
+    """The time a line starts with and the syslog host name after it.
 
-    'srx1 kmd[14162]: ' -> 'srx1'; 'test test: ' -> 'test'; 'mydevice.com ' -> 'mydevice.com';
-    a lone program tag ('charon: ', 'kmd[1]:') or nothing -> None.
+    '... srx1 kmd[14162]: ' -> 'srx1'; '... test test: ' -> 'test'; '... mydevice.com %CRYPTO'
+    -> 'mydevice.com'; a program tag ('charon:', 'kmd[1]:'), a message id ('%ASA-4-...')
+    or no header time at all -> no host.
     """
-    words = prefix.split()
+    stamp, end = leading_stamp(line)
+    if stamp is None:
+        return None, None
+    words = line[end:end + 80].split(None, 1)
     if not words:
-        return None
+        return stamp, None
     first = words[0]
-    if first.endswith(":") or "[" in first or first.startswith("%"):
-        return None
-    return first
+    if first.endswith(":") or "[" in first or first.startswith("%") or "=" in first:
+        return stamp, None
+    return stamp, first
+
+
+def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pattern,
+                  rules: tuple[Rule, ...]) -> LineFormat:
+    """A format whose lines are an optional syslog header, then a message that ``start``
+    finds (its named groups, such as message_id and severity, apply to every row), then
+    text that ``rules`` read.  A line ``start`` does not find is not this format."""
+
+    def parse(line: str, state: dict) -> Parsed | None:
+        m = start.search(line)
+        if not m:
+            return None
+        stamp, host = envelope(line)
+        text = line[m.start():]
+        return parsed(fmt, match(rules, text), stamp=stamp, text=text, device=host, **m.groupdict())
+
+    fmt = LineFormat(name, vendor, markers, parse)
+    return fmt

@@ -92,7 +92,7 @@ def address(text: str | None) -> str | None:
     """Address as written, without brackets or a port; IPs in canonical form."""
     if not text:
         return None
-    text = text.strip("<>,")
+    text = text.strip("<>,").rstrip(".")
     m = _IPV4_PORT.fullmatch(text) or _IPV6_PORT.fullmatch(text)
     if m:
         text = m.group(1)

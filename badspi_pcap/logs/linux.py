@@ -1,0 +1,43 @@
+"""Linux kernel IPsec (xfrm) audit records (log-formats.md §3.7).
+
+``xfrm_audit_state_notfound`` writes ``op=SA-notfound src=.. dst=.. spi=4096(0x1000) seqno=1``
+in an ``AUDIT_MAC_IPSEC_EVENT`` (type 1415) record, seen in audit.log (``msg=audit(<epoch>:<n>)``
+gives the time) or in the kernel log.  Replays (``SA-replayed-pkt``), ICV failures and SA
+add/delete records use the same fields.
+"""
+from __future__ import annotations
+
+import re
+
+from .record import LineFormat, Parsed, envelope, parsed
+from .rules import match, rule
+from .stamp import epoch_stamp
+
+OP = re.compile(r"\bop=(?P<message_id>SA-[\w-]+)")
+AUDIT_TIME = re.compile(r"audit\((?P<sec>\d{9,10})\.(?P<frac>\d+):\d+\)")
+FIELDS = (r"(?:.*? src=(?P<src>\S+) dst=(?P<dst>\S+))?(?:.*? spi=(?P<spi_dec>\d+)(?:\(0x[0-9a-f]+\))?)?"
+          r"(?:.*? seqno=(?P<seq_dec>\d+))?")
+
+RULES = (
+    rule(r"op=SA-notfound" + FIELDS, "bad-spi", needle="SA-notfound"),
+    rule(r"op=SA-replayed-pkt" + FIELDS, "replay", needle="SA-replayed-pkt"),
+    rule(r"op=SA-(?:icv-failure|replay-overflow)" + FIELDS, "esp-error", needle="op=SA-"),
+    rule(r"op=SA-add" + FIELDS, "sa-created", needle="SA-add"),
+    rule(r"op=SA-delete" + FIELDS, "sa-deleted", needle="SA-delete"),
+)
+
+
+def parse(line: str, state: dict) -> Parsed | None:
+    m = OP.search(line)
+    if not m:
+        return None
+    audit = AUDIT_TIME.search(line)
+    stamp, host = envelope(line)
+    if audit:
+        stamp = epoch_stamp(audit["sec"], audit["frac"])
+    text = line[m.start():]
+    return parsed(LINUX, match(RULES, text), stamp=stamp, text=text, device=host, message_id=m["message_id"])
+
+
+LINUX = LineFormat("linux-audit", "linux", ("op=SA-",), parse)
+FORMATS = (LINUX,)

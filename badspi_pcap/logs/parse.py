@@ -1,0 +1,253 @@
+"""Reading many log files into one events table: detection, years, time zones, duplicates.
+
+Each line is routed by cheap markers to the formats that may own it (the format of the
+previous line is tried first), so one syslog file may mix devices and vendors.  Every
+non-blank line ends up counted in exactly one of: an event, ``ignored`` (a known format
+with nothing to report), ``unparsed`` or ``duplicates``.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError, Skipped, UsageError
+from ..schema import EVENTS, from_rows, to_frame
+from . import asa, fortios, ios, junos, linux, panos, screenos, strongswan
+from .record import LineFormat, Parsed
+from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
+from .textfile import as_paths, read_lines
+
+FORMATS: tuple[LineFormat, ...] = (screenos.FORMATS + junos.FORMATS + asa.FORMATS + ios.FORMATS
+                                   + fortios.FORMATS + panos.FORMATS + strongswan.FORMATS + linux.FORMATS)
+VENDORS = tuple(dict.fromkeys(f.vendor for f in FORMATS))
+
+
+@dataclass
+class LogParse:
+    """What ``parse_logs`` found: events plus everything that did not become one."""
+
+    events: pd.DataFrame
+    unparsed: pd.DataFrame                       # source, line, text
+    duplicates: pd.DataFrame                     # source, line, first_source, first_line
+    skipped: list[Skipped] = field(default_factory=list)
+    stats: pd.DataFrame = None                   # one row per file
+    notes: list[str] = field(default_factory=list)  # assumptions made, in words
+
+
+@dataclass
+class _Line:
+    number: int
+    lines: int          # physical lines folded into this one
+    parsed: Parsed
+    stamp: Stamp | None
+
+
+@dataclass
+class _File:
+    source: str
+    events: list[_Line] = field(default_factory=list)
+    unparsed: list[tuple[int, str]] = field(default_factory=list)
+    ignored: int = 0
+    lines: int = 0
+    formats: Counter = field(default_factory=Counter)
+    year: YearChoice = YearChoice(None, None)
+    zoned: bool = False  # some times were device-local (the time zone applied)
+    duplicates: int = 0
+
+
+def select_formats(name: str | None) -> tuple[LineFormat, ...]:
+    """All formats, or those a ``--format`` name (format or vendor) selects."""
+    if name is None:
+        return FORMATS
+    chosen = tuple(f for f in FORMATS if name in (f.name, f.vendor))
+    if not chosen:
+        names = sorted(set(VENDORS) | {f.name for f in FORMATS})
+        raise UsageError(f"unknown log format {name!r}: choose one of {', '.join(names)}")
+    return chosen
+
+
+def parse_logs(paths, *, format: str | None = None, year: int | None = None, log_tz=None,
+               reference_times=None) -> LogParse:
+    """Parse log files (one path or many) into events; see ``LogParse``.
+
+    ``format`` forces a format or vendor; ``year`` is the year of the first line of a file
+    whose header has none; ``log_tz`` (name or offset) is the device's time zone;
+    ``reference_times`` (e.g. the capture's packet times) pick the year when none is given.
+    """
+    formats = select_formats(format)
+    tz = parse_tz(log_tz)
+    if year is not None and not (isinstance(year, int) and 1970 <= year <= 2200):
+        raise UsageError(f"--year must be a year like 2021, not {year!r}")
+    reference = _reference_span(reference_times)
+    skipped: list[Skipped] = []
+    files = [_read_file(path, formats, skipped) for path in as_paths(paths)]
+    if not files:
+        raise UsageError("no log files given")
+    rows, duplicates = _rows(files, year=year, reference=reference, tz=tz)
+    return LogParse(
+        events=to_frame(from_rows(EVENTS, rows)),
+        unparsed=pd.DataFrame([(f.source, n, t) for f in files for n, t in f.unparsed],
+                              columns=["source", "line", "text"]),
+        duplicates=pd.DataFrame(duplicates, columns=["source", "line", "first_source", "first_line"]),
+        skipped=skipped + _summaries(files, duplicates),
+        stats=_stats(files, tz),
+        notes=_notes(files, tz),
+    )
+
+
+def read_events(paths, **options) -> pd.DataFrame:
+    """Just the events table of ``parse_logs``."""
+    return parse_logs(paths, **options).events
+
+
+def _reference_span(times) -> tuple[int, int] | None:
+    if times is None:
+        return None
+    try:
+        values = pd.to_datetime(pd.Series(list(times) if not isinstance(times, pd.Series) else times), utc=True)
+    except (ValueError, TypeError) as e:
+        raise UsageError(f"reference times are not times: {e}") from None
+    values = values.dropna()
+    if values.empty:
+        return None
+    return int(values.min().value), int(values.max().value)
+
+
+def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skipped]) -> _File:
+    result = _File(str(path))
+    state: dict = {}
+    last: LineFormat | None = None
+    last_stamps: dict[str, Stamp] = {}  # per format: a line without a time takes the one before
+    continuing = [f.continues for f in formats if f.continues is not None]
+    for number, count, text in _logical_lines(read_lines(path, skipped), continuing):
+        result.lines += count
+        try:
+            found = _classify(text, formats, last, state)
+        except Exception as e:  # a parser bug must not lose the file: count the line, say why
+            skipped.append(Skipped(result.source, f"line {number}", f"parser error {type(e).__name__}: {e}"))
+            found = None
+        if found is None:
+            result.unparsed.append((number, text))
+            continue
+        parsed, last = found
+        result.formats[parsed.fmt] += count
+        stamp = parsed.stamp or last_stamps.get(parsed.fmt)
+        if stamp is not None:
+            last_stamps[parsed.fmt] = stamp
+        if parsed.kind is None:
+            result.ignored += count
+        else:
+            result.events.append(_Line(number, count, parsed, stamp))
+    if not result.events and not result.ignored:
+        what = "is empty" if not result.lines else "has no lines of a known log format"
+        raise InputError(f"{path}: {what}")
+    return result
+
+
+def _logical_lines(numbered, continuing):
+    """(first line number, physical lines, text); blank lines dropped; indented lines
+    after a line that ``continuing`` matches are folded into it."""
+    held = None
+    for number, text in numbered:
+        if not text.strip():
+            if held:
+                yield held
+                held = None
+            continue
+        if held is not None:
+            if text[:1] in " \t":
+                held = (held[0], held[1] + 1, held[2] + " " + text.strip())
+                continue
+            yield held
+            held = None
+        if continuing and any(p.match(text) for p in continuing):
+            held = (number, 1, text)
+        else:
+            yield number, 1, text
+    if held:
+        yield held
+
+
+def _classify(text: str, formats, last: LineFormat | None, state: dict):
+    if last is not None and last.accepts(text):
+        parsed = last.parse(text, state)
+        if parsed is not None:
+            return parsed, last
+    for fmt in formats:
+        if fmt is not last and fmt.accepts(text):
+            parsed = fmt.parse(text, state)
+            if parsed is not None:
+                return parsed, fmt
+    return None
+
+
+def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[tuple]]:
+    """Event rows with local and UTC times, duplicates (across all files) left out."""
+    rows: list[dict] = []
+    duplicates: list[tuple] = []
+    seen: dict[tuple, tuple[set, str, int]] = {}
+    for f in files:
+        local, f.year = resolve_years([e.stamp for e in f.events], year=year, reference=reference)
+        offsets = [e.stamp.offset_s if e.stamp else None for e in f.events]
+        f.zoned = any(t is not None and o is None for t, o in zip(local, offsets))
+        utc = to_utc(local, offsets, tz)
+        for event, t_local, t_utc in zip(f.events, local, utc):
+            first = event.parsed.rows[0]
+            device = first.get("device")
+            if t_local is not None:
+                key = (event.parsed.vendor, first.get("message_id"), t_local, event.parsed.text)
+                known = seen.get(key)
+                if known and (device is None or None in known[0] or device in known[0]):
+                    duplicates.append((f.source, event.number, known[1], known[2]))
+                    f.duplicates += event.lines
+                    continue
+                if known:
+                    known[0].add(device)
+                else:
+                    seen[key] = ({device}, f.source, event.number)
+            for row in event.parsed.rows:
+                rows.append(dict(row, source=f.source, line=event.number, time_local=t_local, time=t_utc))
+    return rows, duplicates
+
+
+def _stats(files: list[_File], tz) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "source": f.source,
+        "format": "+".join(name for name, _ in f.formats.most_common()) or None,
+        "lines": f.lines,
+        "recognised": sum(e.lines for e in f.events) - f.duplicates,
+        "ignored": f.ignored,
+        "unparsed": len(f.unparsed),
+        "duplicates": f.duplicates,
+        "events": sum(len(e.parsed.rows) for e in f.events),
+        "year": f.year.year,
+        "year_from": f.year.source,
+        "tz": (tz_name(tz) if tz is not None else "UTC (assumed)") if f.zoned else "from lines",
+    } for f in files]).astype({"year": "Int64"})
+
+
+def _notes(files: list[_File], tz) -> list[str]:
+    notes = []
+    assumed = sorted({f.year.year for f in files if f.year.source == "assumed"})
+    if assumed:
+        notes.append(f"year assumed {', '.join(map(str, assumed))} (no --year or capture dates)")
+    if tz is None and any(f.zoned for f in files):
+        notes.append("time zone assumed UTC — use --log-tz")
+    return notes
+
+
+def _summaries(files: list[_File], duplicates: list[tuple]) -> list[Skipped]:
+    out = []
+    for f in files:
+        if f.unparsed:
+            out.append(Skipped(f.source, f"line {f.unparsed[0][0]}", "line of no known format", len(f.unparsed)))
+    per_file = Counter(d[0] for d in duplicates)
+    first_line = {}
+    for source, line, *_ in duplicates:
+        first_line.setdefault(source, line)
+    for source, count in per_file.items():
+        out.append(Skipped(source, f"line {first_line[source]}", "duplicate of an earlier line", count))
+    return out

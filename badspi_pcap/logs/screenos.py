@@ -1,0 +1,153 @@
+"""Juniper ScreenOS (NetScreen) event messages: syslog lines and ``get event`` output.
+
+Syslog form (elastic/beats NetScreen parser, real lines in log-formats.md §1)::
+
+    Jun 30 12:08:36 test test: NetScreen device_id=test  [Root]system-alert-00026: IPSec tunnel
+    on interface ethernet0/2 with tunnel ID 0x9a received a packet with a bad SPI. 202.x.x.154->
+    124.x.x.186/96, ESP, SPI 0xf5b25b5b, SEQ 0x1. (2021-06-30 12:08:35)
+
+The device's own trailing time is preferred over a relay's header time.  The vsys
+(``[Root]``, ``[No Name]`` or none) and the severity are optional; traffic logs
+(``system-notification-00257(traffic):``) are known but not reported.
+
+``get event`` / ``get log event`` form: its layout is UNCONFIRMED (no public sample);
+modelled on the usual ScreenOS table, newest first, lenient about spacing and level words,
+long descriptions continued on indented lines::
+
+    Total event entries = 3
+    Date       Time     Module Level  Type Description
+    2021-06-30 12:08:35 system alert  00026 IPSec tunnel on interface ethernet0/2 ...
+
+Tunnel IDs: 00026/00042 write hex (0x9a), 00536 writes decimal (154): both become 154.
+"""
+from __future__ import annotations
+
+import re
+
+from .record import LineFormat, Parsed, parsed
+from .rules import match, rule, v
+from .stamp import iso_stamp, leading_stamp
+
+HEX = r"(?:0x)?[0-9a-fA-F]+"
+DIGITS = r"\d+"
+ADDR = r"[^\s<>,/-]+"           # before "->"
+ADDR_LEN = r"[^\s<>,/]+"        # before "/<length>"
+PEER = r"[^\s<>]+?"
+IF = r"[^\s<>]+"
+IKE_PEER = rf"IKE {v('peer', PEER)}:?"
+
+_ESP_TAIL = (rf"{v('proto', 'ESP|AH')}, SPI {v('spi', HEX)}, SEQ {v('seq', HEX)}")
+
+BAD_SPI = rule(
+    rf"IPSec tunnel on int(?:erface)? {v('interface', IF)} with tunnel ID {v('tunnel_hex', HEX)} received a packet"
+    rf" with a bad SPI\.(?: {v('src', ADDR)} ?-> ?{v('dst', ADDR_LEN)}/{v('length', DIGITS)}, {_ESP_TAIL})?",
+    "bad-spi", needle="bad SPI")
+HEARTBEATS_EXCEEDED = rule(
+    rf"(?:{IKE_PEER} )?Missing heartbeats have exceeded the threshold", "sa-deleted", needle="Missing heartbeats")
+REPLAY = rule(
+    rf"Replay packet detected on IPSec tunnel on {v('interface', IF)} with tunnel ID {v('tunnel_hex', HEX)}!"
+    rf" From {v('src', ADDR)} to {v('dst', ADDR_LEN)}/{v('length', DIGITS)}, {_ESP_TAIL}",
+    "replay", needle="Replay packet")
+
+
+def _notify(name: str, kind: str):
+    return rule(rf"(?:{IKE_PEER} )?(?P<direction>Received|Sent) (?:an? )?notif\w* message for DOI <?\d+>? <?\d+>?"
+                rf" <?{name}>?", kind, needle="DOI")
+
+
+IKE_RULES = (
+    rule(rf"{IKE_PEER} Phase 2 msg ID {v('ike_msgid', '[0-9a-fA-F]+')}: Completed negotiations with SPI {v('spi', HEX)},"
+         rf" tunnel ID {v('tunnel_dec', DIGITS)}, and lifetime {v('lifetime', DIGITS)} seconds",
+         "p2-complete", needle="Completed negotiations with SPI"),
+    rule(rf"{IKE_PEER} Phase 2(?: msg ID {v('ike_msgid', '[0-9a-fA-F]+')})?: Initiated negotiations",
+         "p2-initiated", needle="Initiated negotiations"),
+    rule(rf"{IKE_PEER} Phase 2(?: msg ID {v('ike_msgid', '[0-9a-fA-F]+')})?: Responded to the peer's first message",
+         "p2-initiated", needle="Responded to the peer", direction="in"),
+    rule(rf"{IKE_PEER} Phase 1 ?: Initiated", "p1-initiated", needle="Initiated"),
+    rule(rf"{IKE_PEER} Phase 1 ?: Completed (?:\w+ mode )?negotiations(?: with an? {v('lifetime', DIGITS)}-second)?",
+         "p1-complete", needle="Completed"),
+    rule(rf"{IKE_PEER} Sent initial contact notification", "initial-contact", needle="Sent initial contact",
+         direction="out"),
+    rule(rf"{IKE_PEER} Received initial contact notification", "initial-contact", needle="Received initial contact",
+         direction="in"),
+    _notify("INITIAL[-_]CONTACT", "initial-contact"),
+    _notify("INVALID[-_]SPI", "invalid-spi-notify"),
+    rule(rf"{IKE_PEER} Responded to a packet with a bad SPI", "bad-spi-response", needle="Responded to a packet"),
+    rule(rf"{IKE_PEER} Received a bad SPI", "bad-spi-response", needle="Received a bad SPI"),
+    rule(rf"{IKE_PEER} Removed Phase 2 SAs after receiving a notification", "sa-deleted", needle="Removed Phase 2"),
+    HEARTBEATS_EXCEEDED,
+    rule(rf"VPN monitoring for VPN (?P<tunnel_name>.+?) has deactivated the SA with ID {v('tunnel_hex', HEX)}",
+         "sa-deactivated", needle="has deactivated the SA"),
+    # "tunnel ID 8005" read as decimal like 00536's tunnel ID (UNCONFIRMED which base).
+    rule(rf"Phase 2 SA for tunnel ID {v('tunnel_dec', DIGITS)} has been idle too long", "sa-deactivated",
+         needle="idle too long"),
+    rule(rf"Rejected an IKE packet on {v('interface', IF)} from {v('src', PEER)} to {v('dst', PEER)} with",
+         "ike-error", needle="Rejected an IKE packet"),
+    rule(rf"(?:{IKE_PEER} )?(?:Phase \d ?:? ?)?.*?(?:Retransmission limit|Rejected|Aborted negotiations"
+         rf"|No policy exists|instead of expected|incorrect ID payload|Heartbeats have been lost"
+         rf"|[Nn]egotiations (?:have )?failed)", "ike-error", needle=""),
+)
+
+_VPN_STATE = rf"VPN '?(?P<tunnel_name>[^']+?)'? from {v('peer', PEER)} is "
+RULES = {
+    "00026": (BAD_SPI, HEARTBEATS_EXCEEDED),
+    "00042": (REPLAY,),
+    "00536": IKE_RULES,
+    "00040": (rule(_VPN_STATE + "up", "vpn-up", needle=" is up"),
+              rule(_VPN_STATE + "down", "vpn-down", needle=" is down")),
+}
+RULES["00041"] = RULES["00040"]
+
+SYSLOG = re.compile(
+    r"NetScreen device_id=(?P<device>\S*)\s+(?:\[(?P<vsys>[^\]]*)\])?system-(?:(?P<severity>[a-z]+)-)?"
+    r"(?P<message_id>\d{5})(?:\((?P<flavour>[^)]*)\))?: ?(?P<payload>.*)")
+DEVICE_TIME = re.compile(r"\s*\((?P<date>\d{4}-\d\d-\d\d) (?P<hms>\d\d:\d\d:\d\d)\)\s*$")
+LEVELS = r"alert|crit|critical|info|information|notif|notification|warn|warning|emer|emergency|err|error|debug"
+EVENT_ROW = re.compile(
+    rf"(?P<date>\d{{4}}-\d\d-\d\d) +(?P<hms>\d\d:\d\d:\d\d) +(?:(?P<module>[A-Za-z][\w-]*) +)?"
+    rf"(?P<severity>{LEVELS}) +(?P<message_id>\d{{5}}) +(?P<payload>.*)", re.I)
+PROMPT = re.compile(r"(?P<device>[\w.:-]+?)(?:\([A-Za-z]+\))?-> ?(?P<command>.*)$")
+CLI_NOISE = re.compile(r"\s*(?:Date\s+Time\s+Module\s+Level\s+Type\s+Description|Total event entries\s*=\s*\d+"
+                       r"|-+ ?more ?-+|-{10,})\s*$", re.I)
+CLI_LINE = re.compile(rf"(?:{EVENT_ROW.pattern}|{PROMPT.pattern}|{CLI_NOISE.pattern})", re.I)
+
+
+def _payload_event(fmt: LineFormat, message_id: str, payload: str, stamp, **common) -> Parsed:
+    found = match(RULES.get(message_id, ()), payload)
+    return parsed(fmt, found, stamp=stamp, text=payload, message_id=message_id, **common)
+
+
+def parse_syslog(line: str, state: dict) -> Parsed | None:
+    m = SYSLOG.search(line)
+    if not m:
+        return None
+    payload = m["payload"]
+    own = DEVICE_TIME.search(payload)
+    if own:
+        payload = payload[:own.start()]
+        stamp = iso_stamp(own["date"], own["hms"])
+    else:
+        stamp = leading_stamp(line)[0]
+    if m["flavour"]:  # "(traffic)" and other non-event logs
+        return Parsed(SCREENOS_SYSLOG.name, "screenos", None, [], stamp, payload)
+    return _payload_event(SCREENOS_SYSLOG, m["message_id"], payload, stamp,
+                          device=m["device"] or None, severity=m["severity"])
+
+
+def parse_cli(line: str, state: dict) -> Parsed | None:
+    m = EVENT_ROW.match(line)
+    if m:
+        payload = DEVICE_TIME.sub("", m["payload"]).strip()
+        return _payload_event(SCREENOS_CLI, m["message_id"], payload, iso_stamp(m["date"], m["hms"]),
+                              device=state.get("device"), severity=m["severity"].lower())
+    prompt = PROMPT.match(line)
+    if prompt:
+        state["device"] = prompt["device"]
+    elif not CLI_NOISE.match(line):
+        return None
+    return Parsed(SCREENOS_CLI.name, "screenos", None, [], None, line)
+
+
+SCREENOS_SYSLOG = LineFormat("screenos-syslog", "screenos", ("NetScreen device_id=",), parse_syslog)
+SCREENOS_CLI = LineFormat("screenos-cli", "screenos", (), parse_cli, pattern=CLI_LINE, continues=EVENT_ROW)
+FORMATS = (SCREENOS_SYSLOG, SCREENOS_CLI)

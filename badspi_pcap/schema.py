@@ -60,6 +60,7 @@ EVENTS = pa.schema([
     ("severity", pa.string()),
     ("kind", pa.string()),           # bad-spi | replay | p2-complete | ... (see README)
     ("tunnel_id", pa.int64()),       # normalised to an integer (ScreenOS hex and decimal agree)
+    ("tunnel_name", pa.string()),    # VPN / tunnel / child SA name where the line gives one
     ("interface", pa.string()),
     ("peer", pa.string()),
     ("src", pa.string()),
@@ -80,7 +81,10 @@ SAS = pa.schema([
     ("device", pa.string()),
     ("vendor", pa.string()),
     ("tunnel_id", pa.int64()),
-    ("gateway", pa.string()),
+    ("tunnel_name", pa.string()),    # VPN or child SA name (swanctl, get ike cookie)
+    ("gateway", pa.string()),        # the peer's address
+    ("src", pa.string()),            # SA endpoints where the table gives both (ip xfrm state)
+    ("dst", pa.string()),
     ("port", pa.uint16()),
     ("proto", pa.string()),          # esp | ah
     ("algorithm", pa.string()),

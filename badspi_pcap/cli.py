@@ -126,6 +126,60 @@ def capture_heading(r) -> str:
             f"   IPsec-relevant rows {len(r.packets)}: {by_kind}; later IP fragments {r.counts.later_fragments}")
 
 
+@cli.command()
+@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the events table (.parquet, .csv, .jsonl).")
+@click.option("--format", "format_", metavar="NAME", help="Read every line as this format or vendor (default: detect).")
+@click.option("--year", type=int, help="Year of the first line when the log headers have none.")
+@click.option("--log-tz", metavar="TZ", help="Device time zone, e.g. Europe/Berlin or +02:00 (default UTC).")
+@click.option("--unparsed", "show_unparsed", is_flag=True, help="List the lines of no known format.")
+def events(logs, output, format_, year, log_tz, show_unparsed):
+    """Read gateway event logs and summarise their IPsec events per device, kind and tunnel.
+
+    Formats are detected per line (ScreenOS syslog and get event, Junos, ASA, IOS,
+    FortiOS, PAN-OS, strongSwan, Linux audit); compressed and UTF-16 files are fine.
+    """
+    from .logs import parse_logs
+    from .logs.summary import events_footer, events_summary, unparsed_lines
+    from .output import write_table
+    from .report.text import format_table
+
+    result = parse_logs(list(logs), format=format_, year=year, log_tz=log_tz)
+    click.echo(format_table(events_summary(result.events)))
+    click.echo("\n".join(events_footer(result)))
+    if show_unparsed:
+        click.echo("\n".join(unparsed_lines(result.unparsed)) or "(no unparsed lines)")
+    if output:
+        write_table(result.events, output)
+        click.echo(f"wrote {len(result.events)} rows to {output}")
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the sas table (.parquet, .csv, .jsonl).")
+@click.option("--format", "format_", metavar="NAME", help="Read the files as this table format or vendor only.")
+def sas(files, output, format_):
+    """Read SA tables (get sa, get sa id, show security ipsec sa, show crypto ipsec sa,
+    swanctl --list-sas, ip xfrm state, ...) and list the SAs and non-zero counters."""
+    from .logs.summary import counters_summary, sas_summary
+    from .output import write_table
+    from .report.text import format_table
+    from .sa import parse_sas
+
+    result = parse_sas(list(files), format=format_)
+    click.echo(format_table(sas_summary(result.sas)))
+    counters = counters_summary(result.counters)
+    click.echo(f"{len(result.sas)} SAs from {len(result.stats)} file{'s' if len(result.stats) != 1 else ''}, "
+               f"{len(result.counters)} counters ({len(counters)} non-zero)")
+    if len(counters):
+        click.echo(format_table(counters))
+    for s in result.skipped:
+        click.echo(f"warning: {s}", err=True)
+    if output:
+        write_table(result.sas, output)
+        click.echo(f"wrote {len(result.sas)} rows to {output}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args

@@ -92,7 +92,7 @@ def parse_logs(paths, *, format: str | None = None, year: int | None = None, log
         unparsed=pd.DataFrame([(f.source, n, t) for f in files for n, t in f.unparsed],
                               columns=["source", "line", "text"]),
         duplicates=pd.DataFrame(duplicates, columns=["source", "line", "first_source", "first_line"]),
-        skipped=skipped + _summaries(files, duplicates),
+        skipped=skipped,
         stats=_stats(files, tz),
         notes=_notes(files, tz),
     )
@@ -237,17 +237,3 @@ def _notes(files: list[_File], tz) -> list[str]:
     if tz is None and any(f.zoned for f in files):
         notes.append("time zone assumed UTC — use --log-tz")
     return notes
-
-
-def _summaries(files: list[_File], duplicates: list[tuple]) -> list[Skipped]:
-    out = []
-    for f in files:
-        if f.unparsed:
-            out.append(Skipped(f.source, f"line {f.unparsed[0][0]}", "line of no known format", len(f.unparsed)))
-    per_file = Counter(d[0] for d in duplicates)
-    first_line = {}
-    for source, line, *_ in duplicates:
-        first_line.setdefault(source, line)
-    for source, count in per_file.items():
-        out.append(Skipped(source, f"line {first_line[source]}", "duplicate of an earlier line", count))
-    return out

@@ -1,0 +1,76 @@
+"""Short plain-text summaries of the events and sas tables (what the CLI prints)."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from .kinds import KINDS
+from .parse import LogParse
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _label(df: pd.DataFrame) -> pd.Series:
+    """Tunnel id if the row has one, else the tunnel name, else '-'."""
+    ids = df["tunnel_id"].astype("string")
+    return ids.fillna(df["tunnel_name"]).fillna("-")
+
+
+def _clock(series: pd.Series) -> pd.Series:
+    return series.astype("datetime64[ns, UTC]").dt.strftime("%Y-%m-%d %H:%M:%S").fillna("-")
+
+
+def events_summary(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per (device, vendor, kind, tunnel): count, first and last time (UTC)."""
+    if events.empty:
+        return pd.DataFrame(columns=["device", "vendor", "kind", "tunnel", "count", "first (UTC)", "last (UTC)"])
+    df = pd.DataFrame({"device": events["device"].astype("string").fillna("-"),
+                       "vendor": events["vendor"].astype("string"), "kind": events["kind"].astype("string"),
+                       "tunnel": _label(events), "time": events["time"].astype("datetime64[ns, UTC]")})
+    out = df.groupby(["device", "vendor", "kind", "tunnel"], sort=False, dropna=False).agg(
+        count=("kind", "size"), first=("time", "min"), last=("time", "max")).reset_index()
+    order = {k: i for i, k in enumerate(KINDS)}
+    out = out.sort_values(["device", "vendor", "kind", "tunnel"],
+                          key=lambda c: c.map(order) if c.name == "kind" else c).reset_index(drop=True)
+    out["first (UTC)"], out["last (UTC)"] = _clock(out.pop("first")), _clock(out.pop("last"))
+    return out
+
+
+def events_footer(result: LogParse) -> list[str]:
+    """The counts line and the assumptions made, as the CLI prints them under the table."""
+    stats = result.stats
+    lines = [f"{len(result.events)} events from {len(stats)} file{'s' if len(stats) != 1 else ''}, "
+             f"{int(stats['lines'].sum())} lines: {int(stats['unparsed'].sum())} unparsed"
+             f"{' (--unparsed lists them)' if stats['unparsed'].sum() else ''}, "
+             f"{int(stats['duplicates'].sum())} duplicate lines kept once, "
+             f"{int(stats['ignored'].sum())} known lines with nothing to report"]
+    return lines + [f"note: {n}" for n in result.notes] + [f"warning: {s}" for s in result.skipped]
+
+
+def unparsed_lines(unparsed: pd.DataFrame) -> list[str]:
+    """'source:line: text' for each unrecognised line, control characters removed."""
+    return [f"{s}:{n}: {_CONTROL.sub('', t)}" for s, n, t in unparsed.itertuples(index=False, name=None)]
+
+
+def sas_summary(sas: pd.DataFrame) -> pd.DataFrame:
+    cols = ["device", "vendor", "tunnel", "gateway", "direction", "spi", "state", "lifetime_s"]
+    if sas.empty:
+        return pd.DataFrame(columns=cols)
+    out = pd.DataFrame({"device": sas["device"].astype("string").fillna("-"), "vendor": sas["vendor"],
+                        "tunnel": _label(sas), "gateway": sas["gateway"].fillna(sas["dst"]),
+                        "direction": sas["direction"],
+                        "spi": sas["spi"].map(lambda v: "-" if pd.isna(v) else f"0x{int(v):08x}"),
+                        "state": sas["state"], "lifetime_s": sas["lifetime_s"]})
+    return out[cols]
+
+
+def counters_summary(counters: pd.DataFrame) -> pd.DataFrame:
+    """Non-zero counters only: the ones that say something."""
+    nonzero = counters[counters["value"] != 0]
+    return pd.DataFrame({"device": nonzero["device"].astype("string").fillna("-"),
+                         "tunnel": nonzero["tunnel_id"].astype("string").fillna("-"),
+                         "gateway": nonzero["gateway"].astype("string").fillna("-"),
+                         "direction": nonzero["direction"].astype("string").fillna("-"),
+                         "counter": (nonzero["section"].astype("string") + ": ").fillna("") + nonzero["name"],
+                         "value": nonzero["value"]}).reset_index(drop=True)

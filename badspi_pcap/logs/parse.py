@@ -43,6 +43,7 @@ class _Line:
     lines: int          # physical lines folded into this one
     parsed: Parsed
     stamp: Stamp | None
+    raw: str            # the line as read (tells relay copies from repeats)
 
 
 @dataclass
@@ -140,7 +141,7 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
         if parsed.kind is None:
             result.ignored += count
         else:
-            result.events.append(_Line(number, count, parsed, stamp))
+            result.events.append(_Line(number, count, parsed, stamp, text))
     if not result.events and not result.ignored:
         what = "is empty" if not result.lines else "has no lines of a known log format"
         raise InputError(f"{path}: {what}")
@@ -185,10 +186,18 @@ def _classify(text: str, formats, last: LineFormat | None, state: dict):
 
 
 def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[tuple]]:
-    """Event rows with local and UTC times, duplicates (across all files) left out."""
+    """Event rows with local and UTC times, duplicates (across all files) left out.
+
+    The same message (vendor, id, local time, text) reaching us twice is kept once: two
+    exports of a log, a syslog copy of a ``get event`` row, or two relays' copies (whose
+    headers differ).  A line repeated verbatim within one file is the device logging the
+    same thing twice in one second and is kept: the n-th verbatim copy in a file only
+    duplicates the n-th copy seen elsewhere.  Devices must agree where both are named.
+    """
     rows: list[dict] = []
     duplicates: list[tuple] = []
     seen: dict[tuple, tuple[set, str, int]] = {}
+    copies: Counter = Counter()
     for f in files:
         local, f.year = resolve_years([e.stamp for e in f.events], year=year, reference=reference)
         offsets = [e.stamp.offset_s if e.stamp else None for e in f.events]
@@ -198,7 +207,9 @@ def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[
             first = event.parsed.rows[0]
             device = first.get("device")
             if t_local is not None:
-                key = (event.parsed.vendor, first.get("message_id"), t_local, event.parsed.text)
+                message = (event.parsed.vendor, first.get("message_id"), t_local, event.parsed.text)
+                copies[(message, f.source, event.raw)] += 1
+                key = (message, copies[(message, f.source, event.raw)])
                 known = seen.get(key)
                 if known and (device is None or None in known[0] or device in known[0]):
                     duplicates.append((f.source, event.number, known[1], known[2]))

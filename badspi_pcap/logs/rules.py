@@ -31,7 +31,7 @@ EVENT_TEXT = ("device", "severity", "interface", "ike_msgid", "tunnel_name", "me
 _PROTOS = {"esp": "ESP", "ah": "AH", "50": "ESP", "51": "AH"}
 _DIRECTIONS = {"in": "in", "inbound": "in", "received": "in", "receive": "in", "recv": "in",
                "out": "out", "outbound": "out", "sent": "out", "sending": "out", "send": "out"}
-_IPV4_PORT = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}")
+_HOST_PORT = re.compile(r"([^:\s\[\]]+):\d{1,5}")  # one colon: host:port (IPv6 has several)
 _IPV6_PORT = re.compile(r"\[([0-9A-Fa-f:.]+)\]:\d{1,5}")
 _BRACKET_SUFFIX = re.compile(r"\[[^\]]*\]$")
 
@@ -93,7 +93,7 @@ def address(text: str | None) -> str | None:
     if not text:
         return None
     text = text.strip("<>,").rstrip(".")
-    m = _IPV4_PORT.fullmatch(text) or _IPV6_PORT.fullmatch(text)
+    m = _HOST_PORT.fullmatch(text) or _IPV6_PORT.fullmatch(text)
     if m:
         text = m.group(1)
     text = _BRACKET_SUFFIX.sub("", text) or text

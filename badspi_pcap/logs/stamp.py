@@ -207,10 +207,14 @@ def parse_tz(value) -> dt.tzinfo | None:
 
 
 def tz_name(tz: dt.tzinfo | None) -> str:
+    """'Europe/Berlin', '+02:00' or 'UTC'."""
     if tz is None:
         return "UTC"
-    key = getattr(tz, "key", None)
-    return key or str(tz)
+    if isinstance(tz, dt.timezone):
+        minutes = int(tz.utcoffset(None).total_seconds()) // 60
+        sign = "-" if minutes < 0 else "+"
+        return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}" if minutes else "UTC"
+    return getattr(tz, "key", None) or str(tz)
 
 
 def to_utc(local: Sequence[int | None], offsets: Sequence[int | None], tz: dt.tzinfo | None) -> list[int | None]:

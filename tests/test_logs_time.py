@@ -1,0 +1,110 @@
+"""Years for syslog headers without one, time zones, and lines that carry their own offset."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from badspi_pcap.errors import UsageError
+from badspi_pcap.logs import parse_logs
+from badspi_pcap.logs.stamp import Stamp, resolve_years
+from test_logs_support import local, utc, write
+
+IOS = ("{ts}: %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for destaddr=61.128.1.1,"
+       " prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.{n}\n")
+
+
+def ios_log(tmp_path, stamps: list[str]):
+    return write(tmp_path / "ios.log", "".join(IOS.format(ts=ts, n=i) for i, ts in enumerate(stamps)))
+
+
+def test_explicit_year_and_dec_to_jan_rollover(tmp_path):
+    path = ios_log(tmp_path, ["Dec 31 23:59:58", "Dec 31 23:59:59", "Jan  1 00:00:01", "Jan  2 08:00:00"])
+    result = parse_logs(path, year=2021)
+    assert list(result.events["time_local"]) == [local("2021-12-31 23:59:58"), local("2021-12-31 23:59:59"),
+                                                 local("2022-01-01 00:00:01"), local("2022-01-02 08:00:00")]
+    assert (result.stats.loc[0, "year"], result.stats.loc[0, "year_from"]) == (2021, "--year")
+    assert result.notes == ["time zone assumed UTC — use --log-tz"]
+
+
+@pytest.mark.parametrize("capture, first_year", [("2022-01-01 00:05:00", 2021),  # capture just after New Year
+                                                  ("2021-12-31 12:00:00", 2021),
+                                                  ("2023-06-01 00:00:00", 2022)])  # nearest Dec 31: 2022
+def test_year_from_capture_times(tmp_path, capture, first_year):
+    path = ios_log(tmp_path, ["Dec 31 23:59:58", "Jan  1 00:00:01"])
+    result = parse_logs(path, reference_times=[pd.Timestamp(capture, tz="UTC")])
+    assert [t.year for t in result.events["time_local"]] == [first_year, first_year + 1]
+    assert result.stats.loc[0, "year_from"] == "capture dates"
+
+
+def test_year_assumed_is_said(tmp_path):
+    result = parse_logs(ios_log(tmp_path, ["Jan  1 00:00:01"]))
+    this_year = dt.date.today().year
+    assert result.events["time_local"][0] == local(f"{this_year}-01-01 00:00:01")
+    assert f"year assumed {this_year} (no --year or capture dates)" in result.notes
+
+
+def test_year_never_assumed_in_the_future():
+    today = dt.date(2026, 1, 3)
+    (t,), choice = resolve_years([Stamp(None, 12, 30, 0, None)], year=None, reference=None, today=today)
+    assert choice.year == 2025 and pd.Timestamp(t) == pd.Timestamp("2025-12-30")
+
+
+def test_lines_with_a_year_are_the_reference_for_lines_without(tmp_path):
+    # an ASA line with its year, then an IOS line without one, in the same file
+    text = ("Dec 31 2019 23:59:00: %ASA-4-402114: IPSEC: Received an ESP packet (SPI= 0x1, sequence number= 0x1)"
+            " from 1.1.1.1 to 2.2.2.2 with an invalid SPI.\n" + IOS.format(ts="Jan  1 00:00:05", n=1))
+    result = parse_logs(write(tmp_path / "mixed.log", text))
+    assert list(result.events["time_local"]) == [local("2019-12-31 23:59:00"), local("2020-01-01 00:00:05")]
+    assert result.stats.loc[0, "year_from"] == "file dates"
+
+
+@pytest.mark.parametrize("tz, winter, summer", [
+    ("Europe/Berlin", "2021-01-15 11:00:00", "2021-07-15 10:00:00"),  # CET +1, CEST +2
+    ("+02:00", "2021-01-15 10:00:00", "2021-07-15 10:00:00"),
+    ("UTC", "2021-01-15 12:00:00", "2021-07-15 12:00:00"),
+])
+def test_log_tz_turns_local_time_into_utc(tmp_path, tz, winter, summer):
+    path = ios_log(tmp_path, ["Jan 15 12:00:00", "Jul 15 12:00:00"])
+    result = parse_logs(path, year=2021, log_tz=tz)
+    assert list(result.events["time"]) == [utc(winter), utc(summer)]
+    assert list(result.events["time_local"]) == [local("2021-01-15 12:00:00"), local("2021-07-15 12:00:00")]
+    assert result.stats.loc[0, "tz"] == tz and result.notes == []
+
+
+def test_dst_change_night_in_berlin(tmp_path):
+    # 2021-03-28 02:30 does not exist (moved forward); 2021-10-31 02:30 happens twice (read as summer time)
+    path = ios_log(tmp_path, ["Mar 28 01:59:59", "Mar 28 02:30:00", "Mar 28 03:00:00", "Oct 31 02:30:00"])
+    times = list(parse_logs(path, year=2021, log_tz="Europe/Berlin").events["time"])
+    assert times == [utc("2021-03-28 00:59:59"), utc("2021-03-28 01:00:00"), utc("2021-03-28 01:00:00"),
+                     utc("2021-10-31 00:30:00")]
+
+
+def test_own_offsets_win_over_log_tz(tmp_path):
+    text = ("2025-07-06 03:32:18.287 -0400 [PWRN]: { 7: }: can't find sa for proto ESP spi 0xD6A1B300\n"
+            "<165>1 2021-06-30T12:08:36.5+02:00 gw charon 1 - - 09[IKE] received DELETE for ESP CHILD_SA"
+            " with SPI c41ea287\n"
+            "1795723711.121 09[IKE] <lab|1> sending DELETE for ESP CHILD_SA with SPI c4c3241e\n")
+    events = parse_logs(write(tmp_path / "own.log", text), log_tz="Asia/Tokyo").events
+    assert list(events["time"]) == [utc("2025-07-06 07:32:18.287"), utc("2021-06-30 10:08:36.5"),
+                                    utc("2026-11-26 20:08:31.121")]
+    assert list(events["time_local"]) == [local("2025-07-06 03:32:18.287"), local("2021-06-30 12:08:36.5"),
+                                          local("2026-11-26 20:08:31.121")]
+
+
+def test_no_clock_offset_is_applied(tmp_path):
+    # time = time_local shifted by the time zone only: correlate estimates the clock offset
+    events = parse_logs(ios_log(tmp_path, ["Mar  1 12:00:00"]), year=2021, log_tz="-05:00").events
+    assert events["time"][0] - events["time_local"][0].tz_localize("UTC") == pd.Timedelta(hours=5)
+
+
+@pytest.mark.parametrize("bad", ["Mars/Olympus", "+25:00", "abc"])
+def test_unknown_time_zone_is_a_usage_error(tmp_path, bad):
+    with pytest.raises(UsageError, match="time zone"):
+        parse_logs(ios_log(tmp_path, ["Mar  1 12:00:00"]), log_tz=bad)
+
+
+def test_bad_year_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="--year"):
+        parse_logs(ios_log(tmp_path, ["Mar  1 12:00:00"]), year=21)

@@ -198,7 +198,7 @@ def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[
     duplicates: list[tuple] = []
     seen: dict[tuple, tuple[set, str, int]] = {}
     copies: Counter = Counter()
-    for f in files:
+    for index, f in enumerate(files):
         local, f.year = resolve_years([e.stamp for e in f.events], year=year, reference=reference)
         offsets = [e.stamp.offset_s if e.stamp else None for e in f.events]
         f.zoned = any(t is not None and o is None for t, o in zip(local, offsets))
@@ -208,8 +208,9 @@ def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[
             device = first.get("device")
             if t_local is not None:
                 message = (event.parsed.vendor, first.get("message_id"), t_local, event.parsed.text)
-                copies[(message, f.source, event.raw)] += 1
-                key = (message, copies[(message, f.source, event.raw)])
+                route = (message, index, event.raw)
+                copies[route] += 1
+                key = (message, copies[route])
                 known = seen.get(key)
                 if known and (device is None or None in known[0] or device in known[0]):
                     duplicates.append((f.source, event.number, known[1], known[2]))

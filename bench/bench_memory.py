@@ -91,7 +91,7 @@ def main(argv=None) -> int:
             files.append((name, p, generate(p, int(round((like["bytes"] - 24) / bpp)), a.seed, mix="plain",
                                             quiet=True)))
         for name, path, info in files:
-            print(f"generated {name}: {info['packets']:,} packets, {info['bytes'] / MB:,.0f} MB, "
+            print(f"generated {name}: {info['packets']:,} packets, {info['bytes'] / MB:,.0f} MiB, "
                   f"{info['relevant']:,} IPsec-relevant ({info['seconds']:.1f} s)", flush=True)
 
         print(f"reader: {reader} ({note}), engine={a.engine}, pinned to CPU {cpu}\n", flush=True)
@@ -119,8 +119,8 @@ def main(argv=None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     print()
-    hdr = (f"{'file':<12} {'file MB':>8} {'packets':>10} {'rows':>10} {'frame MB':>9} {'peak MB':>8} "
-           f"{'base MB':>8} {'peak-base':>9} {'anon MB':>8} {'seconds':>8}  peak-base of each run")
+    hdr = (f"{'file':<12} {'file MiB':>8} {'packets':>10} {'rows':>10} {'frame MiB':>9} {'peak MiB':>8} "
+           f"{'base MiB':>8} {'peak-base':>9} {'anon MiB':>8} {'seconds':>8}  peak-base of each run")
     print(hdr)
     print("-" * len(hdr))
     for r in results:
@@ -129,22 +129,22 @@ def main(argv=None) -> int:
         print(f"{r['name']:<12} {r['bytes'] / MB:>8,.0f} {r['packets']:>10,} {r['rows']:>10,} "
               f"{r['df_bytes'] / MB:>9,.1f} {r['ru_maxrss_kb'] / 1024:>8,.0f} {r['base_rss_kb'] / 1024:>8,.0f} "
               f"{extra / MB:>9,.0f} {r['rss_anon_max_kb'] / 1024:>8,.0f} {r['seconds']:>8.1f}  "
-              f"{', '.join(str(x) for x in r['extra_runs_mb'])} MB")
-    print("\nframe MB = DataFrame.memory_usage(deep=True) of the rows returned; peak = ru_maxrss of the child;")
+              f"{', '.join(str(x) for x in r['extra_runs_mb'])} MiB")
+    print("\nframe MiB = DataFrame.memory_usage(deep=True) of the rows returned; peak = ru_maxrss of the child;")
     print("base = RSS after imports; anon = max RssAnon sampled every 10 ms; each row shows the run with")
     print("the largest peak-base (worst of --repeat).")
 
     by = {r["name"]: r for r in results}
     fixed = by["plain-big"]["extra_bytes"]
     checks = []
-    checks.append((f"fixed buffer: peak-base on plain-big ({by['plain-big']['bytes'] / MB:,.0f} MB file, "
-                   f"{by['plain-big']['rows']:,} rows) <= {a.fixed_budget_mb:,.0f} MB",
-                   fixed <= a.fixed_budget_mb * MB, f"{fixed / MB:,.0f} MB"))
+    checks.append((f"fixed buffer: peak-base on plain-big ({by['plain-big']['bytes'] / MB:,.0f} MiB file, "
+                   f"{by['plain-big']['rows']:,} rows) <= {a.fixed_budget_mb:,.0f} MiB",
+                   fixed <= a.fixed_budget_mb * MB, f"{fixed / MB:,.0f} MiB"))
     for n in ("ipsec-small", "ipsec-big"):
         r = by[n]
         bound = max(fixed, 0) + a.row_factor * r["df_bytes"]
         checks.append((f"rows kept: peak-base on {n} <= fixed buffer + {a.row_factor:g} x DataFrame "
-                       f"({bound / MB:,.0f} MB)", r["extra_bytes"] <= bound, f"{r['extra_bytes'] / MB:,.0f} MB"))
+                       f"({bound / MB:,.0f} MiB)", r["extra_bytes"] <= bound, f"{r['extra_bytes'] / MB:,.0f} MiB"))
     s, b = by["ipsec-small"], by["ipsec-big"]
     per_row = per_row_df = None
     if b["rows"] > s["rows"]:
@@ -153,12 +153,12 @@ def main(argv=None) -> int:
         print(f"\nmarginal peak per extra row (ipsec-small -> ipsec-big): {per_row:,.0f} bytes; "
               f"DataFrame: {per_row_df:,.0f} bytes/row")
     flat = by["plain-big"]["extra_bytes"] / max(b["extra_bytes"], 1)
-    print(f"plain-big vs ipsec-big (same file size): peak-base {fixed / MB:,.0f} MB vs "
-          f"{b['extra_bytes'] / MB:,.0f} MB ({100 * flat:.0f} %)")
+    print(f"plain-big vs ipsec-big (same file size): peak-base {fixed / MB:,.0f} MiB vs "
+          f"{b['extra_bytes'] / MB:,.0f} MiB ({100 * flat:.0f} %)")
     ps = by["plain-small"]
     print(f"plain-small -> plain-big (file x{by['plain-big']['bytes'] / ps['bytes']:.1f}, rows "
           f"{ps['rows']:,} -> {by['plain-big']['rows']:,}): peak-base {ps['extra_bytes'] / MB:,.0f} -> "
-          f"{fixed / MB:,.0f} MB")
+          f"{fixed / MB:,.0f} MiB")
     print("\nchecks:")
     for name, ok, val in checks:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {val}")

@@ -466,8 +466,8 @@ def main(argv=None) -> int:
                 r["pps_wall"] = r["packets"] / r["wall_s"]
     by = {r["tool"]: r for r in rows}
     print()
-    hdr = f"{'tool':<12} {'packets':>10} {'seconds':>8} {'packets/s':>11} {'MB/s':>8} {'peak RSS MB':>11} " \
-          f"{'anon MB':>8} {'base MB':>8} {'rows':>9}  {'wall s':>7}"
+    hdr = f"{'tool':<12} {'packets':>10} {'seconds':>8} {'packets/s':>11} {'MB/s':>8} {'peak RSS MiB':>12} " \
+          f"{'anon MiB':>8} {'base MiB':>8} {'rows':>9}  {'wall s':>7}"
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
@@ -478,7 +478,7 @@ def main(argv=None) -> int:
             print(f"{r['tool']:<12} ERROR: {r['error']}")
             continue
         print(f"{r['tool']:<12} {r['packets']:>10,} {r['seconds']:>8.2f} {fmt_rate(r['pps']):>11} "
-              f"{r['mbps']:>8.1f} {mb(r['ru_maxrss_kb']):>11} {mb(r.get('rss_anon_max_kb')):>8} "
+              f"{r['mbps']:>8.1f} {mb(r['ru_maxrss_kb']):>12} {mb(r.get('rss_anon_max_kb')):>8} "
               f"{mb(r.get('base_rss_kb')):>8} {_n(r.get('rows')):>9}  "
               f"{r['wall_s']:>7.2f}")
     print()
@@ -488,6 +488,7 @@ def main(argv=None) -> int:
     if "scapy" in by and by["scapy"].get("pps"):
         print(f"         scapy = the dissection loop over the first {by['scapy']['packets']:,} packets only "
               f"(a rate over a prefix, {by['scapy']['bytes'] / 1e6:.1f} MB).")
+    print("MB = 10^6 bytes (file, MB/s); MiB = 2^20 bytes (memory).")
     print("peak RSS = ru_maxrss of the child (includes file pages it mapped); anon = max sampled RssAnon;")
     print("base = RSS after imports, before the timed call. rows = rows returned (scapy: packets it selected).")
 
@@ -520,8 +521,8 @@ def main(argv=None) -> int:
         results.append(("at least x100 faster than Scapy dissection", x >= TARGET_SCAPY, f"x{x:,.1f}"))
     if ok and ours.get("df_bytes") is not None:
         extra = ours["ru_maxrss_kb"] * 1024 - ours["base_rss_kb"] * 1024
-        print(f"ours/auto memory: peak - base = {extra / 2**20:,.0f} MB for {ours['rows']:,} rows "
-              f"(DataFrame {ours['df_bytes'] / 2**20:,.0f} MB) on a {size / 2**20:,.0f} MB file; "
+        print(f"ours/auto memory: peak - base = {extra / 2**20:,.0f} MiB for {ours['rows']:,} rows "
+              f"(DataFrame {ours['df_bytes'] / 2**20:,.0f} MiB) on a {size / 2**20:,.0f} MiB file; "
               f"bounded-by-rows check: bench/bench_memory.py")
 
     # sanity: rows

@@ -22,9 +22,9 @@ from typing import Iterable, Iterator
 from ..errors import InputError, Skipped
 
 _OPENERS = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+_STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
 _CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
                   b"\x0a\x0d\x0d\x0a")
-_STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
 
 
 def as_paths(paths) -> list[Path]:
@@ -58,7 +58,13 @@ def _open_binary(path: Path) -> io.BufferedIOBase:
     magic = f.peek(6)[:6]
     for prefix, opener in _OPENERS:
         if magic.startswith(prefix):
-            return io.BufferedReader(opener(f, "rb"))
+            stream = io.BufferedReader(opener(f, "rb"))
+            try:
+                stream.peek(1)
+            except _STREAM_ERRORS:  # only looked compressed: read the bytes as they are
+                f.seek(0)
+                return f
+            return stream
     return f
 
 

@@ -41,7 +41,7 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
     matches = match_events(shifted, packets, local, resolution)
     # A packet that made the device log a line was received by the device: its
     # destination is the device (seen when no ICMP error or Phase 2 line names it).
-    received = receivers(matches, packets)
+    received = receivers(matches, packets, local)
     if not received <= local:
         local |= received
         matches = match_events(shifted, packets, local, resolution)
@@ -107,8 +107,8 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     corr = correlate(packets, event_table, sa_table, clock_offset)
     options = DiagnoseOptions(options.rate_limit_s, corr.resolution_s or 1.0, version)
     spans = capture_spans({r.capture: (r.first_time, r.last_time) for r in reads})
-    findings = diagnose(corr.events, corr.matches, packets, spans, corr.local, corr.clock_offset.seconds, options)
-    lines = classify_lines(corr.events, corr.matches, packets, spans)
+    lines = classify_lines(corr.events, corr.matches, packets, spans, corr.local)
+    findings = diagnose(lines, corr.matches, packets, corr.local, corr.clock_offset.seconds, options)
     return Analysis(captures=reads, packets=packets, events=corr.events, sas=sa_table, matches=corr.matches,
                     lines=lines, findings=findings, clock_offset=corr.clock_offset,
                     local_addresses=sorted(corr.local), options=options, log_notes=log_notes, skipped=skipped,

@@ -180,11 +180,93 @@ def sas(files, output, format_):
         click.echo(f"wrote {len(result.sas)} rows to {output}")
 
 
+CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13}
+CHECK_UNEXPLAINED = 20
+
+
+@cli.command()
+@click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("-e", "--events", "event_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Gateway event log (syslog, `get event`, ...); repeat for more files.")
+@click.option("--sa", "sa_files", multiple=True, type=click.Path(dir_okay=False),
+              help="SA table output (`get sa`, `get sa id N`, ...); repeat for more files.")
+@click.option("--clock-offset", metavar="SECONDS", help="Device clock minus capture clock (+37, -2h0m13s); default: estimate.")
+@click.option("--log-tz", metavar="TZ", help="Time zone the device logs in, e.g. Europe/Berlin or +02:00 (default UTC).")
+@click.option("--year", type=int, help="Year of the log lines when their headers have none (default: from the capture).")
+@click.option("--log-format", metavar="NAME", help="Read the logs as this format or vendor (default: detect).")
+@click.option("--log-self", is_flag=True, help="The device logs every bad packet (`set firewall log-self ike`): no 10 s rate limit.")
+@click.option("--rate-limit", type=float, default=10.0, show_default=True, help="Seconds between BAD SPI lines per tunnel.")
+@click.option("--screenos-version", metavar="VERSION", help="e.g. 5.2.0r1 (default: read from `get system` output if given).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
+@click.option("--evidence", type=click.Path(dir_okay=False), help="Write the frames that prove the findings to this pcap.")
+@click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
+@click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
+def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_format, log_self, rate_limit,
+            screenos_version, fmt, output, evidence, check, engine):
+    """Explain the bad-SPI lines of a gateway log with the capture taken near it.
+
+    Without --events, reports what the capture alone shows (ICMP errors quoting IPsec,
+    rekeys).  The clock offset between log and capture is estimated unless given.
+    """
+    from .analyze import analyze as run_analysis
+    from .output import atomic_path
+
+    paths = list(captures)
+    sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
+    with progress_bar(sum(sizes), "reading captures") as (advance, _describe):
+        done = {"pos": 0, "base": 0}
+
+        def moved(pos):
+            advance(max(pos - done["pos"], 0))
+            done["pos"] = pos
+
+        result = run_analysis(paths, list(event_files), list(sa_files), clock_offset=clock_offset, log_tz=log_tz,
+                              year=year, log_format=log_format, log_self=log_self, rate_limit_s=rate_limit,
+                              screenos_version=screenos_version, engine=engine, progress=None)
+    if fmt == "json":
+        from .report.jsonout import render_json
+        text = render_json(result)
+    elif fmt == "markdown":
+        from .report.markdown import render_markdown
+        text = render_markdown(result)
+    else:
+        from .report.text import render_analysis
+        text = render_analysis(result)
+    if output:
+        with atomic_path(output) as tmp:
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text + "\n")
+        click.echo(f"wrote the report to {output}", err=True)
+    else:
+        click.echo(text)
+    if evidence:
+        from .report.evidence_pcap import write_evidence
+        for path, n in write_evidence(result, evidence):
+            click.echo(f"wrote {n} evidence frames to {path}", err=True)
+    if check:
+        raise click.exceptions.Exit(check_code(result.findings))
+
+
+def check_code(findings) -> int:
+    """--check: the code of the first cause (in CHECK_CODES order) confirmed or likely;
+    20 when lines stay unexplained or uncovered; 0 when there is nothing to explain."""
+    strong = findings[findings["verdict"].isin(["confirmed", "likely"])]
+    for cause, code in CHECK_CODES.items():
+        if (strong["cause"] == cause).any():
+            return code
+    if findings["verdict"].isin(["inconclusive", "not-covered"]).any():
+        return CHECK_UNEXPLAINED
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args
     try:
-        cli.main(args=args, prog_name="badspi", standalone_mode=False)
+        code = cli.main(args=args, prog_name="badspi", standalone_mode=False)
+        if isinstance(code, int):  # click returns Exit codes instead of raising here
+            return code
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:

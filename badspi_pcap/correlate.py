@@ -61,6 +61,13 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
+def quotes_ipsec(packets: pd.DataFrame) -> pd.Series:
+    """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
+    ports = packets["inner_sport"].isin([500, 4500]) | packets["inner_dport"].isin([500, 4500])
+    inner = packets["inner_proto"].isin([50, 51]) | packets["inner_spi"].notna() | ports
+    return (packets["kind"] == "icmp-error") & inner.fillna(False)
+
+
 def whole_second_log(events: pd.DataFrame) -> bool:
     t = events["time"].dropna()
     return len(t) > 0 and bool((t.astype("int64") % 1_000_000_000 == 0).all())
@@ -121,7 +128,7 @@ def _pairs_spi_only(events: pd.DataFrame, refs: pd.DataFrame) -> np.ndarray:
 
 
 def _pairs_icmp_times(events: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
-    icmp = packets[packets["kind"] == "icmp-error"]
+    icmp = packets[quotes_ipsec(packets)]
     if events.empty or icmp.empty:
         return np.array([])
     times = _seconds(icmp["time"])[:MAX_PAIRS_PER_SPI]
@@ -158,7 +165,7 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
     """
-    icmp = packets[(packets["kind"] == "icmp-error") & (packets["inner_proto"].isin([50, 51]) | packets["inner_spi"].notna())]
+    icmp = packets[quotes_ipsec(packets)]
     local = set(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"].dropna())
     peers = set(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"].dropna())
     if sas is not None and len(sas):
@@ -201,8 +208,9 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
             for _, g in near.groupby("role"):
                 best = g.iloc[np.argmin(np.abs(g["t"].to_numpy() - t))]
                 found.append((best, "spi"))
-        if not found:
-            found = [(r, "tuple") for r in _tuple_matches(ev, packets, t, resolution)]
+        if not any(r.role == "quoted-by-icmp" for r, _ in found):
+            # A NAT-T quote may stop before the SPI: match the quoted address pair.
+            found += [(r, "tuple") for r in _tuple_matches(ev, packets, t, resolution)]
         for r, key in found:
             rows.append({"event": idx, "source": ev["source"], "line": ev["line"], "capture": r.capture,
                          "frame": int(r.frame), "dt": float(r.t - t), "key": key, "role": r.role})
@@ -210,12 +218,14 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     return pd.DataFrame(rows, columns=cols)
 
 
-def receivers(matches: pd.DataFrame, packets: pd.DataFrame) -> set[str]:
-    """Destinations of the packets matched exactly (SPI and sequence) to log lines."""
-    exact = matches[matches["key"] == "spi+seq"]
-    if exact.empty:
-        return set()
-    hit = packets.merge(exact[["capture", "frame"]].drop_duplicates(), on=["capture", "frame"])
+def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> set[str]:
+    """Where the packets that made the device log a line went: the destination of an
+    ICMP error matched to the line, else of the ESP/AH packet the line names exactly
+    (unless the device itself sent that packet)."""
+    quoted = matches[matches["role"] == "quoted-by-icmp"]
+    direct = matches[(matches["key"] == "spi+seq") & ~matches["event"].isin(quoted["event"])]
+    hit = packets.merge(pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates(), on=["capture", "frame"])
+    hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
     return set(hit["dst"].dropna())
 
 
@@ -238,8 +248,15 @@ def _tuple_matches(ev, packets: pd.DataFrame, t: float, resolution: float):
     if same.empty:
         return []
     best = same.iloc[int(np.argmin(np.abs(_seconds(same["time"]) - t)))]
-    return [pd.Series({"capture": best["capture"], "frame": best["frame"], "t": best["time"].value / 1e9,
-                       "role": "quoted-by-icmp"})]
+    return [_Ref(best["capture"], best["frame"], best["time"].value / 1e9, "quoted-by-icmp")]
+
+
+@dataclass(frozen=True)
+class _Ref:
+    capture: str
+    frame: int
+    t: float
+    role: str
 
 
 def rate_limited(times: np.ndarray, window: float) -> np.ndarray:

@@ -63,11 +63,15 @@ FINDING_COLUMNS = [
 ]
 
 
-def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, spans) -> pd.DataFrame:
-    """One row per bad-SPI/replay line (events on the capture clock) with its cause."""
+def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, spans,
+                   local: set[str]) -> pd.DataFrame:
+    """One row per bad-SPI/replay line (events on the capture clock) with its tunnel,
+    whether the capture covers it (``coverage`` says why not) and its cause."""
     bad = events[events["kind"].isin(BAD_SPI_KINDS)].copy()
     if bad.empty:
-        return bad.assign(cause=pd.Series(dtype="string"), covered=pd.Series(dtype=bool))
+        return bad.assign(tunnel=pd.Series(dtype="string"), cause=pd.Series(dtype="string"),
+                          covered=pd.Series(dtype=bool), coverage=pd.Series(dtype="string"))
+    bad["tunnel"] = tunnel_keys(bad, local)
     t = bad["time"].astype("int64").to_numpy() / 1e9
     in_time = covered(t, spans)
     seen = _seen_by_capture(bad, packets)
@@ -84,7 +88,8 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
         r = roles.get(idx, set())
         if not row["covered"]:
             causes.append("not-covered")
-        elif "quoted-by-icmp" in r:
+        elif "quoted-by-icmp" in r or "sent-by-device" in r:
+            # The line names a packet the device itself sent: it read it back from an ICMP error.
             causes.append("embedded-icmp")
         elif _completes_after(completes, row, ts):
             causes.append("spi-before-install")
@@ -167,21 +172,18 @@ def collision_evidence(packets: pd.DataFrame, local: set[str]) -> list[tuple[flo
     return out
 
 
-def diagnose(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, spans, local: set[str],
+def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, local: set[str],
              clock_offset_s: float, options: DiagnoseOptions = DiagnoseOptions()) -> pd.DataFrame:
-    """Findings: one row per (tunnel, cause); see FINDING_COLUMNS and README."""
-    lines = classify_lines(events, matches, packets, spans)
+    """Findings: one row per (tunnel, cause) from the classified lines; see README."""
     findings = []
-    for tunnel, group in _tunnels(lines, local):
-        findings.extend(_findings_for(tunnel, group, events, matches, packets, spans, local, clock_offset_s, options))
-    findings.extend(_capture_only(lines, packets, spans, local, clock_offset_s, options))
+    for tunnel, group in lines.groupby("tunnel", sort=True) if len(lines) else []:
+        findings.extend(_findings_for(tunnel, group, matches, packets, local, clock_offset_s, options))
+    findings.extend(_capture_only(lines, packets, clock_offset_s, options))
     return pd.DataFrame(findings, columns=FINDING_COLUMNS)
 
 
-def _tunnels(lines: pd.DataFrame, local: set[str]):
-    """Lines grouped by tunnel: the tunnel ID where the log gives one, else the peer."""
-    if lines.empty:
-        return []
+def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
+    """A tunnel name per line: the tunnel ID where the log gives one, else the peer."""
     keys = []
     for tid, spi, src, dst, peer in zip(lines["tunnel_id"], lines["spi"], lines["src"], lines["dst"], lines["peer"]):
         remote = next((a for a in (peer, src, dst) if pd.notna(a) and a not in local), None)
@@ -193,10 +195,10 @@ def _tunnels(lines: pd.DataFrame, local: set[str]):
             keys.append(f"SPI 0x{int(spi):08x}")
         else:
             keys.append("unknown tunnel")
-    return list(lines.groupby(np.array(keys), sort=True))
+    return np.array(keys, dtype=object)
 
 
-def _findings_for(tunnel, group, events, matches, packets, spans, local, offset, options):
+def _findings_for(tunnel, group, matches, packets, local, offset, options):
     spis = sorted({int(s) for s in group["spi"].dropna()})
     spi_list = ", ".join(f"0x{s:08x}" for s in spis)
     peer = _peer(group, local)
@@ -207,7 +209,7 @@ def _findings_for(tunnel, group, events, matches, packets, spans, local, offset,
     covered_lines = group[group["covered"]]
     covered_spis = sorted({int(s) for s in covered_lines["spi"].dropna()})
     out = []
-    quoting = _icmp_quoting(packets, covered_spis, spans)
+    quoting = _quoting(packets, covered_spis, peer, local)
     by_cause = {c: g for c, g in covered_lines.groupby("cause")}
 
     # Embedded ICMP: confirmed both ways, or ruled out when the capture saw the tunnel.
@@ -322,7 +324,7 @@ def _other_cause(cause, base, g, covered_lines, matches, packets, local, ev_line
             "display_filter": filt, "action": ACTIONS[cause]}
 
 
-def _capture_only(lines, packets, spans, local, offset, options):
+def _capture_only(lines, packets, offset, options):
     """ICMP errors quoting IPsec SPIs that no log line names: what the capture alone shows."""
     named = {int(s) for s in lines["spi"].dropna()} if len(lines) else set()
     icmp = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].notna()]
@@ -337,7 +339,7 @@ def _capture_only(lines, packets, spans, local, offset, options):
         out.append({
             "tunnel": f"SPI 0x{int(spi):08x}", "cause": "embedded-icmp", "verdict": "inconclusive",
             "summary": (f"{len(q)} ICMP errors from {', '.join(routers)} ({_icmp_code_text(q)}) quote the device's "
-                        f"packets on SPI 0x{int(spi):08x} between {_span_text(q)}. A device running ScreenOS < 5.4 "
+                        f"packets on SPI 0x{int(spi):08x}, {_span_text(q)}. A device running ScreenOS < 5.4 "
                         f"would log about {expected} BAD SPI lines for them; give the event log to confirm."),
             "lines": 0, "lines_covered": 0, "lines_explained": 0, "icmp_errors": len(q), "expected_lines": expected,
             "windows_matched": 0, "spis": f"0x{int(spi):08x}", "peer": ", ".join(sorted(set(q["inner_dst"].dropna()))),
@@ -350,9 +352,14 @@ def _capture_only(lines, packets, spans, local, offset, options):
     return out
 
 
-def _icmp_quoting(packets, spis, spans) -> pd.DataFrame:
-    q = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isin(spis)]
-    return q
+def _quoting(packets, spis, peer, local) -> pd.DataFrame:
+    """ICMP errors quoting the tunnel: by SPI, or by the device -> peer address pair when
+    the quote stops before the SPI (NAT-T quotes of 8 bytes)."""
+    icmp = packets[packets["kind"] == "icmp-error"]
+    by_spi = icmp["inner_spi"].isin(spis)
+    by_pair = icmp["inner_spi"].isna() & icmp["inner_src"].isin(local) & icmp["inner_dst"].eq(peer) \
+        & (icmp["inner_proto"].isin([50, 51]) | icmp["inner_dport"].eq(4500) | icmp["inner_sport"].eq(4500))
+    return icmp[(by_spi | by_pair.fillna(False)).to_numpy(dtype=bool)]
 
 
 def _sees_tunnel(packets, spis, peer) -> bool:
@@ -403,7 +410,7 @@ def _icmp_detail(q, routers, mtus) -> str:
 def _span_text(df: pd.DataFrame) -> str:
     a, b = df["time"].min(), df["time"].max()
     fmt = "%Y-%m-%d %H:%M:%S"
-    return f"{a.strftime(fmt)} to {b.strftime(fmt)} UTC"
+    return f"from {a.strftime(fmt)} to {b.strftime(fmt)} UTC"
 
 
 def _frames_text(frames: pd.DataFrame, limit: int = 12) -> str:

@@ -62,3 +62,12 @@ def ike_summary(packets: pd.DataFrame) -> pd.DataFrame:
            .agg(messages=("frame", "size"), first=("time", "min"), last=("time", "max"))
            .reset_index().sort_values(["first"]).reset_index(drop=True))
     return out[cols]
+
+
+def phase2_exchanges(packets: pd.DataFrame) -> pd.DataFrame:
+    """Phase 2 (re)negotiations in the capture: IKEv2 CREATE_CHILD_SA and IKEv1 Quick
+    Mode requests, with who started them."""
+    ike = packets[(packets["kind"] == "ike") & packets["ike_exchange"].isin(["CREATE_CHILD_SA", "QUICK_MODE"])]
+    requests = ike[ike["ike_response"].fillna(False).eq(False)]
+    cols = ["time", "capture", "frame", "ike_version", "ike_exchange", "initiator", "responder", "ike_msgid"]
+    return requests.rename(columns={"src": "initiator", "dst": "responder"})[cols].reset_index(drop=True)

@@ -1,0 +1,111 @@
+"""`badspi analyze` as a support engineer runs it: report text, JSON, Markdown,
+--check exit codes and the evidence pcap."""
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from badspi_pcap.capture import read_capture
+from badspi_pcap.cli import main
+from conftest import FIXTURES, PCAPS, require_tshark
+from tshark_oracle import run_tshark
+
+CAPTURE = str(PCAPS / "lab" / "icmp-net-unreach.pcap")
+LOG = str(FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log")
+BASE = ["analyze", CAPTURE, "-e", LOG, "--log-tz", "Europe/Berlin"]
+
+
+def run(args, capsys):
+    code = main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_text_report_states_offset_verdict_evidence_and_action(capsys):
+    code, out, _ = run(BASE, capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert "Clock    offset +37.0 s (device clock minus capture clock; estimated from 4 of 4 spi+seq matches, " \
+           "spread 0.4 s)" in lines
+    assert "Device   192.0.2.1" in lines
+    assert "tunnel 0x9a: embedded-icmp -- CONFIRMED" in lines
+    evidence = [l for l in lines if "<->" in l]
+    assert evidence[0].startswith("  screenos-syslog.log:3 2026-11-26 21:06:03 SPI 0x1000a001 SEQ 0xe  <->  "
+                                  "icmp-net-unreach.pcap#35 2026-11-26 20:05:26.334 ICMP 3/0 192.0.2.254 -> 192.0.2.1 "
+                                  "quoting 192.0.2.1 -> 198.51.100.1 SPI 0x1000a001 seq 14")
+    assert "  Wireshark: (icmp || icmpv6) && esp.spi == 0x1000a001" in lines
+    assert any(l.startswith("  Action: ScreenOS before 5.4 misreads ICMP errors") for l in lines)
+    assert "tunnel 0x67: not-covered -- NOT-COVERED" in lines
+
+
+def test_json_has_the_documented_layout(capsys):
+    code, out, _ = run(BASE + ["--format", "json"], capsys)
+    doc = json.loads(out)
+    assert doc["schema_version"] == 1
+    assert set(doc) == {"schema_version", "captures", "log", "clock_offset", "device_addresses", "screenos_version",
+                        "rate_limit_s", "findings", "skipped"}
+    assert doc["clock_offset"]["method"] == "spi+seq" and round(doc["clock_offset"]["seconds"]) == 37
+    f = next(f for f in doc["findings"] if f["cause"] == "embedded-icmp")
+    assert f["verdict"] == "confirmed" and f["tunnel"] == "tunnel 0x9a"
+    assert f["evidence"][0]["frame"] == 35 and f["evidence"][0]["key"] == "spi+seq"
+    assert f["evidence"][0]["line_spi"] == "0x1000a001"
+
+
+def test_markdown_escapes_and_renders(capsys):
+    code, out, _ = run(BASE + ["--format", "markdown"], capsys)
+    assert code == 0
+    assert "## tunnel 0x9a: embedded-icmp — **confirmed**" in out
+    assert "Wireshark filter: `(icmp || icmpv6) && esp.spi == 0x1000a001`" in out
+
+
+@pytest.mark.parametrize("scenario,capture,code", [
+    ("icmp-net-unreach", "lab/icmp-net-unreach.pcap", 10),
+    ("ikev2-rekey", "lab/ikev2-rekey.pcap", 11),
+    ("ikev2-spi-before-install", "lab/ikev2-rekey.pcap", 12),
+    ("spi-mismatch", "lab/spi-mismatch.pcap", 13),
+])
+def test_check_exit_codes(capsys, scenario, capture, code):
+    truth = json.loads((FIXTURES / "logs" / scenario / "truth.json").read_text())
+    args = ["analyze", str(PCAPS / capture), "-e", str(FIXTURES / "logs" / scenario / "screenos-syslog.log"),
+            "--log-tz", truth["params"]["tz"], "--check"]
+    assert run(args, capsys)[0] == code
+    assert run(args[:-1], capsys)[0] == 0  # without --check: 0 whenever the analysis ran
+
+
+def test_check_without_anything_to_explain(capsys):
+    assert run(["analyze", str(PCAPS / "lab" / "ikev2-rekey.pcap"), "--check"], capsys)[0] == 0
+
+
+def test_evidence_pcap_holds_the_proof(tmp_path, capsys):
+    out = tmp_path / "proof.pcap"
+    code, _, err = run(BASE + ["--evidence", str(out)], capsys)
+    assert code == 0 and f"evidence frames to {out}" in err
+    proof = read_capture(out).packets
+    icmp = proof[proof["kind"] == "icmp-error"]
+    assert len(icmp) == 35 and set(icmp["inner_spi"]) == {0x1000A001}
+    original = read_capture(CAPTURE).packets
+    both = proof.merge(original, on=["time", "kind", "spi", "seq", "inner_seq"], how="left", indicator=True)
+    assert (both["_merge"] == "both").all()
+    require_tshark()
+    assert len(run_tshark(out)) == len(proof)
+
+
+def test_report_to_file_and_bad_options(tmp_path, capsys):
+    report = tmp_path / "case.txt"
+    code, out, err = run(BASE + ["-o", str(report)], capsys)
+    assert code == 0 and out == "" and "wrote the report" in err
+    assert "tunnel 0x9a: embedded-icmp -- CONFIRMED" in report.read_text()
+    code, _, err = run(BASE + ["--clock-offset", "soon"], capsys)
+    assert code == 1 and err.startswith("Error: cannot read clock offset 'soon'")
+    code, _, err = run(["analyze", CAPTURE, "-e", str(tmp_path / "missing.log")], capsys)
+    assert code == 1 and err.startswith("Error: ") and "missing.log" in err
+
+
+def test_hostile_log_text_is_inert_in_reports(tmp_path, capsys):
+    log = tmp_path / "evil.log"
+    text = open(LOG, encoding="utf-8").read().replace("ethernet0/2", "ethernet0/2\x1b[2J<script>x</script>")
+    log.write_text(text)
+    code, out, _ = run(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin"], capsys)
+    assert "\x1b" not in out
+    code, out, _ = run(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin", "--format", "markdown"], capsys)
+    assert "<script>" not in out

@@ -40,7 +40,15 @@ class LineFormat:
     def accepts(self, line: str) -> bool:
         if self.pattern is not None:
             return self.pattern.match(line) is not None
-        return any(m in line for m in self.markers)
+        for marker in self.markers:
+            if marker in line:
+                return True
+        return False
+
+
+def ignored(fmt: LineFormat, text: str, stamp: Stamp | None = None) -> Parsed:
+    """A line of this format with nothing to report (its time only matters to PAN-OS)."""
+    return Parsed(fmt.name, fmt.vendor, None, [], stamp, text)
 
 
 def parsed(fmt: LineFormat, found: tuple[Rule, dict] | None, *, stamp: Stamp | None,
@@ -93,9 +101,12 @@ def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pa
         m = start.search(line)
         if not m:
             return None
-        stamp, host = envelope(line)
         text = line[m.start():]
-        return parsed(fmt, match(rules, text), stamp=stamp, text=text, device=host, **m.groupdict())
+        found = match(rules, text)
+        if found is None or found[0].kind is None:
+            return ignored(fmt, text)  # most lines: skip the header work
+        stamp, host = envelope(line)
+        return parsed(fmt, found, stamp=stamp, text=text, device=host, **m.groupdict())
 
     fmt = LineFormat(name, vendor, markers, parse)
     return fmt

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from .record import LineFormat, Parsed, parsed
+from .record import LineFormat, Parsed, ignored, parsed
 from .rules import match, rule, v
 from .stamp import iso_stamp, leading_stamp
 
@@ -122,14 +122,14 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     if not m:
         return None
     payload = m["payload"]
+    if m["flavour"] or m["message_id"] not in RULES:  # "(traffic)" logs and other messages
+        return ignored(SCREENOS_SYSLOG, payload)
     own = DEVICE_TIME.search(payload)
     if own:
         payload = payload[:own.start()]
         stamp = iso_stamp(own["date"], own["hms"])
     else:
         stamp = leading_stamp(line)[0]
-    if m["flavour"]:  # "(traffic)" and other non-event logs
-        return Parsed(SCREENOS_SYSLOG.name, "screenos", None, [], stamp, payload)
     return _payload_event(SCREENOS_SYSLOG, m["message_id"], payload, stamp,
                           device=m["device"] or None, severity=m["severity"])
 
@@ -145,7 +145,7 @@ def parse_cli(line: str, state: dict) -> Parsed | None:
         state["device"] = prompt["device"]
     elif not CLI_NOISE.match(line):
         return None
-    return Parsed(SCREENOS_CLI.name, "screenos", None, [], None, line)
+    return ignored(SCREENOS_CLI, line)
 
 
 SCREENOS_SYSLOG = LineFormat("screenos-syslog", "screenos", ("NetScreen device_id=",), parse_syslog)

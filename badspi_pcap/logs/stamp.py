@@ -9,6 +9,7 @@ No clock offset is applied here: estimating that is the correlate stage's job.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import zoneinfo
 from typing import NamedTuple, Sequence
@@ -85,11 +86,15 @@ def month_stamp(month: str, day: str, year: str | None, hms: str, frac: str | No
 
 def epoch_stamp(seconds: str | int, frac: str | None = None) -> Stamp:
     """Seconds since 1970 (UTC) -> Stamp with offset 0."""
-    t = dt.datetime.fromtimestamp(int(seconds), dt.timezone.utc)
-    nanos = (t.hour * 3600 + t.minute * 60 + t.second) * NS
-    if frac:
-        nanos += int(frac[:9].ljust(9, "0"))
-    return Stamp(t.year, t.month, t.day, nanos, 0)
+    days, secs = divmod(int(seconds), 86_400)
+    date = _epoch_day(days)
+    nanos = secs * NS + (int(frac[:9].ljust(9, "0")) if frac else 0)
+    return Stamp(date.year, date.month, date.day, nanos, 0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _epoch_day(days: int) -> dt.date:
+    return dt.date.fromordinal(_EPOCH_ORDINAL + days)
 
 
 # A timestamp at the start of a line, after an optional syslog <PRI>, RFC 5424 version,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .record import LineFormat, Parsed, envelope, parsed
+from .record import LineFormat, Parsed, envelope, ignored, parsed
 from .rules import address, match, rule
 
 GROUPS = ("IKE", "CHD", "CFG", "ENC", "NET", "KNL", "LIB", "DMN", "JOB", "MGR", "ESP", "ASN", "APP", "TLS",
@@ -58,9 +58,12 @@ def parse(line: str, state: dict) -> Parsed | None:
     m = PREFIX.search(line)
     if not m:
         return None
-    stamp, host = envelope(line)
     text = line[m.end():]
-    result = parsed(STRONGSWAN, match(RULES, text), stamp=stamp, text=text, device=host)
+    found = match(RULES, text)
+    if found is None:
+        return ignored(STRONGSWAN, text)  # charon's chatter: most lines, skip the header work
+    stamp, host = envelope(line)
+    result = parsed(STRONGSWAN, found, stamp=stamp, text=text, device=host)
     peers = state.setdefault("strongswan_peers", {})
     for row in result.rows:
         if row.get("peer") and m["ike"]:
@@ -70,5 +73,5 @@ def parse(line: str, state: dict) -> Parsed | None:
     return result
 
 
-STRONGSWAN = LineFormat("strongswan-charon", "strongswan", tuple(f"[{g}] " for g in GROUPS), parse)
+STRONGSWAN = LineFormat("strongswan-charon", "strongswan", ("] ",), parse)  # PREFIX checks the group
 FORMATS = (STRONGSWAN,)

@@ -2,16 +2,26 @@
 
 Public API (plain functions from files or tables to pandas DataFrames):
 
-- ``read_packets(paths)``: the ``packets`` table of captures; ``read_capture(path)``
-  for one capture with its summary and what was skipped.
+- ``read_packets(paths)``: the ``packets`` table of captures; ``read_capture(path)`` for one
+  capture with its counts and what was skipped.
+- ``read_events(paths)`` / ``parse_logs(paths)``: the ``events`` table of gateway logs.
+- ``read_sas(paths)`` / ``parse_sas(paths)``: the ``sas`` table of SA-table outputs.
+- ``correlate(packets, events, sas)``: the log on the capture's clock, lines linked to packets.
+- ``classify_lines`` and ``diagnose``: causes per line, then findings per tunnel.
+- ``analyze(captures, events, sas)``: all of it; returns an ``Analysis`` holding every table.
 - ``sa_summary``, ``icmp_summary``, ``ike_summary``: small tables from ``packets``.
 """
+from .analyze import Analysis, Correlation, analyze, correlate
 from .capture import CaptureRead, CaptureWarning, read_capture, read_packets
+from .diagnose import classify_lines, diagnose
 from .errors import BadspiError, InputError, Skipped, UsageError
+from .logs import parse_logs, read_events
+from .sa import parse_sas, read_sas
 from .summary import icmp_summary, ike_summary, sa_summary
 
 __all__ = [
-    "BadspiError", "CaptureRead", "CaptureWarning", "InputError", "Skipped", "UsageError",
-    "icmp_summary", "ike_summary", "read_capture", "read_packets", "sa_summary",
+    "Analysis", "BadspiError", "CaptureRead", "CaptureWarning", "Correlation", "InputError", "Skipped",
+    "UsageError", "analyze", "classify_lines", "correlate", "diagnose", "icmp_summary", "ike_summary",
+    "parse_logs", "parse_sas", "read_capture", "read_events", "read_packets", "read_sas", "sa_summary",
 ]
 __version__ = "0.1.0"

@@ -92,21 +92,28 @@ def envelope(line: str) -> tuple[Stamp | None, str | None]:
 
 
 def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pattern,
-                  rules: tuple[Rule, ...]) -> LineFormat:
+                  rules: tuple[Rule, ...], *, text_after_start: bool = False,
+                  enrich: Callable[[Parsed, re.Match, dict], None] | None = None) -> LineFormat:
     """A format whose lines are an optional syslog header, then a message that ``start``
-    finds (its named groups, such as message_id and severity, apply to every row), then
-    text that ``rules`` read.  A line ``start`` does not find is not this format."""
+    finds, then text that ``rules`` read (from where ``start`` begins, or after it).
+    ``start``'s named groups that are event columns (message_id, severity) apply to every
+    row; ``enrich`` may fill rows from per-file state.  A line ``start`` does not find is
+    not this format."""
+    common = set(start.groupindex) & {"message_id", "severity"}
 
     def parse(line: str, state: dict) -> Parsed | None:
         m = start.search(line)
         if not m:
             return None
-        text = line[m.start():]
+        text = line[m.end():] if text_after_start else line[m.start():]
         found = match(rules, text)
         if found is None or found[0].kind is None:
             return ignored(fmt, text)  # most lines: skip the header work
         stamp, host = envelope(line)
-        return parsed(fmt, found, stamp=stamp, text=text, device=host, **m.groupdict())
+        result = parsed(fmt, found, stamp=stamp, text=text, device=host, **{k: m[k] for k in common})
+        if enrich is not None:
+            enrich(result, m, state)
+        return result
 
     fmt = LineFormat(name, vendor, markers, parse)
     return fmt

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-from .record import LineFormat, Parsed, envelope, ignored, parsed
-from .rules import address, match, rule
+from .record import Parsed, syslog_format
+from .rules import rule
 
 GROUPS = ("IKE", "CHD", "CFG", "ENC", "NET", "KNL", "LIB", "DMN", "JOB", "MGR", "ESP", "ASN", "APP", "TLS",
           "IMC", "IMV", "PTS", "TNC", "LIB")
@@ -54,24 +54,17 @@ RULES = (
 )
 
 
-def parse(line: str, state: dict) -> Parsed | None:
-    m = PREFIX.search(line)
-    if not m:
-        return None
-    text = line[m.end():]
-    found = match(RULES, text)
-    if found is None:
-        return ignored(STRONGSWAN, text)  # charon's chatter: most lines, skip the header work
-    stamp, host = envelope(line)
-    result = parsed(STRONGSWAN, found, stamp=stamp, text=text, device=host)
+def _fill_peers(result: Parsed, prefix: re.Match, state: dict) -> None:
+    """Remember the peer an IKE SA line names; give it to later lines of that IKE SA."""
     peers = state.setdefault("strongswan_peers", {})
     for row in result.rows:
-        if row.get("peer") and m["ike"]:
-            peers[m["ike"]] = row["peer"]
-        elif m["ike"] in peers:
-            row["peer"] = peers[m["ike"]]
-    return result
+        if row.get("peer") and prefix["ike"]:
+            peers[prefix["ike"]] = row["peer"]
+        elif prefix["ike"] in peers:
+            row["peer"] = peers[prefix["ike"]]
 
 
-STRONGSWAN = LineFormat("strongswan-charon", "strongswan", ("] ",), parse)  # PREFIX checks the group
+# "] " routes the line here cheaply; PREFIX checks the thread and group
+STRONGSWAN = syslog_format("strongswan-charon", "strongswan", ("] ",), PREFIX, RULES, text_after_start=True,
+                           enrich=_fill_peers)
 FORMATS = (STRONGSWAN,)

@@ -108,3 +108,13 @@ def test_unknown_time_zone_is_a_usage_error(tmp_path, bad):
 def test_bad_year_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="--year"):
         parse_logs(ios_log(tmp_path, ["Mar  1 12:00:00"]), year=21)
+
+
+def test_absurd_dates_give_no_time_but_keep_the_event(tmp_path):
+    rows = ["9999-12-31 23:59:59 system alert 00026 IPSec tunnel on int e0 with tunnel ID 0x1 received a packet"
+            " with a bad SPI.", "0001-01-01 00:00:00 system alert 00026 IPSec tunnel on int e0 with tunnel ID 0x2"
+            " received a packet with a bad SPI.", "2021-02-30 00:00:00 system alert 00026 IPSec tunnel on int e0"
+            " with tunnel ID 0x3 received a packet with a bad SPI."]
+    events = parse_logs(write(tmp_path / "odd.txt", "\n".join(rows) + "\n"), log_tz="Europe/Berlin").events
+    assert events["tunnel_id"].tolist() == [1, 2, 3]
+    assert events["time"].isna().all() and events["time_local"].isna().all()

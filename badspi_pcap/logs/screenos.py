@@ -106,7 +106,8 @@ LEVELS = r"alert|crit|critical|info|information|notif|notification|warn|warning|
 EVENT_ROW = re.compile(
     rf"(?P<date>\d{{4}}-\d\d-\d\d) +(?P<hms>\d\d:\d\d:\d\d) +(?:(?P<module>[A-Za-z][\w-]*) +)?"
     rf"(?P<severity>{LEVELS}) +(?P<message_id>\d{{5}}) +(?P<payload>.*)", re.I)
-PROMPT = re.compile(r"(?P<device>[\w.:-]+?)(?:\([A-Za-z]+\))?-> ?(?P<command>.*)$")
+PROMPT = re.compile(r"(?P<device>[\w.:-]+?)(?:\([A-Za-z]+\))?-> ?"
+                    r"(?P<command>(?:get|set|unset|exec|clear|save|debug|undebug|snoop)\b.*)?$")
 CLI_NOISE = re.compile(r"\s*(?:Date\s+Time\s+Module\s+Level\s+Type\s+Description|Total event entries\s*=\s*\d+"
                        r"|-+ ?more ?-+|-{10,})\s*$", re.I)
 CLI_LINE = re.compile(rf"(?:{EVENT_ROW.pattern}|{PROMPT.pattern}|{CLI_NOISE.pattern})", re.I)

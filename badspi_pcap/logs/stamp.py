@@ -129,7 +129,10 @@ def leading_stamp(line: str) -> tuple[Stamp | None, int]:
 
 
 def local_nanos(stamp: Stamp, year: int) -> int | None:
-    """Naive local time in ns since 1970 (None when the date does not exist)."""
+    """Naive local time in ns since 1970 (None when the date does not exist, or lies
+    outside 1900-2200, where it is garbage and would not fit a ns timestamp)."""
+    if not 1900 <= year <= 2200:
+        return None
     try:
         days = dt.date(year, stamp.month, stamp.day).toordinal() - _EPOCH_ORDINAL
     except ValueError:

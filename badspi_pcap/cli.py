@@ -215,15 +215,17 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     paths = list(captures)
     sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
     with progress_bar(sum(sizes), "reading captures") as (advance, _describe):
-        done = {"pos": 0, "base": 0}
+        last = [0]
 
-        def moved(pos):
-            advance(max(pos - done["pos"], 0))
-            done["pos"] = pos
+        def moved(pos):  # position in the current capture; it restarts at each file
+            if pos < last[0]:
+                last[0] = 0
+            advance(pos - last[0])
+            last[0] = pos
 
         result = run_analysis(paths, list(event_files), list(sa_files), clock_offset=clock_offset, log_tz=log_tz,
                               year=year, log_format=log_format, log_self=log_self, rate_limit_s=rate_limit,
-                              screenos_version=screenos_version, engine=engine, progress=None)
+                              screenos_version=screenos_version, engine=engine, progress=moved)
     if fmt == "json":
         from .report.jsonout import render_json
         text = render_json(result)

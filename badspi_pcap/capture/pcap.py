@@ -135,7 +135,7 @@ def _resync(data: bytes, off: int, end: int, hdr: PcapHeader, frac_limit: int, e
             return pos, True
         rel2 = nxt - off
         if rel2 < len(ok):
-            if ok[rel2] or rel2 == 0:
+            if ok[rel2]:
                 return pos, True
         elif nxt + 16 <= end:
             c2 = struct.unpack_from(hdr.endian + "IIII", data, nxt)

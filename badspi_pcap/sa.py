@@ -44,7 +44,7 @@ class SaParse:
     sas: pd.DataFrame
     counters: pd.DataFrame
     skipped: list[Skipped] = field(default_factory=list)
-    stats: pd.DataFrame = None   # source, format, lines, sas, counters
+    stats: pd.DataFrame | None = None   # source, format, lines, sas, counters
 
 
 def select_tables(name: str | None) -> tuple[SaTable, ...]:

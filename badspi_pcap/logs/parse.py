@@ -33,7 +33,7 @@ class LogParse:
     unparsed: pd.DataFrame                       # source, line, text
     duplicates: pd.DataFrame                     # source, line, first_source, first_line
     skipped: list[Skipped] = field(default_factory=list)
-    stats: pd.DataFrame = None                   # one row per file
+    stats: pd.DataFrame | None = None            # one row per file
     notes: list[str] = field(default_factory=list)  # assumptions made, in words
 
 

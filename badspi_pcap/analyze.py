@@ -108,7 +108,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     options = DiagnoseOptions(options.rate_limit_s, corr.resolution_s or 1.0, version)
     spans = capture_spans({r.capture: (r.first_time, r.last_time) for r in reads})
     lines = classify_lines(corr.events, corr.matches, packets, spans, corr.local)
-    findings = diagnose(lines, corr.matches, packets, corr.local, corr.clock_offset.seconds, options)
+    findings = diagnose(lines, corr.matches, packets, corr.local, corr.clock_offset.seconds, options, sa_table)
     return Analysis(captures=reads, packets=packets, events=corr.events, sas=sa_table, matches=corr.matches,
                     lines=lines, findings=findings, clock_offset=corr.clock_offset,
                     local_addresses=sorted(corr.local), options=options, log_notes=log_notes, skipped=skipped,

@@ -173,11 +173,14 @@ def collision_evidence(packets: pd.DataFrame, local: set[str]) -> list[tuple[flo
 
 
 def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, local: set[str],
-             clock_offset_s: float, options: DiagnoseOptions = DiagnoseOptions()) -> pd.DataFrame:
-    """Findings: one row per (tunnel, cause) from the classified lines; see README."""
+             clock_offset_s: float, options: DiagnoseOptions = DiagnoseOptions(),
+             sas: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Findings: one row per (tunnel, cause) from the classified lines; see README.
+    ``sas`` (an SA table) tells which SPIs are the device's own outbound ones."""
+    outbound = set() if sas is None or sas.empty else set(sas.loc[sas["direction"] == "out", "spi"].dropna())
     findings = []
     for tunnel, group in lines.groupby("tunnel", sort=True) if len(lines) else []:
-        findings.extend(_findings_for(tunnel, group, matches, packets, local, clock_offset_s, options))
+        findings.extend(_findings_for(tunnel, group, matches, packets, local, clock_offset_s, options, outbound))
     findings.extend(_capture_only(lines, packets, clock_offset_s, options))
     return pd.DataFrame(findings, columns=FINDING_COLUMNS)
 
@@ -198,7 +201,7 @@ def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
     return np.array(keys, dtype=object)
 
 
-def _findings_for(tunnel, group, matches, packets, local, offset, options):
+def _findings_for(tunnel, group, matches, packets, local, offset, options, outbound):
     spis = sorted({int(s) for s in group["spi"].dropna()})
     spi_list = ", ".join(f"0x{s:08x}" for s in spis)
     peer = _peer(group, local)
@@ -215,8 +218,8 @@ def _findings_for(tunnel, group, matches, packets, local, offset, options):
     # Embedded ICMP: confirmed both ways, or ruled out when the capture saw the tunnel.
     icmp_lines = by_cause.get("embedded-icmp")
     if icmp_lines is not None or (len(covered_lines) and len(quoting)):
-        out.append(_embedded_icmp(base, group, covered_lines, icmp_lines, quoting, matches, local, options, ev_lines,
-                                  covered_spis))
+        out.append(_embedded_icmp(base, covered_lines, icmp_lines, quoting, matches, local, options, ev_lines,
+                                  covered_spis, outbound))
     elif len(covered_lines) and _sees_tunnel(packets, covered_spis, peer):
         covered_text = ", ".join(f"0x{s:08x}" for s in covered_spis)
         out.append({**base, "cause": "embedded-icmp", "verdict": "ruled-out", "lines_explained": 0,
@@ -242,7 +245,7 @@ def _findings_for(tunnel, group, matches, packets, local, offset, options):
     return out
 
 
-def _embedded_icmp(base, group, covered_lines, icmp_lines, quoting, matches, local, options, ev_lines, spis):
+def _embedded_icmp(base, covered_lines, icmp_lines, quoting, matches, local, options, ev_lines, spis, outbound):
     n_cov = len(covered_lines)
     n_icmp = 0 if icmp_lines is None else len(icmp_lines)
     times = quoting["time"].astype("int64").to_numpy() / 1e9
@@ -251,7 +254,9 @@ def _embedded_icmp(base, group, covered_lines, icmp_lines, quoting, matches, loc
     window = max(options.rate_limit_s, 0) + options.resolution_s + 2.0
     matched_windows = sum(bool(((line_times >= te - 2.0) & (line_times <= te + window)).any())
                           for te in times[expected])
-    own = quoting["inner_src"].isin(local).all() if len(quoting) else False
+    # The quoted packets are the device's own: sent from its address, or on SPIs its SA
+    # table lists as outbound.
+    own = bool(len(quoting)) and (quoting["inner_src"].isin(local).all() or (bool(spis) and set(spis) <= outbound))
     share_lines = n_icmp / n_cov if n_cov else 0.0
     share_windows = matched_windows / expected.sum() if expected.sum() else 0.0
     version_ok = _affected_version(options.screenos_version)

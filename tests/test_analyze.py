@@ -161,3 +161,16 @@ def test_screenos_version_sharpens_the_verdict():
     v_new = new.findings.loc[new.findings["cause"] == "embedded-icmp", "verdict"].tolist()
     assert v_old == ["confirmed"] and v_new == ["likely"]
     assert "should not log these" in new.findings.loc[new.findings["cause"] == "embedded-icmp", "summary"].iloc[0]
+
+
+def test_sa_table_shows_which_spi_is_the_devices_own():
+    """Without knowing the device's address, the SA table's outbound SPI proves the
+    quoted packets were the device's own."""
+    from badspi_pcap import diagnose, read_sas
+    _, a = run("icmp-net-unreach", "screenos-syslog.log")
+    sas = read_sas(FIXTURES / "logs" / "icmp-net-unreach" / "get-sa.txt")
+    assert set(sas.loc[sas["direction"] == "out", "spi"]) == {0x1000A001}
+    without = diagnose(a.lines, a.matches, a.packets, set(), a.clock_offset.seconds, a.options)
+    with_sa = diagnose(a.lines, a.matches, a.packets, set(), a.clock_offset.seconds, a.options, sas)
+    pick = lambda f: f.loc[f["cause"] == "embedded-icmp", "verdict"].tolist()  # noqa: E731
+    assert pick(without) == ["likely"] and pick(with_sa) == ["confirmed"]

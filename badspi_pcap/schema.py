@@ -52,7 +52,7 @@ PACKETS = pa.schema([
 EVENTS = pa.schema([
     ("source", pa.string()),         # file name
     ("line", pa.int64()),            # 1-based line number in that file
-    ("time", UTC_NS),                # UTC, after time zone and clock offset
+    ("time", UTC_NS),                # UTC after the time zone; analyze() moves it to the capture clock
     ("time_local", pa.timestamp("ns")),  # as written by the device (naive)
     ("device", pa.string()),
     ("vendor", pa.string()),         # screenos | junos | asa | ios | fortios | panos | strongswan | linux

@@ -75,15 +75,18 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
             clock_offset: float | str | None = None, log_tz: str | None = None, year: int | None = None,
             log_format: str | None = None, log_self: bool = False, rate_limit_s: float = 10.0,
             screenos_version: str | None = None, engine: str = "auto", progress=None) -> Analysis:
-    """Read, correlate and diagnose.  ``events``/``sas`` are log and SA-table files.
+    """Read, correlate and diagnose.  ``events``/``sas`` are log and SA-table files;
+    ``captures`` are capture files or ``CaptureRead``s already read (``read_capture``).
 
     ``clock_offset`` (seconds, or '1h2m3s') overrides the estimate; ``log_tz`` is the
     time zone the device logs in; ``log_self`` means every bad packet is logged (no
     10 s rate limit); ``screenos_version`` (e.g. '5.2.0r1') sharpens the embedded-ICMP
     verdict and is otherwise read from `get system`/`get tech` output among the files.
     """
-    paths = _paths(captures)
-    reads = [read_capture(p, name=n, engine=engine, progress=progress) for p, n in zip(paths, capture_names(paths))]
+    items = _paths(captures)
+    names = iter(capture_names([p for p in items if not isinstance(p, CaptureRead)]))
+    reads = [p if isinstance(p, CaptureRead) else read_capture(p, name=next(names), engine=engine, progress=progress)
+             for p in items]
     packets = pd.concat([r.packets for r in reads], ignore_index=True) if reads else schema.empty(schema.PACKETS)
     skipped = [s for r in reads for s in r.skipped]
 
@@ -118,7 +121,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
 def _paths(items) -> list:
     if items is None:
         return []
-    if isinstance(items, (str, os.PathLike)):
+    if isinstance(items, (str, os.PathLike, CaptureRead)):
         return [items]
     return list(items)
 

@@ -10,7 +10,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import BinaryIO, Callable, Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -63,7 +63,8 @@ class CaptureRead:
 
 
 def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: str = "auto",
-                 progress: Callable[[int], None] | None = None) -> CaptureRead:
+                 progress: Callable[[int], None] | None = None, stream: BinaryIO | None = None,
+                 size: int | None = None) -> CaptureRead:
     """Read one capture file.
 
     ``engine="auto"`` walks classic pcap with the project's own reader and uses Scapy's
@@ -71,12 +72,14 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     ``progress`` is called with the number of bytes of the file consumed so far.
     Raises InputError when the file cannot be read at all; damage after a readable
     start is reported in ``skipped`` and everything before it is kept.
+    ``stream`` (with its ``size`` in bytes) is read instead of opening ``path``, which
+    then only labels the capture: see ``open_capture``.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     path = str(path)
     name = name or Path(path).name
-    opened = open_capture(path)
+    opened = open_capture(path, stream=stream)
     skipped: list[Skipped] = []
     tick = (lambda: progress(opened.raw.tell())) if progress else None
     try:
@@ -103,7 +106,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
                 lo, hi = int(batch.time_ns.min()), int(batch.time_ns.max())
                 first = lo if first is None else min(first, lo)
                 last = hi if last is None else max(last, hi)
-        size = os.path.getsize(path)
+        size = os.path.getsize(path) if size is None else size
         error = getattr(opened.stream, "error", None)
         if error:
             skipped.append(Skipped(name, "reader", f"{opened.compression} stream ends early or is corrupt "

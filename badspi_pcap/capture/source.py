@@ -120,14 +120,22 @@ class OpenedCapture:
             self.raw.close()
 
 
-def open_capture(path: str | os.PathLike) -> OpenedCapture:
-    """Open ``path``, undo gzip/bzip2/xz compression, and tell the capture format."""
-    try:
-        raw = open(path, "rb")
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a capture file") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+def open_capture(path: str | os.PathLike, *, stream: BinaryIO | None = None) -> OpenedCapture:
+    """Open ``path``, undo gzip/bzip2/xz compression, and tell the capture format.
+
+    ``stream``, when given, is read instead of opening ``path`` (which then only names
+    the capture in messages): e.g. a member of an archive.  It must allow ``seek(0)``
+    after the first 64 KiB have been read; closing the capture closes it.
+    """
+    if stream is not None:
+        raw = stream
+    else:
+        try:
+            raw = open(path, "rb")
+        except IsADirectoryError:
+            raise InputError(f"{path}: is a directory, not a capture file") from None
+        except OSError as e:
+            raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
     try:
         start = raw.read(8)
         if not start:

@@ -34,7 +34,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_reader import resolve_reader, run_python_child, warm  # noqa: E402
+from bench_reader import resolve_reader, run_python_child, set_src, warm  # noqa: E402
 from make_capture import generate  # noqa: E402
 
 MB = 2**20
@@ -53,6 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--row-factor", type=float, default=4.0)
     ap.add_argument("--reader", help="MODULE:FUNCTION instead of badspi_pcap.read_packets (harness tests)")
     ap.add_argument("--repeat", type=int, default=3, help="reads per file; the worst peak counts (default 3)")
+    ap.add_argument("--src", help="source tree to import badspi_pcap from (see bench_reader.py --src)")
     ap.add_argument("--json", dest="json_out")
     a = ap.parse_args(argv)
     small = a.small_packets or max(1, a.packets // 4)
@@ -62,6 +63,7 @@ def main(argv=None) -> int:
         if others:
             os.sched_setaffinity(0, set(others))
 
+    src_desc = set_src(a.src)
     reader, note = resolve_reader(a.reader)
     if not reader:
         print(f"no reader to measure: {note}", file=sys.stderr)
@@ -94,7 +96,7 @@ def main(argv=None) -> int:
             print(f"generated {name}: {info['packets']:,} packets, {info['bytes'] / MB:,.0f} MiB, "
                   f"{info['relevant']:,} IPsec-relevant ({info['seconds']:.1f} s)", flush=True)
 
-        print(f"reader: {reader} ({note}), engine={a.engine}, pinned to CPU {cpu}\n", flush=True)
+        print(f"reader: {reader} ({note}) from {src_desc}, engine={a.engine}, pinned to CPU {cpu}\n", flush=True)
         for name, path, info in files:
             warm(path)
             print(f"  reading {name} x{max(1, a.repeat)} ...", flush=True)
@@ -164,7 +166,7 @@ def main(argv=None) -> int:
         print(f"  {'PASS' if ok else 'FAIL'}  {name}: {val}")
     if a.json_out:
         with open(a.json_out, "w") as f:
-            json.dump({"reader": reader, "reader_note": note, "engine": a.engine, "results":
+            json.dump({"reader": reader, "reader_note": note, "source": src_desc, "engine": a.engine, "results":
                        [{k: v for k, v in r.items() if k != "stderr"} for r in results],
                        "per_row_bytes": per_row, "df_bytes_per_row": per_row_df,
                        "checks": [{"check": n, "pass": o, "value": v} for n, o, v in checks]}, f, indent=1)

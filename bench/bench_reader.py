@@ -36,6 +36,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
+SRC = {"dir": REPO}        # the source tree whose badspi_pcap is measured (--src)
 
 TSHARK_FIELDS = [
     "frame.number", "frame.time_epoch", "frame.len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst",
@@ -74,15 +75,16 @@ def child_reader(a) -> dict:
     pyarrow.set_cpu_count(1)
     pyarrow.set_io_thread_count(1)
     mod, _, fn = a.reader.partition(":")
-    sys.path.insert(0, REPO)
-    read = getattr(importlib.import_module(mod), fn)
+    module = importlib.import_module(mod)
+    read = getattr(module, fn)
     import_s = time.perf_counter() - t0
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t1, c1 = time.perf_counter(), time.process_time()
     df = read(a.path, engine=a.engine)
     secs, cpu = time.perf_counter() - t1, time.process_time() - c1
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    res = {"import_s": import_s, "seconds": secs, "cpu_s": cpu, "rows": int(len(df)),
+    res = {"module_file": getattr(module, "__file__", None), "import_s": import_s, "seconds": secs, "cpu_s": cpu,
+           "rows": int(len(df)),
            "base_rss_kb": base, "peak_rss_self_kb": peak}
     try:
         res["df_bytes"] = int(df.memory_usage(deep=True).sum())
@@ -196,7 +198,7 @@ class Sampler(threading.Thread):
 def run_child(cmd: list[str], cpu: int | None, stdout=subprocess.DEVNULL) -> dict:
     """Start cmd pinned to one CPU; return wall time, ru_maxrss (from wait4) and sampled RSS."""
     env = dict(os.environ, **THREAD_ENV)
-    env["PYTHONPATH"] = REPO + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = SRC["dir"] + os.pathsep + env.get("PYTHONPATH", "")
 
     def pin():
         if cpu is not None:
@@ -316,7 +318,7 @@ def resolve_reader(spec: str | None) -> tuple[str, str]:
     """The callable to measure, and a note on where it came from."""
     if spec:
         return spec, "override (--reader)"
-    sys.path.insert(0, REPO)
+    sys.path.insert(0, SRC["dir"])
     try:
         import badspi_pcap
         if hasattr(badspi_pcap, "read_packets"):
@@ -335,6 +337,25 @@ def _pct(x) -> str:
 
 def _n(x) -> str:
     return "-" if x is None else f"{x:,}"
+
+
+def set_src(path: str | None) -> str:
+    """Measure badspi_pcap from this directory; describe what it is (git commit, local changes)."""
+    if path:
+        SRC["dir"] = os.path.abspath(path)
+    d = SRC["dir"]
+    desc = d
+    try:
+        head = subprocess.run(["git", "-C", d, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True).stdout.strip()
+        if head and subprocess.run(["git", "-C", d, "rev-parse", "--show-toplevel"], capture_output=True,
+                                   text=True).stdout.strip() == d:
+            dirty = subprocess.run(["git", "-C", d, "status", "--porcelain", "--", "badspi_pcap"],
+                                   capture_output=True, text=True).stdout.strip()
+            desc += f" (commit {head}{', with uncommitted changes in badspi_pcap/' if dirty else ''})"
+    except OSError:
+        pass
+    return desc
 
 
 def mb(kb) -> str:
@@ -362,6 +383,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-compare", action="store_true", help="skip the untimed tshark pass that lists selected frames")
     ap.add_argument("--cpu", type=int, default=0, help="CPU the measured children are pinned to (-1: no pinning)")
     ap.add_argument("--reader", help="MODULE:FUNCTION to measure instead of badspi_pcap.read_packets (harness tests)")
+    ap.add_argument("--src", help="source tree to import badspi_pcap from (default: this repository; e.g. an "
+                                  "export of a commit: git archive HEAD badspi_pcap | tar -x -C DIR)")
     # child mode (internal)
     ap.add_argument("--child", choices=("reader", "scapy"), help=argparse.SUPPRESS)
     ap.add_argument("--result", help=argparse.SUPPRESS)
@@ -414,6 +437,7 @@ def main(argv=None) -> int:
         print("cannot count packets (no sidecar .json, no capinfos): rates need it", file=sys.stderr)
         return 2
 
+    src_desc = set_src(a.src)
     reader, reader_note = resolve_reader(a.reader)
     have_tshark = shutil.which("tshark") is not None and not a.no_tshark
     warm_s = warm(path)
@@ -422,7 +446,8 @@ def main(argv=None) -> int:
     print(f"children pinned to CPU {cpu if cpu is not None else '(none)'} of {ncpu}; "
           f"{', '.join(f'{k}=1' for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'))}; "
           f"pyarrow cpu/io threads 1")
-    print(f"reader: {reader or '-'} ({reader_note}); best of {max(1, a.repeat)} run(s) per tool\n", flush=True)
+    print(f"reader: {reader or '-'} ({reader_note}) from {src_desc}; best of {max(1, a.repeat)} run(s) per tool\n",
+          flush=True)
 
     rows = []   # result dicts
     frames_auto = None
@@ -626,6 +651,7 @@ def main(argv=None) -> int:
     if a.json_out:
         env = {"python": platform.python_version(), "platform": platform.platform(), "cpus": ncpu,
                "cpu_model": _cpu_model(), "pinned_cpu": cpu, "tshark": tshark_version(), "reader": reader,
+               "source": src_desc,
                "reader_note": reader_note, "versions": _versions()}
         out = {"capture": {"path": path, "packets": npk, "bytes": size, "generator": info},
                "env": env, "rows": [{k: v for k, v in r.items() if k != "stderr" or r.get("error")} for r in rows],

@@ -10,18 +10,22 @@ Public API (plain functions from files or tables to pandas DataFrames):
 - ``classify_lines`` and ``diagnose``: causes per line, then findings per tunnel.
 - ``analyze(captures, events, sas)``: all of it; returns an ``Analysis`` holding every table.
 - ``sa_summary``, ``icmp_summary``, ``ike_summary``: small tables from ``packets``.
+- ``plot_timeline(analysis, tunnel)`` and ``plot_offset_histogram(analysis)``: matplotlib
+  figures (needs the ``notebook`` extra); an ``Analysis`` shows itself as HTML in Jupyter.
 """
 from .analyze import Analysis, Correlation, analyze, correlate
 from .capture import CaptureRead, CaptureWarning, read_capture, read_packets
 from .diagnose import classify_lines, diagnose
 from .errors import BadspiError, InputError, Skipped, UsageError
 from .logs import parse_logs, read_events
+from .report.plots import plot_offset_histogram, plot_timeline
 from .sa import parse_sas, read_sas
 from .summary import icmp_summary, ike_summary, sa_summary
 
 __all__ = [
     "Analysis", "BadspiError", "CaptureRead", "CaptureWarning", "Correlation", "InputError", "Skipped",
     "UsageError", "analyze", "classify_lines", "correlate", "diagnose", "icmp_summary", "ike_summary",
-    "parse_logs", "parse_sas", "read_capture", "read_events", "read_packets", "read_sas", "sa_summary",
+    "parse_logs", "parse_sas", "plot_offset_histogram", "plot_timeline", "read_capture", "read_events",
+    "read_packets", "read_sas", "sa_summary",
 ]
 __version__ = "0.1.0"

@@ -101,6 +101,20 @@ def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame) -> ClockO
     return ClockOffset(0.0, "assumed", 0, 0, 0.0)
 
 
+def offset_candidates(events: pd.DataFrame, packets: pd.DataFrame, method: str = "spi+seq") -> np.ndarray:
+    """The candidate offsets ``estimate_clock_offset`` clusters for one method (spi+seq |
+    spi | icmp-times): log line time minus packet time, in seconds, one per pair.
+    ``events`` must be on the device's clock (after ``analyze``: time=time_device)."""
+    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()]
+    if method == "spi+seq":
+        return _pairs_on(bad, references(packets), ["spi", "seq"])
+    if method == "spi":
+        return _pairs_spi_only(bad, references(packets))
+    if method == "icmp-times":
+        return _pairs_icmp_times(bad, packets)
+    raise ValueError(f"unknown offset method {method!r}")
+
+
 def _seconds(series: pd.Series) -> np.ndarray:
     return series.astype("int64").to_numpy() / 1e9
 

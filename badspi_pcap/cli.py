@@ -250,6 +250,63 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
         raise click.exceptions.Exit(check_code(result.findings))
 
 
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", "dataset", required=True, type=click.Path(file_okay=False),
+              help="Dataset folder to write; running the same command again resumes it.")
+@click.option("-e", "--events", "event_files", multiple=True, type=click.Path(dir_okay=False),
+              help="Gateway event log for every capture (one device); repeat for more files.")
+@click.option("--sa", "sa_files", multiple=True, type=click.Path(dir_okay=False),
+              help="SA table output for every capture; repeat for more files.")
+@click.option("--map", "map_file", type=click.Path(dir_okay=False),
+              help="CSV: capture pattern -> events, sas, log_tz, clock_offset, year, log_self (see README).")
+@click.option("--clock-offset", metavar="SECONDS", help="Device clock minus capture clock; default: estimate.")
+@click.option("--log-tz", metavar="TZ", help="Time zone the devices log in (default UTC).")
+@click.option("--year", type=int, help="Year of log lines whose headers have none.")
+@click.option("--log-format", metavar="NAME", help="Read the logs as this format or vendor (default: detect).")
+@click.option("--log-self", is_flag=True, help="The devices log every bad packet: no 10 s rate limit.")
+@click.option("--rate-limit", type=float, default=10.0, show_default=True, help="Seconds between BAD SPI lines per tunnel.")
+@click.option("--screenos-version", metavar="VERSION", help="e.g. 5.2.0r1.")
+@click.option("-j", "--jobs", type=int, help="Worker processes (default: all cores; 1: in this process).")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask cluster (pip install 'badspi_pcap[dask]').")
+@click.option("--force", is_flag=True, help="Check again the captures an earlier run already did.")
+@click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
+def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz, year, log_format, log_self,
+          rate_limit, screenos_version, jobs, scheduler, force, engine):
+    """Check many captures (files, folders, globs, tar/zip archives) into a Parquet dataset.
+
+    Archive members are read as streams, never extracted (ARCHIVE::MEMBER names them);
+    a bad file is listed with its error and the rest go on; a re-run skips the
+    captures already done (same content, same logs) unless --force.
+    """
+    from .batch import CheckOptions, batch_footer, batch_table, read_map, run_batch
+    from .report.text import format_table
+
+    options = CheckOptions(events=tuple(event_files), sas=tuple(sa_files), log_tz=log_tz, clock_offset=clock_offset,
+                           year=year, log_format=log_format, log_self=log_self, rate_limit_s=rate_limit,
+                           screenos_version=screenos_version, engine=engine)
+    mapping = read_map(map_file) if map_file else None
+    result = run_batch(list(paths), dataset, options=options, mapping=mapping, jobs=jobs, scheduler=scheduler,
+                       force=force, progress=batch_progress)
+    click.echo(format_table(batch_table(result.summary)))
+    click.echo(batch_footer(result))
+
+
+@contextmanager
+def batch_progress(phase: str, files: int, total_bytes: int):
+    """``badspi batch``'s bar: bytes with ETA, and files done in the description."""
+    with progress_bar(total_bytes, phase) as (advance, describe):
+        done = [0]
+        describe(f"{phase}: 0/{files} files")
+
+        def step(nbytes: int) -> None:
+            done[0] += 1
+            advance(nbytes)
+            describe(f"{phase}: {done[0]}/{files} files")
+
+        yield step
+
+
 def check_code(findings) -> int:
     """--check: the code of the first cause (in CHECK_CODES order) confirmed or likely;
     20 when lines stay unexplained or uncovered; 0 when there is nothing to explain."""

@@ -1,0 +1,440 @@
+"""Captures inside tar and zip archives, read as streams and never extracted.
+
+A capture inside an archive is addressed ``ARCHIVE::MEMBER`` (``cases.tgz::site1/fw.pcap``);
+each further ``::`` enters a nested archive (``cases.tgz::old.zip::fw.pcap.gz``).  Member
+names are labels only: nothing is ever written under them, so ``../x`` or ``/etc/x`` are
+harmless.  Links, devices and FIFOs in an archive are listed as skipped, never followed.
+
+``scan(path)`` says what one file holds: a capture, or the captures and other members of
+an archive (nested ones too, up to ``MAX_DEPTH``), each capture with the SHA-256 of its
+bytes.  ``open_source(source)`` reopens one capture by its ``hops`` in any process, so
+workers are sent addresses, never bytes.  Archives are recognised by content (tar, also
+gzip/bzip2/xz-compressed, and zip), not by name.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import lzma
+import os
+import stat
+import tarfile
+import threading
+import zipfile
+import zlib
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator
+
+from .capture.source import COMPRESSIONS, PCAP_MAGICS, PCAPNG_MAGIC, open_capture
+from .errors import InputError
+
+SEP = "::"
+MAX_DEPTH = 4            # archives inside archives inside ...
+MAX_MEMBERS = 100_000    # members read from one archive
+KEEP = 1 << 20           # bytes of a member kept so format detection can rewind
+PIECE = 1 << 20
+CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".ntar", ".dmp", ".snoop", ".trc")
+# What reading a damaged archive or compressed stream raises.
+DAMAGE = (OSError, EOFError, zlib.error, lzma.LZMAError, tarfile.TarError, zipfile.BadZipFile,
+          NotImplementedError, RuntimeError, ValueError)
+
+
+@dataclass(frozen=True)
+class Hop:
+    """One step into an archive: the member, and where its bytes are."""
+
+    archive: str               # tar | zip
+    compression: str | None    # of the tar stream itself: gzip | bzip2 | xz
+    member: str                # the name as stored (a label only)
+    offset: int                # tar: data offset in the decompressed tar; zip: local header offset
+    size: int                  # the member's size as the archive lists it
+
+
+@dataclass(frozen=True)
+class CaptureSource:
+    """Where one capture is: a file on disk, or a member reached through ``hops``."""
+
+    address: str                      # how it is named everywhere (``a.tgz::x/y.pcap``)
+    path: str                         # absolute path of the file on disk
+    hops: tuple[Hop, ...] = ()
+    size: int = 0                     # bytes as stored (the file, or the member)
+    sha256: str | None = None         # of those bytes
+
+    @property
+    def member(self) -> str | None:
+        return SEP.join(h.member for h in self.hops) or None
+
+
+@dataclass(frozen=True)
+class Unread:
+    """Something found that is not read as a capture, and why."""
+
+    address: str
+    path: str
+    status: str                       # skipped (not a capture) | error (a capture that cannot be read)
+    reason: str
+    hops: tuple[Hop, ...] = ()
+    size: int = 0
+    sha256: str | None = None
+
+    @property
+    def member(self) -> str | None:
+        return SEP.join(h.member for h in self.hops) or None
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_depth: int = MAX_DEPTH       # archives inside archives
+    max_members: int = MAX_MEMBERS   # members read from one archive
+
+
+class HashingReader:
+    """A forward view of a stream that hashes every byte exactly once, in order.
+
+    It can go back anywhere within the first ``keep`` bytes (format detection reads a
+    head and rewinds) without rewinding what lies below, which for a member of a
+    compressed tar would mean decompressing the archive again from its start.
+    Seeking forward reads through.  ``close()`` leaves the stream open: ``finish()``
+    reads the rest and returns the SHA-256.
+    """
+
+    def __init__(self, raw: BinaryIO, keep: int = KEEP):
+        self.raw, self.keep = raw, keep
+        self.hash = hashlib.sha256()
+        self.head: bytearray | None = bytearray()
+        self.pulled = 0
+        self.pos = 0
+
+    def _pull(self, n: int) -> bytes:
+        data = self.raw.read(n)
+        self.hash.update(data)
+        self.pulled += len(data)
+        if self.head is not None:
+            if self.pulled <= self.keep:
+                self.head += data
+            else:
+                self.head = None
+        return data
+
+    def read(self, n: int = -1) -> bytes:
+        parts = []
+        if self.pos < self.pulled:
+            end = self.pulled if n < 0 else min(self.pulled, self.pos + n)
+            parts.append(bytes(self.head[self.pos:end]))
+            n = n if n < 0 else n - (end - self.pos)
+            self.pos = end
+        if n:
+            data = self._pull(n if n > 0 else -1)
+            self.pos += len(data)
+            parts.append(data)
+        return b"".join(parts)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence == 1:
+            pos += self.pos
+        elif whence != 0:
+            raise OSError("an archive member can only be rewound to a known offset")
+        if pos <= self.pulled and (self.head is not None or pos == self.pos):
+            self.pos = pos
+        elif pos > self.pulled:
+            self.pos = self.pulled
+            while self.pos < pos and self.read(min(PIECE, pos - self.pos)):
+                pass
+        else:
+            raise OSError(f"cannot go back to offset {pos} of a stream past its first {self.keep} bytes")
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        """Readers close what they read; the owner ends it with ``finish``."""
+
+    def finish(self) -> str:
+        while self._pull(PIECE):
+            pass
+        return self.hash.hexdigest()
+
+
+class Slice:
+    """A seekable window ``[offset, offset + size)`` of a seekable stream (a tar member)."""
+
+    def __init__(self, base: BinaryIO, offset: int, size: int):
+        self.base, self.offset, self.size = base, offset, size
+        self.pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.size - self.pos
+        n = left if n is None or n < 0 else min(n, left)
+        if n <= 0:
+            return b""
+        if self.base.tell() != self.offset + self.pos:
+            self.base.seek(self.offset + self.pos)
+        data = self.base.read(n)
+        if len(data) < n:
+            raise EOFError(f"archive ends {n - len(data)} bytes into a member it lists as {self.size} bytes")
+        self.pos += len(data)
+        return data
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, min(self.size, base + pos))
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+
+def looks_like_capture(name: str) -> bool:
+    """By name only: used to call unreadable content an error rather than 'not a capture'."""
+    name = name.lower()
+    for suffix in (".gz", ".bz2", ".xz", ".z"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+    return name.endswith(CAPTURE_SUFFIXES)
+
+
+def archive_kind(stream: BinaryIO) -> tuple[str, str | None] | None:
+    """('zip', None), ('tar', compression) or None, from the first bytes (then rewinds)."""
+    raw = stream.read(8)
+    try:
+        if raw.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            return "zip", None
+        compression = next((name for magic, name, _ in COMPRESSIONS if raw.startswith(magic)), None)
+        stream.seek(0)
+        view = _decompressed(stream, compression) if compression else stream
+        try:
+            head = view.read(512)
+        except DAMAGE:
+            return None
+        if head[:4] in PCAP_MAGICS or head[:4] == PCAPNG_MAGIC:
+            return None
+        if len(head) >= 262 and head[257:262] == b"ustar":
+            return "tar", compression
+        return None
+    finally:
+        stream.seek(0)
+
+
+def _decompressed(stream: BinaryIO, compression: str | None) -> BinaryIO:
+    if compression == "gzip":
+        return gzip.GzipFile(fileobj=stream, mode="rb")
+    if compression == "bzip2":
+        return bz2.BZ2File(stream)
+    if compression == "xz":
+        return lzma.LZMAFile(stream)
+    return stream
+
+
+def scan(path: str | os.PathLike, address: str | None = None, limits: Limits | None = None) -> list:
+    """What the file at ``path`` holds: ``CaptureSource``s and ``Unread`` entries."""
+    address = address or str(path)
+    apath = os.path.abspath(path)
+    limits = limits or Limits()
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return [Unread(address, apath, "skipped", "not a regular file (folder, device, FIFO or socket)")]
+        with open(path, "rb") as f:
+            return list(_scan(f, address, apath, (), st.st_size, 0, limits))
+    except OSError as e:
+        return [Unread(address, apath, "error", f"cannot read: {e.strerror or e}")]
+
+
+def _scan(stream: BinaryIO, address: str, path: str, hops: tuple, size: int, depth: int,
+          limits: Limits) -> Iterator:
+    """``stream`` is seekable and at 0; yields what it holds."""
+    reader = HashingReader(stream)
+    kind = archive_kind(reader)
+    if kind is None:
+        yield _identify(reader, address, path, hops, size)
+        return
+    if depth >= limits.max_depth:
+        yield Unread(address, path, "skipped", f"archive nested more than {limits.max_depth} deep: not opened",
+                     hops, size)
+        return
+    stream.seek(0)
+    lister = _tar_members if kind[0] == "tar" else _zip_members
+    yield from lister(stream, kind[1], address, path, hops, depth, limits)
+
+
+def _identify(reader: HashingReader, address, path, hops, size):
+    try:
+        open_capture(address, stream=reader)
+    except InputError as e:
+        reason = str(e).removeprefix(f"{address}: ")
+        if looks_like_capture(address):
+            return Unread(address, path, "error", reason, hops, size, reader.finish())
+        return Unread(address, path, "skipped", reason, hops, size)
+    return CaptureSource(address, path, hops, size, reader.finish())
+
+
+def _member_problem(info: tarfile.TarInfo) -> str | None:
+    if info.issym():
+        return f"symbolic link to {info.linkname!r}: not followed"
+    if info.islnk():
+        return f"hard link to {info.linkname!r}: not followed"
+    if info.ischr() or info.isblk() or info.isfifo():
+        return "device or FIFO: not read"
+    if info.issparse():
+        return "sparse file: not read"
+    if not info.isreg():
+        return f"tar member of type {info.type!r}: not read"
+    return None
+
+
+def _too_many(address, path, hops, limits: Limits):
+    return Unread(address, path, "skipped",
+                  f"archive has more than {limits.max_members} members: the rest were not read", hops)
+
+
+def _tar_members(stream, compression, address, path, hops, depth, limits) -> Iterator:
+    container = _decompressed(stream, compression)
+    count = 0
+    try:
+        tar = tarfile.open(fileobj=container, mode="r:")
+        while True:
+            info = tar.next()
+            tar.members.clear()   # keep memory flat on big archives
+            if info is None:
+                break
+            if info.isdir():
+                continue
+            count += 1
+            if count > limits.max_members:
+                yield _too_many(address, path, hops, limits)
+                break
+            here = f"{address}{SEP}{info.name}"
+            hop = Hop("tar", compression, info.name, info.offset_data, info.size)
+            problem = _member_problem(info)
+            if problem:
+                yield Unread(here, path, "skipped", problem, hops + (hop,), info.size)
+                continue
+            yield from _scan(Slice(container, info.offset_data, info.size), here, path, hops + (hop,), info.size,
+                             depth + 1, limits)
+    except DAMAGE as e:
+        yield Unread(address, path, "error", f"archive is damaged after {count} members: {e or type(e).__name__}",
+                     hops)
+
+
+def _zip_problem(info: zipfile.ZipInfo) -> str | None:
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "symbolic link: not followed"
+    if mode and stat.S_IFMT(mode) and not stat.S_ISREG(mode):
+        return "device or FIFO: not read"
+    if info.flag_bits & 0x1:
+        return "encrypted: not read"
+    return None
+
+
+def _zip_members(stream, _compression, address, path, hops, depth, limits) -> Iterator:
+    try:
+        archive = zipfile.ZipFile(stream)
+    except DAMAGE as e:
+        yield Unread(address, path, "error", f"zip archive cannot be read: {e or type(e).__name__}", hops)
+        return
+    with archive:
+        count = 0
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            count += 1
+            if count > limits.max_members:
+                yield _too_many(address, path, hops, limits)
+                break
+            here = f"{address}{SEP}{info.filename}"
+            hop = Hop("zip", None, info.filename, info.header_offset, info.file_size)
+            problem = _zip_problem(info)
+            if problem:
+                yield Unread(here, path, "skipped", problem, hops + (hop,), info.file_size)
+                continue
+            try:
+                with archive.open(info) as member:
+                    yield from _scan(member, here, path, hops + (hop,), info.file_size, depth + 1, limits)
+            except DAMAGE as e:
+                yield Unread(here, path, "error", f"zip member cannot be read: {e or type(e).__name__}",
+                             hops + (hop,), info.file_size)
+
+
+# Reopening, in whatever process runs the check.  The last archive opened is kept open
+# per thread, so the members of one compressed tar, handed out in order, cost one pass
+# over it per worker rather than one pass per member.
+_cache = threading.local()
+
+
+def _cached_container(path: str, hop: Hop):
+    st = os.stat(path)
+    key = (path, st.st_ino, st.st_size, st.st_mtime_ns, hop.archive, hop.compression)
+    entry = getattr(_cache, "entry", None)
+    if entry and entry[0] == key:
+        return entry[1]
+    release()
+    raw = open(path, "rb")
+    try:
+        container = zipfile.ZipFile(raw) if hop.archive == "zip" else _decompressed(raw, hop.compression)
+    except BaseException:
+        raw.close()
+        raise
+    _cache.entry = (key, container, raw)
+    return container
+
+
+def release() -> None:
+    """Close the archive kept open by this thread, if any."""
+    entry = getattr(_cache, "entry", None)
+    _cache.entry = None
+    if entry:
+        entry[1].close()
+        entry[2].close()
+
+
+@contextmanager
+def open_source(source: CaptureSource) -> Iterator[BinaryIO]:
+    """The bytes of ``source`` as a readable stream (seekable within reason)."""
+    with ExitStack() as stack:
+        if not source.hops:
+            try:
+                stream = stack.enter_context(open(source.path, "rb"))
+            except OSError as e:
+                raise InputError(f"{source.address}: cannot open: {e.strerror or e}") from None
+            yield stream
+            return
+        try:
+            container = _cached_container(source.path, source.hops[0])
+        except OSError as e:
+            raise InputError(f"{source.address}: cannot open {source.path}: {e.strerror or e}") from None
+        stream = None
+        for i, hop in enumerate(source.hops):
+            if i:
+                container = (stack.enter_context(zipfile.ZipFile(stream)) if hop.archive == "zip"
+                             else _decompressed(stream, hop.compression))
+            if hop.archive == "zip":
+                stream = stack.enter_context(container.open(_zip_info(container, hop)))
+            else:
+                stream = Slice(container, hop.offset, hop.size)
+        yield stream
+
+
+def _zip_info(archive: zipfile.ZipFile, hop: Hop) -> zipfile.ZipInfo:
+    for info in archive.infolist():
+        if info.header_offset == hop.offset and info.filename == hop.member:
+            return info
+    raise InputError(f"{hop.member}: no longer in the zip archive")

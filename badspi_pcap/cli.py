@@ -200,10 +200,12 @@ CHECK_UNEXPLAINED = 20
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
 @click.option("--evidence", type=click.Path(dir_okay=False), help="Write the frames that prove the findings to this pcap.")
+@click.option("--report", type=click.Path(dir_okay=False),
+              help="Write a self-contained HTML report (verdicts, evidence, timeline plots) to this file.")
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
 def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_format, log_self, rate_limit,
-            screenos_version, fmt, output, evidence, check, engine):
+            screenos_version, fmt, output, evidence, report, check, engine):
     """Explain the bad-SPI lines of a gateway log with the capture taken near it.
 
     Without --events, reports what the capture alone shows (ICMP errors quoting IPsec,
@@ -246,6 +248,10 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
         from .report.evidence_pcap import write_evidence
         for path, n in write_evidence(result, evidence):
             click.echo(f"wrote {n} evidence frames to {path}", err=True)
+    if report:
+        from .report.html import command_line, write_report
+        write_report(result, report, command=command_line(click.get_current_context()))
+        click.echo(f"wrote the HTML report to {report}", err=True)
     if check:
         raise click.exceptions.Exit(check_code(result.findings))
 

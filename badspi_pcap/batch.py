@@ -47,6 +47,7 @@ TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
 ROW_GROUP = 131_072
 ID_DIGITS = 16
+DASK_CONNECT_TIMEOUT = "20s"
 STRONG = ("confirmed", "likely")
 
 SUMMARY = pa.schema([
@@ -434,14 +435,15 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     runner = make_runner(jobs, scheduler)
     with _locked(root), runner:
         _clean_temporaries(root)
-        sizes = {f: _size(f[0]) for f in files}
+        sizes = {address: _size(path) for path, address in files}
         found = {}
         with progress("finding captures", len(files), sum(sizes.values())) as step:
-            for (path, address, _), ok, value in runner.run(_scan_task, [(*f, limits or Limits()) for f in files]):
-                found[path, address] = value if ok else [Unread(address, os.path.abspath(path), "failed",
-                                                                f"internal error: {type(value).__name__}: {value}")]
-                step(sizes[path, address])
-        entries = unread + [e for f in files for e in found[f]]
+            scans = [(os.path.abspath(path), address, limits or Limits()) for path, address in files]
+            for (path, address, _), ok, value in runner.run(_scan_task, scans):
+                found[address] = value if ok else [Unread(address, path, "failed",
+                                                          f"internal error: {type(value).__name__}: {value}")]
+                step(sizes[address])
+        entries = unread + [e for _, address in files for e in found[address]]
         tasks, rows, firsts = [], [], {}
         for entry in entries:
             cid = capture_id(entry)
@@ -637,7 +639,7 @@ class DaskRunner:
 
     def __enter__(self):
         try:
-            self.client = self._client_class(self.address, timeout="20s")
+            self.client = self._client_class(self.address, timeout=DASK_CONNECT_TIMEOUT)
         except (OSError, TimeoutError) as e:
             raise UsageError(f"cannot reach the Dask scheduler at {self.address}: {e}") from None
         return self

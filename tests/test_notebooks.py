@@ -1,0 +1,82 @@
+"""The notebooks in notebooks/ run from top to bottom (nbclient, a real kernel) in a
+temporary folder, and are committed without outputs.  The batch notebook reads a
+dataset made here by ``badspi batch`` over a few lab captures with their logs."""
+import json
+import os
+import time
+
+import pytest
+
+from badspi_pcap.cli import main
+from conftest import FIXTURES
+
+NOTEBOOKS = FIXTURES.parent / "notebooks"
+NAMES = ["walkthrough", "batch-results"]
+
+
+def require_nbclient():
+    try:
+        import matplotlib  # noqa: F401
+        import nbclient  # noqa: F401
+        import nbformat  # noqa: F401
+    except ImportError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"{e.name} is required in CI (.ci/run installs the notebook extra)")
+        pytest.skip(f"{e.name} not installed: pip install -e '.[notebook]'")
+
+
+def execute(name: str, folder) -> tuple[object, float]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    started = time.monotonic()
+    NotebookClient(book, timeout=180, kernel_name="python3", allow_errors=False,
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    return book, time.monotonic() - started
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_committed_without_outputs(name):
+    book = json.loads((NOTEBOOKS / f"{name}.ipynb").read_text())
+    code = [c for c in book["cells"] if c["cell_type"] == "code"]
+    assert code
+    for cell in code:
+        assert cell["outputs"] == [] and cell["execution_count"] is None, cell["source"][:80]
+    assert book["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_walkthrough_runs(tmp_path, monkeypatch):
+    require_nbclient()
+    monkeypatch.setenv("BADSPI_ROOT", str(FIXTURES.parent))
+    book, seconds = execute("walkthrough", tmp_path)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+    images = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 4                          # offset histogram and three timelines
+    html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any("Cause: <strong>embedded-icmp</strong>" in h for h in html)   # the Analysis shows itself
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "+37.0 s (device clock minus capture clock" in printed
+    print(f"walkthrough: {seconds:.1f} s")
+
+
+def test_batch_results_runs_on_a_batch_dataset(tmp_path, monkeypatch, capsys):
+    require_nbclient()
+    labs, logs = FIXTURES / "pcaps" / "lab", FIXTURES / "logs"
+    mapping = tmp_path / "map.csv"
+    mapping.write_text("capture,events,log_tz\n"
+                       f"icmp-net-unreach.pcap,{logs}/icmp-net-unreach/screenos-syslog.log,Europe/Berlin\n"
+                       f"ikev2-rekey.pcap,{logs}/ikev2-rekey/screenos-syslog.log,Australia/Adelaide\n"
+                       f"spi-mismatch.pcap,{logs}/spi-mismatch/screenos-syslog.log,America/Los_Angeles\n")
+    dataset = tmp_path / "dataset"
+    captures = [str(labs / n) for n in ("icmp-net-unreach.pcap", "ikev2-rekey.pcap", "spi-mismatch.pcap",
+                                        "natt.pcap", "ipv6.pcap")]
+    assert main(["batch", *captures, "--map", str(mapping), "-o", str(dataset), "-j", "1"]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("BADSPI_ROOT", str(FIXTURES.parent))
+    monkeypatch.setenv("BADSPI_DATASET", str(dataset))
+    book, seconds = execute("batch-results", tmp_path)
+    outputs = [o for c in book.cells if c.cell_type == "code" for o in c.outputs]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
+    assert not (tmp_path / "batch-out").exists()     # it read the dataset it was given
+    print(f"batch-results: {seconds:.1f} s")

@@ -191,6 +191,17 @@ def test_capture_only_timeline_shows_the_lines_a_device_would_log():
     assert not any(ax.child_axes for ax in fig.axes)   # no log: no device clock axis
 
 
+def test_without_findings_each_address_pair_gets_a_timeline():
+    a = analyze(FIXTURES / "pcaps" / "lab" / "ikev2-rekey.pcap")    # no ICMP, no log: the device is unknown
+    assert a.findings.empty and timeline_tunnels(a) == ["192.0.2.1 <-> 198.51.100.1"]
+    fig = plot_timeline(a)
+    rate, lanes, sas = axes_of(fig)
+    assert "0xc275bfa9 198.51.100.1 -> 192.0.2.1, 40 pkts" in legend_texts(rate)
+    assert "IKE request from 198.51.100.1" in legend_texts(lanes) and "IKE request from 192.0.2.1" in legend_texts(lanes)
+    assert len(sas.get_yticklabels()) == 6
+    assert not any(label.startswith("BAD SPI") for label in lane_marks(lanes))
+
+
 def test_nothing_to_plot_is_said():
     a = analyze(FIXTURES / "pcaps" / "corpus" / "zeek-smtp.pcap")
     fig = plot_timeline(a)

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlate import BAD_SPI_KINDS, CLUSTER_WIDTH_S, densest_cluster, offset_candidates, rate_limited
+from ..diagnose import P2_EXCHANGES
 from ..summary import IPSEC_KINDS, spi_text
 
 CAUSE_COLORS = {
@@ -40,7 +41,6 @@ MAX_SPI_LINES = 8        # more SPIs than this: the named ones alone, the rest s
 MAX_SA_ROWS = 12         # more SAs than this: one row per direction
 MAX_GUIDES = 120         # vertical guides through every panel at each BAD SPI line
 P1_EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "MAIN_MODE", "AGGRESSIVE", "AGGRESSIVE_MODE", "IDENTITY_PROTECTION")
-P2_EXCHANGES = ("CREATE_CHILD_SA", "QUICK_MODE")
 SPI_RE = re.compile(r"0x[0-9a-fA-F]+")
 
 
@@ -59,13 +59,19 @@ def timeline_tunnels(analysis, *, seen_only: bool = False) -> list[str]:
     if len(f):
         rank = f.assign(_r=f["verdict"].map(VERDICT_RANK).fillna(9), _n=-f["lines_explained"].fillna(0))
         names = list(dict.fromkeys(rank.sort_values(["_r", "_n", "tunnel"])["tunnel"]))
-        if seen_only:
-            names = [n for n in names if any(len(t) for t in _packet_tables(tunnel_data(analysis, n)))]
+        if seen_only:  # a tunnel's packets are found through its SPIs (tunnel_data)
+            p = analysis.packets
+            present = set(p["spi"].dropna().astype("int64")) | set(p["inner_spi"].dropna().astype("int64"))
+            known = known_spis(analysis)
+            names = [n for n in names if known[n] & present]
         return names
     esp = analysis.packets[analysis.packets["kind"].isin(IPSEC_KINDS)]
     local = set(analysis.local_addresses)
-    remote = [d if s in local else s for s, d in zip(esp["src"], esp["dst"])]
-    return [f"peer {p}" for p in pd.Series(remote, dtype=object).value_counts().index]
+    if local:
+        names = [f"peer {d if s in local else s}" for s, d in zip(esp["src"], esp["dst"])]
+    else:  # which end is the device is not known: name the address pair
+        names = [" <-> ".join(sorted((s, d))) for s, d in zip(esp["src"], esp["dst"])]
+    return list(pd.Series(names, dtype=object).value_counts().index)
 
 
 @dataclass
@@ -86,6 +92,14 @@ class TunnelData:
     named_spis: set[int] = field(default_factory=set)     # named by BAD SPI lines
     has_log: bool = True
     rate_limit_s: float = 10.0
+    device: str = "device"           # what the device end is called: an address when it is not known
+
+    def way(self, spi: int, *, short: bool = False) -> str:
+        """in/out of an SPI as a label: 'inbound' ('in'), or 'a -> b' when the device is not known."""
+        way = self.direction.get(spi, "?")
+        if way in ("in", "out") and self.device != "device":
+            return f"{self.device} -> {self.peer}" if way == "out" else f"{self.peer} -> {self.device}"
+        return way if short or way not in ("in", "out") else f"{way}bound"
 
 
 def tunnel_data(analysis, name: str) -> TunnelData:
@@ -93,23 +107,29 @@ def tunnel_data(analysis, name: str) -> TunnelData:
     plus the other SPIs of the same device <-> peer pair in the captures that carry them
     (the reverse SA, rekeyed SAs), unless another tunnel claims them."""
     tid, peer = _tunnel_key(analysis, name)
-    known = {t: _known_spis(analysis, t) for t in set(analysis.findings["tunnel"]) | {name}}
+    known = known_spis(analysis, name)
     mine = known[name]
     others = set().union(*(s for t, s in known.items() if t != name)) if len(known) > 1 else set()
     p = analysis.packets
     local = set(analysis.local_addresses)
+    ends = local
+    if " <-> " in name:  # an address pair (device unknown): one end plays the device's part
+        first, peer = name.split(" <-> ", 1)
+        ends = {first}
     esp_all = p[p["kind"].isin(IPSEC_KINDS) & p["spi"].notna()]
     icmp_all = p[p["kind"] == "icmp-error"]
     captures = set(esp_all.loc[esp_all["spi"].isin(mine), "capture"]) | \
         set(icmp_all.loc[icmp_all["inner_spi"].isin(mine), "capture"])
-    pair = _pair_mask(esp_all["src"], esp_all["dst"], peer, local) & esp_all["capture"].isin(captures)
+    if not mine:  # a pseudo-tunnel "peer X" (no findings): its address pair in every capture
+        captures = set(p["capture"])
+    pair = _pair_mask(esp_all["src"], esp_all["dst"], peer, ends) & esp_all["capture"].isin(captures)
     spis = mine | (set(int(s) for s in esp_all.loc[pair, "spi"]) - others)
     esp = esp_all[esp_all["spi"].isin(spis)]
-    quoted_pair = icmp_all["inner_spi"].isna() & _pair_mask(icmp_all["inner_src"], icmp_all["inner_dst"], peer, local) \
+    quoted_pair = icmp_all["inner_spi"].isna() & _pair_mask(icmp_all["inner_src"], icmp_all["inner_dst"], peer, ends) \
         & icmp_all["capture"].isin(captures)
     icmp = icmp_all[(icmp_all["inner_spi"].isin(spis) | quoted_pair).fillna(False).to_numpy(dtype=bool)]
     ike_all = p[(p["kind"] == "ike") & p["capture"].isin(captures | set(esp["capture"]))]
-    ike = ike_all[_pair_mask(ike_all["src"], ike_all["dst"], peer, local).to_numpy(dtype=bool)] if peer else ike_all.iloc[:0]
+    ike = ike_all[_pair_mask(ike_all["src"], ike_all["dst"], peer, ends).to_numpy(dtype=bool)] if peer else ike_all.iloc[:0]
     lines = analysis.lines[analysis.lines["tunnel"] == name] if len(analysis.lines) else analysis.lines
     ev = analysis.events
     other = ev[~ev["kind"].isin(BAD_SPI_KINDS)]
@@ -118,15 +138,12 @@ def tunnel_data(analysis, name: str) -> TunnelData:
         same |= other["tunnel_id"].isna() & other["peer"].eq(peer).fillna(False)
     log_events = other[same.to_numpy(dtype=bool)]
     order = _first_seen(spis, esp, icmp, log_events)
-    return TunnelData(name=name, tunnel_id=tid, peer=peer, spis=order, direction=_directions(order, esp, icmp, local),
+    return TunnelData(name=name, tunnel_id=tid, peer=peer, spis=order, direction=_directions(order, esp, icmp, ends),
                       esp=esp, icmp=icmp, ike=ike, lines=lines, log_events=log_events,
                       findings=analysis.findings[analysis.findings["tunnel"] == name],
                       named_spis={int(s) for s in lines["spi"].dropna()} if len(lines) else set(),
-                      has_log=len(analysis.events) > 0, rate_limit_s=analysis.options.rate_limit_s)
-
-
-def _packet_tables(td: TunnelData):
-    return td.esp, td.icmp, td.ike
+                      has_log=len(analysis.events) > 0, rate_limit_s=analysis.options.rate_limit_s,
+                      device="device" if ends is local else next(iter(ends)))
 
 
 def _tunnel_key(analysis, name: str) -> tuple[int | None, str | None]:
@@ -145,21 +162,30 @@ def _tunnel_key(analysis, name: str) -> tuple[int | None, str | None]:
     return tid, peer
 
 
-def _known_spis(analysis, name: str) -> set[int]:
-    spis = set()
-    if len(analysis.lines):
-        spis |= {int(s) for s in analysis.lines.loc[analysis.lines["tunnel"] == name, "spi"].dropna()}
-    for text in analysis.findings.loc[analysis.findings["tunnel"] == name, "spis"]:
-        spis |= {int(s, 16) for s in SPI_RE.findall(str(text or ""))}
-    m = re.fullmatch(r"(?:tunnel|SPI) 0x([0-9a-f]+)", name)
-    if name.startswith("SPI "):
-        spis.add(int(m.group(1), 16))
-    elif m:
-        tid = int(m.group(1), 16)
-        for table in (analysis.events, analysis.sas):
-            if len(table) and "tunnel_id" in table:
-                spis |= {int(s) for s in table.loc[table["tunnel_id"].eq(tid).fillna(False), "spi"].dropna()}
-    return spis
+def known_spis(analysis, name: str | None = None) -> dict[str, set[int]]:
+    """Tunnel -> the SPIs its lines, findings, Phase 2 lines and SA tables name (one pass
+    over each table, so many tunnels cost no more than one)."""
+    out: dict[str, set[int]] = {t: set() for t in analysis.findings["tunnel"]}
+    if name is not None:
+        out.setdefault(name, set())
+    lines = analysis.lines
+    if len(lines):
+        for tunnel, spis in lines.dropna(subset=["spi"]).groupby("tunnel")["spi"]:
+            out.setdefault(tunnel, set()).update(int(s) for s in spis)
+    for tunnel, text in zip(analysis.findings["tunnel"], analysis.findings["spis"]):
+        out[tunnel].update(int(s, 16) for s in SPI_RE.findall(str(text or "")))
+    by_id: dict[int, set[int]] = {}
+    for table in (analysis.events, analysis.sas):
+        if len(table) and "tunnel_id" in table:
+            for tid, spis in table.dropna(subset=["tunnel_id", "spi"]).groupby("tunnel_id")["spi"]:
+                by_id.setdefault(int(tid), set()).update(int(s) for s in spis)
+    for tunnel, spis in out.items():
+        m = re.fullmatch(r"(tunnel|SPI) 0x([0-9a-f]+)", tunnel)
+        if m and m.group(1) == "SPI":
+            spis.add(int(m.group(2), 16))
+        elif m:
+            spis |= by_id.get(int(m.group(2), 16), set())
+    return out
 
 
 def _pair_mask(src: pd.Series, dst: pd.Series, peer: str | None, local: set[str]) -> pd.Series:
@@ -303,7 +329,8 @@ def _draw_rates(ax, td: TunnelData, t0, t1, bin_s, colors) -> None:
         for way, color in (("out", "#6a6a6a"), ("in", "#a8a8a8")):
             rest = [s for s in present if s not in named and td.direction.get(s) == way]
             if rest:
-                series.append((rest, f"{len(rest)} other SPIs {way}bound, {int(np.isin(spi, rest).sum())} pkts", color, 1.0))
+                series.append((rest, f"{len(rest)} other SPIs {td.way(rest[0])}, {int(np.isin(spi, rest).sum())} pkts",
+                               color, 1.0))
     # Outbound (device -> peer) above zero, inbound below: both directions stay visible.
     top = 0.0
     for members, label, color, lw in series:
@@ -319,7 +346,8 @@ def _draw_rates(ax, td: TunnelData, t0, t1, bin_s, colors) -> None:
     ax.yaxis.set_major_locator(MaxNLocator(nbins=6, integer=per == 1 and bin_s == 1))
     ax.set_ylabel(f"ESP packets/{unit}\n({_duration(bin_s)} bins)", fontsize=9)
     if any(td.direction.get(m[0]) == "in" for m, *_ in series):
-        for y, va, text in ((0.98, "top", "▲ outbound (device → peer)"), (0.02, "bottom", "▼ inbound (peer → device)")):
+        device, peer = (td.device, td.peer) if td.device != "device" else ("device", "peer")
+        for y, va, text in ((0.98, "top", f"▲ {device} → {peer}"), (0.02, "bottom", f"▼ {peer} → {device}")):
             ax.text(0.005, y, text, transform=ax.transAxes, va=va, fontsize=8, color="#555555")
         ax.set_ylim(-top * 1.15 - 0.1, top * 1.15 + 0.1)
     else:
@@ -338,8 +366,7 @@ def _draw_rates(ax, td: TunnelData, t0, t1, bin_s, colors) -> None:
 
 
 def _spi_label(td, spi, n) -> str:
-    way = td.direction.get(spi, "?")
-    way = f"{way}bound" if way in ("in", "out") else way
+    way = td.way(spi)
     quoted = bool(len(td.icmp)) and bool(td.icmp["inner_spi"].eq(spi).any())
     marks = [m for m, yes in (("BAD SPI", spi in td.named_spis), ("quoted by ICMP", quoted)) if yes]
     mark = f" ({', '.join(marks)})" if marks else ""
@@ -365,7 +392,7 @@ def _lanes(td: TunnelData, t0, t1) -> list[_Lane]:
     the capture, IKE/VPN lines of the log."""
     lanes = []
     lines = td.lines
-    lane = _Lane("BAD SPI lines\n(log, on capture clock)")
+    lane = _Lane("BAD SPI lines\n(log, on capture clock)") if td.has_log else None
     if not td.has_log and len(td.icmp):
         # No log: where a device that misreads these ICMP errors would log (rate limit).
         t = td.icmp["time"].sort_values()
@@ -386,7 +413,8 @@ def _lanes(td: TunnelData, t0, t1) -> list[_Lane]:
                 lane.marks.append((g.loc[~covered, "time"], dict(marker="D", s=36, facecolors="none",
                                                                  edgecolors=color, linewidths=1.0, zorder=4),
                                    "line: not covered by the capture"))
-    lanes.append(lane)
+    if lane is not None:
+        lanes.append(lane)
 
     if len(td.icmp):
         from ..diagnose import _icmp_code_text
@@ -413,7 +441,8 @@ def _lanes(td: TunnelData, t0, t1) -> list[_Lane]:
             if not m.any():
                 continue
             lane = _Lane(label)
-            for sent, marker, who in ((~from_peer, ">", "device"), (from_peer, "<", "peer")):
+            peer = "peer" if td.device == "device" else td.peer
+            for sent, marker, who in ((~from_peer, ">", td.device), (from_peer, "<", peer)):
                 for resp, fill, what in ((~response, True, "request"), (response, False, "response")):
                     sel = m & sent & resp
                     if sel.any():
@@ -480,11 +509,11 @@ def _sa_rows(td: TunnelData, t0, t1) -> list[tuple[str, list]]:
             continue
         bars.append((spi, used, life.get(spi)))
     if len(bars) <= MAX_SA_ROWS:
-        return [(f"{spi_text(spi)} {td.direction.get(spi, '?')}", [(spi, used, lf)]) for spi, used, lf in bars]
+        return [(f"{spi_text(spi)} {td.way(spi, short=True)}", [(spi, used, lf)]) for spi, used, lf in bars]
     rows = {}
     for spi, used, lf in bars:
         way = td.direction.get(spi, "?")
-        rows.setdefault(f"SAs {way}bound" if way in ("in", "out") else "other SAs", []).append((spi, used, lf))
+        rows.setdefault(f"SAs {td.way(spi)}" if way in ("in", "out") else "other SAs", []).append((spi, used, lf))
     return list(rows.items())
 
 
@@ -583,7 +612,7 @@ def _title(analysis, td: TunnelData) -> str:
         head += ": " + ", ".join(f"{c} {v.upper()}" for c, v in zip(f["cause"], f["verdict"]) if c != "not-covered") \
             if (f["cause"] != "not-covered").any() else ": lines not covered by the capture"
     facts = []
-    if td.peer:
+    if td.peer and td.device == "device":
         facts.append(f"peer {td.peer}")
     facts.append(f"{len(td.spis)} SPI{'s' if len(td.spis) != 1 else ''}")
     if len(td.lines):

@@ -567,61 +567,68 @@ class WorkerDied(Exception):
 
 
 class PoolRunner:
-    """A local process pool.  Results come back as they complete, with at most two
-    tasks per worker in flight.  If a worker dies (killed for memory, a crash), the
-    tasks it may have held are rerun one at a time, so only the culprit is lost."""
+    """A local process pool, kept for the whole batch.  Results come back as they
+    complete, with at most two tasks per worker in flight.  If a worker dies (killed
+    for memory, a crash), the tasks it may have held are rerun one at a time in a new
+    pool, so only the culprit is lost."""
 
     def __init__(self, jobs: int):
         self.jobs = jobs
+        self.pool: ProcessPoolExecutor | None = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        pass
+        self._close()
 
-    def _pool(self) -> ProcessPoolExecutor:
-        import multiprocessing
+    def _close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["badspi_pcap.batch"])
-        return ProcessPoolExecutor(self.jobs, mp_context=context)
+    def _submit(self, fn, item):
+        if self.pool is None:
+            import multiprocessing
+
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["badspi_pcap.batch"])
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context)
+        return self.pool.submit(fn, item)
 
     def run(self, fn, items) -> Iterator[tuple]:
         queue, suspects = deque(items), deque()
         while queue or suspects:
-            pool = self._pool()
-            try:
-                if suspects:
-                    item = suspects.popleft()
+            if suspects:
+                item = suspects.popleft()
+                try:
+                    yield item, True, self._submit(fn, item).result()
+                except BrokenProcessPool:
+                    self._close()
+                    yield item, False, WorkerDied("the worker process died while checking this capture")
+                except Exception as e:
+                    yield item, False, e
+                continue
+            inflight = {}
+            while queue or inflight:
+                while queue and len(inflight) < 2 * self.jobs:
+                    item = queue.popleft()
+                    inflight[self._submit(fn, item)] = item
+                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    item = inflight.pop(future)
                     try:
-                        yield item, True, pool.submit(fn, item).result()
+                        yield item, True, future.result()
                     except BrokenProcessPool:
-                        yield item, False, WorkerDied("the worker process died while checking this capture")
+                        broken = True
+                        suspects.append(item)
                     except Exception as e:
                         yield item, False, e
-                    continue
-                inflight = {}
-                while queue or inflight:
-                    while queue and len(inflight) < 2 * self.jobs:
-                        item = queue.popleft()
-                        inflight[pool.submit(fn, item)] = item
-                    done, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                    broken = False
-                    for future in done:
-                        item = inflight.pop(future)
-                        try:
-                            yield item, True, future.result()
-                        except BrokenProcessPool:
-                            broken = True
-                            suspects.append(item)
-                        except Exception as e:
-                            yield item, False, e
-                    if broken:
-                        suspects.extend(inflight.values())
-                        break
-            finally:
-                pool.shutdown(wait=True, cancel_futures=True)
+                if broken:
+                    suspects.extend(inflight.values())
+                    self._close()
+                    break
 
 
 class DaskRunner:

@@ -250,7 +250,8 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
             click.echo(f"wrote {n} evidence frames to {path}", err=True)
     if report:
         from .report.html import command_line, write_report
-        write_report(result, report, command=command_line(click.get_current_context()))
+        for warning in write_report(result, report, command=command_line(click.get_current_context())):
+            click.echo(f"warning: {warning}", err=True)
         click.echo(f"wrote the HTML report to {report}", err=True)
     if check:
         raise click.exceptions.Exit(check_code(result.findings))

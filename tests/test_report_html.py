@@ -4,6 +4,8 @@ stays text."""
 import base64
 import io
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -149,6 +151,17 @@ def test_capture_only_report(tmp_path):
     assert "No cause confirmed" in words and "SPI 0x1000a001 embedded-icmp inconclusive" in words
     assert "log none given what the capture alone shows" in words
     assert [a["alt"] for t, a in doc.tags if t == "img"] == ["Timeline of SPI 0x1000a001"]
+
+
+def test_without_matplotlib_the_report_says_so_and_has_no_plots(tmp_path):
+    code = ("import sys; sys.modules['matplotlib'] = None; from badspi_pcap.cli import main; "
+            f"sys.exit(main(['analyze', {CAPTURE!r}, '-e', {LOG!r}, '--report', {str(tmp_path / 'r.html')!r}]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "warning: no plots: matplotlib is not installed (pip install 'badspi_pcap[notebook]')" in done.stderr
+    doc = Elements((tmp_path / "r.html").read_text())
+    assert not [t for t, _ in doc.tags if t == "img"] and "no plots: matplotlib is not installed" in doc.all_text()
+    assert "Cause: embedded-icmp confirmed on tunnel 0x9a" in doc.all_text()
 
 
 def test_report_path_errors_are_one_line(tmp_path, capsys):

@@ -20,6 +20,7 @@ import pandas as pd
 from .common import evidence_pairs, line_label
 from .text import VERDICT_ORDER, clean
 
+NO_MATPLOTLIB = "no plots: matplotlib is not installed (pip install 'badspi_pcap[notebook]')"
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 MAX_TUNNEL_PLOTS = 6
 
@@ -64,11 +65,17 @@ def analysis_html(analysis, *, standalone: bool = True, command: str | None = No
     equivalent one rebuilt from it).  ``plots``: embed the timeline and offset plots
     (default: in a standalone document only; needs matplotlib)."""
     plots = standalone if plots is None else plots
+    if plots and not have_matplotlib():
+        plots = False
+        notes = [NO_MATPLOTLIB]
+    else:
+        notes = []
     parts = ['<div class="badspi">', f"<style>{STYLE}</style>"]
     parts += _head(analysis)
     parts += _inputs(analysis)
     if plots:
         parts += _plots(analysis)
+    parts += [f'<p class="muted">{esc(n)}</p>' for n in notes]
     parts += _findings(analysis, evidence)
     parts += _lines(analysis, max_lines)
     parts += _reproduce(analysis, command)
@@ -91,8 +98,17 @@ def analysis_html(analysis, *, standalone: bool = True, command: str | None = No
             f"<title>{title}</title>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
-def write_report(analysis, path, *, command: str | None = None) -> None:
-    """Write the standalone report to ``path`` (atomically)."""
+def have_matplotlib() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def write_report(analysis, path, *, command: str | None = None) -> list[str]:
+    """Write the standalone report to ``path`` (atomically); returns warnings (no plots
+    without matplotlib)."""
     from ..errors import InputError
     from ..output import atomic_path
 
@@ -102,6 +118,7 @@ def write_report(analysis, path, *, command: str | None = None) -> None:
             Path(tmp).write_text(text, encoding="utf-8")
     except OSError as e:
         raise InputError(f"cannot write the report to {path}: {e.strerror or e}") from None
+    return [] if have_matplotlib() else [NO_MATPLOTLIB]
 
 
 # ---------------------------------------------------------------- sections

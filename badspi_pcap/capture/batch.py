@@ -55,18 +55,16 @@ class Fields:
     def __init__(self, batch: FrameBatch):
         self.buf = batch.buf
         self.end = batch.start + batch.caplen
-        # Padding lets us gather without clipping; reads past a frame's end are masked.
-        self._padded = np.concatenate([batch.buf, np.zeros(8, dtype=np.uint8)])
-        self._last = len(self._padded) - 8
+        # A read that fails the bounds check gathers from offset 0 instead (and is masked),
+        # so the buffer only needs padding when it is shorter than the widest read.
+        self._padded = batch.buf if len(batch.buf) >= 16 else np.concatenate([batch.buf, np.zeros(16, np.uint8)])
 
     def has(self, pos: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
         return (pos >= 0) & (pos + size <= self.end[rows])
 
     def _gather(self, pos: np.ndarray, size: int, rows: np.ndarray):
         ok = self.has(pos, size, rows)
-        safe = np.where(ok, pos, 0)
-        safe = np.minimum(safe, self._last)
-        return safe, ok
+        return np.where(ok, pos, 0), ok
 
     def u8(self, pos, rows):
         safe, ok = self._gather(pos, 1, rows)
@@ -92,7 +90,6 @@ class Fields:
     def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
         """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
         safe, ok = self._gather(pos, size, rows)
-        idx = np.minimum(safe[:, None] + np.arange(size), len(self._padded) - 1)
-        out = self._padded[idx]
+        out = self._padded[safe[:, None] + np.arange(size)]
         out[~ok] = 0
         return out, ok

@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from .batch import Fields
@@ -108,7 +109,7 @@ def address_strings(f: Fields, rows: np.ndarray, version: np.ndarray, pos: np.nd
     v4 = np.flatnonzero(version == 4)
     if len(v4):
         value, ok = f.u32(pos[v4], rows[v4])
-        uniq, inverse = np.unique(value, return_inverse=True)
+        inverse, uniq = pd.factorize(value)  # hashing: faster than np.unique's sort
         names.extend(str(ipaddress.IPv4Address(int(u))) for u in uniq)
         index[v4] = inverse
         valid[v4] = ok

@@ -34,11 +34,11 @@ class PcapHeader:
 
 
 def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
-              progress: Callable[[], None] | None = None, chunk: int = CHUNK) -> Iterator[FrameBatch]:
+              progress: Callable[[], None] | None = None, chunk: int | None = None) -> Iterator[FrameBatch]:
+    chunk = chunk or CHUNK
     head = stream.read(24)
     hdr = PcapHeader(head)
-    u32 = struct.Struct(hdr.endian + "I").unpack_from
-    frac_and_cap = struct.Struct(hdr.endian + "4xII").unpack_from
+    caplen_at = struct.Struct(hdr.endian + "I").unpack_from
     dtype = np.dtype(hdr.endian + "u4")
     frac_limit = 1_000_000_000 if hdr.nano else 1_000_000
     frame = 1
@@ -46,35 +46,33 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
     data = b""
     eof = False
     while not eof:
-        more = stream.read(chunk)
-        eof = not more
-        data = data + more if data else more
+        data, eof = _read_more(stream, data, chunk)
+        end, off = len(data), 0
         offsets: list[int] = []
-        append = offsets.append
-        off, end, maxcap = 0, len(data), hdr.max_caplen
-        while off + 16 <= end:
-            frac, cap = frac_and_cap(data, off)
-            if cap > maxcap or frac >= frac_limit:
-                good, searched = _resync(data, off, end, hdr, frac_limit, eof)
-                if good is None and not searched:
-                    break  # need more data to decide
-                lost = (good if good is not None else min(end, off + RESYNC_WINDOW)) - off
-                what = "skipped" if good is not None else "no good record within; skipped"
-                skipped.append(Skipped(name, f"offset {file_offset + off}",
-                                       f"corrupt record header (caplen {cap}); {what} {lost} bytes"))
-                off += lost
-                continue
-            nxt = off + 16 + cap
-            if nxt > end:
-                break
-            append(off)
-            off = nxt
+        while True:
+            off = _walk(data, off, end, hdr.max_caplen, caplen_at, offsets)
+            # Timestamps are checked for all records at once; a fraction out of range
+            # means the walk went through garbage: cut there and treat it as damage.
+            bad = _first_bad_fraction(data, offsets, dtype, frac_limit)
+            if bad is not None:
+                off = offsets[bad]
+                del offsets[bad:]
+            if off + 16 > end or (bad is None and caplen_at(data, off + 8)[0] <= hdr.max_caplen):
+                break  # the rest of the chunk is a record cut by the read: read more
+            good, searched = _resync(data, off, end, hdr, frac_limit, eof)
+            if good is None and not searched:
+                break  # need more data to decide
+            lost = (good if good is not None else min(end, off + RESYNC_WINDOW)) - off
+            what = "skipped" if good is not None else "no good record within; skipped"
+            skipped.append(Skipped(name, f"offset {file_offset + off}",
+                                   f"corrupt record header (caplen {caplen_at(data, off + 8)[0]}); {what} {lost} bytes"))
+            off += lost
         if eof and off < end:
             if end - off >= 16:
-                cap = u32(data, off + 8)[0]
+                cap = caplen_at(data, off + 8)[0]
                 skipped.append(Skipped(name, f"offset {file_offset + off}",
                                        f"last record truncated: {end - off - 16} of {cap} bytes present; kept what is there"))
-                append(off)
+                offsets.append(off)
             else:
                 skipped.append(Skipped(name, f"offset {file_offset + off}",
                                        f"{end - off} trailing bytes, too short for a record header; ignored"))
@@ -84,9 +82,45 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
             frame += len(offsets)
             yield batch
         file_offset += off
-        data = data[off:]
+        data = bytes(data[off:])
         if progress:
             progress()
+
+
+def _walk(data, off: int, end: int, maxcap: int, caplen_at, offsets: list[int]) -> int:
+    """Append the offsets of whole records from ``off`` on; stop at a record cut by the
+    end of the data or at an impossible length.  The one per-record Python loop."""
+    append = offsets.append
+    while off + 16 <= end:
+        cap = caplen_at(data, off + 8)[0]
+        nxt = off + 16 + cap
+        if cap > maxcap or nxt > end:
+            return off
+        append(off)
+        off = nxt
+    return off
+
+
+def _read_more(stream: BinaryIO, carry: bytes, chunk: int):
+    """``carry`` plus up to ``chunk`` more bytes, read straight into one new buffer."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is None:
+        more = stream.read(chunk)
+        return (carry + more if carry else more), not more
+    buf = bytearray(len(carry) + chunk)
+    buf[:len(carry)] = carry
+    got = readinto(memoryview(buf)[len(carry):])
+    del buf[len(carry) + got:]
+    return buf, got == 0
+
+
+def _first_bad_fraction(data, offsets: list[int], dtype, frac_limit: int) -> int | None:
+    if not offsets:
+        return None
+    offs = np.asarray(offsets, dtype=np.int64)
+    frac = np.frombuffer(data, dtype=np.uint8)[(offs + 4)[:, None] + np.arange(4)].copy().view(dtype).ravel()
+    bad = np.flatnonzero(frac >= frac_limit)
+    return int(bad[0]) if len(bad) else None
 
 
 def _batch(data: bytes, offs: np.ndarray, dtype, hdr: PcapHeader, first_frame: int) -> FrameBatch:

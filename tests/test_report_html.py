@@ -75,6 +75,10 @@ def test_report_is_one_self_contained_file_with_verdicts_plots_and_commands(tmp_
     assert f"badspi analyze {CAPTURE} --events {LOG} --log-tz Europe/Berlin --report {tmp_path / 'case.html'}" in words
     assert f"tshark -r {CAPTURE} -Y '(icmp || icmpv6) && esp.spi == 0x1000a001'" in words
     assert f"tshark -r {CAPTURE} -Y 'frame.number in {{35 89}}'" in words
+    pre = re.findall(r"<pre>(.*?)</pre>", text, re.S)[-1].splitlines()
+    assert pre == ["# tunnel 0x9a: embedded-icmp (confirmed)",
+                   f"tshark -r {CAPTURE} -Y &#x27;(icmp || icmpv6) &amp;&amp; esp.spi == 0x1000a001&#x27;",
+                   f"tshark -r {CAPTURE} -Y &#x27;frame.number in {{35 89}}&#x27;"]
     # the plots: PNG data URIs that decode, one timeline (tunnel 0x67 has no packets) and the histogram
     images = [attrs for tag, attrs in doc.tags if tag == "img"]
     assert [i["alt"] for i in images] == ["Timeline of tunnel 0x9a", "Clock offset histogram"]

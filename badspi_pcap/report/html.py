@@ -307,7 +307,8 @@ def _reproduce(analysis, command: str | None) -> list[str]:
                             f"{shlex.quote('frame.number in {' + ' '.join(numbers) + '}')}")
     if cmds:
         out.append("<p>Display filters that show the evidence (paste the <code>-Y</code> part into Wireshark):</p>")
-        out.append(f"<pre>{esc(chr(10).join(dict.fromkeys(cmds)))}</pre>")
+        lines = [line for cmd in dict.fromkeys(cmds) for line in cmd.split("\n")]
+        out.append("<pre>" + "\n".join(esc(line) for line in lines) + "</pre>")
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import io
 import lzma
 import os
 import stat
@@ -90,7 +91,22 @@ class Limits:
     max_members: int = MAX_MEMBERS   # members read from one archive
 
 
-class HashingReader:
+class _Stream(io.RawIOBase):
+    """A readable, seekable raw stream defined by ``read`` and ``seek``."""
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+
+class HashingReader(_Stream):
     """A forward view of a stream that hashes every byte exactly once, in order.
 
     It can go back anywhere within the first ``keep`` bytes (format detection reads a
@@ -101,6 +117,7 @@ class HashingReader:
     """
 
     def __init__(self, raw: BinaryIO, keep: int = KEEP):
+        super().__init__()
         self.raw, self.keep = raw, keep
         self.hash = hashlib.sha256()
         self.head: bytearray | None = bytearray()
@@ -118,7 +135,8 @@ class HashingReader:
                 self.head = None
         return data
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
+        n = -1 if n is None else n
         parts = []
         if self.pos < self.pulled:
             end = self.pulled if n < 0 else min(self.pulled, self.pos + n)
@@ -149,11 +167,15 @@ class HashingReader:
     def tell(self) -> int:
         return self.pos
 
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
+    def __iter__(self) -> Iterator[bytes]:
+        """Lines (the snoop text reader iterates over its stream)."""
+        rest = b""
+        while chunk := self.read(PIECE):
+            *lines, rest = (rest + chunk).split(b"\n")
+            for line in lines:
+                yield line + b"\n"
+        if rest:
+            yield rest
 
     def close(self) -> None:
         """Readers close what they read; the owner ends it with ``finish``."""
@@ -164,14 +186,15 @@ class HashingReader:
         return self.hash.hexdigest()
 
 
-class Slice:
+class Slice(_Stream):
     """A seekable window ``[offset, offset + size)`` of a seekable stream (a tar member)."""
 
     def __init__(self, base: BinaryIO, offset: int, size: int):
+        super().__init__()
         self.base, self.offset, self.size = base, offset, size
         self.pos = 0
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         left = self.size - self.pos
         n = left if n is None or n < 0 else min(n, left)
         if n <= 0:
@@ -192,14 +215,8 @@ class Slice:
     def tell(self) -> int:
         return self.pos
 
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
-
     def close(self) -> None:
-        pass
+        """The archive below stays open (it is shared)."""
 
 
 def looks_like_capture(name: str) -> bool:
@@ -434,7 +451,10 @@ def open_source(source: CaptureSource) -> Iterator[BinaryIO]:
 
 
 def _zip_info(archive: zipfile.ZipFile, hop: Hop) -> zipfile.ZipInfo:
-    for info in archive.infolist():
-        if info.header_offset == hop.offset and info.filename == hop.member:
-            return info
-    raise InputError(f"{hop.member}: no longer in the zip archive")
+    index = getattr(archive, "_badspi_by_offset", None)
+    if index is None:   # once per archive opened: a zip may list 100 000 members
+        index = archive._badspi_by_offset = {i.header_offset: i for i in archive.infolist()}
+    info = index.get(hop.offset)
+    if info is None or info.filename != hop.member:
+        raise InputError(f"{hop.member}: no longer in the zip archive")
+    return info

@@ -454,7 +454,7 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
             firsts[cid] = entry.address
             opts = options_for(entry.address, options, mapping) if isinstance(entry, CaptureSource) else options
             fp = (fingerprint(opts) if opts is not options else base_print) if isinstance(entry, CaptureSource) \
-                else "unread"
+                else hashlib.sha256(f"{entry.status}:{entry.reason}".encode()).hexdigest()[:ID_DIGITS]
             earlier = None if force else _done_row(root, cid, fp)
             if earlier is not None:
                 rows.append({**earlier, "capture": entry.address, "run": "earlier"})

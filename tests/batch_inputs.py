@@ -19,9 +19,11 @@ CAPTURES = {
     "folder/icmp-net-unreach.pcap": LAB / "icmp-net-unreach.pcap",
     "folder/sub/spi-mismatch.pcap": LAB / "spi-mismatch.pcap",
     "folder/sub/esp.pcapng": CORPUS / "ndpi-esp.pcapng",
+    "folder/snoop.txt": CORPUS / "netscreen-movingpackets-ike-vlan.txt",
     "caps.tar.gz::natt.pcap": LAB / "natt.pcap",
     "caps.tar.gz::nested/ipv6.pcap.gz": LAB / "ipv6.pcap",
     "caps.tar.gz::../evil.pcap": LAB / "icmp-frag-needed.pcap",
+    "caps.tar.gz::snoop/vlan.txt": CORPUS / "netscreen-askws-q21209-tcp-vlan.txt",
     "caps.zip::net-unreach.pcapng.gz": LAB / "icmp-net-unreach.pcapng",
     "caps.zip::/abs/natt2.pcap": LAB2 / "natt.pcap",
     "caps.zip::more.tar::ikev2-rekey.pcap": LAB / "ikev2-rekey.pcap",
@@ -54,6 +56,7 @@ def build_inputs(root: Path) -> Path:
         _add(tar, "nested/ipv6.pcap.gz", gzip.compress((LAB / "ipv6.pcap").read_bytes()))
         _add(tar, "notes.txt", b"the customer says: bad SPI since Monday\n")
         _add(tar, "../evil.pcap", (LAB / "icmp-frag-needed.pcap").read_bytes())
+        _add(tar, "snoop/vlan.txt", (CORPUS / "netscreen-askws-q21209-tcp-vlan.txt").read_bytes())
         _add(tar, "link.pcap", b"", tarfile.SYMTYPE, linkname="natt.pcap")
         _add(tar, "hard.pcap", b"", tarfile.LNKTYPE, linkname="natt.pcap")
         _add(tar, "dev.pcap", b"", tarfile.CHRTYPE)

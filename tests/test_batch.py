@@ -415,3 +415,24 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert capsys.readouterr().err == f"Error: {tmp_path / 'missing.pcap'}: no such file or folder\n"
     result = CliRunner().invoke(cli, ["batch", str(LAB / "natt.pcap")])
     assert result.exit_code == 2 and "Missing option '-o'" in result.output
+
+
+def test_members_of_a_tgz_in_order_cost_one_pass(inputs, monkeypatch):
+    import gzip
+
+    from badspi_pcap.archive import release, scan
+    rewinds = []
+    real = gzip._GzipReader._rewind
+    monkeypatch.setattr(gzip._GzipReader, "_rewind", lambda self: (rewinds.append(1), real(self))[1])
+    sources = [e for e in scan(inputs / "caps.tar.gz", "caps.tar.gz") if isinstance(e, batch.CaptureSource)]
+    assert len(sources) == 4
+    rewinds.clear()
+    try:
+        for source in sources:
+            assert batch.check_capture(source).summary["status"] == "ok"
+        assert rewinds == []             # the archive kept open, read forward once
+        for source in reversed(sources):
+            assert batch.check_capture(source).summary["status"] == "ok"
+        assert len(rewinds) >= 3         # going back means decompressing again from the start
+    finally:
+        release()

@@ -167,16 +167,6 @@ class HashingReader(_Stream):
     def tell(self) -> int:
         return self.pos
 
-    def __iter__(self) -> Iterator[bytes]:
-        """Lines (the snoop text reader iterates over its stream)."""
-        rest = b""
-        while chunk := self.read(PIECE):
-            *lines, rest = (rest + chunk).split(b"\n")
-            for line in lines:
-                yield line + b"\n"
-        if rest:
-            yield rest
-
     def close(self) -> None:
         """Readers close what they read; the owner ends it with ``finish``."""
 
@@ -288,8 +278,8 @@ def _scan(stream: BinaryIO, address: str, path: str, hops: tuple, size: int, dep
                      hops, size)
         return
     stream.seek(0)
-    lister = _tar_members if kind[0] == "tar" else _zip_members
-    yield from lister(stream, kind[1], address, path, hops, depth, limits)
+    entries = (_tar_entries if kind[0] == "tar" else _zip_entries)(stream, kind[1])
+    yield from _members(entries, address, path, hops, depth, limits)
 
 
 def _identify(reader: HashingReader, address, path, hops, size):
@@ -317,38 +307,14 @@ def _member_problem(info: tarfile.TarInfo) -> str | None:
     return None
 
 
-def _too_many(address, path, hops, limits: Limits):
-    return Unread(address, path, "skipped",
-                  f"archive has more than {limits.max_members} members: the rest were not read", hops)
-
-
-def _tar_members(stream, compression, address, path, hops, depth, limits) -> Iterator:
+def _tar_entries(stream, compression) -> Iterator[tuple]:
     container = _decompressed(stream, compression)
-    count = 0
-    try:
-        tar = tarfile.open(fileobj=container, mode="r:")
-        while True:
-            info = tar.next()
-            tar.members.clear()   # keep memory flat on big archives
-            if info is None:
-                break
-            if info.isdir():
-                continue
-            count += 1
-            if count > limits.max_members:
-                yield _too_many(address, path, hops, limits)
-                break
-            here = f"{address}{SEP}{info.name}"
-            hop = Hop("tar", compression, info.name, info.offset_data, info.size)
-            problem = _member_problem(info)
-            if problem:
-                yield Unread(here, path, "skipped", problem, hops + (hop,), info.size)
-                continue
-            yield from _scan(Slice(container, info.offset_data, info.size), here, path, hops + (hop,), info.size,
-                             depth + 1, limits)
-    except DAMAGE as e:
-        yield Unread(address, path, "error", f"archive is damaged after {count} members: {e or type(e).__name__}",
-                     hops)
+    tar = tarfile.open(fileobj=container, mode="r:")
+    while (info := tar.next()) is not None:
+        tar.members.clear()   # keep memory flat on big archives
+        if not info.isdir():
+            yield (Hop("tar", compression, info.name, info.offset_data, info.size), _member_problem(info),
+                   lambda info=info: Slice(container, info.offset_data, info.size))
 
 
 def _zip_problem(info: zipfile.ZipInfo) -> str | None:
@@ -362,33 +328,36 @@ def _zip_problem(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _zip_members(stream, _compression, address, path, hops, depth, limits) -> Iterator:
-    try:
-        archive = zipfile.ZipFile(stream)
-    except DAMAGE as e:
-        yield Unread(address, path, "error", f"zip archive cannot be read: {e or type(e).__name__}", hops)
-        return
-    with archive:
-        count = 0
+def _zip_entries(stream, _compression) -> Iterator[tuple]:
+    with zipfile.ZipFile(stream) as archive:
         for info in archive.infolist():
-            if info.is_dir():
-                continue
+            if not info.is_dir():
+                yield (Hop("zip", None, info.filename, info.header_offset, info.file_size), _zip_problem(info),
+                       lambda info=info: archive.open(info))
+
+
+def _members(entries: Iterator[tuple], address, path, hops, depth, limits) -> Iterator:
+    """What the members of one archive hold; ``entries`` gives (hop, problem, open)."""
+    count = 0
+    try:
+        for hop, problem, opener in entries:
             count += 1
             if count > limits.max_members:
-                yield _too_many(address, path, hops, limits)
-                break
-            here = f"{address}{SEP}{info.filename}"
-            hop = Hop("zip", None, info.filename, info.header_offset, info.file_size)
-            problem = _zip_problem(info)
+                yield Unread(address, path, "skipped",
+                             f"archive has more than {limits.max_members} members: the rest were not read", hops)
+                return
+            here, chain = f"{address}{SEP}{hop.member}", hops + (hop,)
             if problem:
-                yield Unread(here, path, "skipped", problem, hops + (hop,), info.file_size)
+                yield Unread(here, path, "skipped", problem, chain, hop.size)
                 continue
             try:
-                with archive.open(info) as member:
-                    yield from _scan(member, here, path, hops + (hop,), info.file_size, depth + 1, limits)
+                with opener() as member:
+                    yield from _scan(member, here, path, chain, hop.size, depth + 1, limits)
             except DAMAGE as e:
-                yield Unread(here, path, "error", f"zip member cannot be read: {e or type(e).__name__}",
-                             hops + (hop,), info.file_size)
+                yield Unread(here, path, "error", f"member cannot be read: {e or type(e).__name__}", chain, hop.size)
+    except DAMAGE as e:
+        yield Unread(address, path, "error", f"archive cannot be read after {count} members: "
+                                             f"{e or type(e).__name__}", hops)
 
 
 # Reopening, in whatever process runs the check.  The last archive opened is kept open

@@ -75,18 +75,24 @@ def test_every_entry_is_listed_with_its_status(done):
     assert (s["run"] == "new").all()
 
 
-def test_packets_equal_reading_each_fixture_alone(done):
-    inputs, _ = done
-    packets = table(inputs / "out", "packets")
-    summary = table(inputs / "out", "summary")
+def rows_for(dataset, name):
+    """(address, fixture, that capture's rows of table ``name`` without its ids) per capture."""
+    rows, summary = table(dataset, name), table(dataset, "summary")
     for address, fixture in CAPTURES.items():
         cid = rows_of(summary, address)["capture_id"]
-        ours = packets[packets["capture_id"] == cid].drop(columns=["capture_id", "capture"]).reset_index(drop=True)
+        mine = rows[rows["capture_id"] == cid]
+        assert (mine["capture"] == address).all()
+        yield address, fixture, mine.drop(columns=["capture_id", "capture"]).reset_index(drop=True)
+
+
+def test_packets_equal_reading_each_fixture_alone(done):
+    inputs, _ = done
+    summary = table(inputs / "out", "summary")
+    for address, fixture, ours in rows_for(inputs / "out", "packets"):
         alone = read_capture(fixture)
         want = alone.packets.drop(columns=["capture"]).reset_index(drop=True)
         assert alone.counts.frames > 0
         pd.testing.assert_frame_equal(ours, want, check_dtype=False)
-        assert (packets.loc[packets["capture_id"] == cid, "capture"] == address).all()
         row = rows_of(summary, address)
         assert (row["frames"], row["ipsec_packets"]) == (alone.counts.frames, len(alone.packets))
         assert row["first_time"] == alone.first_time and row["last_time"] == alone.last_time
@@ -94,11 +100,7 @@ def test_packets_equal_reading_each_fixture_alone(done):
 
 def test_findings_equal_analyzing_each_fixture_alone(done):
     inputs, _ = done
-    findings = table(inputs / "out", "findings")
-    summary = table(inputs / "out", "summary")
-    for address, fixture in CAPTURES.items():
-        cid = rows_of(summary, address)["capture_id"]
-        ours = findings[findings["capture_id"] == cid].drop(columns=["capture_id", "capture"]).reset_index(drop=True)
+    for address, fixture, ours in rows_for(inputs / "out", "findings"):
         want = analyze(fixture).findings.reset_index(drop=True)
         ours["evidence_frames"] = ours["evidence_frames"].str.replace(address, fixture.name, regex=False)
         pd.testing.assert_frame_equal(ours, want, check_dtype=False)

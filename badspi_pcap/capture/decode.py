@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from .. import schema
@@ -310,10 +311,13 @@ def _exchange_names(cols: _Columns) -> pa.Array:
     if "ike_exchange" not in cols.values:
         return pa.nulls(n, type=pa.string())
     valid = cols.valid["ike_exchange"]
-    key = cols.values["ike_version"] * 256 + cols.values["ike_exchange"]
-    uniq, inverse = np.unique(key, return_inverse=True)
+    at = np.flatnonzero(valid)
+    key = cols.values["ike_version"][at] * 256 + cols.values["ike_exchange"][at]
+    inverse, uniq = pd.factorize(key)
+    index = np.zeros(n, dtype=np.int32)
+    index[at] = inverse
     names = [_exchange_name(int(k) >> 8, int(k) & 0xFF) for k in uniq]
-    return pa.DictionaryArray.from_arrays(pa.array(inverse.astype(np.int32), mask=~valid),
+    return pa.DictionaryArray.from_arrays(pa.array(index, mask=~valid),
                                           pa.array(names, type=pa.string())).cast(pa.string())
 
 

@@ -66,6 +66,12 @@ class Analysis:
     skipped: list = field(default_factory=list)
     unparsed_lines: int = 0
 
+    def __repr__(self) -> str:
+        verdicts = ", ".join(f"{t}: {c} {v}" for t, c, v in
+                             self.findings[["tunnel", "cause", "verdict"]].itertuples(index=False)) or "no findings"
+        return (f"<Analysis of {len(self.captures)} capture(s), {len(self.events)} events; clock offset "
+                f"{self.clock_offset.seconds:+.1f} s ({self.clock_offset.method}); {verdicts}>")
+
     def _repr_html_(self) -> str:
         from .report.html import analysis_html
         return analysis_html(self, standalone=False)

@@ -89,3 +89,12 @@ def test_internal_errors_are_reported_without_traceback(monkeypatch, capsys):
     assert capsys.readouterr().err == "Internal error: RuntimeError: kaput (rerun with --traceback and report it)\n"
     with pytest.raises(RuntimeError):
         main(["--traceback", "packets", str(LAB / "natt.pcap")])
+
+
+def test_output_files_get_ordinary_permissions(tmp_path):
+    import os
+    out = tmp_path / "p.csv"
+    run("packets", LAB / "natt.pcap", "-o", out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)

@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .. import schema
+from ..compressed import DecompressionLimit
 from ..errors import InputError, Skipped, UsageError
 from .decode import BatchCounts, decode_batch
 from .linklayer import linktype_name
@@ -64,7 +65,8 @@ class CaptureRead:
 
 def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: str = "auto",
                  progress: Callable[[int], None] | None = None, stream: BinaryIO | None = None,
-                 size: int | None = None) -> CaptureRead:
+                 size: int | None = None, decompression_limit: DecompressionLimit | bool | None = None,
+                 ) -> CaptureRead:
     """Read one capture file.
 
     ``engine="auto"`` walks classic pcap with the project's own reader and uses Scapy's
@@ -74,12 +76,16 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     start is reported in ``skipped`` and everything before it is kept.
     ``stream`` (with its ``size`` in bytes) is read instead of opening ``path``, which
     then only labels the capture: see ``open_capture``.
+    ``decompression_limit`` stops a gzip/bzip2/xz stream that expands more than 100:1
+    (beyond 64 MiB) or past 64 GiB, keeping what came before: None for that default
+    (lifted by the environment variable BADSPI_NO_DECOMPRESSION_LIMIT=1), False for no
+    limit, or a ``DecompressionLimit``.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     path = str(path)
     name = name or Path(path).name
-    opened = open_capture(path, stream=stream)
+    opened = open_capture(path, stream=stream, decompression_limit=decompression_limit)
     skipped: list[Skipped] = []
     tick = (lambda: progress(opened.raw.tell())) if progress else None
     try:
@@ -108,9 +114,12 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
                 last = hi if last is None else max(last, hi)
         size = os.path.getsize(path) if size is None else size
         error = getattr(opened.stream, "error", None)
+        limited = getattr(opened.stream, "limited", None)
         if error:
             skipped.append(Skipped(name, "reader", f"{opened.compression} stream ends early or is corrupt "
                                                    f"({error}); kept the packets before it"))
+        if limited:
+            skipped.append(Skipped(name, "reader", f"{opened.compression}: {limited}; kept the packets before it"))
     finally:
         opened.close()
     for lt, n in counts.unsupported_linktype.items():
@@ -140,17 +149,19 @@ def _ts(ns: int | None):
     return None if ns is None else pd.Timestamp(ns, unit="ns", tz="UTC")
 
 
-def read_packets(paths: str | os.PathLike | Iterable[str | os.PathLike], *, engine: str = "auto") -> pd.DataFrame:
+def read_packets(paths: str | os.PathLike | Iterable[str | os.PathLike], *, engine: str = "auto",
+                 decompression_limit: DecompressionLimit | bool | None = None) -> pd.DataFrame:
     """The ``packets`` table of one or more captures (see README for the columns).
 
     Damage inside a capture is reported with a ``CaptureWarning`` per problem; files
-    that cannot be read at all raise InputError.
+    that cannot be read at all raise InputError.  ``decompression_limit``: as for
+    ``read_capture``.
     """
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     names = capture_names(paths)
     frames = []
     for path, name in zip(paths, names):
-        result = read_capture(path, name=name, engine=engine)
+        result = read_capture(path, name=name, engine=engine, decompression_limit=decompression_limit)
         for s in result.skipped:
             warnings.warn(str(s), CaptureWarning, stacklevel=2)
         frames.append(result.packets)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import BinaryIO, Callable, Iterator
 
+from ..compressed import MAX_LINE, bounded_lines
 from ..errors import Skipped
 from .batch import FrameBatch
 from .linklayer import ETHERNET, PPP
@@ -45,7 +46,8 @@ def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
             linktypes.append(_linktype(current["iface"], data, current["dst_mac"]))
         current = None
 
-    for number, raw in enumerate(stream, start=1):
+    cut: list[int] = []
+    for number, raw in enumerate(bounded_lines(stream, cut), start=1):
         line = raw.decode("latin-1").rstrip("\r\n")
         if "(i) len=" in line or "(o) len=" in line:
             finish()
@@ -71,6 +73,8 @@ def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
             if progress:
                 progress()
     finish()
+    for number in cut:
+        skipped.append(Skipped(name, f"line {number}", f"line longer than {MAX_LINE} bytes; the rest is ignored"))
     if frames:
         yield FrameBatch.from_frames(frames, wirelen, times, linktypes, first)
     if progress:

@@ -1,7 +1,9 @@
 """Scapy's raw readers: the path for pcapng, and the reference for our pcap walk.
 
 Scapy reports damage through its logger and then stops; we turn those messages into
-``Skipped`` records so the caller sees what was lost.
+``Skipped`` records so the caller sees what was lost.  Scapy believes the lengths in the
+file: its reads go through ``BoundedReads`` so a block claiming 4 GB fails as damage
+instead of allocating 4 GB, and a reader that stops with data left says so.
 """
 from __future__ import annotations
 
@@ -17,45 +19,79 @@ from .batch import FrameBatch
 
 BATCH_FRAMES = 50_000
 SNAP = 1 << 18  # keep whole frames: Scapy's default read size is the MTU
+MAX_READ = 16 << 20  # no sane pcapng block is larger (Wireshark's wiretap has the same limit)
+MAX_NS = (1 << 63) - 1  # the latest time a timestamp[ns] holds (2262-04-11)
+
+
+class BoundedReads:
+    """The stream as Scapy sees it: one read of more than ``MAX_READ`` bytes (a lying
+    block length) raises OSError, which Scapy reports as damage and stops at."""
+
+    def __init__(self, stream: BinaryIO):
+        self.stream = stream
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0 or n > MAX_READ:
+            raise OSError(f"a block or record claims {n} bytes, more than the {MAX_READ >> 20} MiB "
+                          "a capture block can hold")
+        return self.stream.read(n)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 @contextmanager
 def _scapy_messages(name: str, skipped: list[Skipped]):
+    """Collect Scapy's warnings as ``Skipped`` while reading.  Scapy's own filter on its
+    logger drops a warning repeated from the same place within 5 s (the third damaged
+    file read in a row would lose its warning): it is set aside meanwhile."""
     class Collect(logging.Handler):
         def emit(self, record):
             skipped.append(Skipped(name, "reader", f"Scapy: {record.getMessage()}"))
 
     logger = logging.getLogger("scapy.runtime")
     handler = Collect(level=logging.WARNING)
-    previous = logger.propagate
+    previous, filters = logger.propagate, logger.filters[:]
     logger.addHandler(handler)
     logger.propagate = False
+    for f in filters:
+        logger.removeFilter(f)
     try:
         yield
     finally:
         logger.removeHandler(handler)
         logger.propagate = previous
+        for f in filters:
+            logger.addFilter(f)
 
 
 def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
                progress: Callable[[], None] | None = None) -> Iterator[FrameBatch]:
     with _scapy_messages(name, skipped):
         try:
-            reader = (RawPcapNgReader if fmt == "pcapng" else RawPcapReader)(stream)
+            reader = (RawPcapNgReader if fmt == "pcapng" else RawPcapReader)(BoundedReads(stream))
         except Scapy_Exception as e:
             raise InputError(f"{name}: {e}") from None
         frames, wirelen, times, linktypes = [], [], [], []
         first = 1
+        late = 0
         while True:
             try:
                 data, meta = reader._read_packet(SNAP)
             except EOFError:
                 break
+            except Scapy_Exception as e:  # a damaged section header block after the first
+                skipped.append(Skipped(name, "reader", f"Scapy: {e}"))
+                break
             frames.append(data)
             wirelen.append(meta.wirelen if meta.wirelen is not None else len(data))
             if fmt == "pcapng":
                 ticks = ((meta.tshigh or 0) << 32) | (meta.tslow or 0)
-                times.append(ticks * 1_000_000_000 // meta.tsresol)
+                ns = ticks * 1_000_000_000 // meta.tsresol
+                if ns > MAX_NS:
+                    late += 1
+                    ns = MAX_NS
+                times.append(ns)
                 linktypes.append(meta.linktype)
             else:
                 times.append(meta.sec * 1_000_000_000 + meta.usec * (1 if reader.nano else 1000))
@@ -68,5 +104,22 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
                     progress()
         if frames:
             yield FrameBatch.from_frames(frames, wirelen, times, linktypes, first)
+            first += len(frames)
+        if late:
+            skipped.append(Skipped(name, "reader", f"{late} frames have a timestamp after 2262-04-11; "
+                                                   "set to that date", late))
+        _stopped_early(stream, first - 1, name, skipped)
     if progress:
         progress()
+
+
+def _stopped_early(stream: BinaryIO, frames: int, name: str, skipped: list[Skipped]) -> None:
+    """Scapy stops at damage, sometimes without a word: say so when data is left."""
+    try:
+        where = stream.tell()
+        left = stream.read(1)
+    except (OSError, ValueError, EOFError):
+        return
+    if left:
+        skipped.append(Skipped(name, f"offset {where}", f"reading stopped after frame {frames} at damaged data; "
+                                                        "the rest of the file is not read"))

@@ -71,12 +71,13 @@ def select_formats(name: str | None) -> tuple[LineFormat, ...]:
 
 
 def parse_logs(paths, *, format: str | None = None, year: int | None = None, log_tz=None,
-               reference_times=None) -> LogParse:
+               reference_times=None, decompression_limit=None) -> LogParse:
     """Parse log files (one path or many) into events; see ``LogParse``.
 
     ``format`` forces a format or vendor; ``year`` is the year of the first line of a file
     whose header has none; ``log_tz`` (name or offset) is the device's time zone;
     ``reference_times`` (e.g. the capture's packet times) pick the year when none is given.
+    ``decompression_limit``: as for ``read_capture`` (None: the default limit; False: none).
     """
     formats = select_formats(format)
     tz = parse_tz(log_tz)
@@ -84,7 +85,7 @@ def parse_logs(paths, *, format: str | None = None, year: int | None = None, log
         raise UsageError(f"--year must be a year like 2021, not {year!r}")
     reference = _reference_span(reference_times)
     skipped: list[Skipped] = []
-    files = [_read_file(path, formats, skipped) for path in as_paths(paths)]
+    files = [_read_file(path, formats, skipped, decompression_limit) for path in as_paths(paths)]
     if not files:
         raise UsageError("no log files given")
     rows, duplicates = _rows(files, year=year, reference=reference, tz=tz)
@@ -117,13 +118,13 @@ def _reference_span(times) -> tuple[int, int] | None:
     return int(values.min().value), int(values.max().value)
 
 
-def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skipped]) -> _File:
+def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skipped], decompression_limit=None) -> _File:
     result = _File(str(path))
     state: dict = {}
     last: LineFormat | None = None
     last_stamps: dict[str, Stamp] = {}  # per format: a line without a time takes the one before
     continuing = [f.continues for f in formats if f.continues is not None]
-    for number, count, text in _logical_lines(read_lines(path, skipped), continuing):
+    for number, count, text in _logical_lines(read_lines(path, skipped, decompression_limit), continuing):
         result.lines += count
         try:
             found = _classify(text, formats, last, state)

@@ -1,28 +1,26 @@
 """Reading log and CLI text files as lines, whatever they were saved as.
 
-Compressed files (gzip, bzip2, xz) are read as streams, recognised by their first bytes.
+Compressed files (gzip, bzip2, xz) are read as streams, recognised by their first bytes,
+under the same decompression limit as captures (``badspi_pcap.compressed``).
 A UTF-16 file (a Windows terminal capture) is recognised by its byte-order mark or by its
 pattern of zero bytes.  Everything else is decoded line by line, UTF-8 first and Latin-1
 when that fails, so one bad byte spoils nothing but its own line.  NUL bytes are dropped
-(real SRX lines carry them).  A stream that breaks off is read up to the break and
-recorded as ``Skipped``.
+(real SRX lines carry them).  A line longer than 64 KiB is cut there.  A stream that
+breaks off, or stops at the decompression limit, is read up to there and recorded as
+``Skipped``.
 """
 from __future__ import annotations
 
-import bz2
 import codecs
-import gzip
 import io
-import lzma
 import os
-import zlib
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from ..compressed import MAX_LINE, Decompressed, DecompressionLimit, bounded_lines, compression_of, resolve_limit
 from ..errors import InputError, Skipped
 
-_OPENERS = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
-_STREAM_ERRORS = (EOFError, OSError, zlib.error, lzma.LZMAError, ValueError)
+_STREAM_ERRORS = (EOFError, OSError, ValueError)
 _CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
                   b"\x0a\x0d\x0d\x0a")
 
@@ -34,38 +32,55 @@ def as_paths(paths) -> list[Path]:
     return [Path(p) for p in paths]
 
 
-def read_lines(path: Path, skipped: list[Skipped]) -> Iterator[tuple[int, str]]:
+def read_lines(path: Path, skipped: list[Skipped],
+               decompression_limit: DecompressionLimit | bool | None = None) -> Iterator[tuple[int, str]]:
     """(1-based line number, text without line end) for every line of ``path``."""
     raw = _open_binary(path)
+    stream = _decompressing(raw, decompression_limit)
+    dec = getattr(stream, "raw", None)
+    dec = dec if isinstance(dec, Decompressed) else None
     try:
-        head = raw.peek(4096)[:4096] if hasattr(raw, "peek") else b""
+        head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
         if head[:4] in _CAPTURE_MAGIC:
             raise InputError(f"{path}: this is a packet capture, not a log")
         encoding = _utf16_encoding(head)
-        lines = _utf16_lines(raw, encoding) if encoding else _byte_lines(raw)
-        yield from _guard(lines, path, skipped)
+        cut: list[int] = []
+        lines = _utf16_lines(stream, encoding, cut) if encoding else _byte_lines(stream, cut)
+        number = yield from _guard(lines, path, skipped, lambda: dec is not None and (dec.error or dec.limited))
+        for n in cut:
+            skipped.append(Skipped(str(path), f"line {n}", f"line longer than {MAX_LINE} characters; the rest is ignored"))
+        if dec is not None and dec.error:
+            skipped.append(Skipped(str(path), f"after line {number}", f"file ends early or is damaged ({dec.error}); "
+                                                                      "a line cut off there is not read"))
+        if dec is not None and dec.limited:
+            skipped.append(Skipped(str(path), f"after line {number}", dec.limited))
     finally:
+        stream.close()
         raw.close()
 
 
-def _open_binary(path: Path) -> io.BufferedIOBase:
+def _open_binary(path: Path) -> io.BufferedReader:
     try:
-        f = open(path, "rb")
+        return open(path, "rb")
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a log file") from None
     except OSError as e:
         raise InputError(f"{path}: cannot read ({e.strerror or e})") from None
-    magic = f.peek(6)[:6]
-    for prefix, opener in _OPENERS:
-        if magic.startswith(prefix):
-            stream = io.BufferedReader(opener(f, "rb"))
-            try:
-                stream.peek(1)
-            except _STREAM_ERRORS:  # only looked compressed: read the bytes as they are
-                f.seek(0)
-                return f
-            return stream
-    return f
+
+
+def _decompressing(f: io.BufferedReader, limit) -> io.BufferedReader:
+    """``f``, or a buffered stream of its decompressed content when it starts like gzip,
+    bzip2 or xz and decompresses (a file that only looks compressed is read as it is)."""
+    found = compression_of(f.peek(6)[:6])
+    if found is None:
+        return f
+    dec = Decompressed(f, found[1], resolve_limit(limit))
+    stream = io.BufferedReader(dec, 1 << 16)
+    if not stream.peek(1) and dec.error:
+        stream.detach()
+        f.seek(0)
+        return f
+    return stream
 
 
 def _utf16_encoding(head: bytes) -> str | None:
@@ -84,18 +99,31 @@ def _utf16_encoding(head: bytes) -> str | None:
     return None
 
 
-def _utf16_lines(raw, encoding: str) -> Iterator[str]:
+def _utf16_lines(raw, encoding: str, cut: list[int]) -> Iterator[str]:
     text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
-    first = True
-    for line in text:
-        if first:
-            line, first = line.lstrip("\ufeff"), False
-        yield line
+    try:
+        first, number = True, 0
+        while True:
+            line = text.readline(MAX_LINE)
+            if not line:
+                return
+            number += 1
+            if first:
+                line, first = line.lstrip("\ufeff"), False
+            if len(line) >= MAX_LINE and not line.endswith(("\n", "\r")):
+                while True:
+                    more = text.readline(MAX_LINE)
+                    if not more or more.endswith(("\n", "\r")):
+                        break
+                cut.append(number)
+            yield line
+    finally:
+        text.detach()  # the caller closes the stream
 
 
-def _byte_lines(raw) -> Iterator[str]:
+def _byte_lines(raw, cut: list[int]) -> Iterator[str]:
     first = True
-    for line in raw:
+    for line in bounded_lines(raw, cut):
         if first:
             line, first = line.removeprefix(codecs.BOM_UTF8), False
         try:
@@ -104,10 +132,21 @@ def _byte_lines(raw) -> Iterator[str]:
             yield line.decode("latin-1")
 
 
-def _guard(lines: Iterable[str], path: Path, skipped: list[Skipped]) -> Iterator[tuple[int, str]]:
-    number = 0
+def _guard(lines: Iterable[str], path: Path, skipped: list[Skipped], broken):
+    """Yields the numbered lines without their ends; returns the number of the last one.
+    The last line is held back: when the stream broke off (``broken()``) a last line
+    without its end is a fragment and is dropped, not read with a cut-off value."""
+    number, held = 0, None
     try:
         for number, line in enumerate(lines, 1):
-            yield number, line.rstrip("\r\n").replace("\x00", "")
+            if held is not None:
+                yield number - 1, held.rstrip("\r\n").replace("\x00", "")
+            held = line
     except _STREAM_ERRORS as e:
         skipped.append(Skipped(str(path), f"after line {number}", f"file ends early or is damaged ({e})"))
+    if held is not None:
+        if held.endswith(("\n", "\r")) or not broken():
+            yield number, held.rstrip("\r\n").replace("\x00", "")
+        else:
+            number -= 1
+    return number

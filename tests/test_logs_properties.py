@@ -61,6 +61,7 @@ def test_any_lines_never_raise_and_every_line_is_counted(tmp_path_factory, lines
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(lines=st.lists(real_line, min_size=1, max_size=15), encoding=st.sampled_from(["utf-8", "utf-16", "latin-1"]))
 def test_real_lines_in_any_encoding_are_all_recognised(tmp_path_factory, lines, encoding):
+    assume(not all(t.startswith(" ") for t in lines))  # continuation lines alone are no known format
     path = tmp_path_factory.mktemp("e") / "enc.log"
     text = "\n".join(lines) + "\n"
     path.write_bytes(text.encode(encoding, "replace") if encoding != "utf-16" else

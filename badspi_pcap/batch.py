@@ -428,39 +428,13 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     options = replace(options, **_absolute({"events": options.events, "sas": options.sas}))
     mapping = [MapRow(r.pattern, _absolute(r.values)) for r in mapping]
     fingerprint = _Fingerprints()
-    base_print = fingerprint(options)
-    for row in mapping:
-        fingerprint(replace(options, **row.values))   # every log file readable before any work
+    for opts in [options, *(replace(options, **row.values) for row in mapping)]:
+        fingerprint(opts)             # every log file readable before any work starts
     progress = progress or (lambda phase, files, total: nullcontext(lambda n: None))
-    runner = make_runner(jobs, scheduler)
-    with _locked(root), runner:
+    with _locked(root), make_runner(jobs, scheduler) as runner:
         _clean_temporaries(root)
-        sizes = {address: _size(path) for path, address in files}
-        found = {}
-        with progress("finding captures", len(files), sum(sizes.values())) as step:
-            scans = [(os.path.abspath(path), address, limits or Limits()) for path, address in files]
-            for (path, address, _), ok, value in runner.run(_scan_task, scans):
-                found[address] = value if ok else [Unread(address, path, "failed",
-                                                          f"internal error: {type(value).__name__}: {value}")]
-                step(sizes[address])
-        entries = unread + [e for _, address in files for e in found[address]]
-        tasks, rows, firsts = [], [], {}
-        for entry in entries:
-            cid = capture_id(entry)
-            if cid in firsts:
-                rows.append({**_base_row(entry), "status": "duplicate", "error": f"same content as {firsts[cid]}",
-                             "run": "duplicate"})
-                continue
-            firsts[cid] = entry.address
-            opts = options_for(entry.address, options, mapping) if isinstance(entry, CaptureSource) else options
-            fp = (fingerprint(opts) if opts is not options else base_print) if isinstance(entry, CaptureSource) \
-                else hashlib.sha256(f"{entry.status}:{entry.reason}".encode()).hexdigest()[:ID_DIGITS]
-            earlier = None if force else _done_row(root, cid, fp)
-            if earlier is not None:
-                rows.append({**earlier, "capture": entry.address, "run": "earlier"})
-            else:
-                tasks.append(Task(entry, opts, str(root.resolve()), fp))
-        tasks = _work_order(tasks)
+        entries = unread + _find(runner, files, limits or Limits(), progress)
+        tasks, rows = _plan(entries, root, options, mapping, fingerprint, force)
         with progress("checking captures", len(tasks), sum(t.source.size for t in tasks)) as step:
             for task, ok, value in runner.run(run_task, tasks):
                 if not ok:   # the worker died (or the cluster lost it): listed, retried next run
@@ -471,9 +445,46 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
                 step(task.source.size)
     summary = pd.DataFrame(rows, columns=[*SUMMARY.names, "run"])
     order = {e.address: i for i, e in enumerate(entries)}
-    summary = summary.sort_values("capture", key=lambda s: s.map(order).fillna(len(order)), kind="stable")
-    return BatchResult(root, summary.reset_index(drop=True), found=len(entries), checked=len(tasks),
+    summary = summary.sort_values("capture", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
+    return BatchResult(root, summary, found=len(entries), checked=len(tasks),
                        earlier=int((summary["run"] == "earlier").sum()))
+
+
+def _find(runner, files: list[tuple[str, str]], limits: Limits, progress) -> list:
+    """Scan every file (in the workers: hashing reads every capture), in input order."""
+    sizes = {address: _size(path) for path, address in files}
+    found = {}
+    with progress("finding captures", len(files), sum(sizes.values())) as step:
+        scans = [(os.path.abspath(path), address, limits) for path, address in files]
+        for (path, address, _), ok, value in runner.run(_scan_task, scans):
+            found[address] = value if ok else [Unread(address, path, "failed",
+                                                      f"internal error: {type(value).__name__}: {value}")]
+            step(sizes[address])
+    return [e for _, address in files for e in found[address]]
+
+
+def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow], fingerprint: _Fingerprints,
+          force: bool) -> tuple[list[Task], list[dict]]:
+    """The tasks still to do, and the rows of what needs no work (done earlier, duplicates)."""
+    tasks, rows, firsts = [], [], {}
+    for entry in entries:
+        cid = capture_id(entry)
+        if cid in firsts:
+            rows.append({**_base_row(entry), "status": "duplicate", "error": f"same content as {firsts[cid]}",
+                         "run": "duplicate"})
+            continue
+        firsts[cid] = entry.address
+        if isinstance(entry, CaptureSource):
+            opts = options_for(entry.address, options, mapping)
+            fp = fingerprint(opts)
+        else:   # listed again when the reason changes
+            opts, fp = options, hashlib.sha256(f"{entry.status}:{entry.reason}".encode()).hexdigest()[:ID_DIGITS]
+        earlier = None if force else _done_row(root, cid, fp)
+        if earlier is not None:
+            rows.append({**earlier, "capture": entry.address, "run": "earlier"})
+        else:
+            tasks.append(Task(entry, opts, str(root.resolve()), fp))
+    return _work_order(tasks), rows
 
 
 def _scan_task(args) -> list:

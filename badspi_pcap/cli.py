@@ -122,7 +122,7 @@ def capture_heading(r) -> str:
     by_kind = ", ".join(f"{k} {v}" for k, v in kinds.items()) or "none"
     links = ", ".join(r.linktypes) or "-"
     comp = f" ({r.compression})" if r.compression else ""
-    return (f"== {r.capture}: {r.format}{comp}, {r.counts.frames} frames{span}; link {links}\n"
+    return (f"== {clean(r.capture)}: {r.format}{comp}, {r.counts.frames} frames{span}; link {links}\n"
             f"   IPsec-relevant rows {len(r.packets)}: {by_kind}; later IP fragments {r.counts.later_fragments}")
 
 

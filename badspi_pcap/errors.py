@@ -4,14 +4,28 @@ Library code raises only ``BadspiError`` subclasses for bad user input; the CLI 
 them into one-line "Error: ..." messages.  Damage that does not stop the work (a
 truncated last record, a garbage log line) is not an exception: it is counted in a
 ``Skipped`` record so that nothing is lost silently.
+
+Both name files and quote their content, which come from customers: their ``str()``
+(what a terminal shows) has control characters, escape sequences included, replaced.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and newline
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escape sequences too) replaced by '?'."""
+    return CONTROL.sub("?", text)
 
 
 class BadspiError(Exception):
     """Base class of every error the project raises on purpose."""
+
+    def __str__(self) -> str:
+        return printable(super().__str__())
 
 
 class InputError(BadspiError):
@@ -37,4 +51,4 @@ class Skipped:
 
     def __str__(self) -> str:
         times = f" ({self.count}x)" if self.count > 1 else ""
-        return f"{self.source}: {self.where}: {self.reason}{times}"
+        return printable(f"{self.source}: {self.where}: {self.reason}{times}")

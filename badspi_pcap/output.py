@@ -2,7 +2,8 @@
 
 Writes are atomic (a temporary file renamed into place), so an interrupted run never
 leaves a half-written file that looks complete.  CSV cells that a spreadsheet would run
-as a formula are neutralised.
+as a formula are neutralised, in every text column (categories too), and a cell cannot
+smuggle a row break.
 """
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ def neutralise_formula(value):
     return value
 
 
+def _categorical(dtype) -> bool:
+    return isinstance(dtype, pd.CategoricalDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype))
+
+
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``df`` to ``path`` in the format its suffix names, atomically."""
     fmt = output_format(path)
@@ -48,9 +54,14 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
         elif fmt == "csv":
             safe = df.copy()
             for col in safe.columns:
+                if _categorical(safe[col].dtype):  # text in categories is text too
+                    safe[col] = safe[col].astype(object)
                 if pd.api.types.is_string_dtype(safe[col].dtype):
                     safe[col] = safe[col].map(neutralise_formula, na_action="ignore")
-            safe.to_csv(tmp, index=False)
+            # CRLF rows (RFC 4180) make the writer quote every cell holding a CR: with LF
+            # rows a bare CR inside a cell ended the row in a spreadsheet and started the
+            # next one with the rest of the cell, formula included.
+            safe.to_csv(tmp, index=False, lineterminator="\r\n")
         else:
             df.to_json(tmp, orient="records", lines=True, date_format="iso", date_unit="ns")
 

@@ -1,14 +1,12 @@
 """Short plain-text summaries of the events and sas tables (what the CLI prints)."""
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
+from ..errors import CONTROL as _CONTROL
+from ..errors import printable
 from .kinds import KINDS
 from .parse import LogParse
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _label(df: pd.DataFrame) -> pd.Series:
@@ -45,12 +43,12 @@ def events_footer(result: LogParse) -> list[str]:
              f"{' (--unparsed lists them)' if stats['unparsed'].sum() else ''}, "
              f"{int(stats['duplicates'].sum())} duplicate lines kept once, "
              f"{int(stats['ignored'].sum())} known lines with nothing to report"]
-    return lines + [f"note: {n}" for n in result.notes] + [f"warning: {s}" for s in result.skipped]
+    return lines + [f"note: {printable(n)}" for n in result.notes] + [f"warning: {s}" for s in result.skipped]
 
 
 def unparsed_lines(unparsed: pd.DataFrame) -> list[str]:
     """'source:line: text' for each unrecognised line, control characters removed."""
-    return [f"{s}:{n}: {_CONTROL.sub('', t)}" for s, n, t in unparsed.itertuples(index=False, name=None)]
+    return [f"{printable(s)}:{n}: {_CONTROL.sub('', t)}" for s, n, t in unparsed.itertuples(index=False, name=None)]
 
 
 def sas_summary(sas: pd.DataFrame) -> pd.DataFrame:

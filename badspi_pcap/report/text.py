@@ -1,11 +1,9 @@
 """Plain-text tables that paste cleanly into a case note (no box-drawing characters)."""
 from __future__ import annotations
 
-import re
-
 import pandas as pd
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+from ..errors import CONTROL as _CONTROL
 
 
 def clean(value) -> str:
@@ -44,7 +42,8 @@ VERDICT_ORDER = {"confirmed": 0, "likely": 1, "ruled-out": 2, "inconclusive": 3,
 
 
 def render_analysis(analysis, *, evidence: int = 3) -> str:
-    """The case-note report: inputs, clock offset, then one block per finding."""
+    """The case-note report: inputs, clock offset, then one block per finding.  File names
+    and log text are customers' bytes: no control character reaches the terminal."""
     from .common import evidence_pairs, line_label
 
     out = []
@@ -86,7 +85,7 @@ def render_analysis(analysis, *, evidence: int = 3) -> str:
             out.append(f"  Action: {clean(f['action'])}")
     for s in analysis.skipped:
         out.append(f"warning: {clean(s)}")
-    return "\n".join(out)
+    return _CONTROL.sub("?", "\n".join(out))
 
 
 def _capture_overview(analysis) -> list[str]:

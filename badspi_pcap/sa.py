@@ -68,6 +68,7 @@ def parse_sas(paths, *, format: str | None = None) -> SaParse:
         found: dict[str, list[int]] = {}
         for table in tables:
             for what, row in _rows(table, lines, skipped, str(path)):
+                _fit(row, SAS if what == "sa" else COUNTERS, skipped, str(path))
                 row.update(source=str(path), vendor=table.vendor, device=device.get(row["line"]))
                 (sas if what == "sa" else counters).append(row)
                 found.setdefault(table.name, [0, 0])[what != "sa"] += 1
@@ -92,6 +93,31 @@ def _rows(table: SaTable, lines, skipped: list[Skipped], source: str):
         yield from table.parse(lines)
     except Exception as e:  # a parser bug must not lose the other tables: say where
         skipped.append(Skipped(source, table.name, f"parser error {type(e).__name__}: {e}"))
+
+
+def _int_bounds(schema: pa.Schema) -> dict[str, tuple[int, int]]:
+    out = {}
+    for f in schema:
+        if pa.types.is_integer(f.type):
+            bits = f.type.bit_width
+            out[f.name] = (0, (1 << bits) - 1) if pa.types.is_unsigned_integer(f.type) else (
+                -(1 << (bits - 1)), (1 << (bits - 1)) - 1)
+    return out
+
+
+_BOUNDS = {id(SAS): _int_bounds(SAS), id(COUNTERS): _int_bounds(COUNTERS)}
+
+
+def _fit(row: dict, schema: pa.Schema, skipped: list[Skipped], source: str) -> None:
+    """A number that does not fit its column (a port of 30 digits in damaged output) is
+    left empty, and said, instead of failing the whole table."""
+    for name, (low, high) in _BOUNDS[id(schema)].items():
+        value = row.get(name)
+        if isinstance(value, int) and not low <= value <= high:
+            text = str(value)
+            shown = text if len(text) <= 24 else text[:20] + "..."
+            skipped.append(Skipped(source, f"line {row.get('line')}", f"{name} {shown} is out of range; left empty"))
+            row[name] = None
 
 
 def _devices(lines) -> dict[int, str | None]:

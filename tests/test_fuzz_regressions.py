@@ -1,0 +1,26 @@
+"""What the coverage-guided fuzz runs (fuzz/) found, each reduced to a small case.
+
+Findings in the capture readers (a pcapng block length of 4 GB allocating 4 GB, Scapy's
+exceptions escaping) have their cases in test_hostile_limits.py."""
+from __future__ import annotations
+
+from badspi_pcap.sa import parse_sas
+from conftest import FIXTURES
+
+GET_SA = (FIXTURES / "logs" / "icmp-net-unreach" / "get-sa.txt").read_text()
+
+
+def test_sa_table_number_too_big_for_its_column(tmp_path):
+    # fuzz_logs, run 17,863: a `get sa` port of 100 digits made Arrow raise OverflowError
+    # for the whole table.
+    row = next(line for line in GET_SA.splitlines() if line.startswith("0000009a>"))
+    broken = GET_SA.replace(row, row.replace(" 500 ", " 5" + "1" * 99 + " ", 1))
+    path = tmp_path / "get-sa.txt"
+    path.write_text(broken)
+    result = parse_sas(path)
+    want = parse_sas(FIXTURES / "logs" / "icmp-net-unreach" / "get-sa.txt").sas
+    assert len(result.sas) == len(want)
+    assert result.sas["port"].isna().sum() == 1 and result.sas["spi"].tolist() == want["spi"].tolist()
+    line = broken.splitlines().index(row.replace(" 500 ", " 5" + "1" * 99 + " ", 1)) + 1
+    assert [(s.where, s.reason) for s in result.skipped] == [
+        (f"line {line}", "port 51111111111111111111... is out of range; left empty")]

@@ -43,6 +43,38 @@ class FrameBatch:
         )
 
 
+class FrameCollector:
+    """Frames read one at a time (Scapy, snoop text), handed out in batches."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.first = 1
+        self._clear()
+
+    def _clear(self) -> None:
+        self.frames: list[bytes] = []
+        self.wirelen: list[int] = []
+        self.times: list[int] = []
+        self.linktypes: list[int] = []
+
+    def add(self, data: bytes, wirelen: int, time_ns: int, linktype: int) -> bool:
+        """Keep a frame; True when a full batch is ready for ``take``."""
+        self.frames.append(data)
+        self.wirelen.append(wirelen)
+        self.times.append(time_ns)
+        self.linktypes.append(linktype)
+        return len(self.frames) >= self.size
+
+    def take(self) -> FrameBatch | None:
+        """The frames kept so far as one batch (None when there are none)."""
+        if not self.frames:
+            return None
+        batch = FrameBatch.from_frames(self.frames, self.wirelen, self.times, self.linktypes, self.first)
+        self.first += len(self.frames)
+        self._clear()
+        return batch
+
+
 class Fields:
     """Bounds-checked big-endian reads of one field from every frame at once.
 

@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from ..compressed import MAX_LINE, bounded_lines
 from ..errors import Skipped
-from .batch import FrameBatch
+from .batch import FrameBatch, FrameCollector
 from .linklayer import ETHERNET, PPP
 
 HEADER = re.compile(r"(\d{1,9})\.(\d{1,9}): ([a-z0-9/:.-]{1,15})\(([io])\) len=(\d{1,9}):([0-9a-fA-F]{12})->")
@@ -24,8 +24,7 @@ MAX_FRAME = 65535
 
 def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
                    progress: Callable[[], None] | None = None) -> Iterator[FrameBatch]:
-    frames, wirelen, times, linktypes = [], [], [], []
-    first = 1
+    collect = FrameCollector(BATCH_FRAMES)
     current: dict | None = None
 
     def finish():
@@ -40,10 +39,7 @@ def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
                 skipped.append(Skipped(name, f"line {current['line']}",
                                        f"{len(data)} bytes dumped but len={current['len']}; extra bytes ignored"))
                 data = data[: current["len"]]
-            frames.append(data)
-            wirelen.append(current["len"])
-            times.append(current["time"])
-            linktypes.append(_linktype(current["iface"], data, current["dst_mac"]))
+            collect.add(data, current["len"], current["time"], _linktype(current["iface"], data, current["dst_mac"]))
         current = None
 
     cut: list[int] = []
@@ -66,17 +62,16 @@ def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
             finish()
             continue
         current["hex"].extend(_hex_bytes(line))
-        if len(frames) >= BATCH_FRAMES:
-            yield FrameBatch.from_frames(frames, wirelen, times, linktypes, first)
-            first += len(frames)
-            frames, wirelen, times, linktypes = [], [], [], []
+        if len(collect.frames) >= BATCH_FRAMES:
+            yield collect.take()
             if progress:
                 progress()
     finish()
     for number in cut:
         skipped.append(Skipped(name, f"line {number}", f"line longer than {MAX_LINE} bytes; the rest is ignored"))
-    if frames:
-        yield FrameBatch.from_frames(frames, wirelen, times, linktypes, first)
+    batch = collect.take()
+    if batch is not None:
+        yield batch
     if progress:
         progress()
 

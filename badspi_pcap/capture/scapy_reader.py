@@ -15,7 +15,7 @@ from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
 from ..errors import InputError, Skipped
-from .batch import FrameBatch
+from .batch import FrameBatch, FrameCollector
 
 BATCH_FRAMES = 50_000
 SNAP = 1 << 18  # keep whole frames: Scapy's default read size is the MTU
@@ -72,8 +72,7 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
             reader = (RawPcapNgReader if fmt == "pcapng" else RawPcapReader)(BoundedReads(stream))
         except Scapy_Exception as e:
             raise InputError(f"{name}: {e}") from None
-        frames, wirelen, times, linktypes = [], [], [], []
-        first = 1
+        collect = FrameCollector(BATCH_FRAMES)
         late = 0
         while True:
             try:
@@ -83,32 +82,28 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
             except Scapy_Exception as e:  # a damaged section header block after the first
                 skipped.append(Skipped(name, "reader", f"Scapy: {e}"))
                 break
-            frames.append(data)
-            wirelen.append(meta.wirelen if meta.wirelen is not None else len(data))
+            wirelen = meta.wirelen if meta.wirelen is not None else len(data)
             if fmt == "pcapng":
                 ticks = ((meta.tshigh or 0) << 32) | (meta.tslow or 0)
                 ns = ticks * 1_000_000_000 // meta.tsresol
                 if ns > MAX_NS:
                     late += 1
                     ns = MAX_NS
-                times.append(ns)
-                linktypes.append(meta.linktype)
+                linktype = meta.linktype
             else:
-                times.append(meta.sec * 1_000_000_000 + meta.usec * (1 if reader.nano else 1000))
-                linktypes.append(reader.linktype & 0xFFFF)  # upper bits: FCS info, pcap-linktype(7)
-            if len(frames) >= BATCH_FRAMES:
-                yield FrameBatch.from_frames(frames, wirelen, times, linktypes, first)
-                first += len(frames)
-                frames, wirelen, times, linktypes = [], [], [], []
+                ns = meta.sec * 1_000_000_000 + meta.usec * (1 if reader.nano else 1000)
+                linktype = reader.linktype & 0xFFFF  # upper bits: FCS info, pcap-linktype(7)
+            if collect.add(data, wirelen, ns, linktype):
+                yield collect.take()
                 if progress:
                     progress()
-        if frames:
-            yield FrameBatch.from_frames(frames, wirelen, times, linktypes, first)
-            first += len(frames)
+        batch = collect.take()
+        if batch is not None:
+            yield batch
         if late:
             skipped.append(Skipped(name, "reader", f"{late} frames have a timestamp after 2262-04-11; "
                                                    "set to that date", late))
-        _stopped_early(stream, first - 1, name, skipped)
+        _stopped_early(stream, collect.first - 1, name, skipped)
     if progress:
         progress()
 

@@ -285,3 +285,13 @@ def test_every_damaged_file_in_a_row_gets_its_warning(write):
     path = write("bad.pcapng", data)
     for _ in range(4):
         assert [s.reason for s in read_capture(path).skipped] == ["Scapy: PcapNg: Invalid block length !"]
+
+
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_file_ending_inside_a_record_header_is_reported_by_scapy_engine_too(write, fmt):
+    whole = (PCAPS / "lab" / f"icmp-net-unreach.{fmt}").read_bytes()
+    extra, want = (whole[24:32], "(8 of 16 bytes)") if fmt == "pcap" else (whole[-100:-98], "(2 of 4 bytes)")
+    got = read_capture(write(f"x.{fmt}", whole + extra), engine="scapy")  # Scapy stopped there in silence
+    assert got.counts.frames == 144
+    assert [(s.where, s.reason) for s in got.skipped] == [
+        (f"offset {len(whole)}", f"the file ends inside a record or block {want}; ignored")]

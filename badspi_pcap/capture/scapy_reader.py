@@ -25,16 +25,24 @@ MAX_NS = (1 << 63) - 1  # the latest time a timestamp[ns] holds (2262-04-11)
 
 class BoundedReads:
     """The stream as Scapy sees it: one read of more than ``MAX_READ`` bytes (a lying
-    block length) raises OSError, which Scapy reports as damage and stops at."""
+    block length) raises OSError, which Scapy reports as damage and stops at.  A read cut
+    short by the end of the file is remembered (``cut``: offset, bytes got, bytes wanted)
+    with the number of ``skipped`` records then, since Scapy passes over some in silence."""
 
-    def __init__(self, stream: BinaryIO):
+    def __init__(self, stream: BinaryIO, skipped: list[Skipped]):
         self.stream = stream
+        self.skipped = skipped
+        self.cut: tuple[int, int, int, int] | None = None
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0 or n > MAX_READ:
             raise OSError(f"a block or record claims {n} bytes, more than the {MAX_READ >> 20} MiB "
                           "a capture block can hold")
-        return self.stream.read(n)
+        where = self.stream.tell()
+        data = self.stream.read(n)
+        if 0 < len(data) < n:
+            self.cut = (where, len(data), n, len(self.skipped))
+        return data
 
     def __getattr__(self, name):
         return getattr(self.stream, name)
@@ -69,7 +77,8 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
                progress: Callable[[], None] | None = None) -> Iterator[FrameBatch]:
     with _scapy_messages(name, skipped):
         try:
-            reader = (RawPcapNgReader if fmt == "pcapng" else RawPcapReader)(BoundedReads(stream))
+            reads = BoundedReads(stream, skipped)
+            reader = (RawPcapNgReader if fmt == "pcapng" else RawPcapReader)(reads)
         except Scapy_Exception as e:
             raise InputError(f"{name}: {e}") from None
         collect = FrameCollector(BATCH_FRAMES)
@@ -103,6 +112,10 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
         if late:
             skipped.append(Skipped(name, "reader", f"{late} frames have a timestamp after 2262-04-11; "
                                                    "set to that date", late))
+        if reads.cut is not None and reads.cut[3] == len(skipped):  # Scapy said nothing about it
+            where, got, wanted, _ = reads.cut
+            skipped.append(Skipped(name, f"offset {where}", f"the file ends inside a record or block "
+                                                            f"({got} of {wanted} bytes); ignored"))
         _stopped_early(stream, collect.first - 1, name, skipped)
     if progress:
         progress()

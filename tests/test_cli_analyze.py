@@ -28,6 +28,7 @@ def test_text_report_states_offset_verdict_evidence_and_action(capsys):
     assert "Clock    offset +37.0 s (device clock minus capture clock; estimated from 4 of 4 spi+seq matches, " \
            "spread 0.4 s)" in lines
     assert "Device   192.0.2.1" in lines
+    assert "Verdict  tunnel 0x67: not covered by the capture; tunnel 0x9a: embedded-icmp CONFIRMED" in lines
     assert "tunnel 0x9a: embedded-icmp -- CONFIRMED" in lines
     evidence = [l for l in lines if "<->" in l]
     assert evidence[0].startswith("  screenos-syslog.log:3 2026-11-26 21:06:03 SPI 0x1000a001 SEQ 0xe  <->  "

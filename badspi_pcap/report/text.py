@@ -41,6 +41,18 @@ def _cut(text: str, width: int) -> str:
 VERDICT_ORDER = {"confirmed": 0, "likely": 1, "ruled-out": 2, "inconclusive": 3, "not-covered": 4}
 
 
+def headline(findings) -> str:
+    """Per tunnel, its strongest finding: 'tunnel 0x9a: embedded-icmp CONFIRMED; ...'."""
+    ranked = findings.assign(_o=findings["verdict"].map(VERDICT_ORDER)).sort_values(["tunnel", "_o"])
+    parts = []
+    for tunnel, g in ranked.groupby("tunnel", sort=True):
+        best = g.iloc[0]
+        what = "not covered by the capture" if best["verdict"] == "not-covered" else \
+            f"{best['cause']} {best['verdict'].upper()}"
+        parts.append(f"{tunnel}: {what}")
+    return "; ".join(parts)
+
+
 def render_analysis(analysis, *, evidence: int = 3) -> str:
     """The case-note report: inputs, clock offset, then one block per finding.  File names
     and log text are customers' bytes: no control character reaches the terminal."""
@@ -64,6 +76,8 @@ def render_analysis(analysis, *, evidence: int = 3) -> str:
     out.append(f"Device   {', '.join(analysis.local_addresses) or 'address not identified'}"
                + (f"; ScreenOS {analysis.options.screenos_version}" if analysis.options.screenos_version else ""))
     findings = analysis.findings
+    if len(findings):
+        out.append(f"Verdict  {headline(findings)}")
     if not len(ev):
         out.extend(_capture_overview(analysis))
     if findings.empty:

@@ -301,15 +301,23 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
 
 @contextmanager
 def batch_progress(phase: str, files: int, total_bytes: int):
-    """``badspi batch``'s bar: bytes with ETA, and files done in the description."""
-    with progress_bar(total_bytes, phase) as (advance, describe):
-        done = [0]
-        describe(f"{phase}: 0/{files} files")
+    """``badspi batch``'s bar: files and MB done, and an ETA that counts each file as
+    well as its bytes (a small capture costs about what 8 MB of a large one do)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    per_file = 8_000_000
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(f"{{task.fields[files]}}/{files} files"),
+               TextColumn(f"{{task.fields[mb]:.0f}}/{total_bytes / 1e6:.0f} MB"), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(phase, total=total_bytes + per_file * files, files=0, mb=0.0)
+        done = {"files": 0, "bytes": 0}
 
         def step(nbytes: int) -> None:
-            done[0] += 1
-            advance(nbytes)
-            describe(f"{phase}: {done[0]}/{files} files")
+            done["files"] += 1
+            done["bytes"] += nbytes
+            bar.update(task, advance=nbytes + per_file, files=done["files"], mb=done["bytes"] / 1e6)
 
         yield step
 

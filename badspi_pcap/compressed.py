@@ -88,7 +88,9 @@ class Decompressed(io.RawIOBase):
 
     Unlike GzipFile & co, a cut-off or corrupt stream does not lose the data decoded
     before the damage: reading simply ends there and ``error`` says why.  Concatenated
-    members (``cat a.gz b.gz``) are read one after the other.  Output is produced at most
+    members (``cat a.gz b.gz``) are read one after the other; bytes after the last member
+    that are not compressed data (padding, garbage) end the stream, and ``trailing``
+    says so.  Output is produced at most
     ``STEP`` bytes at a time and stops at the ``limit`` (``limited`` says why).
     ``tell()`` is the position in the decompressed data.
     """
@@ -107,6 +109,8 @@ class Decompressed(io.RawIOBase):
         self.raw.seek(0)
         self.error: str | None = None
         self.limited: str | None = None
+        self.trailing: str | None = None
+        self._next_start: bytes | None = None  # first bytes of a member after the first
         self._dec = self.new()
         self._zlib = not hasattr(self._dec, "needs_input")
         self._input = b""          # compressed bytes not yet given to the decompressor
@@ -135,6 +139,7 @@ class Decompressed(io.RawIOBase):
                 self._done = True
                 return
             self._dec, self._input, self._drain = self.new(), rest, False
+            self._next_start = rest[:8]
             return
         data, self._input = self._input, b""
         if not data and self._hungry():
@@ -147,8 +152,13 @@ class Decompressed(io.RawIOBase):
             out = dec.decompress(data, self.STEP)
         except (OSError, EOFError, lzma.LZMAError, ValueError, zlib.error) as e:
             self._done = True
-            self.error = str(e) or type(e).__name__
+            if self._next_start is not None:  # not a member: what follows the last one
+                self.trailing = (f"data after the end of the compressed stream is not compressed "
+                                 f"(it starts with {self._next_start.hex(' ')}); ignored")
+            else:
+                self.error = str(e) or type(e).__name__
             return
+        self._next_start = None  # the decompressor took it: a member
         if self._zlib:
             self._input = dec.unconsumed_tail
             self._drain = len(out) == self.STEP

@@ -120,6 +120,9 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
                                                    f"({error}); kept the packets before it"))
         if limited:
             skipped.append(Skipped(name, "reader", f"{opened.compression}: {limited}; kept the packets before it"))
+        trailing = getattr(opened.stream, "trailing", None)
+        if trailing:
+            skipped.append(Skipped(name, "reader", f"{opened.compression}: {trailing}"))
     finally:
         opened.close()
     for lt, n in counts.unsupported_linktype.items():

@@ -80,7 +80,8 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
             reads = BoundedReads(stream, skipped)
             reader = (RawPcapNgReader if fmt == "pcapng" else RawPcapReader)(reads)
         except Scapy_Exception as e:
-            raise InputError(f"{name}: {e}") from None
+            said = "".join(f"; {s.reason}" for s in skipped if s.reason.split(":")[-1].strip())
+            raise InputError(f"{name}: {e}{said}") from None
         collect = FrameCollector(BATCH_FRAMES)
         late = 0
         while True:

@@ -54,6 +54,8 @@ def read_lines(path: Path, skipped: list[Skipped],
                                                                       "a line cut off there is not read"))
         if dec is not None and dec.limited:
             skipped.append(Skipped(str(path), f"after line {number}", dec.limited))
+        if dec is not None and dec.trailing:
+            skipped.append(Skipped(str(path), f"after line {number}", dec.trailing))
     finally:
         stream.close()
         raw.close()

@@ -200,36 +200,79 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     """Links from bad-SPI/replay lines (on the capture clock) to the packets behind them.
 
     For each line: every reference with the same (SPI, SEQ) near the line's second;
-    failing that, the nearest reference with the same SPI within SPI_WINDOW_S; failing
-    that, the nearest ICMP error quoting the line's address pair (NAT-T quotes that stop
-    before the SPI).  ``dt`` is packet time minus line time, in seconds.
+    failing that, the nearest reference of each role with the same SPI within
+    SPI_WINDOW_S; and, unless an ICMP error already matched, the nearest ICMP error
+    quoting the line's address pair (NAT-T quotes that stop before the SPI).  ``dt`` is
+    packet time minus line time, in seconds.  Each line costs a binary search in its
+    SPI's references, so long logs against big captures stay fast.
     """
     refs = references(packets)
-    refs = refs.assign(role=_roles(refs, local), t=_seconds(refs["time"]))
+    refs = refs.assign(role=_roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
+    by_spi = {spi: _Timeline(g) for spi, g in refs.groupby("spi", observed=True)}
+    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
+    short = short.assign(t=_seconds(short["time"]), role="quoted-by-icmp", pair=_pair_keys(short["inner_src"], short["inner_dst"]))
+    by_pair = {pair: _Timeline(g.sort_values("t", kind="stable")) for pair, g in short.groupby("pair")}
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
     rows = []
-    by_spi = {spi: g for spi, g in refs.groupby("spi", observed=True)}
-    for idx, ev in bad.iterrows():
-        t = ev["time"].value / 1e9
-        lo, hi = t - EXACT_TOLERANCE_S, t + resolution + EXACT_TOLERANCE_S
-        cands = by_spi.get(ev["spi"]) if pd.notna(ev["spi"]) else None
+    for idx, spi, seq, src, dst, source, line, ns in zip(
+            bad.index, bad["spi"], bad["seq"], bad["src"], bad["dst"], bad["source"], bad["line"],
+            bad["time"].astype("int64")):
+        t = ns / 1e9
         found = []
-        if cands is not None and pd.notna(ev["seq"]):
-            exact = cands[(cands["seq"] == ev["seq"]) & (cands["t"] >= lo) & (cands["t"] <= hi)]
-            found = [(r, "spi+seq") for r in exact.itertuples()]
-        if not found and cands is not None:
-            near = cands[(cands["t"] >= t - SPI_WINDOW_S) & (cands["t"] <= t + resolution + 1)]
-            for _, g in near.groupby("role"):
-                best = g.iloc[np.argmin(np.abs(g["t"].to_numpy() - t))]
-                found.append((best, "spi"))
-        if not any(r.role == "quoted-by-icmp" for r, _ in found):
+        timeline = by_spi.get(spi) if pd.notna(spi) else None
+        if timeline is not None and pd.notna(seq):
+            found = [(i, "spi+seq") for i in timeline.exact(seq, t - EXACT_TOLERANCE_S, t + resolution + EXACT_TOLERANCE_S)]
+        if not found and timeline is not None:
+            found = [(i, "spi") for i in timeline.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
+        hits = [(timeline, i, key) for i, key in found]
+        if not any(timeline.role[i] == "quoted-by-icmp" for _, i, _ in hits) and pd.notna(src) and pd.notna(dst):
             # A NAT-T quote may stop before the SPI: match the quoted address pair.
-            found += [(r, "tuple") for r in _tuple_matches(ev, packets, t, resolution)]
-        for r, key in found:
-            rows.append({"event": idx, "source": ev["source"], "line": ev["line"], "capture": r.capture,
-                         "frame": int(r.frame), "dt": float(r.t - t), "key": key, "role": r.role})
+            quotes = by_pair.get(_pair_key(src, dst))
+            if quotes is not None:
+                hits += [(quotes, i, "tuple") for i in quotes.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
+        for tl, i, key in hits:
+            rows.append({"event": idx, "source": source, "line": line, "capture": tl.capture[i],
+                         "frame": int(tl.frame[i]), "dt": float(tl.t[i] - t), "key": key, "role": tl.role[i]})
     cols = ["event", "source", "line", "capture", "frame", "dt", "key", "role"]
     return pd.DataFrame(rows, columns=cols)
+
+
+class _Timeline:
+    """References of one SPI (or one quoted address pair) as arrays sorted by time."""
+
+    def __init__(self, g: pd.DataFrame):
+        self.t = g["t"].to_numpy(dtype=float)
+        self.seq = g["seq"].to_numpy(dtype=float, na_value=np.nan) if "seq" in g else np.full(len(g), np.nan)
+        self.role = g["role"].to_numpy()
+        self.capture = g["capture"].to_numpy()
+        self.frame = g["frame"].to_numpy()
+
+    def _window(self, lo: float, hi: float) -> range:
+        return range(int(np.searchsorted(self.t, lo, "left")), int(np.searchsorted(self.t, hi, "right")))
+
+    def exact(self, seq, lo: float, hi: float) -> list[int]:
+        w = self._window(lo, hi)
+        return [w.start + int(i) for i in np.flatnonzero(self.seq[w.start:w.stop] == float(seq))]
+
+    def nearest_per_role(self, t: float, lo: float, hi: float) -> list[int]:
+        w = self._window(lo, hi)
+        if not len(w):
+            return []
+        roles = self.role[w.start:w.stop]
+        distance = np.abs(self.t[w.start:w.stop] - t)
+        out = []
+        for r in np.unique(roles):
+            mine = np.flatnonzero(roles == r)
+            out.append(w.start + int(mine[np.argmin(distance[mine])]))
+        return out
+
+
+def _pair_key(a, b) -> str:
+    return "|".join(sorted((str(a), str(b))))
+
+
+def _pair_keys(a: pd.Series, b: pd.Series) -> list[str]:
+    return [_pair_key(x, y) if pd.notna(x) and pd.notna(y) else "" for x, y in zip(a, b)]
 
 
 def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> set[str]:
@@ -248,29 +291,6 @@ def _roles(refs: pd.DataFrame, local: set[str]) -> np.ndarray:
     to_local = refs["receiver"].isin(local).to_numpy()
     from_local = refs["sender"].isin(local).to_numpy()
     return np.select([quoted, to_local, from_local], ["quoted-by-icmp", "sent-by-peer", "sent-by-device"], "esp")
-
-
-def _tuple_matches(ev, packets: pd.DataFrame, t: float, resolution: float):
-    icmp = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
-    if icmp.empty or pd.isna(ev.get("src")) or pd.isna(ev.get("dst")):
-        return []
-    pair = {ev["src"], ev["dst"]}
-    same = icmp[icmp.apply(lambda r: {r["inner_src"], r["inner_dst"]} == pair, axis=1)] if len(icmp) < 50000 else icmp.iloc[:0]
-    ts = _seconds(same["time"])
-    ok = (ts >= t - SPI_WINDOW_S) & (ts <= t + resolution + 1)
-    same = same[ok]
-    if same.empty:
-        return []
-    best = same.iloc[int(np.argmin(np.abs(_seconds(same["time"]) - t)))]
-    return [_Ref(best["capture"], best["frame"], best["time"].value / 1e9, "quoted-by-icmp")]
-
-
-@dataclass(frozen=True)
-class _Ref:
-    capture: str
-    frame: int
-    t: float
-    role: str
 
 
 def rate_limited(times: np.ndarray, window: float) -> np.ndarray:

@@ -78,22 +78,23 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     bad["covered"] = in_time & seen
     bad["coverage"] = np.select([in_time & seen, ~in_time], ["covered", "outside the capture's time"],
                                 "tunnel not seen in the capture")
-    roles = matches.groupby("event")["role"].agg(set) if len(matches) else pd.Series(dtype=object)
+    roles = matches.groupby("event")["role"].agg(set).to_dict() if len(matches) else {}
     order = _chronological_order(events)
     bad["order"] = order.loc[bad.index]
-    completes = events[events["kind"] == "p2-complete"].assign(order=order)
+    installs = _Installs(events[events["kind"] == "p2-complete"].assign(order=order))
     negotiations = _phase2_times(events, packets)
     causes = []
-    for (idx, row), ts in zip(bad.iterrows(), t):
+    for idx, is_covered, spi, source, line_order, ts in zip(
+            bad.index, bad["covered"], bad["spi"], bad["source"], bad["order"], t):
         r = roles.get(idx, set())
-        if not row["covered"]:
+        if not is_covered:
             causes.append("not-covered")
         elif "quoted-by-icmp" in r or "sent-by-device" in r:
             # The line names a packet the device itself sent: it read it back from an ICMP error.
             causes.append("embedded-icmp")
-        elif _completes_after(completes, row, ts):
+        elif installs.completes_after(spi, source, line_order, ts):
             causes.append("spi-before-install")
-        elif len(negotiations) and np.min(np.abs(negotiations - ts)) <= REKEY_WINDOW_S:
+        elif _nearest_distance(negotiations, ts) <= REKEY_WINDOW_S:
             causes.append("rekey-collision")
         elif "sent-by-peer" in r or "esp" in r:
             causes.append("stale-sa")
@@ -101,6 +102,14 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
             causes.append("unexplained")
     bad["cause"] = causes
     return bad
+
+
+def _nearest_distance(sorted_times: np.ndarray, t: float) -> float:
+    if not len(sorted_times):
+        return np.inf
+    i = np.searchsorted(sorted_times, t)
+    near = sorted_times[max(i - 1, 0):i + 1]
+    return float(np.min(np.abs(near - t)))
 
 
 def _chronological_order(events: pd.DataFrame) -> pd.Series:
@@ -134,20 +143,28 @@ def _phase2_times(events: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     return np.sort(times.astype("int64").to_numpy() / 1e9)
 
 
-def _completes_after(completes: pd.DataFrame, row, ts: float) -> bool:
-    """A Phase 2 with the line's SPI completes after the line.  A whole-second stamp
-    covers that whole second, so within it the order of the lines in the file decides."""
-    if completes.empty or pd.isna(row["spi"]):
-        return False
-    same = completes[completes["spi"] == row["spi"]]
-    if same.empty:
-        return False
-    dt = same["time"].astype("int64").to_numpy() / 1e9 - ts
-    written = same["time_device" if "time_device" in same else "time"].astype("int64").to_numpy()
-    blur = np.where(written % 1_000_000_000 == 0, 1.0, 0.0)
-    later_line = (same["source"] == row["source"]).to_numpy() & (same["order"] > row["order"]).to_numpy()
-    after = (dt > 0) | (later_line & (dt > -blur))
-    return bool((after & (dt <= INSTALL_WINDOW_S)).any())
+class _Installs:
+    """Phase 2 completions per SPI, to ask whether one follows a bad-SPI line."""
+
+    def __init__(self, completes: pd.DataFrame):
+        written = completes["time_device" if "time_device" in completes else "time"].astype("int64").to_numpy()
+        table = pd.DataFrame({
+            "spi": completes["spi"].to_numpy(), "t": completes["time"].astype("int64").to_numpy() / 1e9,
+            # A whole-second stamp covers that whole second: within it, file order decides.
+            "blur": np.where(written % 1_000_000_000 == 0, 1.0, 0.0),
+            "source": completes["source"].to_numpy(), "order": completes["order"].to_numpy(),
+        }).dropna(subset=["spi"])
+        self.by_spi = {spi: g for spi, g in table.groupby("spi")}
+
+    def completes_after(self, spi, source, line_order, ts: float) -> bool:
+        """A Phase 2 with this SPI completes after the line, within INSTALL_WINDOW_S."""
+        same = self.by_spi.get(spi) if pd.notna(spi) else None
+        if same is None:
+            return False
+        dt = same["t"].to_numpy() - ts
+        later_line = (same["source"].to_numpy() == source) & (same["order"].to_numpy() > line_order)
+        after = (dt > 0) | (later_line & (dt > -same["blur"].to_numpy()))
+        return bool((after & (dt <= INSTALL_WINDOW_S)).any())
 
 
 def collision_evidence(packets: pd.DataFrame, local: set[str]) -> list[tuple[float, str]]:
@@ -158,16 +175,17 @@ def collision_evidence(packets: pd.DataFrame, local: set[str]) -> list[tuple[flo
     requests = ike[ike["ike_response"].fillna(False) == False]  # noqa: E712 (nullable bool)
     if ike["ike_version"].eq(1).all():
         requests = ike  # IKEv1 has no response flag: every Quick Mode message counts
-    out = []
+    requests = requests.sort_values("time")
     t = requests["time"].astype("int64").to_numpy() / 1e9
-    src = requests["src"].to_numpy()
+    src, dst = requests["src"].to_numpy(), requests["dst"].to_numpy()
+    frame, exchange = requests["frame"].to_numpy(), requests["ike_exchange"].to_numpy()
+    ends = np.searchsorted(t, t + COLLISION_WINDOW_S, side="right")
+    out = []
     for i in range(len(t)):
-        for j in range(i + 1, len(t)):
-            if t[j] - t[i] > COLLISION_WINDOW_S:
-                break
-            if src[i] != src[j] and requests["dst"].iloc[i] == src[j]:
-                out.append((t[i], f"{requests['ike_exchange'].iloc[i]} requests from {src[i]} and {src[j]} "
-                                  f"{t[j] - t[i]:.2f} s apart (frames {requests['frame'].iloc[i]}, {requests['frame'].iloc[j]})"))
+        for j in range(i + 1, ends[i]):
+            if src[i] != src[j] and dst[i] == src[j]:
+                out.append((t[i], f"{exchange[i]} requests from {src[i]} and {src[j]} "
+                                  f"{t[j] - t[i]:.2f} s apart (frames {frame[i]}, {frame[j]})"))
                 break
     return out
 

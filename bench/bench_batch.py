@@ -11,7 +11,8 @@ wall time at N).  The page cache is warmed first; every run writes a new dataset
 datasets of all runs are compared: they must hold the same rows.  ``cpu s`` is the CPU
 time of the batch and all its worker processes (sampled from /proc); ``other`` is the
 load, in cores, of everything else on the machine during the run: a shared machine
-shows there why a scaling ratio is low.
+shows there why a scaling ratio is low.  The ``machine ceiling`` line runs N copies of a
+CPU-bound loop against one: the best scaling this machine allows at that moment.
 
 ``--archive`` also packs the folder into one .tgz and runs batch on that (members read
 as streams).
@@ -145,6 +146,20 @@ def run(target: Path, out: Path, jobs: int) -> dict:
             "footer": footer[0] if footer else ""}
 
 
+SPIN = "import time; t = time.process_time(); n = 0\nwhile time.process_time() - t < 1.5: n += 1"
+
+
+def ceiling(n: int) -> float:
+    """What n cores give here: n copies of a 1.5 s CPU-bound loop at once, against one
+    alone (n on an idle machine with n real cores; less when shared or hyper-threaded)."""
+    def wall(k):
+        t0 = time.perf_counter()
+        for p in [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(k)]:
+            p.wait()
+        return time.perf_counter() - t0
+    return n * wall(1) / wall(n)
+
+
 def rows(out: Path):
     import pandas as pd
 
@@ -194,6 +209,10 @@ def main() -> None:
         print(f"archive: {tgz.name}, {tgz.stat().st_size / 1e6:.1f} MB (gzip -1), {files} members")
 
     jobs = [int(j) for j in args.jobs.split(",")]
+    most = max(jobs)
+    limit = ceiling(most)
+    print(f"machine ceiling: {most} CPU-bound processes at once do {limit:.2f}x the work of one "
+          f"(load average {os.getloadavg()[0]:.1f})")
     results = []
     print(f"\n{'input':6}  {'jobs':>4}  {'wall s':>7}  {'cpu s':>7}  {'files/s':>8}  {'MB/s':>7}  {'other':>5}   footer")
     for label, target, n, nbytes in targets:
@@ -219,7 +238,8 @@ def main() -> None:
     identical = all(same(datasets[0], d) for d in datasets[1:])
     print(f"datasets of the folder runs identical: {identical}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"inputs": {"files": files, "mb": size / 1e6, "copies": args.copies,
+        Path(args.json).write_text(json.dumps({"ceiling": limit,
+                                               "inputs": {"files": files, "mb": size / 1e6, "copies": args.copies,
                                                           "large": args.large, "large_packets": args.large_packets},
                                                "cpus": os.cpu_count(), "results": results,
                                                "identical": identical}, indent=1))

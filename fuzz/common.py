@@ -94,3 +94,22 @@ def plain_comparisons_only(atheris, target):
         return target(data)
 
     return run
+
+
+def fuzz(name: str, target, corpus: dict[str, bytes], scratch: Path, warm_up: int = 30) -> None:
+    """Run ``target`` under atheris: NumPy warnings are findings, the libraries are warmed
+    up before the memory cap, the corpus is seeded, and ``scratch`` is removed at the end."""
+    import warnings
+
+    import atheris
+
+    warnings.simplefilter("error", RuntimeWarning)  # numpy overflow or invalid value: a finding
+    for data in list(corpus.values())[:warm_up]:  # the libraries map their pools now
+        target(data)
+    args = corpus_args(name, corpus)
+    limit_memory()
+    atheris.Setup(args, plain_comparisons_only(atheris, target))
+    try:
+        atheris.Fuzz()
+    finally:
+        scratch.unlink(missing_ok=True)

@@ -24,12 +24,11 @@ import gzip
 import lzma
 import struct
 import sys
-import warnings
 
 import atheris
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import FIXTURES, corpus_args, limit_memory, plain_comparisons_only, scratch_file  # noqa: E402
+from common import FIXTURES, fuzz, scratch_file  # noqa: E402
 
 with atheris.instrument_imports(include=["badspi_pcap", "scapy.utils"]):
     import numpy as np
@@ -115,17 +114,7 @@ def seeds() -> dict[str, bytes]:
 
 
 def main() -> None:
-    warnings.simplefilter("error", RuntimeWarning)  # numpy overflow or invalid value: a finding
-    corpus = seeds()
-    for data in list(corpus.values())[:40]:  # warm up: the libraries map their pools
-        test_one_input(data)
-    args = corpus_args("capture", corpus)
-    limit_memory()
-    atheris.Setup(args, plain_comparisons_only(atheris, test_one_input))
-    try:
-        atheris.Fuzz()
-    finally:
-        SCRATCH.unlink(missing_ok=True)
+    fuzz("capture", test_one_input, seeds(), SCRATCH, warm_up=40)
 
 
 if __name__ == "__main__":

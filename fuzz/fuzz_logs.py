@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import gzip
 import sys
-import warnings
 from pathlib import Path
 
 import atheris
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import FIXTURES, corpus_args, limit_memory, plain_comparisons_only, scratch_file  # noqa: E402
+from common import FIXTURES, fuzz, scratch_file  # noqa: E402
 
 with atheris.instrument_imports(include=["badspi_pcap"]):
     from badspi_pcap.errors import BadspiError
@@ -89,17 +88,7 @@ def seeds() -> dict[str, bytes]:
 
 
 def main() -> None:
-    warnings.simplefilter("error", RuntimeWarning)
-    corpus = seeds()
-    for data in list(corpus.values())[:20]:  # warm up before the memory cap
-        test_one_input(data)
-    args = corpus_args("logs", corpus)
-    limit_memory()
-    atheris.Setup(args, plain_comparisons_only(atheris, test_one_input))
-    try:
-        atheris.Fuzz()
-    finally:
-        SCRATCH.unlink(missing_ok=True)
+    fuzz("logs", test_one_input, seeds(), SCRATCH, warm_up=20)
 
 
 if __name__ == "__main__":

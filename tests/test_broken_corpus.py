@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 
 from badspi_pcap.capture import read_capture
-from broken.corpus import EXPECTED, SOURCES, cases, describe, kind, record_spans, run
+from broken.corpus import EXPECTED, MORE_CUTS, SOURCES, cases, describe, kind, record_spans, run
 
 CASES = cases()
 FULL = int(os.environ.get("BADSPI_FUZZ_SCALE", "1")) > 1
+CUT = {**SOURCES, **(MORE_CUTS if FULL else {})}
 
 
 def _expected() -> dict[tuple[str, str], tuple[str, str]]:
@@ -27,7 +28,7 @@ WANT = _expected()
 
 @lru_cache(maxsize=None)
 def original(source: str, engine: str) -> pd.DataFrame:
-    return read_capture(SOURCES[source], engine=engine).packets.drop(columns="capture")
+    return read_capture(CUT[source], engine=engine).packets.drop(columns="capture")
 
 
 def rows_before(result, frames: int) -> pd.DataFrame:
@@ -58,19 +59,19 @@ def _boundaries(source: str, engine: str) -> list[int]:
     in CI every one for pcapng, snoop and the short captures, and for the long pcap
     captures every 4th with the own walk (about 40 ms a file, mostly a fixed cost) and
     every 2nd with Scapy's reader."""
-    n = len(record_spans(source, SOURCES[source].read_bytes()))
+    n = len(record_spans(source, CUT[source].read_bytes()))
     step = 1
     if kind(source) == "pcap" and n > 30 and not FULL:
         step = 4 if engine == "auto" else 2
     return sorted(set(range(0, n + 1, step)) | {n})
 
 
-@pytest.mark.parametrize("source", sorted(SOURCES))
+@pytest.mark.parametrize("source", sorted(CUT))
 def test_cut_at_every_record_boundary(source, tmp_path):
-    data = SOURCES[source].read_bytes()
+    data = CUT[source].read_bytes()
     spans = record_spans(source, data)
     engines = ("auto", "scapy") if kind(source) == "pcap" else ("auto",)  # pcapng is Scapy's either way
-    path = tmp_path / ("cut" + SOURCES[source].suffix)
+    path = tmp_path / ("cut" + CUT[source].suffix)
     for engine in engines:
         want = original(source, engine)
         for k in _boundaries(source, engine):

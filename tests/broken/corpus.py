@@ -44,6 +44,8 @@ SOURCES = {
     "snoop-tcp-vlan.txt": FIXTURES / "corpus" / "netscreen-askws-q21209-tcp-vlan.txt",
     "snoop-ike-vlan.txt": FIXTURES / "corpus" / "netscreen-movingpackets-ike-vlan.txt",
 }
+# The other lab captures: cut at every record boundary in the long run (BADSPI_FUZZ_SCALE > 1).
+MORE_CUTS = {p.name: p for p in sorted((FIXTURES / "lab").glob("*.pcap")) if p.name not in SOURCES}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from .source import PCAP_MAGICS
 MAX_CAPLEN = 262144        # libpcap's MAXIMUM_SNAPLEN; larger records are corrupt
 RESYNC_WINDOW = 1 << 20    # how far to look for the next good record after damage
 CHUNK = 8 << 20
+FIRST_CHUNK = 64 << 10
 
 
 class PcapHeader:
@@ -35,7 +36,8 @@ class PcapHeader:
 
 def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
               progress: Callable[[], None] | None = None, chunk: int | None = None) -> Iterator[FrameBatch]:
-    chunk = chunk or CHUNK
+    largest = chunk or CHUNK
+    chunk = min(FIRST_CHUNK, largest)  # grows: small files stay cheap, big ones get big reads
     head = stream.read(24)
     hdr = PcapHeader(head)
     caplen_at = struct.Struct(hdr.endian + "I").unpack_from
@@ -47,6 +49,7 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
     eof = False
     while not eof:
         data, eof = _read_more(stream, data, chunk)
+        chunk = min(chunk * 4, largest)
         end, off = len(data), 0
         offsets: list[int] = []
         while True:

@@ -13,8 +13,6 @@ gzip/bzip2/xz-compressed, and zip), not by name.
 """
 from __future__ import annotations
 
-import bz2
-import gzip
 import hashlib
 import io
 import lzma
@@ -28,7 +26,8 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
-from .capture.source import COMPRESSIONS, PCAP_MAGICS, PCAPNG_MAGIC, open_capture
+from .capture.source import PCAP_MAGICS, PCAPNG_MAGIC, open_capture
+from .compressed import COMPRESSIONS, Decompressed, resolve_limit
 from .errors import InputError
 
 SEP = "::"
@@ -177,25 +176,39 @@ class HashingReader(_Stream):
 
 
 class Slice(_Stream):
-    """A seekable window ``[offset, offset + size)`` of a seekable stream (a tar member)."""
+    """A seekable window ``[offset, offset + size)`` of a seekable stream (a tar member).
+
+    An archive cut short or damaged inside the member ends the window there, like the
+    end of a file (a capture cut short keeps its packets): ``error`` says what happened."""
 
     def __init__(self, base: BinaryIO, offset: int, size: int):
         super().__init__()
         self.base, self.offset, self.size = base, offset, size
         self.pos = 0
+        self.error: str | None = None
 
     def read(self, n: int | None = -1) -> bytes:
         left = self.size - self.pos
         n = left if n is None or n < 0 else min(n, left)
-        if n <= 0:
+        if n <= 0 or self.error:
             return b""
-        if self.base.tell() != self.offset + self.pos:
-            self.base.seek(self.offset + self.pos)
-        data = self.base.read(n)
-        if len(data) < n:
-            raise EOFError(f"archive ends {n - len(data)} bytes into a member it lists as {self.size} bytes")
-        self.pos += len(data)
-        return data
+        parts = []
+        try:
+            if self.base.tell() != self.offset + self.pos:
+                self.base.seek(self.offset + self.pos)
+            while n > 0:
+                data = self.base.read(min(n, PIECE))
+                if not data:
+                    why = getattr(self.base, "why", None)
+                    self.error = (f"the archive ends {self.size - self.pos} bytes before the end of this member"
+                                  + (f" ({why})" if why else ""))
+                    break
+                parts.append(data)
+                self.pos += len(data)
+                n -= len(data)
+        except DAMAGE as e:
+            self.error = f"the archive is damaged {self.pos} bytes into this member ({e or type(e).__name__})"
+        return b"".join(parts)
 
     def seek(self, pos: int, whence: int = 0) -> int:
         base = {0: 0, 1: self.pos, 2: self.size}[whence]
@@ -240,14 +253,45 @@ def archive_kind(stream: BinaryIO) -> tuple[str, str | None] | None:
         stream.seek(0)
 
 
+class _Forward(_Stream):
+    """A compressed tar's decompressed bytes, seekable as ``tarfile`` needs: forward by
+    reading through, back by decompressing again from the start.  ``Decompressed`` keeps
+    what was decoded before damage and stops at the decompression limit (a bomb); a tar
+    cut short that way simply ends, and ``why`` says so."""
+
+    def __init__(self, stream: Decompressed):
+        super().__init__()
+        self.stream = stream
+
+    @property
+    def why(self) -> str | None:
+        return self.stream.error or self.stream.limited
+
+    def read(self, n: int | None = -1) -> bytes:
+        return self.stream.read(n)
+
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        if whence not in (0, 1):
+            raise OSError("a compressed tar cannot be read from its end")
+        pos += self.tell() if whence == 1 else 0
+        if pos < self.tell():
+            self.stream.seek(0)
+        while self.tell() < pos and self.stream.read(min(pos - self.tell(), PIECE)):
+            pass
+        return self.tell()
+
+    def close(self) -> None:
+        self.stream.close()
+
+
 def _decompressed(stream: BinaryIO, compression: str | None) -> BinaryIO:
-    if compression == "gzip":
-        return gzip.GzipFile(fileobj=stream, mode="rb")
-    if compression == "bzip2":
-        return bz2.BZ2File(stream)
-    if compression == "xz":
-        return lzma.LZMAFile(stream)
-    return stream
+    if compression is None:
+        return stream
+    new = next(factory for _, name, factory in COMPRESSIONS if name == compression)
+    return _Forward(Decompressed(stream, new, resolve_limit(None)))
 
 
 def scan(path: str | os.PathLike, address: str | None = None, limits: Limits | None = None) -> list:
@@ -309,12 +353,16 @@ def _member_problem(info: tarfile.TarInfo) -> str | None:
 
 def _tar_entries(stream, compression) -> Iterator[tuple]:
     container = _decompressed(stream, compression)
-    tar = tarfile.open(fileobj=container, mode="r:")
-    while (info := tar.next()) is not None:
-        tar.members.clear()   # keep memory flat on big archives
-        if not info.isdir():
-            yield (Hop("tar", compression, info.name, info.offset_data, info.size), _member_problem(info),
-                   lambda info=info: Slice(container, info.offset_data, info.size))
+    try:
+        tar = tarfile.open(fileobj=container, mode="r:")
+        while (info := tar.next()) is not None:
+            tar.members.clear()   # keep memory flat on big archives
+            if not info.isdir():
+                yield (Hop("tar", compression, info.name, info.offset_data, info.size), _member_problem(info),
+                       lambda info=info: Slice(container, info.offset_data, info.size))
+    except tarfile.TarError as e:
+        why = getattr(container, "why", None)   # the compressed stream's damage or limit
+        raise tarfile.ReadError(f"{e} ({why})" if why else str(e)) from None
 
 
 def _zip_problem(info: zipfile.ZipInfo) -> str | None:
@@ -325,7 +373,9 @@ def _zip_problem(info: zipfile.ZipInfo) -> str | None:
         return "device or FIFO: not read"
     if info.flag_bits & 0x1:
         return "encrypted: not read"
-    return None
+    limit = resolve_limit(None)    # zip inflates members itself: check what the directory says
+    bomb = limit.check(info.file_size, info.compress_size) if limit else None
+    return f"not read: it would expand {bomb.split(': ', 1)[1]}" if bomb else None
 
 
 def _zip_entries(stream, _compression) -> Iterator[tuple]:

@@ -40,7 +40,7 @@ import pyarrow.parquet as pq
 from . import schema
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .diagnose import FINDING_COLUMNS
-from .errors import BadspiError, InputError, UsageError
+from .errors import BadspiError, InputError, Skipped, UsageError
 from .output import atomic_path
 
 TABLES = ("packets", "findings", "summary")
@@ -148,6 +148,8 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
             read = read_capture(source.address, name=source.address, engine=options.engine, stream=reader,
                                 size=size)
             digest = reader.finish()
+            if getattr(stream, "error", None):
+                read.skipped.append(Skipped(source.address, "archive", f"{stream.error}; kept what was there"))
         if source.sha256 and digest != source.sha256:
             raise InputError(f"{source.address}: content changed while the batch ran; run it again")
         analysis = analyze([read], list(options.events), list(options.sas), clock_offset=options.clock_offset,
@@ -550,7 +552,7 @@ def _clean_temporaries(root: Path) -> None:
 def make_runner(jobs: int | None, scheduler: str | None):
     if scheduler:
         return DaskRunner(scheduler)
-    jobs = jobs or len(os.sched_getaffinity(0))
+    jobs = len(os.sched_getaffinity(0)) if jobs is None else jobs
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     return InlineRunner() if jobs == 1 else PoolRunner(jobs)
@@ -703,7 +705,10 @@ def batch_table(summary: pd.DataFrame, limit: int = PRINT_ROWS) -> pd.DataFrame:
         rank[rows["status"].isin(["error", "failed"])] = 0
         rows = rows.assign(_rank=rank)[rank < 3].sort_values("_rank", kind="stable").head(limit)
     status = rows["status"] + rows["run"].map({"earlier": "*"}).fillna("")
-    result = rows["verdicts"].where(rows["status"].eq("ok"), rows["error"])
+    warned = rows["warnings"].fillna(0).astype(int)
+    notes = warned.map(lambda n: f"{n} warning{'s' if n != 1 else ''}" if n else None)
+    result = rows["verdicts"].combine(notes, lambda v, n: "; ".join(x for x in (v, n) if isinstance(x, str)) or None)
+    result = result.where(rows["status"].eq("ok"), rows["error"])
     counts = {name: rows[column].astype("Int64") for name, column in
               (("frames", "frames"), ("ipsec", "ipsec_packets"), ("spis", "spis"), ("icmp_ipsec", "icmp_errors_ipsec"))}
     names = rows["capture"].map(lambda a: a if len(a) <= 60 else "…" + a[-59:])  # the end names it

@@ -420,12 +420,17 @@ def test_cli_usage_errors(tmp_path, capsys):
 
 
 def test_members_of_a_tgz_in_order_cost_one_pass(inputs, monkeypatch):
-    import gzip
-
     from badspi_pcap.archive import release, scan
+    from badspi_pcap.compressed import Decompressed
     rewinds = []
-    real = gzip._GzipReader._rewind
-    monkeypatch.setattr(gzip._GzipReader, "_rewind", lambda self: (rewinds.append(1), real(self))[1])
+    real = Decompressed.seek
+
+    def seek(self, *args):   # the archive's stream rewound (not a .pcap.gz member's own)
+        if not isinstance(self.raw, HashingReader):
+            rewinds.append(1)
+        return real(self, *args)
+
+    monkeypatch.setattr(Decompressed, "seek", seek)
     sources = [e for e in scan(inputs / "caps.tar.gz", "caps.tar.gz") if isinstance(e, batch.CaptureSource)]
     assert len(sources) == 4
     rewinds.clear()
@@ -438,3 +443,57 @@ def test_members_of_a_tgz_in_order_cost_one_pass(inputs, monkeypatch):
         assert len(rewinds) >= 3         # going back means decompressing again from the start
     finally:
         release()
+
+
+def test_a_tgz_cut_short_keeps_what_is_there(tmp_path):
+    import io
+    import tarfile
+    data = io.BytesIO()
+    with tarfile.open(fileobj=data, mode="w:gz", compresslevel=0) as tar:   # stored: cut offsets map 1:1
+        for name in ("natt.pcap", "spi-mismatch.pcap"):
+            tar.add(LAB / name, arcname=name)
+    whole = (LAB / "natt.pcap").stat().st_size
+    cut = 512 + whole + (512 - whole % 512) % 512 + 512 + 4000    # 4000 bytes into the second member
+    (tmp_path / "cut.tgz").write_bytes(data.getvalue()[:cut])
+    result = batch.run_batch([str(tmp_path / "cut.tgz")], tmp_path / "ds", jobs=1)
+    s = result.summary.set_index("capture")
+    first, second = (str(tmp_path / "cut.tgz") + "::" + n for n in ("natt.pcap", "spi-mismatch.pcap"))
+    assert s.loc[first, "status"] == "ok" and s.loc[first, "warnings"] == 0
+    assert s.loc[second, "status"] == "ok"
+    assert "the archive ends 12671 bytes before the end of this member" in s.loc[second, "warning_text"]
+    assert s.loc[str(tmp_path / "cut.tgz"), "status"] == "error"
+    packets = table(tmp_path / "ds", "packets")
+    kept = packets[packets["capture"] == second].drop(columns=["capture_id", "capture"]).reset_index(drop=True)
+    want = read_capture(LAB / "spi-mismatch.pcap").packets.drop(columns=["capture"])
+    assert 0 < len(kept) < len(want)
+    pd.testing.assert_frame_equal(kept, want.head(len(kept)).reset_index(drop=True), check_dtype=False)
+    printed = batch.batch_table(result.summary)
+    row = printed[printed["capture"].str.endswith("::spi-mismatch.pcap")].iloc[0]
+    assert (row["status"], row["result"]) == ("ok", "2 warnings")
+
+
+def test_decompression_bombs_in_archives_are_not_read_to_the_end(tmp_path):
+    import io
+    import tarfile
+    import zipfile
+    zeros = bytes(70 << 20)                     # deflates about 1000:1
+    with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("bomb.pcap", zeros)
+        z.writestr("natt.pcap", (LAB / "natt.pcap").read_bytes())
+    with tarfile.open(tmp_path / "bomb.tgz", "w:gz") as tar:
+        info = tarfile.TarInfo("zeros.pcap")
+        info.size = len(zeros)
+        tar.addfile(info, io.BytesIO(zeros))
+    entries = {e.address.rsplit("/", 1)[-1]: e for e in
+               scan_all(tmp_path / "bomb.zip") + scan_all(tmp_path / "bomb.tgz")}
+    assert entries["bomb.zip::bomb.pcap"].status == "skipped"
+    assert "would expand more than 100 times the compressed size" in entries["bomb.zip::bomb.pcap"].reason
+    assert isinstance(entries["bomb.zip::natt.pcap"], batch.CaptureSource)
+    stopped = entries["bomb.tgz"]               # the tar stream stopped at the limit
+    assert stopped.status == "error" and "a decompression bomb?" in stopped.reason
+    assert entries["bomb.tgz::zeros.pcap"].status == "error"    # read up to the limit only: zeros
+
+
+def scan_all(path):
+    from badspi_pcap.archive import scan
+    return scan(path, str(path))

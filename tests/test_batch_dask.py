@@ -28,10 +28,11 @@ def test_dask_cluster_gives_the_local_pool_results(cluster, tmp_path):
     assert_same_dataset(tmp_path / "local", tmp_path / "dask")
     cols = [c for c in local.summary.columns if c != "run"]
     assert local.summary[cols].equals(remote.summary[cols])
-    # Both worker processes took part.
+    # The checks ran in the cluster's worker processes (how Dask spreads them over the two
+    # is its own business: on a loaded machine one worker may take them all).
     with distributed.Client(cluster.scheduler_address) as client:
         done = client.run(lambda dask_worker: dask_worker.state.executed_count)
-    assert len(done) == 2 and all(n > 0 for n in done.values()), done
+    assert len(done) == 2 and sum(done.values()) >= len(CAPTURES), done
     assert (remote.summary["status"] == "ok").sum() == len(CAPTURES)
 
 

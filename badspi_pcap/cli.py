@@ -180,6 +180,28 @@ def sas(files, output, format_):
         click.echo(f"wrote {len(result.sas)} rows to {output}")
 
 
+ANALYSIS_OPTIONS = [
+    click.option("--clock-offset", metavar="SECONDS",
+                 help="Device clock minus capture clock (+37, -2h0m13s); default: estimate."),
+    click.option("--log-tz", metavar="TZ", help="Time zone the device logs in, e.g. Europe/Berlin or +02:00 (default UTC)."),
+    click.option("--year", type=int, help="Year of the log lines when their headers have none (default: from the capture)."),
+    click.option("--log-format", metavar="NAME", help="Read the logs as this format or vendor (default: detect)."),
+    click.option("--log-self", is_flag=True,
+                 help="The device logs every bad packet (`set firewall log-self ike`): no 10 s rate limit."),
+    click.option("--rate-limit", type=float, default=10.0, show_default=True,
+                 help="Seconds between BAD SPI lines per tunnel."),
+    click.option("--screenos-version", metavar="VERSION",
+                 help="e.g. 5.2.0r1 (default: read from `get system` output if given)."),
+]
+
+
+def analysis_options(command):
+    """The options analyze and batch share (how to read the logs and judge the lines)."""
+    for option in reversed(ANALYSIS_OPTIONS):
+        command = option(command)
+    return command
+
+
 CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13}
 CHECK_UNEXPLAINED = 20
 
@@ -190,13 +212,7 @@ CHECK_UNEXPLAINED = 20
               help="Gateway event log (syslog, `get event`, ...); repeat for more files.")
 @click.option("--sa", "sa_files", multiple=True, type=click.Path(dir_okay=False),
               help="SA table output (`get sa`, `get sa id N`, ...); repeat for more files.")
-@click.option("--clock-offset", metavar="SECONDS", help="Device clock minus capture clock (+37, -2h0m13s); default: estimate.")
-@click.option("--log-tz", metavar="TZ", help="Time zone the device logs in, e.g. Europe/Berlin or +02:00 (default UTC).")
-@click.option("--year", type=int, help="Year of the log lines when their headers have none (default: from the capture).")
-@click.option("--log-format", metavar="NAME", help="Read the logs as this format or vendor (default: detect).")
-@click.option("--log-self", is_flag=True, help="The device logs every bad packet (`set firewall log-self ike`): no 10 s rate limit.")
-@click.option("--rate-limit", type=float, default=10.0, show_default=True, help="Seconds between BAD SPI lines per tunnel.")
-@click.option("--screenos-version", metavar="VERSION", help="e.g. 5.2.0r1 (default: read from `get system` output if given).")
+@analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
 @click.option("--evidence", type=click.Path(dir_okay=False), help="Write the frames that prove the findings to this pcap.")
@@ -267,13 +283,7 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
               help="SA table output for every capture; repeat for more files.")
 @click.option("--map", "map_file", type=click.Path(dir_okay=False),
               help="CSV: capture pattern -> events, sas, log_tz, clock_offset, year, log_self (see README).")
-@click.option("--clock-offset", metavar="SECONDS", help="Device clock minus capture clock; default: estimate.")
-@click.option("--log-tz", metavar="TZ", help="Time zone the devices log in (default UTC).")
-@click.option("--year", type=int, help="Year of log lines whose headers have none.")
-@click.option("--log-format", metavar="NAME", help="Read the logs as this format or vendor (default: detect).")
-@click.option("--log-self", is_flag=True, help="The devices log every bad packet: no 10 s rate limit.")
-@click.option("--rate-limit", type=float, default=10.0, show_default=True, help="Seconds between BAD SPI lines per tunnel.")
-@click.option("--screenos-version", metavar="VERSION", help="e.g. 5.2.0r1.")
+@analysis_options
 @click.option("-j", "--jobs", type=int, help="Worker processes (default: all cores; 1: in this process).")
 @click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask cluster (pip install 'badspi_pcap[dask]').")
 @click.option("--force", is_flag=True, help="Check again the captures an earlier run already did.")

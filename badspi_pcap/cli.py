@@ -71,7 +71,9 @@ def echo_skipped(results) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the full packets table (.parquet, .csv, .jsonl).")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True,
               help="auto: own fast walk for pcap, Scapy for pcapng; scapy: Scapy for both.")
-def packets(captures, output, engine):
+@click.option("--replay-window", type=click.IntRange(min=0), default=32, show_default=True,
+              help="Receiver's anti-replay window (packets) for the sequence table's drops.")
+def packets(captures, output, engine, replay_window):
     """Read captures and summarise their IPsec packets per SA, ICMP errors and IKE.
 
     Prints one block per capture; -o writes every IPsec-relevant packet of all
@@ -93,6 +95,9 @@ def packets(captures, output, engine):
             sas["spi"] = sas["spi"].map(spi_text)
             click.echo("\nSAs (times UTC):")
             click.echo(format_table(sas))
+        seq = sequence_block(p, replay_window)
+        if seq:
+            click.echo(seq)
         icmp = icmp_summary(p)
         if len(icmp):
             icmp["quoted_spi"] = icmp["quoted_spi"].map(spi_text)
@@ -109,6 +114,24 @@ def packets(captures, output, engine):
         table = pd.concat(frames, ignore_index=True) if frames else schema.empty(schema.PACKETS)
         write_table(table, output)
         click.echo(f"wrote {len(table)} rows to {output}")
+
+
+def sequence_block(packets, window: int) -> str:
+    """Sequence numbers per SA: duplicates, late arrivals, restarts, and what a receiver
+    with ``window`` drops; empty when the capture has no ESP/AH."""
+    from .report.text import format_table
+    from .sequence import sequence_summary
+    from .summary import spi_text
+
+    summary = sequence_summary(packets, window=window)
+    if summary.empty:
+        return ""
+    shown = summary[["spi", "src", "dst", "packets", "duplicates", "late", "late_outside", "restarts", "max_behind",
+                     "window_needed", "fails"]].rename(columns={"late_outside": f"late>={window}",
+                                                                 "fails": f"drops@{window}"})
+    shown["spi"] = shown["spi"].map(spi_text)
+    return (f"\nSequence numbers per SA (capture order; drops by a receiver with a {window}-packet window):\n"
+            + format_table(shown))
 
 
 def capture_heading(r) -> str:

@@ -96,6 +96,46 @@ SAS = pa.schema([
 ])
 
 
+SEQUENCE = pa.schema([             # packets out of order on their SA (badspi_pcap.sequence)
+    ("capture", pa.string()),
+    ("frame", pa.int64()),
+    ("time", UTC_NS),
+    ("src", pa.string()),
+    ("dst", pa.string()),
+    ("proto", pa.string()),          # esp | ah (ESP in UDP is esp)
+    ("spi", pa.uint32()),
+    ("seq", pa.uint32()),
+    ("kind", pa.string()),           # duplicate | late | restart
+    ("top", pa.uint32()),            # highest sequence number before this packet on the SA
+    ("behind", pa.uint32()),         # top - seq
+    ("seen_before", pa.bool_()),     # this number came before on the SA
+    ("outside_window", pa.bool_()),  # behind >= window
+    ("fails_check", pa.bool_()),     # a receiver with this window drops it (RFC 4303 3.4.3)
+    ("window", pa.uint32()),
+    ("first_frame", pa.int64()),     # the earlier packet with the same number (null if none)
+])
+
+SEQUENCE_SUMMARY = pa.schema([     # one row per SA
+    ("capture", pa.string()),
+    ("src", pa.string()),
+    ("dst", pa.string()),
+    ("proto", pa.string()),
+    ("spi", pa.uint32()),
+    ("packets", pa.int64()),
+    ("first_frame", pa.int64()),
+    ("seq_first", pa.uint32()),
+    ("seq_last", pa.uint32()),
+    ("duplicates", pa.int64()),
+    ("late", pa.int64()),
+    ("late_outside", pa.int64()),    # late by window or more
+    ("restarts", pa.int64()),        # packets of a restarted sequence still below the old top
+    ("max_behind", pa.int64()),      # largest behind of a late packet (null: none late)
+    ("window_needed", pa.int64()),   # max_behind + 1: the smallest window accepting every late packet
+    ("window", pa.int64()),
+    ("fails", pa.int64()),           # packets a receiver with this window drops
+])
+
+
 def empty(schema: pa.Schema) -> pd.DataFrame:
     """An empty DataFrame with the schema's columns and types."""
     return to_frame(schema.empty_table())

@@ -98,3 +98,19 @@ def test_output_files_get_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (out.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_sequence_block_per_sa_with_the_receivers_window():
+    result = run("packets", LAB / "replay-reorder.pcap")
+    lines = result.output.splitlines()
+    at = lines.index("Sequence numbers per SA (capture order; drops by a receiver with a 32-packet window):")
+    assert lines[at + 1].split() == ["spi", "src", "dst", "packets", "duplicates", "late", "late>=32", "restarts",
+                                     "max_behind", "window_needed", "drops@32"]
+    assert lines[at + 4].split() == ["0x2000b002", "198.51.100.1", "192.0.2.1", "892", "0", "35", "7", "0", "62",
+                                     "63", "7"]
+    wide = run("packets", "--replay-window", "64", LAB / "replay-reorder.pcap").output.splitlines()
+    row = next(l for l in wide if l.startswith("0x2000b002") and l.split()[-1].isdigit() and len(l.split()) == 11)
+    assert row.split()[6] == "0" and row.split()[-1] == "0"   # nothing 64 behind: a 64 window drops nothing
+    dup = run("packets", LAB / "replay-duplicate.pcap").output.splitlines()
+    assert any(l.split()[:7] == ["0x2000b002", "198.51.100.1", "192.0.2.1", "953", "65", "0", "0"] and
+               l.split()[-1] == "65" for l in dup)

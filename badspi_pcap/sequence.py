@@ -1,0 +1,206 @@
+"""ESP/AH sequence numbers per SA, in capture order: what an anti-replay check would do.
+
+An SA is (capture, source, destination, protocol, SPI): the receiver looks its SA up by
+destination, protocol and SPI (RFC 4303 §2.1; Linux ``xfrm_state_lookup``), the source
+keeps the senders of a multicast SA apart (OSPFv3 over AH: every router sends on the same
+SPI, and RFC 4303 §3.4.3 turns the check off there), and each capture is one vantage
+point, so captures are never mixed.  SPI 0 is reserved and never an SA (§2.1).  Within an SA the packets
+are taken in capture order (frame numbers), which is the receiver's arrival order when
+the capture is taken on the receiver's own link.
+
+The receiver's check is RFC 4303 §3.4.3 (the Linux kernel's ``xfrm_replay_check``): with
+``top`` the highest sequence number accepted so far, a packet is dropped when its
+sequence number is 0, or ``seq <= top`` and either ``top - seq >= window`` or that
+number was already accepted.  Dropped packets never move the window, and a packet that
+was dropped or accepted before keeps failing later, so the whole check reduces to
+columns computed in bulk: ``top`` is the running maximum of the earlier sequence
+numbers and "already accepted" is "seen before".  (Packets that fail integrity do not
+move the window either; a capture cannot tell those, so every packet counts as valid.)
+
+Rows of the ``sequence`` table are the packets out of order: ``duplicate`` (the number was
+seen before on the SA), ``late`` (below the highest seen, first time) and ``restart``
+(the sender began again at small numbers on the same SPI: every packet of the new run
+is a replay until it passes the old top).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import schema
+
+IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
+DEFAULT_WINDOW = 32          # the lab's kernel window; callers pass the receiver's
+RESTART_MAX_SEQ = 16         # a sender starting again begins at 1 (RFC 4303 §3.3.3); allow a few lost
+RESTART_MIN_RUN = 3          # ... and goes on counting up from there: the next packets follow it
+
+SA_KEY = ["capture", "src", "dst", "proto", "spi"]
+
+
+def _ordered(packets: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The IPsec packets with a sequence number, sorted by SA then capture order, and
+    each row's SA number (0, 1, ... in sorted order)."""
+    p = packets[packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()
+                & packets["spi"].ne(0).fillna(False)]
+    if p.empty:
+        return p, np.zeros(0, dtype=np.int64)
+    p = p.assign(proto=np.where(p["kind"].to_numpy(dtype=object) == "ah", "ah", "esp"))
+    sa = p.groupby(SA_KEY, sort=True, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    order = np.lexsort((p["frame"].to_numpy(dtype=np.int64), sa))
+    return p.iloc[order].reset_index(drop=True), sa[order]
+
+
+def _group_starts(sa: np.ndarray) -> np.ndarray:
+    """Index of the first row of each row's SA (rows sorted by SA)."""
+    first = np.ones(len(sa), dtype=bool)
+    first[1:] = sa[1:] != sa[:-1]
+    return np.maximum.accumulate(np.where(first, np.arange(len(sa)), 0))
+
+
+def _running_top(sa: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """The highest sequence number before each row in its SA (0 for the first)."""
+    # SA numbers above every 32-bit sequence number make one running maximum per SA.
+    keyed = (sa << 33) + seq
+    top = np.maximum.accumulate(keyed) - (sa << 33)
+    before = np.zeros(len(seq), dtype=np.int64)
+    before[1:] = top[:-1]
+    before[_group_starts(sa) == np.arange(len(sa))] = 0
+    return before
+
+
+def _seen_before(*keys: np.ndarray) -> np.ndarray:
+    """True where the same key tuple occurred at an earlier row (rows in capture order)."""
+    n = len(keys[0])
+    order = np.lexsort((np.arange(n), *reversed(keys)))
+    same = np.ones(n - 1 if n else 0, dtype=bool)
+    for k in keys:
+        ks = k[order]
+        same &= ks[1:] == ks[:-1]
+    seen = np.zeros(n, dtype=bool)
+    seen[order[1:][same]] = True
+    return seen
+
+
+def _restarts(sa: np.ndarray, seq: np.ndarray, top: np.ndarray, seen: np.ndarray, window: int) -> np.ndarray:
+    """Rows where the sender began counting again: a small number far below the top,
+    followed on the same SA by packets counting up from it, still below that top.  A
+    sender that starts over repeats numbers it used before, so RESTART_MIN_RUN packets
+    tell it; when the capture missed the first run (the number is new), the run must be
+    a whole window long, which tells it from a late burst (followed by the top again)."""
+    n, w = len(seq), max(window, 1)
+    idx = np.arange(n)
+    steps_up = np.zeros(n, dtype=bool)
+    steps_up[1:] = (sa[1:] == sa[:-1]) & (seq[1:] > seq[:-1]) & (seq[1:] - seq[:-1] <= w)
+    run = np.cumsum(~steps_up)
+    run_end = np.searchsorted(run, run, side="right") - 1      # last row of each ascending run
+    need = np.where(seen, RESTART_MIN_RUN - 1, max(w, RESTART_MIN_RUN))
+    end = np.minimum(idx + need, n - 1)
+    return (seq <= RESTART_MAX_SEQ) & (top - seq >= w) & (run_end - idx >= need) & (seq[end] < top)
+
+
+def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW) -> pd.DataFrame:
+    """The ``sequence`` table: one row per packet out of order on its SA (see module doc).
+
+    ``behind`` is how far below the highest earlier number it came, ``outside_window``
+    whether that is at least ``window``, ``fails_check`` whether a receiver with that
+    window drops it, ``first_frame`` the earlier copy of a duplicate (or of the number the
+    restarted sender repeats).
+    """
+    p, sa = _ordered(packets)
+    if p.empty:
+        return schema.empty(schema.SEQUENCE)
+    seq = p["seq"].to_numpy(dtype=np.int64)
+    top = _running_top(sa, seq)
+    seen = _seen_before(sa, seq)
+    restart_at = _restarts(sa, seq, top, seen, window)
+
+    # Runs after a restart: the old top stays the receiver's top until the new run passes it.
+    idx = np.arange(len(seq))
+    starts = _group_starts(sa)
+    last_restart = np.maximum.accumulate(np.where(restart_at, idx, -1))
+    in_run = (last_restart >= starts)
+    epoch = np.cumsum(restart_at) - np.where(starts > 0, np.cumsum(restart_at)[starts - 1], 0)
+    run_top = np.where(in_run, top[np.maximum(last_restart, 0)], 0)
+    restarted = in_run & (seq <= run_top)
+    seen_in_run = _seen_before(sa, epoch, seq)
+
+    behind_top = seq <= top
+    # Sequence number 0 is never sent (RFC 4303 3.3.3): it is a row ("late") wherever it comes.
+    kind = np.select([restarted & ~seen_in_run, restarted, seen, (seq < top) | (seq == 0)],
+                     ["restart", "duplicate", "duplicate", "late"], "")
+    rows = ((behind_top & (idx != starts)) | (seq == 0)) & (kind != "")
+    fails = fails_check(top - seq, seen, seq, window)
+
+    first_frame = _first_copy(p, sa, seq)
+    out = p.loc[rows]
+    return schema.to_frame(schema.from_columns(schema.SEQUENCE, {
+        "capture": out["capture"], "frame": out["frame"], "time": out["time"], "src": out["src"],
+        "dst": out["dst"], "proto": out["proto"], "spi": out["spi"], "seq": out["seq"],
+        "kind": kind[rows], "top": top[rows].astype(np.uint32), "behind": (top - seq)[rows].astype(np.uint32),
+        "seen_before": seen[rows], "outside_window": (top - seq)[rows] >= window,
+        "fails_check": fails[rows], "window": np.full(int(rows.sum()), window, dtype=np.uint32),
+        "first_frame": first_frame[rows],
+    }))
+
+
+def fails_check(behind, seen_before, seq, window: int) -> np.ndarray:
+    """RFC 4303 §3.4.3 for packets at or below the top: dropped when ``behind >= window``
+    or the number was seen before; sequence number 0 is never valid; window 0 = no check."""
+    behind = np.asarray(behind, dtype=np.int64)
+    if window <= 0:
+        return np.zeros(len(behind), dtype=bool)
+    at_or_below = behind >= 0
+    return (np.asarray(seq) == 0) | (at_or_below & ((behind >= window) | np.asarray(seen_before, dtype=bool)))
+
+
+def replay_failures(sequence: pd.DataFrame, window: int) -> pd.Series:
+    """Which rows of a ``sequence`` table a receiver with ``window`` would drop."""
+    return pd.Series(fails_check(sequence["behind"].to_numpy(dtype=np.int64),
+                                 sequence["seen_before"].to_numpy(dtype=bool),
+                                 sequence["seq"].to_numpy(dtype=np.int64), window), index=sequence.index)
+
+
+def _first_copy(p: pd.DataFrame, sa: np.ndarray, seq: np.ndarray) -> pd.arrays.IntegerArray:
+    """Per row, the frame of the first packet with the same number on the SA (null for
+    that first packet itself)."""
+    frame = p["frame"].to_numpy(dtype=np.int64)
+    first = pd.DataFrame({"sa": sa, "seq": seq, "frame": frame}).groupby(["sa", "seq"], sort=False)["frame"] \
+        .transform("first").to_numpy()
+    return pd.arrays.IntegerArray(first.astype(np.int64), first == frame)
+
+
+def sequence_summary(packets: pd.DataFrame, sequence: pd.DataFrame | None = None,
+                     window: int = DEFAULT_WINDOW) -> pd.DataFrame:
+    """One row per SA: packets, duplicates, late (inside / outside ``window``), restarts,
+    the largest ``behind`` of a late packet, the window that would accept every late
+    packet (``window_needed``), and how many packets a receiver with ``window`` drops."""
+    p, sa = _ordered(packets)
+    if p.empty:
+        return schema.empty(schema.SEQUENCE_SUMMARY)
+    seqt = sequence_table(packets, window) if sequence is None else sequence
+    sas = (p.groupby(SA_KEY, sort=True, observed=True, dropna=False)
+           .agg(packets=("frame", "size"), first_frame=("frame", "min"),
+                seq_first=("seq", "min"), seq_last=("seq", "max")).reset_index())
+    s = seqt.assign(fails=replay_failures(seqt, window).to_numpy(),
+                    is_dup=seqt["kind"].eq("duplicate").to_numpy(), is_late=seqt["kind"].eq("late").to_numpy(),
+                    is_restart=seqt["kind"].eq("restart").to_numpy())
+    s["late_out"] = s["is_late"] & s["outside_window"].to_numpy(dtype=bool)
+    s["late_behind"] = s["behind"].astype("Int64").where(s["is_late"])
+    per = (s.groupby(SA_KEY, sort=True, observed=True, dropna=False)
+           .agg(duplicates=("is_dup", "sum"), late=("is_late", "sum"), late_outside=("late_out", "sum"),
+                restarts=("is_restart", "sum"), max_behind=("late_behind", "max"), fails=("fails", "sum"))
+           .reset_index()) if len(s) else pd.DataFrame(columns=SA_KEY)
+    out = sas.merge(per, on=SA_KEY, how="left")
+    counts = ["duplicates", "late", "late_outside", "restarts", "fails"]
+    for c in counts:
+        out[c] = out[c].fillna(0).astype("int64") if c in out else 0
+    out["max_behind"] = out["max_behind"].astype("Int64") if "max_behind" in out else pd.array([pd.NA] * len(out))
+    out["window_needed"] = out["max_behind"] + 1
+    out["window"] = window
+    out = out.sort_values(["capture", "first_frame"]).reset_index(drop=True)
+    return schema.to_frame(schema.from_columns(schema.SEQUENCE_SUMMARY, {c: out[c] for c in out.columns}))
+
+
+def fails_at(sequence: pd.DataFrame, windows) -> dict[int, int]:
+    """Packets dropped at each window size (for 'the window each vendor would need')."""
+    return {int(w): int(replay_failures(sequence, int(w)).sum()) for w in windows}

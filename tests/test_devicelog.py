@@ -25,6 +25,8 @@ import devicelog  # noqa: E402  (a fixture generator, not part of the package)
 SCENARIOS = {s.name: s for s in devicelog.SCENARIOS}
 NAMES = sorted(SCENARIOS)
 CAUSES = {"embedded-icmp", "stale-sa", "rekey-collision", "spi-before-install"}
+REPLAY_CAUSES = {"duplicated-path", "reordered-beyond-window", "sequence-restart"}
+IOS_CONT = re.compile(r"^\s+connection id=\d+, sequence number=\d+$")    # 2nd line of PKT_REPLAY_ERR
 
 SYSLOG = re.compile(r"^(\w{3}) ([ \d]\d) (\d\d:\d\d:\d\d) (\S+) (\S+): NetScreen device_id=(\S+)  \[Root\]"
                     r"system-(\w+)-(\d{5})(\(traffic\))?: (.*)$")
@@ -100,23 +102,26 @@ def test_truth_covers_every_line_once(name):
     t = truth(name)
     for file, spec in t["files"].items():
         header = 1 if spec["form"] == "screenos-event" else 0
-        assert [e["line"] for e in spec["lines"]] == list(range(1 + header, len(lines(name, file)) + 1))
+        starts = [n for n, text in enumerate(lines(name, file), 1) if not IOS_CONT.match(text)]
+        assert [e["line"] for e in spec["lines"]] == starts[header:]
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_each_line_belongs_to_a_cause_of_its_scenario(name):
     t = truth(name)
-    expected = {c["tunnel_id"]: c["expected_cause"] for c in t["captures"]}
-    assert set(expected.values()) <= CAUSES
+    expected = {(c["tunnel_id"], Path(c["pcap"]).name): c["expected_cause"] for c in t["captures"]}
+    assert set(expected.values()) <= CAUSES | REPLAY_CAUSES
     for file, spec in t["files"].items():
         for e in spec["lines"]:
             assert e["cause"] in set(expected.values()) | {"unrelated", "unknown"}, (file, e)
-            if e["cause"] in CAUSES:
-                assert e["cause"] == expected[e["tunnel_id"]], (file, e)
+            if e["cause"] in CAUSES | REPLAY_CAUSES:
+                assert e["cause"] == expected[e["tunnel_id"], e["capture"]], (file, e)
                 assert e["covered"] and e["capture"], (file, e)
-    bad = [e for e in t["files"]["screenos-syslog.log"]["lines"] if e["kind"] == "bad-spi"]
-    for tid, cause in expected.items():     # every tunnel shows its cause in BAD SPI lines
-        assert any(e["tunnel_id"] == tid and e["cause"] == cause for e in bad), (tid, cause)
+                assert (e["kind"] == "replay") == (e["cause"] in REPLAY_CAUSES), (file, e)
+    shown = [e for e in t["files"]["screenos-syslog.log"]["lines"] if e["kind"] in ("bad-spi", "replay")]
+    for (tid, capture), cause in expected.items():     # every capture shows its cause in its lines
+        assert any(e["tunnel_id"] == tid and e["capture"] == capture and e["cause"] == cause for e in shown), \
+            (tid, cause)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -221,7 +226,7 @@ def test_device_times_carry_the_clock_offset_and_zone(name):
 def test_asa_and_strongswan_times_carry_the_clock_offset_and_zone(name):
     for text, e in entries(name, "asa.log"):
         assert -1 < skew(datetime.strptime(text[:20], "%b %d %Y %H:%M:%S"), e["t"], name) <= 0, text
-    for text, e in entries(name, "strongswan.log"):
+    for text, e in entries(name, "strongswan.log") if "strongswan" in SCENARIOS[name].forms else []:
         stamp = datetime.strptime(f"{local(e['t'], name).year} {text[:15]}", "%Y %b %d %H:%M:%S")
         assert -1 <= skew(stamp, e["t"], name) <= 0, text
         if m := re.search(r"audit\((\d+\.\d+):", text):     # the kernel's epoch: offset, no zone
@@ -345,3 +350,97 @@ def test_adhoc_cli_writes_one_log_to_stdout(capsys):
     bad = [r for r in out if BAD_SPI.search(r)]
     assert len(bad) == 16 + 2                       # every ICMP error, plus the two "unknown" ones
     assert out[-1][:19] <= out[1][:19]              # newest first
+
+
+# --- anti-replay ---------------------------------------------------------------------------------
+
+REPLAY_NAMES = [n for n in NAMES if any(c.replay_window for c in SCENARIOS[n].captures)]
+
+
+def xfrm_delta(pcap, counter="XfrmInStateSeqError"):
+    def read(which):
+        path = (ROOT / pcap).with_name(Path(pcap).stem + f".xfrm_stat.{which}.txt")
+        return int(dict(line.split() for line in path.read_text().splitlines())[counter])
+    return read("after") - read("before")
+
+
+@pytest.mark.parametrize("name", REPLAY_NAMES)
+def test_screenos_replay_lines_are_the_kernels_drops(name):
+    """00042 has no documented rate limit: one line per packet the window drops, which is
+    the lab kernel's own XfrmInStateSeqError count, on exactly the frames the lab's
+    esp_sequence_analysis says fail a 32-packet window."""
+    for c in truth(name)["captures"]:
+        lab = lab_truth(c["pcap"])
+        replay = [e for e in truth(name)["files"]["screenos-syslog.log"]["lines"]
+                  if e["kind"] == "replay" and e["capture"] == Path(c["pcap"]).name]
+        failing = [x["frame"] for sa in lab.get("esp_sequence_analysis", {}).get("per_spi", [])
+                   for x in sa["duplicates"] + [y for y in sa["late"] if y["outside_window"]]]
+        assert sorted(f for e in replay for f in e["frames"]) == sorted(failing)
+        assert c["model"]["replay_drops"] == len(failing)
+        if "esp_sequence_analysis" in lab:
+            assert len(replay) == xfrm_delta(c["pcap"])
+
+
+@pytest.mark.parametrize("name", REPLAY_NAMES)
+def test_replay_text_matches_truth_in_every_form(name):
+    screenos = re.compile(r"Replay packet detected on IPSec tunnel on \S+ with tunnel ID 0x([0-9a-f]+)! From "
+                          r"(\S+) to (\S+)/\d+, ESP, SPI 0x([0-9a-f]+), SEQ 0x([0-9a-f]+)\.")
+    asa = re.compile(r"%ASA-4-402119: IPSEC: Received an ESP packet \(SPI= 0x([0-9A-F]{8}), sequence number= "
+                     r"0x([0-9A-F]+)\) from (\S+) \(user= \S+\) to (\S+) that failed anti-replay checking\.$")
+    ios = re.compile(r"%CRYPTO-4-PKT_REPLAY_ERR: decrypt: replay check failed$")
+    checked = 0
+    for file, pattern in (("screenos-syslog.log", screenos), ("screenos-event.log", screenos), ("asa.log", asa)):
+        for text, e in entries(name, file):
+            m = pattern.search(text)
+            assert bool(m) == (e["kind"] == "replay"), text
+            if m and file == "asa.log":
+                assert (int(m[1], 16), int(m[2], 16)) == (int(e["spi"], 16), e["seq"])
+            elif m:
+                assert (int(m[4], 16), int(m[5], 16)) == (int(e["spi"], 16), e["seq"])
+            checked += bool(m)
+    ios_lines = lines(name, "ios.log")
+    for text, e in entries(name, "ios.log"):
+        assert bool(ios.search(text)) == (e["kind"] == "replay"), text
+        if e["kind"] == "replay":
+            second = re.fullmatch(r"\s+connection id=(\d+), sequence number=(\d+)", ios_lines[e["line"]])
+            assert (int(second[1]), int(second[2])) == (e["conn_id"], e["seq"])
+            checked += 1
+    assert checked
+
+
+@pytest.mark.parametrize("name", REPLAY_NAMES)
+def test_replay_rate_limits_asa_5s_ios_60s(name):
+    asa = [datetime.strptime(t[:20], "%b %d %Y %H:%M:%S") for t in lines(name, "asa.log") if "402119" in t]
+    ios = [datetime.strptime(t[1:20], "%b %d %H:%M:%S.%f") for t in lines(name, "ios.log") if "PKT_REPLAY_ERR" in t]
+    assert asa and ios
+    assert all((b - a).total_seconds() >= 5 for a, b in zip(asa, asa[1:]))
+    assert all((b - a).total_seconds() >= 60 for a, b in zip(ios, ios[1:]))
+    # the dropped lines are kept as the frames the logged line stands for (the limit is per
+    # message, so a line of the uncaptured tunnel may stand for captured packets)
+    logged = [e for e in truth(name)["files"]["asa.log"]["lines"] if e["kind"] == "replay"]
+    screenos = [e for e in truth(name)["files"]["screenos-syslog.log"]["lines"] if e["kind"] == "replay"
+                and e["capture"]]
+    assert sorted(f for e in logged for f in e["frames"] + e["suppressed_frames"]) == \
+        sorted(f for e in screenos for f in e["frames"])
+
+
+@pytest.mark.parametrize("name", REPLAY_NAMES)
+def test_ios_times_carry_the_clock_offset_and_zone_in_ms(name):
+    for text, e in entries(name, "ios.log"):
+        stamp = datetime.strptime(f"{local(e['t'], name).year} {text[1:20]}", "%Y %b %d %H:%M:%S.%f")
+        assert -0.001 < skew(stamp, e["t"], name) <= 0, text
+
+
+@pytest.mark.parametrize("name", REPLAY_NAMES)
+def test_ios_sa_table_maps_the_connection_id_to_the_inbound_spi(name):
+    text = (LOGS / name / "show-crypto-ipsec-sa.txt").read_text()
+    inbound = re.search(r"inbound esp sas:\n\s+spi: 0x([0-9A-F]+)\(\d+\)\n(?:.*\n){2}\s+conn id: (\d+),", text)
+    for c in truth(name)["captures"]:
+        assert c["model"]["ios_conn_id_inbound"] == {f"0x{int(inbound[1], 16):08x}": int(inbound[2])}
+
+
+def test_one_tunnel_has_bad_spi_and_replay_lines():
+    t = truth("mixed-stale-replay")
+    for file in ("screenos-syslog.log", "asa.log", "ios.log"):
+        causes = {(e["tunnel_id"], e["kind"], e["cause"]) for e in t["files"][file]["lines"] if e["capture"]}
+        assert causes == {(0x9A, "bad-spi", "stale-sa"), (0x9A, "replay", "duplicated-path")}, file

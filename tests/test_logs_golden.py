@@ -266,7 +266,8 @@ def test_strongswan_doc_lines():
         ("p2-complete", "out", 0xC1CBFDF2, "con2000", "child-established")]
     assert {r["message_id"] for r in rows_of(events, 4)} == {"child-established-inbound"}
     assert [(r["kind"], r["direction"], r["spi"]) for r in rows_of(events, 6)] == [
-        ("sa-rekeyed", "in", 0xCD5C1AEF), ("sa-rekeyed", "out", 0xCB0C1FD9)]  # the old SA's SPIs
+        ("sa-rekeyed", "in", 0xCD5C1AEF), ("sa-rekeyed", "out", 0xCB0C1FD9),  # the old SA's SPIs
+        ("p2-complete", "in", 0xCD159185), ("p2-complete", "out", 0xC5C4A85F)]  # and the new SA's (issue 13)
     assert [(r["kind"], r["spi"]) for r in rows_of(events, 7)] == [("sa-deleted", 0xCD5C1AEF),
                                                                    ("sa-deleted", 0xCB0C1FD9)]
     assert subset(one(events, 8), {"kind": 1, "direction": 1, "spi": 1, "proto": 1}) == {

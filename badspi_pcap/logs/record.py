@@ -36,6 +36,8 @@ class LineFormat:
     parse: Callable[[str, dict], Parsed | None]
     pattern: re.Pattern | None = None   # accept by regex instead of markers
     continues: re.Pattern | None = None  # a line matching it may go on over indented lines
+    joins: re.Pattern | None = None      # ... and over a line matching this, indented or not, even
+                                         # after a blank line (IOS "connection id=..., sequence number=...")
 
     def accepts(self, line: str) -> bool:
         if self.pattern is not None:
@@ -86,14 +88,20 @@ def envelope(line: str) -> tuple[Stamp | None, str | None]:
     if not words:
         return stamp, None
     first = words[0]
-    if first.endswith(":") or "[" in first or first.startswith("%") or "=" in first:
+    if (first.endswith(":") or "[" in first or first.startswith(("%", '"')) or "=" in first
+            or first.lower() in _SEVERITIES):
         return stamp, None
     return stamp, first
 
 
+# syslog exports that put the severity where the host would be (OPNsense: time, level, program)
+_SEVERITIES = {"emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug"}
+
+
 def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pattern,
                   rules: tuple[Rule, ...], *, text_after_start: bool = False,
-                  enrich: Callable[[Parsed, re.Match, dict], None] | None = None) -> LineFormat:
+                  enrich: Callable[[Parsed, re.Match, dict], None] | None = None,
+                  continues: re.Pattern | None = None, joins: re.Pattern | None = None) -> LineFormat:
     """A format whose lines are an optional syslog header, then a message that ``start``
     finds, then text that ``rules`` read (from where ``start`` begins, or after it).
     ``start``'s named groups that are event columns (message_id, severity) apply to every
@@ -115,5 +123,5 @@ def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pa
             enrich(result, m, state)
         return result
 
-    fmt = LineFormat(name, vendor, markers, parse)
+    fmt = LineFormat(name, vendor, markers, parse, continues=continues, joins=joins)
     return fmt

@@ -54,7 +54,7 @@ class VendorProfile:
         return (int(m.group(1)), int(m.group(2))) < self.fixed_in
 
     def action(self, cause: str) -> str:
-        return self.actions.get(cause) or GENERIC_ACTIONS.get(cause, "")
+        return self.actions.get(cause) or REPLAY_ACTIONS.get(self.key, {}).get(cause) or GENERIC_ACTIONS.get(cause, "")
 
 
 # ---------------------------------------------------------------- sources
@@ -207,3 +207,108 @@ UNKNOWN = VendorProfile(
 def profile(vendor: str | None) -> VendorProfile:
     """The profile of an events-table ``vendor`` value (UNKNOWN for none or another)."""
     return PROFILES.get(str(vendor or "").lower(), UNKNOWN)
+
+
+# ---------------------------------------------------------------- anti-replay (replay lines)
+
+IOS_REPLAY_WINDOW = Source("IO2", "Cisco IOS XE 16 IPsec Anti-Replay Window: Expanding and Disabling, https://cisco.com/c/"
+                                  "en/us/td/docs/ios-xml/ios/sec_conn_dplane/configuration/xe-16/sec-ipsec-data-plane-"
+                                  "xe-16-book/sec-ipsec-antireplay.html")
+IOS_REPLAY_RATE = Source("IO4", "Cisco community, https://community.cisco.com/t5/routing/crypto-4-pkt-replay-err-decrypt-"
+                                "replay-check-failed/m-p/1566688 (a TAC engineer's answer)")
+SRX_REPLAY_SAMPLES = Source("JX4", "SRX configuration samples (anti-replay-window-size); no Juniper SRX reference found")
+SRX_REPLAY_COUNTER = Source("JX2", "https://www.centricsit.com/fixit-anti-replay-error-for-the-vpn-tunnel-for-junipers-"
+                                   "srx-line/")
+SCREENOS_REPLAY_VPN = Source("SO6", "ScreenOS configuration samples (set vpn ... replay | no-replay tunnel ...)")
+PANOS_REPLAY_UI = Source("PA2", "https://docs.paloaltonetworks.com/pan-os/10-1/pan-os-web-interface-help/network/"
+                                "network-ipsec-tunnels/ipsec-tunnel-general-tab")
+FORTI_REPLAY = Source("FO1", "https://community.fortinet.com/t5/FortiGate/Troubleshooting-Tip-Invalid-ESP-packet-"
+                             "detected-replayed-packet/ta-p/352983")
+LINUX_IP_XFRM = Source("LX5", "iproute2 man/man8/ip-xfrm.8 (replay-window SIZE)")
+LINUX_DSCP = Source("LX6", "Linux commit a947b0a93efa (xfrm: allow to avoid copying DSCP)")
+
+GENERIC_ACTIONS.update({
+    "duplicated-path": "The network delivers some of the peer's ESP packets twice (a routing loop, a mirror port fed "
+                       "back into the path, a duplicating link): find and fix the hop that copies them; the two "
+                       "copies in the evidence tell a loop (lower TTL on the second copy) from a mirror (identical). "
+                       "A larger replay window does not help: a copy is always dropped.",
+    "reordered-beyond-window": "Packets are reordered on the way by more than the receiver's anti-replay window (QoS "
+                               "queues, per-packet load balancing, several paths): keep the tunnel's packets on one "
+                               "path and one queue, or raise the receiver's window to at least the window the "
+                               "capture shows is needed.",
+    "sequence-restart": "The peer began its sequence numbers again on the same SA (a failover without sequence "
+                        "synchronisation, or a manually keyed SA re-added on one side only): every packet is dropped "
+                        "until the SA is replaced. Renegotiate (or re-add) the SA on both sides together.",
+    "replay-path-not-captured": "The capture saw these packets in order or not at all: the duplication or reordering "
+                                "happens on a path this capture point does not see. Capture on the link into the "
+                                "device that logged the lines (behind any load balancer, QoS device or second "
+                                "uplink), at the time of the lines.",
+})
+
+# Per vendor, in its own commands (sourced; where the vendor documents no command, say so).
+REPLAY_ACTIONS = {
+    "ios": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " On IOS (default window 64, Cisco "
+            "doc 116858): `crypto ipsec security-association replay window-size <N>` globally, or `set "
+            "security-association replay window-size <N>` in the crypto map (Cisco, IPsec Anti-Replay Window: "
+            "Expanding and Disabling). `show crypto ipsec sa detail` counts every drop; the log line is rate-limited "
+            "(1 per minute, per a Cisco TAC answer).",
+        "duplicated-path": GENERIC_ACTIONS["duplicated-path"] + " `show crypto ipsec sa detail` counts every drop.",
+    },
+    "junos": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " On SRX (window 64 or 32 by "
+            "platform, DISA STIG): `set security ipsec vpn <vpn> ike anti-replay-window-size <n>` (seen in SRX "
+            "configuration samples; no Juniper reference page was found). `show security ipsec statistics` shows "
+            "the Replay errors counter.",
+        "duplicated-path": GENERIC_ACTIONS["duplicated-path"] + " `show security ipsec statistics` shows the Replay "
+            "errors counter.",
+    },
+    "asa": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " No ASA document found gives the "
+            "default window or a command to change it: fix the reordering on the path. `show crypto ipsec sa` counts "
+            "the drops (#pkts replay failed (rcv)); 402119 is logged at most once every 5 s.",
+        "duplicated-path": GENERIC_ACTIONS["duplicated-path"] + " `show crypto ipsec sa` counts the drops (#pkts "
+            "replay failed (rcv)); 402119 is logged at most once every 5 s.",
+    },
+    "screenos": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " ScreenOS documents no window-size "
+            "setting: replay checking is only on or off per VPN (`set vpn \"<name>\" gateway \"<gw>\" replay` or "
+            "`no-replay`, configuration samples); turning it off removes the protection, so fix the reordering on "
+            "the path.",
+    },
+    "strongswan": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " strongSwan: raise "
+            "`children.<child>.replay_window` in swanctl.conf (default 32; larger values need the kernel-netlink "
+            "backend; swanctl.opt). The kernel counts the drops as XfrmInStateSeqError in /proc/net/xfrm_stat.",
+        "duplicated-path": GENERIC_ACTIONS["duplicated-path"] + " The kernel counts the drops as XfrmInStateSeqError "
+            "in /proc/net/xfrm_stat.",
+    },
+    "libreswan": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " libreswan: `replay-window=<N>` in "
+            "the conn (default 128). The kernel counts the drops as XfrmInStateSeqError in /proc/net/xfrm_stat.",
+    },
+    "linux": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " Linux: the window is the state's "
+            "`replay-window SIZE` (`ip xfrm state`, set by the keying daemon); copying the inner DSCP to the outer "
+            "header can reorder ESP, which the state's dont-encap-dscp extra flag avoids (Linux commit a947b0a93efa).",
+    },
+    "panos": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " PAN-OS 10.1 and later: Network > "
+            "IPsec Tunnels > General > Show Advanced Options > Enable Replay Protection, window 64 to 4096 (default "
+            "1024); up to 10.0 the window is fixed at 64 (Palo Alto KB).",
+    },
+    "fortios": {
+        "reordered-beyond-window": GENERIC_ACTIONS["reordered-beyond-window"] + " FortiOS has no window-size "
+            "setting (only `set replay enable|disable` per phase 2): fix the reordering on the path.",
+    },
+}
+
+
+# Where each vendor's replay advice comes from (the JSON report lists them).
+REPLAY_SOURCES = {
+    "ios": (IOS_REPLAY, IOS_REPLAY_WINDOW, IOS_REPLAY_RATE), "junos": (SRX_STIG, SRX_REPLAY_SAMPLES, SRX_REPLAY_COUNTER),
+    "asa": (ASA_402119, ASA_COUNTERS), "screenos": (SCREENOS_REPLAY_VPN,),
+    "strongswan": (STRONGSWAN_REPLAY, STRONGSWAN_REKEY, LINUX_XFRM_STAT), "libreswan": (LIBRESWAN_REPLAY, LINUX_XFRM_STAT),
+    "linux": (LINUX_IP_XFRM, LINUX_DSCP, LINUX_XFRM_STAT), "panos": (PANOS_REPLAY, PANOS_REPLAY_UI),
+    "fortios": (FORTI_REPLAY,),
+}

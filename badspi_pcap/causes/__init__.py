@@ -18,11 +18,14 @@ notes/CAUSES-INTERFACE.md and README "Reading a verdict".
 """
 from __future__ import annotations
 
-from . import embedded_icmp, rekey_collision, spi_before_install, stale_sa
+from . import (duplicated_path, embedded_icmp, rekey_collision, reordered_beyond_window, replay_unseen,
+               sequence_restart, spi_before_install, stale_sa)
 from .base import Claim, Context, Judgement, Proof, Thresholds
 from .selectors import Selector, display_filter, select
 
-CAUSES: tuple = (embedded_icmp, spi_before_install, rekey_collision, stale_sa)
+CAUSES: tuple = (embedded_icmp, spi_before_install, rekey_collision, stale_sa,
+                 # replay lines (kind "replay"); the last one takes what the capture cannot prove
+                 sequence_restart, duplicated_path, reordered_beyond_window, replay_unseen)
 
 # Not causes: what a line gets when no cause explains it.
 UNEXPLAINED = "unexplained"

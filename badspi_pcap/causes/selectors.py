@@ -22,12 +22,14 @@ TIME_MARGIN_S = 5e-7      # half a microsecond: bounds never fall on a packet's 
 @dataclass(frozen=True)
 class Selector:
     """``what``: icmp-quoting (ICMP errors quoting ``spis``, or the address ``pair`` when the
-    quote stops before the SPI), ipsec-to (top-level ESP/AH on ``spis`` sent to ``dst``)
-    or ike-phase2 (Quick Mode / CREATE_CHILD_SA messages).  ``start``/``end``: epoch
+    quote stops before the SPI), ipsec-to (top-level ESP/AH on ``spis`` sent to ``dst``),
+    ipsec-seq (the same, only the sequence numbers ``seqs``: replay evidence) or
+    ike-phase2 (Quick Mode / CREATE_CHILD_SA messages).  ``start``/``end``: epoch
     seconds (inclusive) or None."""
 
     what: str
     spis: tuple[int, ...] = ()
+    seqs: tuple[int, ...] = ()
     dst: str | None = None
     pair: tuple[str, str] | None = None
     start: float | None = None
@@ -49,10 +51,12 @@ class Selector:
                     & (p["inner_proto"].isin([50, 51]) | p["inner_dport"].eq(4500) | p["inner_sport"].eq(4500))
             else:
                 m &= p["inner_spi"].isin(list(self.spis))
-        elif self.what == "ipsec-to":
+        elif self.what in ("ipsec-to", "ipsec-seq"):
             m = p["kind"].isin(IPSEC_KINDS) & p["spi"].isin(list(self.spis))
             if self.dst:
                 m &= p["dst"].eq(self.dst)
+            if self.what == "ipsec-seq":
+                m &= p["seq"].isin(list(self.seqs))
         elif self.what == "ike-phase2":
             m = p["kind"].eq("ike") & p["ike_exchange"].isin(list(PHASE2_EXCHANGE_TYPES))
         else:
@@ -75,8 +79,10 @@ class Selector:
                          "(udp.port == 4500 || esp || ah)", "!esp.spi && !ah.spi"]
             else:
                 parts = ["(icmp || icmpv6)", spi_test(self.spis)]
-        elif self.what == "ipsec-to":
+        elif self.what in ("ipsec-to", "ipsec-seq"):
             parts = [NOT_ICMP, spi_test(self.spis)]
+            if self.what == "ipsec-seq":
+                parts.append(seq_test(self.seqs))
             if self.dst:
                 parts.append(f"{'ipv6' if ':' in self.dst else 'ip'}.dst == {self.dst}")
         elif self.what == "ike-phase2":
@@ -99,6 +105,12 @@ def spi_test(spis) -> str:
     else:
         value = "in {" + ", ".join(f"0x{s:08x}" for s in spis) + "}"
     return f"(esp.spi {value} || ah.spi {value})"
+
+
+def seq_test(seqs) -> str:
+    """``(esp.sequence in {…} || ah.sequence in {…})`` (Wireshark 4.x: comma-separated set)."""
+    value = "in {" + ", ".join(str(int(s)) for s in sorted(seqs)) + "}"
+    return f"(esp.sequence {value} || ah.sequence {value})"
 
 
 def select(packets: pd.DataFrame, selectors) -> pd.DataFrame:

@@ -1,0 +1,44 @@
+"""Duplicated path: the network delivers some ESP/AH packets twice (a routing loop, a
+mirrored or duplicating path), and the receiver drops every second copy as a replay.
+
+A line's proof: the packet with the line's SPI and sequence number reached the device a
+second time (the sequence table marks the copy ``duplicate``).  The pattern: copies of
+numbers that came before; how far apart the copies come says a duplicating device
+(microseconds) from a loop or a second path (milliseconds or more).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Claim, Context, Judgement, Proof, seconds
+from .replay import claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
+
+NAME = "duplicated-path"
+KINDS = ("replay",)
+
+
+def explain(line, ctx: Context) -> Proof | None:
+    return explain_as(NAME, line, ctx)
+
+
+def judge(claim: Claim, ctx: Context) -> Judgement:
+    named = claimed_rows(claim, ctx)
+    rows = sa_rows(claim, ctx, "duplicate")
+    gaps = _copy_gaps(rows, ctx)
+    facts = {"duplicates": len(rows), "duplicate_lines": len(named),
+             "copy_gap_ms_median": float(np.median(gaps) * 1e3) if len(gaps) else None,
+             "copy_gap_ms_max": float(gaps.max() * 1e3) if len(gaps) else None,
+             **window_facts(claim, ctx, rows)}
+    pattern = len(named) == len(claim.lines) and bool(named["seen_before"].all())
+    return judged(claim, ctx, pattern, [seq_selector(rows, ctx, with_first_copies=True)], facts)
+
+
+def _copy_gaps(rows, ctx: Context) -> np.ndarray:
+    """Seconds between each duplicate and the first copy of its number."""
+    if rows.empty:
+        return np.array([])
+    p = ctx.packets
+    first = p.set_index(["capture", "frame"])["time"]
+    keys = list(zip(rows["capture"], rows["first_frame"].astype("int64")))
+    t_first = seconds(first.loc[keys].reset_index(drop=True))
+    return seconds(rows["time"].reset_index(drop=True)) - t_first

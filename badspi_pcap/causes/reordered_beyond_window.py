@@ -1,0 +1,39 @@
+"""Reordered beyond the window: packets overtaken on the way (QoS queues, per-packet load
+balancing, several paths) arrive so far behind the highest number already accepted that
+they fall out of the receiver's anti-replay window, and it drops them as replays.
+
+A line's proof: the packet with the line's SPI and sequence number arrived ``behind`` the
+top, for the first time, with ``behind`` at least the window.  The facts say how deep the
+reordering goes (late packets inside the window are accepted and logged nowhere: they are
+the margin left) and the window that would take every late packet.
+"""
+from __future__ import annotations
+
+from .base import Claim, Context, Judgement, Proof
+from .replay import claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
+
+NAME = "reordered-beyond-window"
+KINDS = ("replay",)
+
+
+def explain(line, ctx: Context) -> Proof | None:
+    return explain_as(NAME, line, ctx)
+
+
+def judge(claim: Claim, ctx: Context) -> Judgement:
+    named = claimed_rows(claim, ctx)
+    late = sa_rows(claim, ctx, "late")
+    facts = window_facts(claim, ctx, late)
+    window = facts["replay_window"]
+    beyond = late[late["behind"].astype("int64") >= window] if window else named
+    behind = late["behind"].astype("int64")
+    facts.update({
+        "late": len(late), "late_beyond_window": len(beyond) if window else None,
+        "max_behind": int(behind.max()) if len(late) else None,
+        "window_needed": int(behind.max()) + 1 if len(late) else None,
+        # The device dropped the named packets, so its window is at most the smallest of their distances.
+        "window_at_most": int(named["behind"].astype("int64").min()) if len(named) else None,
+        "max_behind_accepted": int(behind[behind < window].max()) if window and (behind < window).any() else None,
+    })
+    pattern = len(named) == len(claim.lines) and (not window or bool((named["behind"].astype("int64") >= window).all()))
+    return judged(claim, ctx, pattern, [seq_selector(beyond, ctx)], facts)

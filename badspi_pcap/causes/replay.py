@@ -1,0 +1,213 @@
+"""What the replay causes share: the capture's sequence table, the receiver's window, and
+the packet a replay line names.
+
+A replay line (ScreenOS 00042, ASA 402119, IOS PKT_REPLAY_ERR, Junos RT_IPSEC_REPLAY)
+says the device dropped the packet with that SPI and sequence number as a replay.  Its
+proof is that packet in the capture, on its way to the device, at the line's time, and
+the sequence table (``badspi_pcap.sequence``) says why a receiver drops it: a copy of a
+number that came before (duplicated path), a first arrival ``behind`` the top by the
+window or more (reordered beyond the window), or a sender that began again at small
+numbers (restarted sequence).  The packet must reach the device in the order the capture
+saw it, so the capture has to be on the device's own link: a packet the capture saw in
+order says the disorder happens after the capture point.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..sequence import sequence_table
+from .base import Claim, Context, Judgement, Proof, seconds
+from .selectors import Selector
+
+KINDS = ("replay",)
+MATCH_TOLERANCE_S = 2.0     # around the line's time (capture clock), beyond the log's resolution
+SEQUENCE_KINDS = {"duplicate": "duplicated-path", "late": "reordered-beyond-window", "restart": "sequence-restart"}
+IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
+
+
+@dataclass(frozen=True)
+class Window:
+    size: int | None      # packets; None: not known
+    origin: str           # given | sa-table | vendor-default | unknown
+    text: str             # where it comes from, for the report
+
+
+def window_for(line, ctx: Context) -> Window:
+    """The receiver's anti-replay window: ``--replay-window``, else an SA table that shows
+    it for the line's SPI, else the vendor's documented default."""
+    given = getattr(ctx.options, "replay_window", None)
+    if given is not None:
+        return Window(int(given), "given", f"{int(given)} packets (--replay-window)")
+    sas = ctx.sas
+    spi = line_spi(line, ctx)
+    if sas is not None and len(sas) and "replay_window" in sas and spi is not None:
+        shown = sas[(sas["spi"] == spi) & sas["replay_window"].notna()]
+        if len(shown):
+            size = int(shown["replay_window"].iloc[0])
+            return Window(size, "sa-table", f"{size} packets ({shown['source'].iloc[0]}:{int(shown['line'].iloc[0])})")
+    prof = ctx.profile(getattr(line, "vendor", None))
+    if prof.replay_window is not None:
+        fact = prof.replay_window_fact
+        return Window(prof.replay_window, "vendor-default",
+                      f"{prof.replay_window} packets ({prof.name} default: {fact.text}"
+                      f"{f' [{fact.source.tag}]' if fact.source else ''})")
+    return Window(None, "unknown", f"not known for {prof.name} ({prof.replay_window_fact.text}); "
+                                   f"give --replay-window")
+
+
+def line_spi(line, ctx: Context) -> int | None:
+    """The line's SPI, or for an IOS line (connection id only) the inbound SA with that
+    ``conn id`` in a ``show crypto ipsec sa`` given with --sa."""
+    spi = getattr(line, "spi", None)
+    if spi is not None and not pd.isna(spi):
+        return int(spi)
+    conn = getattr(line, "conn_id", None)
+    sas = ctx.sas
+    if conn is None or pd.isna(conn) or sas is None or sas.empty or "conn_id" not in sas:
+        return None
+    hit = sas[(sas["conn_id"] == int(conn)) & sas["direction"].eq("in").fillna(False) & sas["spi"].notna()]
+    return int(hit["spi"].iloc[0]) if len(hit) else None
+
+
+def sequence(ctx: Context, window: int) -> pd.DataFrame:
+    """The capture's sequence table for this window, built once per analysis."""
+    cache = ctx.__dict__.setdefault("_replay_sequence", {})
+    if window not in cache:
+        cache[window] = sequence_table(ctx.packets, max(int(window), 0))
+    return cache[window]
+
+
+def arrivals(ctx: Context) -> dict:
+    """(spi, seq) -> the top-level ESP/AH packets with that number, as arrays."""
+    cache = ctx.__dict__
+    if "_replay_arrivals" not in cache:
+        p = ctx.packets
+        p = p[p["kind"].isin(IPSEC_KINDS) & p["spi"].notna() & p["seq"].notna()]
+        table = pd.DataFrame({"spi": p["spi"].astype("int64").to_numpy(), "seq": p["seq"].astype("int64").to_numpy(),
+                              "t": seconds(p["time"]), "capture": p["capture"].astype(str).to_numpy(),
+                              "frame": p["frame"].astype("int64").to_numpy(), "dst": p["dst"].astype(str).to_numpy()})
+        cache["_replay_arrivals"] = {k: g for k, g in table.groupby(["spi", "seq"])}
+        cache["_replay_by_seq"] = {k: g for k, g in table.groupby("seq")}
+    return cache["_replay_arrivals"]
+
+
+def named_packets(line, ctx: Context) -> tuple[pd.DataFrame, str]:
+    """The packets the line names near its time: by SPI and sequence number (key
+    ``spi+seq``), or, when no SPI is known (IOS without its SA table), by sequence
+    number and time (key ``seq+time``)."""
+    seq = getattr(line, "seq", None)
+    if seq is None or pd.isna(seq):
+        return pd.DataFrame(), ""
+    tol = MATCH_TOLERANCE_S + ctx.resolution_s
+    spi = line_spi(line, ctx)
+    by_key = arrivals(ctx)
+    if spi is not None:
+        rows, key = by_key.get((spi, int(seq)), pd.DataFrame()), "spi+seq"
+    else:
+        rows, key = ctx.__dict__["_replay_by_seq"].get(int(seq), pd.DataFrame()), "seq+time"
+    if len(rows):
+        rows = rows[np.abs(rows["t"].to_numpy() - float(line.t)) <= tol]
+        if ctx.local:
+            rows = rows[rows["dst"].isin(ctx.local)] if rows["dst"].isin(ctx.local).any() else rows
+    return rows, key
+
+
+def dropped_packet(line, ctx: Context):
+    """(kind, sequence-table row, key, window) for the packet this line says was dropped:
+    the copy the table marks out of order nearest the line's time; kind None when the
+    capture saw the named packet only in order (or not at all)."""
+    window = window_for(line, ctx)
+    rows, key = named_packets(line, ctx)
+    if rows.empty:
+        return None, None, key, window
+    seq = sequence(ctx, window.size if window.size is not None else 0)
+    hits = seq.merge(rows[["capture", "frame"]].astype({"capture": seq["capture"].dtype, "frame": seq["frame"].dtype}),
+                     on=["capture", "frame"])
+    if hits.empty:
+        return None, None, key, window
+    hits = hits.assign(_dt=np.abs(seconds(hits["time"]) - float(line.t))).sort_values("_dt")
+    row = hits.iloc[0]
+    return SEQUENCE_KINDS[row["kind"]], row, key, window
+
+
+def explain_as(name: str, line, ctx: Context) -> Proof | None:
+    """A proof that ``line`` is cause ``name``: its packet is out of order the way
+    ``name`` says.  Exact when found by SPI and sequence number and a receiver with the
+    line's window drops it (with no window known, the device's own drop says it)."""
+    cause, row, key, window = dropped_packet(line, ctx)
+    if cause != name:
+        return None
+    drops = window.size is None or _drops(row, window.size)
+    exact = key == "spi+seq" and bool(drops)
+    return Proof(name, key, exact, ((str(row["capture"]), int(row["frame"])),))
+
+
+def _drops(row, window: int) -> bool:
+    if window <= 0:
+        return False
+    return bool(int(row["seq"]) == 0 or int(row["behind"]) >= window or bool(row["seen_before"]))
+
+
+def claimed_rows(claim: Claim, ctx: Context) -> pd.DataFrame:
+    """The sequence-table rows of the frames the claim's lines name."""
+    frames = claim.frames()
+    seq = sequence(ctx, 0)
+    if not frames or seq.empty:
+        return seq.iloc[:0]
+    keys = pd.DataFrame(frames, columns=["capture", "frame"]).astype({"capture": seq["capture"].dtype,
+                                                                      "frame": seq["frame"].dtype})
+    return seq.merge(keys, on=["capture", "frame"])
+
+
+def sa_rows(claim: Claim, ctx: Context, kind: str) -> pd.DataFrame:
+    """Every row of ``kind`` on the claimed SAs (same capture, SPI and destination) in the
+    span of the claimed frames' captures: what the capture shows, logged or not."""
+    named = claimed_rows(claim, ctx)
+    seq = sequence(ctx, 0)
+    if named.empty:
+        return seq.iloc[:0]
+    keys = named[["capture", "dst", "spi"]].drop_duplicates()
+    same = seq.merge(keys, on=["capture", "dst", "spi"])
+    return same[same["kind"] == kind]
+
+
+def seq_selector(rows: pd.DataFrame, ctx: Context, with_first_copies: bool = False) -> Selector | None:
+    """ESP/AH on the rows' SPIs to their destination with those sequence numbers, from the
+    first to the last of them (with the earlier copies of duplicates when asked)."""
+    if rows.empty:
+        return None
+    times = list(seconds(rows["time"]))
+    if with_first_copies:
+        firsts = rows[rows["first_frame"].notna()]
+        p = ctx.packets
+        keys = pd.DataFrame({"capture": firsts["capture"].to_numpy(),
+                             "frame": firsts["first_frame"].astype("int64").to_numpy()})
+        earlier = p.merge(keys.astype({"capture": p["capture"].dtype, "frame": p["frame"].dtype}),
+                          on=["capture", "frame"])
+        times += list(seconds(earlier["time"]))
+    seqs = tuple(sorted({int(s) for s in rows["seq"]}))
+    spis = tuple(sorted({int(s) for s in rows["spi"]}))
+    return Selector.spanning("ipsec-seq", times, spis=spis, dst=rows["dst"].mode().iloc[0], seqs=seqs)
+
+
+def window_facts(claim: Claim, ctx: Context, rows: pd.DataFrame) -> dict:
+    """Window used, where it comes from, and what the capture says a receiver drops at it."""
+    line = next(claim.lines.itertuples(), None)
+    window = window_for(line, ctx) if line is not None else Window(None, "unknown", "not known")
+    facts = {"replay_window": window.size, "replay_window_origin": window.origin, "replay_window_text": window.text}
+    if window.size is not None and len(rows):
+        seq = sequence(ctx, window.size)
+        keys = rows[["capture", "dst", "spi"]].drop_duplicates()
+        same = seq.merge(keys, on=["capture", "dst", "spi"])
+        facts["capture_drops"] = int(same["fails_check"].sum())
+    return facts
+
+
+def judged(claim: Claim, ctx: Context, pattern_ok: bool, evidence, facts: dict) -> Judgement:
+    """CONFIRMED when every claimed line has its own proof and the cause's pattern holds."""
+    all_exact = len(claim.lines) > 0 and claim.exact_count() == len(claim.lines)
+    verdict = "confirmed" if all_exact and pattern_ok else "likely"
+    return Judgement(verdict, tuple(e for e in evidence if e is not None), facts=facts)

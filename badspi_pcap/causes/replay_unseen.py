@@ -1,0 +1,34 @@
+"""Replay lines whose packet the capture saw in order, or not at all: the duplication or
+reordering happens on a path the capture point does not see (after it, or on another
+link into the device).  Not a cause of its own: it says where to capture instead, and
+is last in the table so the replay causes take every line they can prove.
+"""
+from __future__ import annotations
+
+from .base import Claim, Context, Judgement, Proof
+from .replay import arrivals, dropped_packet, line_spi, named_packets
+
+NAME = "replay-path-not-captured"
+KINDS = ("replay",)
+
+
+def explain(line, ctx: Context) -> Proof | None:
+    cause, _row, key, _window = dropped_packet(line, ctx)
+    if cause is not None:
+        return None                       # a replay cause explains it
+    rows, key = named_packets(line, ctx)
+    frames = tuple(sorted({(str(c), int(f)) for c, f in zip(rows.get("capture", []), rows.get("frame", []))}))
+    if not frames and not sees_sa(line, ctx):
+        return None                       # the capture does not see this SA at all
+    return Proof(NAME, "in-order" if frames else "absent", False, frames)
+
+
+def sees_sa(line, ctx: Context) -> bool:
+    """The capture has ESP/AH on the line's SPI (the SA the line names)."""
+    spi = line_spi(line, ctx)
+    return spi is not None and any(k[0] == spi for k in arrivals(ctx))
+
+
+def judge(claim: Claim, ctx: Context) -> Judgement:
+    in_order = sum(p.key == "in-order" for p in claim.proofs.values())
+    return Judgement("inconclusive", (), facts={"in_order": in_order, "absent": len(claim.lines) - in_order})

@@ -203,6 +203,45 @@ def sas(files, output, format_):
         click.echo(f"wrote {len(result.sas)} rows to {output}")
 
 
+@cli.command()
+@click.argument("before", type=click.Path(dir_okay=False))
+@click.argument("after", type=click.Path(dir_okay=False))
+@click.option("-c", "--capture", "captures", multiple=True, type=click.Path(dir_okay=False),
+              help="Capture taken between the two snapshots: compare the replay counters with it.")
+@click.option("--replay-window", type=click.IntRange(min=0), default=32, show_default=True,
+              help="The device's anti-replay window (packets) for the comparison.")
+@click.option("--device-address", "local", multiple=True, metavar="ADDR",
+              help="The device's own address (default: every destination with drops).")
+def counters(before, after, captures, replay_window, local):
+    """Drop counters taken BEFORE and AFTER (xfrm_stat, show security ipsec statistics,
+    show crypto ipsec sa, get sa stat, ...): the deltas, and the replay deltas against
+    what the capture shows."""
+    import pandas as pd
+
+    from .counters import counter_deltas, nonzero, replay_check, replay_check_text
+    from .report.text import format_table
+    from .sa import parse_sas
+
+    parsed = [parse_sas([path]) for path in (before, after)]
+    for p in parsed:
+        for s in p.skipped:
+            click.echo(f"warning: {s}", err=True)
+    deltas = counter_deltas(parsed[0].counters, parsed[1].counters)
+    changed = nonzero(deltas)
+    click.echo(f"{len(deltas)} counters in both snapshots, {len(changed)} changed:")
+    shown = changed[["vendor", "device", "gateway", "spi", "name", "kind", "before", "after", "delta"]].copy()
+    shown["spi"] = shown["spi"].map(lambda v: "-" if pd.isna(v) else f"0x{int(v):08x}")
+    click.echo(format_table(shown))
+    if captures:
+        from .capture import read_packets
+        from .sequence import sequence_table
+
+        seq = sequence_table(read_packets(list(captures)), replay_window)
+        check = replay_check(deltas, seq, replay_window, set(local) or None)
+        click.echo("")
+        click.echo("\n".join(replay_check_text(check)) or "(no replay counter in both snapshots)")
+
+
 ANALYSIS_OPTIONS = [
     click.option("--clock-offset", metavar="SECONDS",
                  help="Device clock minus capture clock (+37, -2h0m13s); default: estimate."),

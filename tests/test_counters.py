@@ -1,0 +1,80 @@
+"""Counters before/after (real outputs: the lab kernel's /proc/net/xfrm_stat, the cSRX
+`show security ipsec statistics` and the SSG `get sa stat` samples in fixtures/logs/reference)
+and their replay deltas against the capture."""
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from badspi_pcap.capture import read_capture
+from badspi_pcap.cli import cli, main
+from badspi_pcap.counters import counter_deltas, counter_kind, replay_check, with_kinds
+from badspi_pcap.errors import UsageError
+from badspi_pcap.sa import parse_sas
+from badspi_pcap.sequence import sequence_table
+from conftest import FIXTURES, PCAPS
+
+LAB = PCAPS / "lab"
+REF = FIXTURES / "logs" / "reference"
+
+
+def snapshots(name):
+    return [parse_sas([LAB / f"{name}.xfrm_stat.{w}.txt"]).counters for w in ("before", "after")]
+
+
+@pytest.mark.parametrize("name, delta", [("replay-reorder", 7), ("replay-duplicate", 65)])
+def test_xfrm_stat_replay_delta_agrees_with_the_capture_at_the_kernels_window(name, delta):
+    deltas = counter_deltas(*snapshots(name))
+    changed = deltas[deltas["delta"] != 0]
+    assert list(zip(changed["name"], changed["kind"], changed["delta"])) == [("XfrmInStateSeqError", "replay", delta)]
+    seq = sequence_table(read_capture(LAB / f"{name}.pcap").packets, 32)
+    check = replay_check(deltas, seq, 32)
+    assert list(zip(check["destination"], check["capture_drops"], check["agrees"])) == [("192.0.2.1", delta, True)]
+
+
+def test_a_larger_window_than_the_devices_disagrees():
+    deltas = counter_deltas(*snapshots("replay-reorder"))
+    seq = sequence_table(read_capture(LAB / "replay-reorder.pcap").packets, 64)
+    check = replay_check(deltas, seq, 64)
+    assert (check["capture_drops"].iloc[0], bool(check["agrees"].iloc[0])) == (0, False)
+
+
+def test_invalid_spi_counter_of_the_spi_mismatch_lab():
+    deltas = counter_deltas(*snapshots("spi-mismatch"))
+    changed = deltas[deltas["delta"] != 0]
+    assert list(zip(changed["name"], changed["kind"])) == [("XfrmInNoStates", "invalid-spi")]
+
+
+def test_kinds_of_real_junos_and_screenos_counters():
+    junos = with_kinds(parse_sas([REF / "junos-ipsec-statistics.txt"]).counters)
+    kinds = dict(zip(junos["name"], junos["kind"]))
+    assert (kinds["Replay errors"], kinds["Invalid SPI"], kinds["TS check fail"]) == ("replay", "invalid-spi", "other")
+    screenos = with_kinds(parse_sas([REF / "screenos-get-sa.txt"]).counters)
+    assert len(screenos) and set(screenos["kind"]) == {"other"}     # get sa stat has no replay column
+    assert counter_kind("pkts replay failed (rcv)") == "replay" and counter_kind("pkts invalid sa (rcv)") == "invalid-spi"
+
+
+def test_a_reset_counter_has_no_delta(tmp_path):
+    before, after = snapshots("replay-duplicate")
+    deltas = counter_deltas(after, before)            # "after" read first: the counter went down
+    row = deltas[deltas["name"] == "XfrmInStateSeqError"].iloc[0]
+    assert pd.isna(row["delta"]) and (row["before"], row["after"]) == (65, 0)
+
+
+def test_snapshots_of_different_outputs_are_an_error():
+    junos = parse_sas([REF / "junos-ipsec-statistics.txt"]).counters
+    with pytest.raises(UsageError, match="no counter in common"):
+        counter_deltas(snapshots("replay-reorder")[0], junos)
+
+
+def test_cli_counters():
+    args = ["counters", LAB / "replay-reorder.xfrm_stat.before.txt", LAB / "replay-reorder.xfrm_stat.after.txt",
+            "-c", LAB / "replay-reorder.pcap"]
+    result = CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False)
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == "28 counters in both snapshots, 1 changed:"
+    assert lines[3].split() == ["linux", "-", "-", "-", "XfrmInStateSeqError", "replay", "0", "7", "7"]
+    assert lines[-1] == ("XfrmInStateSeqError (+7) vs the capture: 7 packets to 192.0.2.1 fail a 32-packet "
+                         "window: they agree.")
+    code = main(["counters", str(LAB / "replay-reorder.xfrm_stat.before.txt"), str(REF / "junos-ipsec-statistics.txt")])
+    assert code == 1

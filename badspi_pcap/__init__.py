@@ -14,16 +14,18 @@ Public API (plain functions from files or tables to pandas DataFrames):
   figures (needs the ``notebook`` extra); an ``Analysis`` shows itself as HTML in Jupyter.
 """
 from .analyze import Analysis, Correlation, analyze, correlate
+from .causes import CAUSES, Thresholds
 from .capture import CaptureRead, CaptureWarning, read_capture, read_packets
 from .diagnose import classify_lines, diagnose
 from .errors import BadspiError, InputError, Skipped, UsageError
 from .logs import parse_logs, read_events
+from .options import AnalysisOptions
 from .report.plots import plot_offset_histogram, plot_timeline
 from .sa import parse_sas, read_sas
 from .summary import icmp_summary, ike_summary, sa_summary
 
 __all__ = [
-    "Analysis", "BadspiError", "CaptureRead", "CaptureWarning", "Correlation", "InputError", "Skipped",
+    "Analysis", "AnalysisOptions", "BadspiError", "CAUSES", "Thresholds", "CaptureRead", "CaptureWarning", "Correlation", "InputError", "Skipped",
     "UsageError", "analyze", "classify_lines", "correlate", "diagnose", "icmp_summary", "ike_summary",
     "parse_logs", "parse_sas", "plot_offset_histogram", "plot_timeline", "read_capture", "read_events",
     "read_packets", "read_sas", "sa_summary",

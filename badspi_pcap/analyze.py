@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterable
 
 import pandas as pd
@@ -16,7 +16,12 @@ from . import schema
 from .capture import CaptureRead, capture_names, read_capture
 from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
                         match_events, parse_clock_offset, receivers, whole_second_log)
-from .diagnose import DiagnoseOptions, classify_lines, diagnose
+from . import clock
+from .causes import Context, Thresholds
+from .clock import ClockNote
+from .diagnose import classify_lines, diagnose
+from .options import AnalysisOptions
+from .vendors import VendorProfile, profile
 
 VERSION_RE = re.compile(r"Software Version: *(\d+\.\d+\.\d+\S*)")
 
@@ -33,6 +38,7 @@ class Correlation:
 def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None,
               clock_offset: float | str | None = None) -> Correlation:
     """Put the log on the capture's clock and link its bad-SPI lines to packets."""
+    events = schema.with_event_ids(events)
     given = parse_clock_offset(clock_offset)
     offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else estimate_clock_offset(events, packets)
     shifted = apply_offset(events, offset)
@@ -54,44 +60,54 @@ class Analysis:
 
     captures: list[CaptureRead]
     packets: pd.DataFrame
-    events: pd.DataFrame
+    events: pd.DataFrame         # on the capture clock; ``event_id`` keys matches, lines and findings
     sas: pd.DataFrame
-    matches: pd.DataFrame
-    lines: pd.DataFrame          # the bad-SPI/replay lines with the cause given to each
-    findings: pd.DataFrame
+    matches: pd.DataFrame        # MATCHES
+    lines: pd.DataFrame          # LINES: the bad-SPI/replay lines with the cause given to each
+    findings: pd.DataFrame       # FINDINGS
     clock_offset: ClockOffset
     local_addresses: list[str]
-    options: DiagnoseOptions
+    options: AnalysisOptions
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    clock_notes: list[ClockNote] = field(default_factory=list)
     log_notes: list[str] = field(default_factory=list)
     skipped: list = field(default_factory=list)
     unparsed_lines: int = 0
 
+    @property
+    def vendors(self) -> list[VendorProfile]:
+        """The vendor profiles of the logs' devices (in the order first seen)."""
+        keys = self.events["vendor"].dropna().unique() if len(self.events) else []
+        return [profile(k) for k in dict.fromkeys(str(k) for k in keys)]
+
     def __repr__(self) -> str:
-        verdicts = ", ".join(f"{t}: {c} {v}" for t, c, v in
-                             self.findings[["tunnel", "cause", "verdict"]].itertuples(index=False)) or "no findings"
+        from .report.common import headline
         return (f"<Analysis of {len(self.captures)} capture(s), {len(self.events)} events; clock offset "
-                f"{self.clock_offset.seconds:+.1f} s ({self.clock_offset.method}); {verdicts}>")
+                f"{self.clock_offset.seconds:+.1f} s ({self.clock_offset.method}); "
+                f"{headline(self.findings) or 'no findings'}>")
 
     def _repr_html_(self) -> str:
         from .report.html import analysis_html
         return analysis_html(self, standalone=False)
 
 
-def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = None, sas: Iterable | None = None, *,
-            clock_offset: float | str | None = None, log_tz: str | None = None, year: int | None = None,
-            log_format: str | None = None, log_self: bool = False, rate_limit_s: float = 10.0,
-            screenos_version: str | None = None, engine: str = "auto", progress=None) -> Analysis:
+def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = None, sas: Iterable | None = None,
+            options: AnalysisOptions | None = None, *, thresholds: Thresholds | None = None, progress=None,
+            **option_values) -> Analysis:
     """Read, correlate and diagnose.  ``events``/``sas`` are log and SA-table files;
     ``captures`` are capture files or ``CaptureRead``s already read (``read_capture``).
 
-    ``clock_offset`` (seconds, or '1h2m3s') overrides the estimate; ``log_tz`` is the
-    time zone the device logs in; ``log_self`` means every bad packet is logged (no
-    10 s rate limit); ``screenos_version`` (e.g. '5.2.0r1') sharpens the embedded-ICMP
-    verdict and is otherwise read from `get system`/`get tech` output among the files.
+    ``options`` (an ``AnalysisOptions``) or its fields as keywords: ``clock_offset``
+    (seconds, or '1h2m3s') overrides the estimate; ``log_tz`` is the time zone the
+    device logs in; ``log_self`` means every bad packet is logged (no rate limit);
+    ``screenos_version`` (e.g. '5.2.0r1') sharpens the embedded-ICMP verdict and is
+    otherwise read from `get system`/`get tech` output among the files.
     """
+    options = replace(options or AnalysisOptions(), **option_values)
     items = _paths(captures)
     names = iter(capture_names([p for p in items if not isinstance(p, CaptureRead)]))
-    reads = [p if isinstance(p, CaptureRead) else read_capture(p, name=next(names), engine=engine, progress=progress)
+    reads = [p if isinstance(p, CaptureRead) else read_capture(p, name=next(names), engine=options.engine,
+                                                                progress=progress)
              for p in items]
     packets = pd.concat([r.packets for r in reads], ignore_index=True) if reads else schema.empty(schema.PACKETS)
     skipped = [s for r in reads for s in r.skipped]
@@ -100,28 +116,35 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     if events:
         from .logs import parse_logs
         reference = [t for r in reads for t in (r.first_time, r.last_time) if t is not None] or None
-        parsed = parse_logs(list(_paths(events)), format=log_format, year=year, log_tz=log_tz,
-                            reference_times=reference)
+        parsed = parse_logs(list(_paths(events)), format=options.log_format, year=options.year,
+                            log_tz=options.log_tz, reference_times=reference)
         event_table, log_notes, unparsed = parsed.events, parsed.notes, len(parsed.unparsed)
         skipped += parsed.skipped
     else:
         event_table = schema.empty(schema.EVENTS)
+    event_table = schema.with_event_ids(event_table)
     sa_table = schema.empty(schema.SAS)
     if sas:
         from .sa import read_sas
         sa_table = read_sas(list(_paths(sas)))
 
-    version = screenos_version or _screenos_version(list(_paths(events or [])) + list(_paths(sas or [])))
-    options = DiagnoseOptions(rate_limit_s=0.0 if log_self else rate_limit_s, screenos_version=version)
-    corr = correlate(packets, event_table, sa_table, clock_offset)
-    options = DiagnoseOptions(options.rate_limit_s, corr.resolution_s or 1.0, version)
+    version = options.screenos_version or _screenos_version(list(_paths(events or [])) + list(_paths(sas or [])))
+    options = replace(options, screenos_version=version)
+    corr = correlate(packets, event_table, sa_table, options.clock_offset)
+    first = min((r.first_time for r in reads if r.first_time is not None), default=None)
+    estimate = estimate_clock_offset(event_table, packets) if corr.clock_offset.method == "given" else None
+    clock_notes = clock.notes(corr.clock_offset, log_tz=options.log_tz, when=first, data_estimate=estimate)
     spans = capture_spans({r.capture: (r.first_time, r.last_time) for r in reads})
-    lines = classify_lines(corr.events, corr.matches, packets, spans, corr.local)
-    findings = diagnose(lines, corr.matches, packets, corr.local, corr.clock_offset.seconds, options, sa_table)
+    thresholds = thresholds or Thresholds()
+    ctx = Context(corr.events, packets, corr.matches, corr.local, sa_table, options, thresholds,
+                  corr.resolution_s or 1.0)
+    lines = classify_lines(corr.events, corr.matches, packets, spans, corr.local, ctx=ctx)
+    findings = diagnose(lines, corr.matches, packets, corr.local, corr.clock_offset.seconds, options, sa_table,
+                        events=corr.events, thresholds=thresholds, resolution_s=corr.resolution_s or 1.0)
     return Analysis(captures=reads, packets=packets, events=corr.events, sas=sa_table, matches=corr.matches,
                     lines=lines, findings=findings, clock_offset=corr.clock_offset,
-                    local_addresses=sorted(corr.local), options=options, log_notes=log_notes, skipped=skipped,
-                    unparsed_lines=unparsed)
+                    local_addresses=sorted(corr.local), options=options, thresholds=thresholds,
+                    clock_notes=clock_notes, log_notes=log_notes, skipped=skipped, unparsed_lines=unparsed)
 
 
 def _paths(items) -> list:

@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 
 from . import schema
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
-from .diagnose import FINDING_COLUMNS
+from .options import AnalysisOptions
 from .errors import BadspiError, InputError, Skipped, UsageError
 from .output import atomic_path
 
@@ -87,28 +87,19 @@ SUMMARY = pa.schema([
     ("warning_text", pa.string()),
 ])
 
-_FINDING_TYPES = {"first": schema.UTC_NS, "last": schema.UTC_NS, "clock_offset_s": pa.float64(),
-                  **{c: pa.int64() for c in ("lines", "lines_covered", "lines_explained", "icmp_errors",
-                                             "expected_lines", "windows_matched")}}
-FINDINGS = pa.schema([("capture_id", pa.string()), ("capture", pa.string())]
-                     + [(c, _FINDING_TYPES.get(c, pa.string())) for c in FINDING_COLUMNS])
+FINDINGS = pa.schema([("capture_id", pa.string()), ("capture", pa.string()), *schema.FINDINGS])
 PACKETS = pa.schema([("capture_id", pa.string()), *schema.PACKETS])
 
 
 @dataclass(frozen=True)
-class CheckOptions:
-    """How one capture is analysed: the logs mapped to it and the analyze options."""
+class CheckOptions(AnalysisOptions):
+    """How one capture is analysed: the logs mapped to it and the analysis options."""
 
     events: tuple[str, ...] = ()
     sas: tuple[str, ...] = ()
-    log_tz: str | None = None
-    clock_offset: str | None = None
-    year: int | None = None
-    log_format: str | None = None
-    log_self: bool = False
-    rate_limit_s: float = 10.0
-    screenos_version: str | None = None
-    engine: str = "auto"
+
+    def analysis(self) -> AnalysisOptions:
+        return AnalysisOptions(**{k: getattr(self, k) for k in AnalysisOptions.names()})
 
 
 @dataclass
@@ -152,10 +143,7 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
                 read.skipped.append(Skipped(source.address, "archive", f"{stream.error}; kept what was there"))
         if source.sha256 and digest != source.sha256:
             raise InputError(f"{source.address}: content changed while the batch ran; run it again")
-        analysis = analyze([read], list(options.events), list(options.sas), clock_offset=options.clock_offset,
-                           log_tz=options.log_tz, year=options.year, log_format=options.log_format,
-                           log_self=options.log_self, rate_limit_s=options.rate_limit_s,
-                           screenos_version=options.screenos_version, engine=options.engine)
+        analysis = analyze([read], list(options.events), list(options.sas), options.analysis())
     except BadspiError as e:
         return CaptureResult({**base, "status": "error", "error": str(e).removeprefix(f"{source.address}: ")})
     except Exception as e:  # a bug, or a worker out of memory: listed and retried next run
@@ -172,7 +160,7 @@ def _base_row(entry) -> dict:
 
 def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
     from .correlate import quotes_ipsec
-    from .report.text import VERDICT_ORDER
+    from .report.common import by_tunnel, headline
 
     p = read.packets
     kinds = p["kind"].value_counts()
@@ -180,7 +168,6 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
     icmp = p[p["kind"] == "icmp-error"]
     quoted = sorted({int(s) for s in icmp["inner_spi"].dropna()})
     f = analysis.findings
-    order = f.assign(_o=f["verdict"].map(VERDICT_ORDER)).sort_values(["tunnel", "_o", "cause"])
     strong = f[f["verdict"].isin(STRONG)].sort_values("lines_explained", ascending=False, kind="stable")
     logs = list(options.events) + list(options.sas)
     skipped = analysis.skipped
@@ -196,13 +183,12 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
         "linktypes": ", ".join(read.linktypes) or None,
         "spis": len(spis), "spi_list": " ".join(f"0x{s:08x}" for s in spis) or None,
         "quoted_spis": " ".join(f"0x{s:08x}" for s in quoted) or None,
-        "tunnels": ", ".join(dict.fromkeys(order["tunnel"])) or None,
+        "tunnels": ", ".join(t for t, _ in by_tunnel(f)) or None,
         "logs": "; ".join(logs) or None,
         "bad_spi_lines": len(analysis.lines),
         "clock_offset_s": float(analysis.clock_offset.seconds) if logs else None,
         "findings": len(f),
-        "verdicts": "; ".join(f"{t}: {c} {v}" for t, c, v in zip(order["tunnel"], order["cause"], order["verdict"]))
-                    or None,
+        "verdicts": headline(f) or None,
         "main_cause": strong["cause"].iloc[0] if len(strong) else None,
         "warnings": len(skipped),
         "warning_text": _warning_text(skipped),

@@ -250,8 +250,9 @@ ANALYSIS_OPTIONS = [
     click.option("--log-format", metavar="NAME", help="Read the logs as this format or vendor (default: detect)."),
     click.option("--log-self", is_flag=True,
                  help="The device logs every bad packet (`set firewall log-self ike`): no 10 s rate limit."),
-    click.option("--rate-limit", type=float, default=10.0, show_default=True,
-                 help="Seconds between BAD SPI lines per tunnel."),
+    click.option("--rate-limit", type=float,
+                 help="Seconds between bad-SPI lines per tunnel (default: the vendor's documented limit, "
+                      "ScreenOS 10 s; else 10 s assumed)."),
     click.option("--screenos-version", metavar="VERSION",
                  help="e.g. 5.2.0r1 (default: read from `get system` output if given)."),
 ]
@@ -262,6 +263,14 @@ def analysis_options(command):
     for option in reversed(ANALYSIS_OPTIONS):
         command = option(command)
     return command
+
+
+def options_from(params: dict):
+    """The AnalysisOptions of a command's parsed parameters."""
+    from .options import AnalysisOptions
+    renamed = {"rate_limit": "rate_limit_s"}
+    values = {renamed.get(k, k): v for k, v in params.items()}
+    return AnalysisOptions(**{k: values[k] for k in AnalysisOptions.names() if k in values})
 
 
 CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13}
@@ -290,8 +299,12 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     rekeys).  The clock offset between log and capture is estimated unless given.
     """
     from .analyze import analyze as run_analysis
-    from .output import atomic_path
+    from .output import atomic_path, check_writable
 
+    for option, target in (("-o", output), ("--evidence", evidence), ("--report", report)):
+        if target:
+            check_writable(target, option)
+    options = options_from(click.get_current_context().params)
     paths = list(captures)
     sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
     with progress_bar(sum(sizes), "reading captures") as (advance, _describe):
@@ -303,9 +316,7 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
             advance(pos - last[0])
             last[0] = pos
 
-        result = run_analysis(paths, list(event_files), list(sa_files), clock_offset=clock_offset, log_tz=log_tz,
-                              year=year, log_format=log_format, log_self=log_self, rate_limit_s=rate_limit,
-                              screenos_version=screenos_version, engine=engine, progress=moved)
+        result = run_analysis(paths, list(event_files), list(sa_files), options, progress=moved)
     if fmt == "json":
         from .report.jsonout import render_json
         text = render_json(result)
@@ -361,9 +372,9 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
     from .batch import CheckOptions, batch_footer, batch_table, read_map, run_batch
     from .report.text import format_table
 
-    options = CheckOptions(events=tuple(event_files), sas=tuple(sa_files), log_tz=log_tz, clock_offset=clock_offset,
-                           year=year, log_format=log_format, log_self=log_self, rate_limit_s=rate_limit,
-                           screenos_version=screenos_version, engine=engine)
+    from dataclasses import asdict
+    options = CheckOptions(events=tuple(event_files), sas=tuple(sa_files),
+                           **asdict(options_from(click.get_current_context().params)))
     mapping = read_map(map_file) if map_file else None
     result = run_batch(list(paths), dataset, options=options, mapping=mapping, jobs=jobs, scheduler=scheduler,
                        force=force, progress=batch_progress)

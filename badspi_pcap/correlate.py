@@ -215,7 +215,7 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
     rows = []
     for idx, spi, seq, src, dst, source, line, ns in zip(
-            bad.index, bad["spi"], bad["seq"], bad["src"], bad["dst"], bad["source"], bad["line"],
+            bad["event_id"], bad["spi"], bad["seq"], bad["src"], bad["dst"], bad["source"], bad["line"],
             bad["time"].astype("int64")):
         t = ns / 1e9
         found = []
@@ -231,10 +231,10 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
             if quotes is not None:
                 hits += [(quotes, i, "tuple") for i in quotes.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
         for tl, i, key in hits:
-            rows.append({"event": idx, "source": source, "line": line, "capture": tl.capture[i],
+            rows.append({"event_id": idx, "source": source, "line": line, "capture": tl.capture[i],
                          "frame": int(tl.frame[i]), "dt": float(tl.t[i] - t), "key": key, "role": tl.role[i]})
-    cols = ["event", "source", "line", "capture", "frame", "dt", "key", "role"]
-    return pd.DataFrame(rows, columns=cols)
+    from .schema import MATCHES, from_rows, to_frame
+    return to_frame(from_rows(MATCHES, rows))
 
 
 class _Timeline:
@@ -280,7 +280,7 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
     ICMP error matched to the line, else of the ESP/AH packet the line names exactly
     (unless the device itself sent that packet)."""
     quoted = matches[matches["role"] == "quoted-by-icmp"]
-    direct = matches[(matches["key"] == "spi+seq") & ~matches["event"].isin(quoted["event"])]
+    direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
     hit = packets.merge(pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates(), on=["capture", "frame"])
     hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
     return set(hit["dst"].dropna())

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .errors import UsageError
+from .errors import InputError, UsageError
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -64,6 +64,20 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
             safe.to_csv(tmp, index=False, lineterminator="\r\n")
         else:
             df.to_json(tmp, orient="records", lines=True, date_format="iso", date_unit="ns")
+
+
+def check_writable(path: str | os.PathLike, option: str) -> None:
+    """Raise InputError (one line, exit 1) unless a file can be written at ``path``: its
+    folder exists and is writable, and the path is not a folder.  The same rule for
+    every output option (-o, --evidence, --report), checked before any work."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise InputError(f"cannot write {option} {path}: it is a folder")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {option} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InputError(f"cannot write {option} {path}: permission denied")
 
 
 class atomic_path:

@@ -75,6 +75,7 @@ EVENTS = pa.schema([
     ("ike_msgid", pa.string()),
     ("lifetime_s", pa.int64()),
     ("text", pa.string()),           # the message text as written
+    ("event_id", pa.int64()),        # unique within an analysis; the key of matches, lines, findings
 ])
 
 SAS = pa.schema([
@@ -136,6 +137,81 @@ SEQUENCE_SUMMARY = pa.schema([     # one row per SA
     ("window", pa.int64()),
     ("fails", pa.int64()),           # packets a receiver with this window drops
 ])
+
+
+FRAME_REF = pa.struct([("capture", pa.string()), ("frame", pa.int64())])
+
+MATCHES = pa.schema([                # a bad-SPI/replay line <-> a packet behind it
+    ("event_id", pa.int64()),
+    ("source", pa.string()),
+    ("line", pa.int64()),
+    ("capture", pa.string()),
+    ("frame", pa.int64()),
+    ("dt", pa.float64()),            # packet time minus line time (capture clock), seconds
+    ("key", pa.string()),            # spi+seq | spi | tuple
+    ("role", pa.string()),           # quoted-by-icmp | sent-by-peer | sent-by-device | esp
+])
+
+LINES = pa.schema([                  # the bad-SPI/replay events, each with its cause
+    *EVENTS,
+    ("time_device", UTC_NS),         # the device's own UTC reading (``time`` is on the capture clock)
+    ("tunnel", pa.string()),         # tunnel 0x9a | peer 198.51.100.1 | SPI 0x... | unknown tunnel
+    ("covered", pa.bool_()),         # inside a capture's time and on traffic the capture sees
+    ("coverage", pa.string()),       # covered | outside the capture's time | tunnel not seen in the capture
+    ("cause", pa.string()),          # a cause of causes.CAUSES | unexplained | not-covered
+    ("proof", pa.string()),          # how the cause explains it: spi+seq | spi | tuple | phase2-order | ...
+    ("exact", pa.bool_()),           # the line has its own proof (see README "Reading a verdict")
+    ("frames", pa.list_(FRAME_REF)),  # the packets behind the line
+])
+
+ICMP_GROUP = pa.struct([("type", pa.uint8()), ("code", pa.uint8()), ("mtu", pa.uint32()), ("count", pa.int64())])
+COVERAGE_GROUP = pa.struct([("reason", pa.string()), ("lines", pa.int64())])
+
+FINDINGS = pa.schema([               # one row per (tunnel, cause); prose is made when rendering
+    ("tunnel", pa.string()),         # display key, as in LINES.tunnel
+    ("tunnel_id", pa.int64()),
+    ("peer", pa.string()),
+    ("cause", pa.string()),          # embedded-icmp | spi-before-install | ... | unexplained | not-covered
+    ("kind", pa.string()),           # the event kind the cause explains (bad-spi | replay); null: all
+    ("verdict", pa.string()),        # confirmed | likely | ruled-out | inconclusive | not-covered
+    ("lines", pa.int64()),           # the tunnel's lines of that kind
+    ("lines_covered", pa.int64()),   # of those, covered by the capture
+    ("lines_explained", pa.int64()),  # of those, explained by this cause
+    ("lines_exact", pa.int64()),     # of those, with their own proof
+    ("event_ids", pa.list_(pa.int64())),
+    ("spis", pa.list_(pa.uint32())),
+    ("evidence", pa.list_(FRAME_REF)),
+    ("display_filter", pa.string()),  # Wireshark 4.x: selects exactly ``evidence``
+    ("icmp_errors", pa.int64()),
+    ("expected_lines", pa.int64()),  # lines the rate limit lets through for those ICMP errors
+    ("windows_matched", pa.int64()),
+    ("routers", pa.list_(pa.string())),
+    ("icmp", pa.list_(ICMP_GROUP)),
+    ("own_packets", pa.bool_()),     # the quoted packets are the device's own
+    ("peer_packets", pa.int64()),
+    ("span_s", pa.float64()),
+    ("small_seq", pa.bool_()),
+    ("collisions", pa.int64()),
+    ("rate_limit_s", pa.float64()),
+    ("rate_limit_documented", pa.bool_()),
+    ("version_affected", pa.bool_()),  # the firmware is documented to log ICMP quotes as bad SPI
+    ("not_covered", pa.list_(COVERAGE_GROUP)),
+    ("vendor", pa.string()),
+    ("version", pa.string()),
+    ("first", UTC_NS),
+    ("last", UTC_NS),
+    ("clock_offset_s", pa.float64()),
+    ("facts", pa.string()),          # JSON: further cause-specific facts
+])
+
+
+def with_event_ids(events: pd.DataFrame) -> pd.DataFrame:
+    """Events with an ``event_id`` (0, 1, ... in table order where none is set yet)."""
+    if "event_id" in events and events["event_id"].notna().all() and events["event_id"].is_unique:
+        return events
+    out = events.copy()
+    out["event_id"] = pd.array(range(len(out)), dtype=pd.ArrowDtype(pa.int64()))
+    return out
 
 
 def empty(schema: pa.Schema) -> pd.DataFrame:

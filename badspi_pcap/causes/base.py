@@ -131,21 +131,25 @@ class Context:
         return self.options.screenos_version if prof.key == "screenos" else None
 
     def rate_limit_s(self, prof: VendorProfile) -> tuple[float, bool]:
-        """(seconds between lines per tunnel, documented?): the option when given, else
-        the vendor's documented limit, else the default (then not documented)."""
-        if self.options.log_self:
-            return 0.0, True
-        if self.options.rate_limit_s is not None:
-            return float(self.options.rate_limit_s), True
-        if prof.bad_spi_rate_limit_s is not None:
-            return prof.bad_spi_rate_limit_s, True
-        return self.thresholds.default_rate_limit_s, False
+        return rate_limit(self.options, self.thresholds, prof)
 
     @property
     def collisions(self) -> list[tuple[float, tuple[int, int]]]:
         if self._collisions is None:
             self._collisions = collision_starts(self.packets, self.thresholds.collision_window_s)
         return self._collisions
+
+
+def rate_limit(options, thresholds: Thresholds, prof: VendorProfile) -> tuple[float, bool]:
+    """(seconds between bad-SPI lines per tunnel, documented or given?): the option when
+    given, else the vendor's documented limit, else the default (then not documented)."""
+    if options.log_self:
+        return 0.0, True
+    if options.rate_limit_s is not None:
+        return float(options.rate_limit_s), True
+    if prof.bad_spi_rate_limit_s is not None:
+        return prof.bad_spi_rate_limit_s, True
+    return thresholds.default_rate_limit_s, False
 
 
 def seconds(series: pd.Series) -> np.ndarray:

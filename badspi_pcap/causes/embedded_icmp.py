@@ -126,3 +126,31 @@ def _quoted_pairs(claim: Claim) -> list[tuple[str, str]]:
 
 def _frames(m: pd.DataFrame) -> tuple[tuple[str, int], ...]:
     return tuple(sorted({(str(c), int(f)) for c, f in zip(m["capture"], m["frame"])}))
+
+
+def describe(f) -> str:
+    from ..report.common import icmp_text, plural
+    n, cov = f["lines_explained"], f["lines_covered"]
+    if f["verdict"] == "ruled-out":
+        return (f"The capture sees the tunnel's traffic while {plural(cov, 'line')} were logged, but no ICMP error "
+                f"quotes SPI {spi_list(f['spis'])}.")
+    if not f["lines"]:
+        return (f"{plural(f['icmp_errors'], 'ICMP error')} from {', '.join(f['routers']) or '-'} ({icmp_text(f)}) "
+                f"quote the device's packets on SPI {spi_list(f['spis'])}. A device that logs these as bad SPI "
+                f"would write about {plural(f['expected_lines'], 'line')} for them; give its log to confirm.")
+    text = (f"{n} of {plural(cov, 'covered bad-SPI line')} name a packet the device sent itself, quoted back by an "
+            f"ICMP error (SPI {spi_list(f['spis'])}); {f['lines_exact']} of them with the same SPI and SEQ. "
+            f"{plural(f['icmp_errors'], 'ICMP error')} from {', '.join(f['routers']) or '-'} ({icmp_text(f)}); "
+            f"logging at most one line per {f['rate_limit_s']:g} s per tunnel"
+            f"{'' if f['rate_limit_documented'] else ' (assumed: not documented for this vendor)'}, the device "
+            f"would write {plural(f['expected_lines'], 'line')} for them, and {f['windows_matched']} of those are "
+            f"in the log.")
+    if f["own_packets"] is False:
+        text += " The quoted packets were not sent by an address known to be the device."
+    if f["version_affected"] is False:
+        text += f" ScreenOS {f['version']} should not log these (fixed in 5.4)."
+    return text
+
+
+def spi_list(spis) -> str:
+    return ", ".join(f"0x{int(s):08x}" for s in spis) or "-"

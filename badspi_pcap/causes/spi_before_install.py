@@ -31,3 +31,11 @@ def judge(claim: Claim, ctx: Context) -> Judgement:
     selectors.append(Selector("ike-phase2", start=float(t.min()) - ctx.thresholds.install_window_s,
                               end=float(t.max()) + ctx.thresholds.install_window_s))
     return Judgement(verdict, tuple(selectors), facts={"small_seq": small})
+
+
+def describe(f) -> str:
+    from ..report.common import plural
+    from .embedded_icmp import spi_list
+    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered bad-SPI line')} name SPI "
+            f"{spi_list(f['spis'])}{' with small sequence numbers' if f['small_seq'] else ''}, and a Phase 2 "
+            f"completing with that SPI follows each of them in the log.")

@@ -6,6 +6,8 @@ peer kept sending on it for at least ``stale_min_span_s``.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .base import Claim, Context, Judgement, Proof, seconds
 from .peer_packets import peer_match, peer_selector
 from .selectors import select
@@ -22,7 +24,16 @@ def explain(line, ctx: Context) -> Proof | None:
 def judge(claim: Claim, ctx: Context) -> Judgement:
     sel = peer_selector(claim, ctx)
     packets = select(ctx.packets, [sel] if sel else [])
-    span = float(seconds(packets["time"]).ptp()) if len(packets) else 0.0
+    span = float(np.ptp(seconds(packets["time"]))) if len(packets) else 0.0
     all_exact = claim.exact_count() == len(claim.lines)
     verdict = "confirmed" if all_exact and span >= ctx.thresholds.stale_min_span_s else "likely"
     return Judgement(verdict, (sel,) if sel else (), facts={"peer_packets": len(packets), "span_s": span})
+
+
+def describe(f) -> str:
+    from ..report.common import plural
+    from .embedded_icmp import spi_list
+    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered bad-SPI line')} name ESP the peer kept "
+            f"sending on SPI {spi_list(f['spis'])} ({plural(f['peer_packets'] or 0, 'packet')} over "
+            f"{f['span_s'] or 0:.0f} s), {f['lines_exact']} with the same SPI and SEQ; no ICMP error and no Phase 2 "
+            f"negotiation explains them.")

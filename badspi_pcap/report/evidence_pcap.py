@@ -20,21 +20,26 @@ IKE_NEARBY_S = 30.0
 
 
 def evidence_frames(analysis) -> pd.DataFrame:
-    """(capture, frame) of matched packets, ICMP errors behind capture-only findings, and
-    IKE messages within 30 s of a matched line."""
+    """(capture, frame) of every finding's evidence (what its display filter selects),
+    matched packets, ICMP errors quoting IPsec, and IKE messages within 30 s of a
+    matched line."""
     parts = [analysis.matches[["capture", "frame"]]]
     p = analysis.packets
     quoting = p[(p["kind"] == "icmp-error") & p["inner_spi"].notna()]
     parts.append(quoting[["capture", "frame"]])
+    evidence = [e for refs in analysis.findings["evidence"] for e in (refs if refs is not None else [])]
+    if evidence:
+        parts.append(pd.DataFrame(evidence, columns=["capture", "frame"]))
     if len(analysis.matches):
-        t = analysis.events.loc[analysis.matches["event"].unique(), "time"].astype("int64").to_numpy() / 1e9
+        lines = analysis.events[analysis.events["event_id"].isin(analysis.matches["event_id"].unique())]
+        t = lines["time"].astype("int64").to_numpy() / 1e9
         ike = p[p["kind"] == "ike"]
         it = ike["time"].astype("int64").to_numpy() / 1e9
         near = np.zeros(len(ike), dtype=bool)
         for x in t:
             near |= np.abs(it - x) <= IKE_NEARBY_S
         parts.append(ike.loc[near, ["capture", "frame"]])
-    frames = pd.concat(parts).drop_duplicates()
+    frames = pd.concat([f.astype({"capture": object, "frame": "int64"}) for f in parts]).drop_duplicates()
     return frames.sort_values(["capture", "frame"]).reset_index(drop=True)
 
 

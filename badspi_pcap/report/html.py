@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .common import evidence_pairs, line_label
-from .text import VERDICT_ORDER, clean
+from .common import (VERDICT_ORDER, action, by_tunnel, clock_lines, evidence_pairs, frames_by_capture, headline,
+                     line_label, plural, records, summary, utc_time, vendor_lines)
+from .text import clean
 
 NO_MATPLOTLIB = "no plots: matplotlib is not installed (pip install 'badspi_pcap[notebook]')"
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -30,6 +31,7 @@ STYLE = """
 .badspi h1 { font-size: 1.6em; margin: 0.2em 0 0.4em; }
 .badspi h2 { font-size: 1.25em; margin: 1.4em 0 0.5em; border-bottom: 1px solid #ccc; padding-bottom: 0.15em; }
 .badspi h3 { font-size: 1.08em; margin: 1.1em 0 0.4em; }
+.badspi h4 { font-size: 1em; margin: 0.5em 0 0.3em; }
 .badspi table { border-collapse: collapse; margin: 0.4em 0 0.8em; }
 .badspi th, .badspi td { border: 1px solid #d4d4d4; padding: 0.25em 0.55em; text-align: left; vertical-align: top; }
 .badspi th { background: #f3f3f3; font-weight: 600; }
@@ -123,11 +125,6 @@ def write_report(analysis, path, *, command: str | None = None) -> list[str]:
 
 # ---------------------------------------------------------------- sections
 
-def _ordered_findings(analysis) -> pd.DataFrame:
-    f = analysis.findings
-    return f.assign(_o=f["verdict"].map(VERDICT_ORDER).fillna(9)).sort_values(["_o", "tunnel"], kind="stable")
-
-
 def _badge(verdict) -> str:
     v = clean(verdict)
     cls = v if v in VERDICT_ORDER else "inconclusive"
@@ -135,26 +132,25 @@ def _badge(verdict) -> str:
 
 
 def _head(analysis) -> list[str]:
+    """The verdict line (the same as text and Markdown), then one table row per finding."""
     out = ["<h1>Bad SPI analysis</h1>"]
-    f = _ordered_findings(analysis)
-    strong = f[f["verdict"].isin(["confirmed", "likely"])]
-    if len(strong):
-        items = "; ".join(f"<strong>{esc(r['cause'])}</strong> {_badge(r['verdict'])} on {esc(r['tunnel'])}"
-                          for _, r in strong.iterrows())
-        out.append(f'<div class="headline">Cause: {items}</div>')
-    elif len(f):
-        out.append('<div class="headline none">No cause confirmed: see the findings for what is missing.</div>')
+    rows = records(analysis.findings)
+    if any(r["verdict"] in ("confirmed", "likely") for r in rows):
+        out.append(f'<div class="headline">Verdict: {esc(headline(analysis.findings))}</div>')
+    elif rows:
+        out.append(f'<div class="headline none">No cause confirmed: {esc(headline(analysis.findings))}. See the '
+                   "findings for what is missing.</div>")
     else:
         out.append('<div class="headline none">No bad-SPI lines and no ICMP errors quoting IPsec packets: '
                    "nothing to explain.</div>")
-    if len(f):
+    if rows:
         out.append("<table><tr><th>tunnel</th><th>cause</th><th>verdict</th><th>lines explained / covered / all</th>"
                    "<th>ICMP errors</th><th>summary</th></tr>")
-        for i, (_, r) in enumerate(f.iterrows(), 1):
+        for i, r in enumerate(rows, 1):
             out.append(f'<tr><td>{esc(r["tunnel"])}</td><td><a href="#finding-{i}">{esc(r["cause"])}</a></td>'
                        f'<td>{_badge(r["verdict"])}</td>'
                        f'<td class="num">{esc(r["lines_explained"])} / {esc(r["lines_covered"])} / {esc(r["lines"])}</td>'
-                       f'<td class="num">{esc(r["icmp_errors"])}</td><td>{esc(r["summary"])}</td></tr>')
+                       f'<td class="num">{esc(r["icmp_errors"] or 0)}</td><td>{esc(summary(r))}</td></tr>')
         out.append("</table>")
     return out
 
@@ -175,7 +171,12 @@ def _inputs(analysis) -> list[str]:
             rows.append(("log", esc(line_label(analysis, source)),
                          f"{n} events, {bad} bad-SPI/replay lines; device {esc(devices)}"))
         rows.append(("log lines not recognised", "", esc(analysis.unparsed_lines)))
-        rows.append(("clock offset", "", esc(analysis.clock_offset.describe())))
+        first, second = clock_lines(analysis)
+        rows.append(("clock", "", esc(first)))
+        rows += [("clock " + ("hint" if n.kind == "zone" else "warning"), "", esc(n.text))
+                 for n in analysis.clock_notes]
+        rows.append(("times", "", esc(second)))
+        rows += [("device", "", esc(text)) for text in vendor_lines(analysis)]
     else:
         rows.append(("log", "none given", "what the capture alone shows"))
     if len(analysis.sas):
@@ -183,9 +184,10 @@ def _inputs(analysis) -> list[str]:
             rows.append(("SA table", esc(Path(str(source)).name), f"{n} SAs"))
     rows.append(("device addresses", "", esc(", ".join(analysis.local_addresses) or "not identified")))
     opts = analysis.options
-    rows.append(("ScreenOS version", "", esc(opts.screenos_version or "unknown")))
-    rows.append(("BAD SPI rate limit", "", esc(f"{opts.rate_limit_s:g} s per tunnel" if opts.rate_limit_s
-                                               else "none (log-self: every bad packet is logged)")))
+    if opts.log_self:
+        rows.append(("bad-SPI rate limit", "", "none (log-self: every bad packet is logged)"))
+    elif opts.rate_limit_s is not None:
+        rows.append(("bad-SPI rate limit", "", esc(f"{opts.rate_limit_s:g} s per tunnel (given)")))
     out = ["<h2>Inputs</h2>", "<table>"]
     out += [f"<tr><th>{esc(a)}</th><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows]
     out.append("</table>")
@@ -231,53 +233,69 @@ def _figure(png: bytes, alt: str, caption: str) -> str:
 
 
 def _findings(analysis, evidence: int) -> list[str]:
-    f = _ordered_findings(analysis)
-    if f.empty:
+    groups = by_tunnel(analysis.findings)
+    if not groups:
         return []
     out = ["<h2>Findings</h2>"]
-    for i, (_, r) in enumerate(f.iterrows(), 1):
-        out.append(f'<div class="finding" id="finding-{i}">')
-        out.append(f"<h3>{esc(r['tunnel'])}: {esc(r['cause'])} {_badge(r['verdict'])}</h3>")
-        out.append(f"<p>{esc(r['summary'])}</p>")
-        facts = [("lines (all / covered / explained)", f"{r['lines']} / {r['lines_covered']} / {r['lines_explained']}"),
-                 ("ICMP errors / lines expected / windows with a line",
-                  f"{r['icmp_errors']} / {r['expected_lines']} / {r['windows_matched']}"),
-                 ("SPIs", r["spis"]), ("peer", r["peer"]), ("routers", r["routers"]), ("ICMP codes", r["icmp_codes"]),
-                 ("first .. last line (capture clock, UTC)", f"{clean(r['first'])} .. {clean(r['last'])}"),
-                 ("evidence frames", r["evidence_frames"]), ("evidence lines", r["evidence_lines"])]
-        out.append("<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v) if clean(v) else '-'}</td></tr>"
-                                       for k, v in facts) + "</table>")
-        pairs = evidence_pairs(analysis, r, evidence)
-        if len(pairs):
-            out.append("<table><tr><th>log line</th><th>written</th><th>SPI</th><th>SEQ</th><th>frame</th>"
-                       "<th>packet time (UTC)</th><th>packet</th><th>dt</th><th>key</th></tr>")
-            for p in pairs.itertuples():
-                out.append(f"<tr><td>{esc(line_label(analysis, p.source))}:{esc(p.line)}</td>"
-                           f"<td>{esc(clean(p.line_time)[:19])}</td><td><code>{esc(p.line_spi)}</code></td>"
-                           f"<td><code>{esc(p.line_seq)}</code></td><td>{esc(p.capture)}#{esc(p.frame)}</td>"
-                           f"<td>{esc(p.packet_time)}</td><td>{esc(p.what)}</td>"
-                           f'<td class="num">{p.dt:+.1f} s</td><td>{esc(p.key)}</td></tr>')
-            out.append("</table>")
-        if r["display_filter"]:
-            out.append(f"<p>Wireshark display filter: <code>{esc(r['display_filter'])}</code></p>")
-        if r["action"]:
-            out.append(f"<p><strong>Action:</strong> {esc(r['action'])}</p>")
-        out.append("</div>")
+    i = 0
+    for tunnel, rows in groups:
+        peer = rows[0]["peer"]
+        out.append(f"<h3>{esc(tunnel)}{esc(f' (peer {peer})') if peer and not tunnel.endswith(peer) else ''}</h3>")
+        for r in rows:
+            i += 1
+            out.append(f'<div class="finding" id="finding-{i}">')
+            out.append(f"<h4>{esc(r['cause'])} {_badge(r['verdict'])}</h4>")
+            out.append(f"<p>{esc(summary(r))}</p>")
+            facts = [("lines (all / covered / explained / own proof)",
+                      f"{r['lines']} / {r['lines_covered']} / {r['lines_explained']} / {r['lines_exact']}"),
+                     ("SPIs", ", ".join(f"0x{s:08x}" for s in r["spis"] or [])), ("peer", r["peer"]),
+                     ("first .. last (capture clock, UTC)", f"{clean(r['first'])} .. {clean(r['last'])}"),
+                     ("evidence frames", _frames_text(r))]
+            if r["icmp_errors"]:
+                facts.insert(1, ("ICMP errors / lines expected / in the log",
+                                 f"{r['icmp_errors']} / {r['expected_lines']} / {r['windows_matched']}"))
+                facts.insert(3, ("routers", ", ".join(r["routers"] or [])))
+            out.append("<table>" + "".join(f"<tr><th>{esc(k)}</th><td>{esc(v) if clean(v) else '-'}</td></tr>"
+                                           for k, v in facts) + "</table>")
+            pairs = evidence_pairs(analysis, r, evidence)
+            if len(pairs):
+                out.append("<table><tr><th>log line</th><th>written</th><th>SPI</th><th>SEQ</th><th>frame</th>"
+                           "<th>packet time</th><th>packet</th><th>dt</th><th>how</th></tr>")
+                for p in pairs.itertuples():
+                    out.append(f"<tr><td>{esc(line_label(analysis, p.source))}:{esc(p.line)}</td>"
+                               f"<td>{esc(p.device_time)}</td><td><code>{esc(p.line_spi)}</code></td>"
+                               f"<td><code>{esc(p.line_seq)}</code></td><td>{esc(p.capture)}#{esc(p.frame)}</td>"
+                               f"<td>{esc(utc_time(p.packet_time))}</td><td>{esc(p.what)}</td>"
+                               f'<td class="num">{p.dt:+.1f} s</td><td>{esc(p.key)}</td></tr>')
+                out.append("</table>")
+            if r["display_filter"]:
+                out.append(f"<p>Wireshark display filter: <code>{esc(r['display_filter'])}</code></p>")
+            text = action(r)
+            if text:
+                out.append(f"<p><strong>Action:</strong> {esc(text)}</p>")
+            out.append("</div>")
     return out
+
+
+def _frames_text(r, limit: int = 12) -> str:
+    refs = [f"{e['capture']}#{e['frame']}" for e in (r["evidence"] or [])]
+    more = f" and {len(refs) - limit} more" if len(refs) > limit else ""
+    return ", ".join(refs[:limit]) + more
 
 
 def _lines(analysis, max_lines: int) -> list[str]:
     lines = analysis.lines
     if not len(lines):
         return []
-    out = [f"<h2>BAD SPI and replay lines ({len(lines)})</h2>",
+    from .common import device_time
+    out = [f"<h2>Bad-SPI and replay lines ({len(lines)})</h2>",
            "<table><tr><th>log line</th><th>written (device)</th><th>capture clock (UTC)</th><th>tunnel</th>"
            "<th>SPI</th><th>SEQ</th><th>cause</th><th>coverage</th><th>text</th></tr>"]
     for _, r in lines.sort_values("time", kind="stable").head(max_lines).iterrows():
         spi = "-" if pd.isna(r["spi"]) else f"0x{int(r['spi']):08x}"
         seq = "-" if pd.isna(r["seq"]) else f"0x{int(r['seq']):x}"
         out.append(f"<tr><td>{esc(line_label(analysis, r['source']))}:{esc(r['line'])}</td>"
-                   f"<td>{esc(clean(r['time_local'])[:19])}</td><td>{esc(r['time'])}</td><td>{esc(r['tunnel'])}</td>"
+                   f"<td>{esc(device_time(r))}</td><td>{esc(utc_time(r['time']))}</td><td>{esc(r['tunnel'])}</td>"
                    f"<td><code>{spi}</code></td><td><code>{seq}</code></td><td>{esc(r['cause'])}</td>"
                    f"<td>{esc(r['coverage'])}</td><td>{esc(str(clean(r['text']))[:300])}</td></tr>")
     out.append("</table>")
@@ -293,18 +311,18 @@ def _reproduce(analysis, command: str | None) -> list[str]:
            f"<pre>{esc(command or equivalent_command(analysis))}</pre>"]
     paths = {r.capture: r.path for r in analysis.captures}
     cmds = []
-    for _, r in _ordered_findings(analysis).iterrows():
+    for r in records(analysis.findings):
         if not r["display_filter"]:
             continue
-        named = list(dict.fromkeys(c.split("#")[0] for c in str(r["evidence_frames"] or "").split(", ") if "#" in c))
-        for cap in [c for c in named if c in paths] or list(paths)[:3]:
+        frames = frames_by_capture(r)
+        for cap in [c for c in frames if c in paths] or list(paths)[:3]:
             cmds.append(f"# {clean(r['tunnel'])}: {clean(r['cause'])} ({clean(r['verdict'])})\n"
-                        f"tshark -r {shlex.quote(str(paths[cap]))} -Y {shlex.quote(str(r['display_filter']))}")
-        frames = _frames_by_capture(r["evidence_frames"])
+                        f"tshark -r {shlex.quote(str(paths[cap]))} -o ip.defragment:FALSE "
+                        f"-Y {shlex.quote(str(r['display_filter']))}")
         for cap, numbers in frames.items():
             if cap in paths:
-                cmds.append(f"tshark -r {shlex.quote(str(paths[cap]))} -Y "
-                            f"{shlex.quote('frame.number in {' + ' '.join(numbers) + '}')}")
+                cmds.append(f"tshark -r {shlex.quote(str(paths[cap]))} -o ip.defragment:FALSE -Y "
+                            f"{shlex.quote(frame_filter(numbers))}")
     if cmds:
         out.append("<p>Display filters that show the evidence (paste the <code>-Y</code> part into Wireshark):</p>")
         lines = [line for cmd in dict.fromkeys(cmds) for line in cmd.split("\n")]
@@ -312,13 +330,11 @@ def _reproduce(analysis, command: str | None) -> list[str]:
     return out
 
 
-def _frames_by_capture(text) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for item in str(text or "").split(", "):
-        cap, _, frame = item.rpartition("#")
-        if cap and frame.isdigit():
-            out.setdefault(cap, []).append(frame)
-    return out
+def frame_filter(numbers) -> str:
+    """``frame.number in {35, 89}`` (Wireshark 4.x: set members need commas)."""
+    numbers = sorted(int(n) for n in numbers)
+    return f"frame.number == {numbers[0]}" if len(numbers) == 1 else \
+        "frame.number in {" + ", ".join(map(str, numbers)) + "}"
 
 
 def equivalent_command(analysis) -> str:
@@ -341,9 +357,9 @@ def equivalent_command(analysis) -> str:
     if off.method == "given":
         parts += ["--clock-offset", f"{off.seconds:+g}"]
     opts = analysis.options
-    if not opts.rate_limit_s:
+    if opts.log_self:
         parts.append("--log-self")
-    elif opts.rate_limit_s != 10.0:
+    elif opts.rate_limit_s is not None:
         parts += ["--rate-limit", f"{opts.rate_limit_s:g}"]
     if opts.screenos_version:
         parts += ["--screenos-version", opts.screenos_version]

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlate import BAD_SPI_KINDS, CLUSTER_WIDTH_S, densest_cluster, offset_candidates, rate_limited
-from ..diagnose import P2_EXCHANGES
+from ..causes.base import P2_EXCHANGES
 from ..summary import IPSEC_KINDS, spi_text
 
 CAUSE_COLORS = {
@@ -142,16 +142,23 @@ def tunnel_data(analysis, name: str) -> TunnelData:
                       esp=esp, icmp=icmp, ike=ike, lines=lines, log_events=log_events,
                       findings=analysis.findings[analysis.findings["tunnel"] == name],
                       named_spis={int(s) for s in lines["spi"].dropna()} if len(lines) else set(),
-                      has_log=len(analysis.events) > 0, rate_limit_s=analysis.options.rate_limit_s,
+                      has_log=len(analysis.events) > 0, rate_limit_s=_rate_limit(analysis),
                       device="device" if ends is local else next(iter(ends)))
 
 
+def _rate_limit(analysis) -> float:
+    """The rate limit the verdicts used (the vendor's, the given one, or the default)."""
+    from ..causes.base import rate_limit
+    from ..vendors import profile
+    vendors = analysis.vendors
+    return rate_limit(analysis.options, analysis.thresholds, vendors[0] if vendors else profile(None))[0]
+
+
 def _tunnel_key(analysis, name: str) -> tuple[int | None, str | None]:
-    tid = None
-    m = re.fullmatch(r"tunnel 0x([0-9a-f]+)", name)
-    if m:
-        tid = int(m.group(1), 16)
-    peers = [p for p in analysis.findings.loc[analysis.findings["tunnel"] == name, "peer"] if p]
+    mine = analysis.findings[analysis.findings["tunnel"] == name]
+    ids = mine["tunnel_id"].dropna()
+    tid = int(ids.iloc[0]) if len(ids) else None
+    peers = [p for p in mine["peer"].dropna() if p]
     peer = peers[0].split(", ")[0] if peers else None
     if name.startswith("peer "):
         peer = name[5:]
@@ -172,19 +179,20 @@ def known_spis(analysis, name: str | None = None) -> dict[str, set[int]]:
     if len(lines):
         for tunnel, spis in lines.dropna(subset=["spi"]).groupby("tunnel")["spi"]:
             out.setdefault(tunnel, set()).update(int(s) for s in spis)
-    for tunnel, text in zip(analysis.findings["tunnel"], analysis.findings["spis"]):
-        out[tunnel].update(int(s, 16) for s in SPI_RE.findall(str(text or "")))
+    for tunnel, spis in zip(analysis.findings["tunnel"], analysis.findings["spis"]):
+        out[tunnel].update(int(s) for s in (spis if spis is not None else []))
+    tunnel_ids = dict(zip(analysis.findings["tunnel"], analysis.findings["tunnel_id"]))
+    if len(lines):
+        tunnel_ids.update(zip(lines["tunnel"], lines["tunnel_id"]))
     by_id: dict[int, set[int]] = {}
     for table in (analysis.events, analysis.sas):
         if len(table) and "tunnel_id" in table:
             for tid, spis in table.dropna(subset=["tunnel_id", "spi"]).groupby("tunnel_id")["spi"]:
                 by_id.setdefault(int(tid), set()).update(int(s) for s in spis)
     for tunnel, spis in out.items():
-        m = re.fullmatch(r"(tunnel|SPI) 0x([0-9a-f]+)", tunnel)
-        if m and m.group(1) == "SPI":
-            spis.add(int(m.group(2), 16))
-        elif m:
-            spis |= by_id.get(int(m.group(2), 16), set())
+        tid = tunnel_ids.get(tunnel)
+        if tid is not None and not pd.isna(tid):
+            spis |= by_id.get(int(tid), set())
     return out
 
 

@@ -38,43 +38,38 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-VERDICT_ORDER = {"confirmed": 0, "likely": 1, "ruled-out": 2, "inconclusive": 3, "not-covered": 4}
-
-
-def headline(findings) -> str:
-    """Per tunnel, its strongest finding: 'tunnel 0x9a: embedded-icmp CONFIRMED; ...'."""
-    ranked = findings.assign(_o=findings["verdict"].map(VERDICT_ORDER)).sort_values(["tunnel", "_o"])
-    parts = []
-    for tunnel, g in ranked.groupby("tunnel", sort=True):
-        best = g.iloc[0]
-        what = "not covered by the capture" if best["verdict"] == "not-covered" else \
-            f"{best['cause']} {best['verdict'].upper()}"
-        parts.append(f"{tunnel}: {what}")
-    return "; ".join(parts)
-
-
 def render_analysis(analysis, *, evidence: int = 3) -> str:
-    """The case-note report: inputs, clock offset, then one block per finding.  File names
-    and log text are customers' bytes: no control character reaches the terminal."""
-    from .common import evidence_pairs, line_label
+    """The case-note report: inputs, clock, the verdict line, then one block per tunnel
+    with one paragraph per finding.  File names and log text are customers' bytes: no
+    control character reaches the terminal."""
+    from .common import (action, by_tunnel, clock_lines, evidence_pairs, headline, line_label, plural, summary,
+                         utc_time, vendor_lines)
 
     out = []
     for r in analysis.captures:
         span = f"{clean(r.first_time)} .. {clean(r.last_time)} UTC" if r.first_time is not None else "no packets"
-        out.append(f"Capture  {r.capture}: {r.counts.frames} frames, {span}, {len(r.packets)} IPsec-relevant")
+        out.append(f"Capture  {r.capture}: {plural(r.counts.frames, 'frame')}, {span}, "
+                   f"{len(r.packets)} IPsec-relevant")
     ev = analysis.events
     if len(ev):
-        bad = ev["kind"].isin(["bad-spi", "replay"]).sum()
         for source, n in ev["source"].value_counts(sort=False).items():
-            out.append(f"Log      {line_label(analysis, source)}: {n} events")
-        out.append(f"         {bad} bad-SPI/replay lines; {analysis.unparsed_lines} lines not recognised")
+            out.append(f"Log      {line_label(analysis, source)}: {plural(n, 'event')}")
+        kinds = ev["kind"].value_counts()
+        out.append(f"         {plural(kinds.get('bad-spi', 0), 'bad-SPI line')}, "
+                   f"{plural(kinds.get('replay', 0), 'replay line')}; "
+                   f"{plural(analysis.unparsed_lines, 'line')} not recognised")
+        for text in vendor_lines(analysis):
+            out.append(f"Device   {text}")
         for note in analysis.log_notes:
             out.append(f"         note: {clean(note)}")
-        out.append(f"Clock    offset {analysis.clock_offset.describe()}")
+        first, second = clock_lines(analysis)
+        out.append(f"Clock    {first}")
+        for note in analysis.clock_notes:
+            out.append(f"         {'warning' if note.kind != 'zone' else 'hint'}: {note.text}")
+        out.append(f"         {second}")
     else:
         out.append("Log      none given: what the capture alone shows")
-    out.append(f"Device   {', '.join(analysis.local_addresses) or 'address not identified'}"
-               + (f"; ScreenOS {analysis.options.screenos_version}" if analysis.options.screenos_version else ""))
+    out.append(f"Address  {', '.join(analysis.local_addresses) or 'not identified'} (the device)")
     findings = analysis.findings
     if len(findings):
         out.append(f"Verdict  {headline(findings)}")
@@ -83,23 +78,34 @@ def render_analysis(analysis, *, evidence: int = 3) -> str:
     if findings.empty:
         out.append("")
         out.append("No bad-SPI lines and no ICMP errors quoting IPsec packets: nothing to explain.")
-    order = findings.assign(_o=findings["verdict"].map(VERDICT_ORDER)).sort_values(["tunnel", "_o"])
-    for _, f in order.iterrows():
+    for tunnel, rows in by_tunnel(findings):
+        peer = rows[0]["peer"]
         out.append("")
-        out.append(f"{f['tunnel']}: {f['cause']} -- {f['verdict'].upper()}")
-        out.append(f"  {clean(f['summary'])}")
-        pairs = evidence_pairs(analysis, f, evidence)
-        for p in pairs.itertuples():
-            out.append(f"  {line_label(analysis, p.source)}:{p.line} {clean(p.line_time)[:19]} SPI {p.line_spi} "
-                       f"SEQ {p.line_seq}  <->  {p.capture}#{p.frame} {clean(p.packet_time)} {clean(p.what)} "
-                       f"(dt {p.dt:+.1f} s, {p.key})")
-        if f["display_filter"]:
-            out.append(f"  Wireshark: {f['display_filter']}")
-        if f["action"]:
-            out.append(f"  Action: {clean(f['action'])}")
+        out.append(f"{tunnel}" + (f" (peer {peer})" if peer and not tunnel.endswith(peer) else ""))
+        for f in rows:
+            out.append(f"  {f['cause']}: {f['verdict'].upper()}" + _explains(f))
+            out.append(f"    {clean(summary(f))}")
+            for p in evidence_pairs(analysis, f, evidence).itertuples():
+                out.append(f"    {line_label(analysis, p.source)}:{p.line} {p.device_time} SPI {p.line_spi} "
+                           f"SEQ {p.line_seq}  <->  {p.capture}#{p.frame} {utc_time(p.packet_time)} {clean(p.what)} "
+                           f"(dt {p.dt:+.1f} s, {p.key})")
+            if f["display_filter"]:
+                out.append(f"    Wireshark: {f['display_filter']}")
+            text = action(f)
+            if text:
+                out.append(f"    Action: {clean(text)}")
     for s in analysis.skipped:
         out.append(f"warning: {clean(s)}")
     return _CONTROL.sub("?", "\n".join(out))
+
+
+def _explains(f) -> str:
+    """', explains 2 of 4 covered bad-SPI lines' beside the verdict."""
+    from .common import plural
+    if f["cause"] in ("not-covered", "unexplained") or f["verdict"] == "ruled-out" or not f["lines"]:
+        return ""
+    what = "bad-SPI" if f["kind"] == "bad-spi" else (f["kind"] or "")
+    return f", explains {f['lines_explained']} of {plural(f['lines_covered'], f'covered {what} line')}"
 
 
 def _capture_overview(analysis) -> list[str]:

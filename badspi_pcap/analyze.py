@@ -15,7 +15,7 @@ import pandas as pd
 from . import schema
 from .capture import CaptureRead, capture_names, read_capture
 from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
-                        match_events, parse_clock_offset, receivers, whole_second_log)
+                        match_events, parse_clock_offset, receivers, spis_from_conn_ids, whole_second_log)
 from . import clock
 from .causes import Context, Thresholds
 from .clock import ClockNote
@@ -38,7 +38,7 @@ class Correlation:
 def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None,
               clock_offset: float | str | None = None) -> Correlation:
     """Put the log on the capture's clock and link its bad-SPI lines to packets."""
-    events = schema.with_event_ids(events)
+    events = spis_from_conn_ids(schema.with_event_ids(events), sas)
     given = parse_clock_offset(clock_offset)
     offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else estimate_clock_offset(events, packets)
     shifted = apply_offset(events, offset)

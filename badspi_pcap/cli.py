@@ -255,6 +255,8 @@ ANALYSIS_OPTIONS = [
                       "ScreenOS 10 s; else 10 s assumed)."),
     click.option("--screenos-version", metavar="VERSION",
                  help="e.g. 5.2.0r1 (default: read from `get system` output if given)."),
+    click.option("--replay-window", type=click.IntRange(min=0),
+                 help="The device's anti-replay window in packets (default: an SA table's, else the vendor's)."),
 ]
 
 
@@ -273,7 +275,8 @@ def options_from(params: dict):
     return AnalysisOptions(**{k: values[k] for k in AnalysisOptions.names() if k in values})
 
 
-CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13}
+CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13,
+               "duplicated-path": 14, "reordered-beyond-window": 15, "sequence-restart": 16}
 CHECK_UNEXPLAINED = 20
 
 
@@ -292,7 +295,7 @@ CHECK_UNEXPLAINED = 20
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
 def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_format, log_self, rate_limit,
-            screenos_version, fmt, output, evidence, report, check, engine):
+            screenos_version, replay_window, fmt, output, evidence, report, check, engine):
     """Explain the bad-SPI lines of a gateway log with the capture taken near it.
 
     Without --events, reports what the capture alone shows (ICMP errors quoting IPsec,
@@ -362,7 +365,7 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
 @click.option("--force", is_flag=True, help="Check again the captures an earlier run already did.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
 def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz, year, log_format, log_self,
-          rate_limit, screenos_version, jobs, scheduler, force, engine):
+          rate_limit, screenos_version, replay_window, jobs, scheduler, force, engine):
     """Check many captures (files, folders, globs, tar/zip archives) into a Parquet dataset.
 
     Archive members are read as streams, never extracted (ARCHIVE::MEMBER names them);

@@ -345,3 +345,23 @@ def parse_clock_offset(text: str | float | None) -> float | None:
     except (ValueError, KeyError):
         raise UsageError(f"cannot read clock offset {text!r}: use seconds (+37, -7213.5), 1h2m3s or HH:MM:SS") from None
     return sign * value
+
+
+def spis_from_conn_ids(events: pd.DataFrame, sas: pd.DataFrame | None) -> pd.DataFrame:
+    """Cisco IOS ``PKT_REPLAY_ERR`` names a crypto connection id and a sequence number, no
+    SPI: give such lines the SPI of the inbound SA with that ``conn id`` in a ``show crypto
+    ipsec sa`` (given with --sa), so they join by SPI and sequence number like any other.
+    A connection id that names several SPIs is left alone."""
+    if sas is None or sas.empty or "conn_id" not in sas or "conn_id" not in events:
+        return events
+    inbound = sas[sas["direction"].eq("in").fillna(False) & sas["conn_id"].notna() & sas["spi"].notna()]
+    spis = inbound.groupby(inbound["conn_id"].astype("int64"))["spi"].agg(lambda s: set(s.astype("int64")))
+    lookup = {int(c): next(iter(v)) for c, v in spis.items() if len(v) == 1}
+    need = (events["spi"].isna() & events["conn_id"].notna()).to_numpy(dtype=bool)
+    if not need.any() or not lookup:
+        return events
+    found = events.loc[need, "conn_id"].astype("int64").map(lookup)
+    out = events.copy()
+    out.loc[found.dropna().index, "spi"] = found.dropna().astype("int64").to_numpy()
+    return out
+

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Claim, Context, Judgement, Proof, seconds
-from .replay import claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
+from .replay import capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
 
 NAME = "duplicated-path"
 KINDS = ("replay",)
@@ -42,3 +42,21 @@ def _copy_gaps(rows, ctx: Context) -> np.ndarray:
     keys = list(zip(rows["capture"], rows["first_frame"].astype("int64")))
     t_first = seconds(first.loc[keys].reset_index(drop=True))
     return seconds(rows["time"].reset_index(drop=True)) - t_first
+
+
+def unclaimed(ctx: Context, named_spis: set[int]):
+    return capture_only(ctx, named_spis, "duplicate")
+
+
+def describe(f) -> str:
+    from ..report.common import plural
+    x = extra_facts(f)
+    if x.get("capture_only"):
+        return capture_only_text(f, x, "duplicated packet")
+    gap = x.get("copy_gap_ms_median")
+    how = "" if gap is None else (f"; the copies arrive {gap:.3f} ms apart (median, max {x['copy_gap_ms_max']:.3f} ms)"
+                                  f"{': a device copies them' if x['copy_gap_ms_max'] < 1 else ': a loop or a second path'}")
+    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} name a packet that reached "
+            f"the device twice, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
+            f"{plural(x.get('duplicates', 0), 'duplicated packet')} on SPI "
+            f"{', '.join(f'0x{int(s):08x}' for s in f['spis'])}{how}. A copy is dropped whatever the window.")

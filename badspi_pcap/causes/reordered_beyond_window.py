@@ -10,7 +10,7 @@ the margin left) and the window that would take every late packet.
 from __future__ import annotations
 
 from .base import Claim, Context, Judgement, Proof
-from .replay import claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
+from .replay import capture_only, capture_only_text, extra_facts, window_text, claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
 
 NAME = "reordered-beyond-window"
 KINDS = ("replay",)
@@ -37,3 +37,26 @@ def judge(claim: Claim, ctx: Context) -> Judgement:
     })
     pattern = len(named) == len(claim.lines) and (not window or bool((named["behind"].astype("int64") >= window).all()))
     return judged(claim, ctx, pattern, [seq_selector(beyond, ctx)], facts)
+
+
+def unclaimed(ctx: Context, named_spis: set[int]):
+    return capture_only(ctx, named_spis, "late")
+
+
+def describe(f) -> str:
+    from ..report.common import plural
+    x = extra_facts(f)
+    if x.get("capture_only"):
+        return capture_only_text(f, x, "late packet")
+    text = (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} name a packet that arrived "
+            f"late by the window or more, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
+            f"{plural(x.get('late', 0), 'late packet')} on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])}, "
+            f"the deepest {x.get('max_behind')} behind: a window of {x.get('window_needed')} would take them all. "
+            f"{window_text(x).capitalize()}")
+    if x.get("replay_window") is None and x.get("window_at_most") is not None:
+        text += f"; the device dropped a packet {x['window_at_most']} behind, so its window is at most that"
+    if x.get("capture_drops") is not None:
+        text += f"; at that window a receiver drops {x['capture_drops']} of the capture's packets"
+    if x.get("max_behind_accepted") is not None:
+        text += f"; late packets up to {x['max_behind_accepted']} behind were still accepted (the margin left)"
+    return text + "."

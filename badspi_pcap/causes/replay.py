@@ -211,3 +211,73 @@ def judged(claim: Claim, ctx: Context, pattern_ok: bool, evidence, facts: dict) 
     all_exact = len(claim.lines) > 0 and claim.exact_count() == len(claim.lines)
     verdict = "confirmed" if all_exact and pattern_ok else "likely"
     return Judgement(verdict, tuple(e for e in evidence if e is not None), facts=facts)
+
+
+# ---------------------------------------------------------------- capture alone, and prose
+
+def vendor_windows(rows: pd.DataFrame, ctx: Context) -> list[dict]:
+    """Per vendor with a documented default window: that window and how many of these
+    rows a receiver with it drops (for "the window each vendor would need")."""
+    from ..sequence import replay_failures
+    from ..vendors import PROFILES
+
+    out = []
+    for prof in PROFILES.values():
+        if prof.replay_window is not None:
+            out.append({"vendor": prof.name, "window": prof.replay_window,
+                        "drops": int(replay_failures(rows, prof.replay_window).sum()) if len(rows) else 0})
+    return sorted(out, key=lambda v: (v["window"], v["vendor"]))
+
+
+def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[dict, Judgement]]:
+    """Per SA with rows of ``kind`` that no log line names: what the capture alone shows."""
+    seq = sequence(ctx, 0)
+    rows = seq[seq["kind"] == kind]
+    out = []
+    for (capture, dst, spi), g in rows.groupby(["capture", "dst", "spi"], observed=True, sort=True):
+        if int(spi) in named_spis:
+            continue
+        behind = g["behind"].astype("int64")
+        facts = {"capture_only": True, "sequence_kind": kind, "count": len(g), "sender": str(g["src"].iloc[0]),
+                 "receiver": str(dst), "max_behind": int(behind.max()), "window_needed": int(behind.max()) + 1,
+                 "vendor_windows": vendor_windows(g, ctx)}
+        given = getattr(ctx.options, "replay_window", None)
+        if given is not None:
+            from ..sequence import replay_failures
+            facts.update(replay_window=int(given), capture_drops=int(replay_failures(g, int(given)).sum()))
+        ident = {"tunnel": f"SPI 0x{int(spi):08x}", "peer": str(g["src"].iloc[0])}
+        out.append((ident, Judgement("inconclusive", (seq_selector(g, ctx, with_first_copies=kind == "duplicate"),),
+                                     facts=facts, spis=[int(spi)])))
+    return out
+
+
+def extra_facts(f) -> dict:
+    """The cause-specific facts a finding keeps in its ``facts`` JSON column."""
+    import json
+    raw = f["facts"] if "facts" in f else None
+    return json.loads(raw) if isinstance(raw, str) and raw else {}
+
+
+def window_text(x: dict) -> str:
+    if x.get("replay_window") is None:
+        return f"the device's window is {x.get('replay_window_text', 'not known')}"
+    return f"window {x['replay_window_text']}"
+
+
+def vendor_windows_text(x: dict) -> str:
+    parts = [f"{v['vendor']} {v['window']}: drops {v['drops']}" for v in x.get("vendor_windows", [])]
+    return "; ".join(parts)
+
+
+def capture_only_text(f, x: dict, what: str) -> str:
+    from ..report.common import plural
+    text = (f"The capture alone shows {plural(x['count'], what)} on SPI 0x{int(f['spis'][0]):08x} "
+            f"({x['sender']} -> {x['receiver']})")
+    if x["sequence_kind"] == "duplicate":
+        text += ": a receiver drops every second copy, whatever its window"
+    else:
+        text += (f", the deepest {x['max_behind']} behind: a receiver needs a window of at least "
+                 f"{x['window_needed']} to take them all ({vendor_windows_text(x)})")
+    if x.get("replay_window") is not None:
+        text += f"; with --replay-window {x['replay_window']} it drops {x['capture_drops']}"
+    return text + ". Give the device's log to confirm."

@@ -6,7 +6,7 @@ is last in the table so the replay causes take every line they can prove.
 from __future__ import annotations
 
 from .base import Claim, Context, Judgement, Proof
-from .replay import arrivals, dropped_packet, line_spi, named_packets
+from .replay import extra_facts, arrivals, dropped_packet, line_spi, named_packets
 
 NAME = "replay-path-not-captured"
 KINDS = ("replay",)
@@ -32,3 +32,11 @@ def sees_sa(line, ctx: Context) -> bool:
 def judge(claim: Claim, ctx: Context) -> Judgement:
     in_order = sum(p.key == "in-order" for p in claim.proofs.values())
     return Judgement("inconclusive", (), facts={"in_order": in_order, "absent": len(claim.lines) - in_order})
+
+
+def describe(f) -> str:
+    from ..report.common import plural
+    x = extra_facts(f)
+    return (f"{plural(f['lines_explained'], 'covered replay line')} name a packet the capture saw in order "
+            f"({x.get('in_order', 0)}) or not at all ({x.get('absent', 0)}) on an SA it sees: the duplication or "
+            f"reordering happens on a path this capture point does not see.")

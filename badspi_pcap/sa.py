@@ -50,9 +50,9 @@ class SaParse:
 def select_tables(name: str | None) -> tuple[SaTable, ...]:
     if name is None:
         return TABLES
-    chosen = tuple(t for t in TABLES if name in (t.name, t.vendor))
+    chosen = tuple(t for t in TABLES if t.selected_by(name))
     if not chosen:
-        names = sorted({t.name for t in TABLES} | {t.vendor for t in TABLES})
+        names = sorted({t.name for t in TABLES} | {v for t in TABLES for v in (t.vendor, *t.also)})
         raise UsageError(f"unknown SA table format {name!r}: choose one of {', '.join(names)}")
     return chosen
 
@@ -69,7 +69,7 @@ def parse_sas(paths, *, format: str | None = None) -> SaParse:
         for table in tables:
             for what, row in _rows(table, lines, skipped, str(path)):
                 _fit(row, SAS if what == "sa" else COUNTERS, skipped, str(path))
-                row.update(source=str(path), vendor=table.vendor, device=device.get(row["line"]))
+                row.update(source=str(path), vendor=row.get("vendor") or table.vendor, device=device.get(row["line"]))
                 (sas if what == "sa" else counters).append(row)
                 found.setdefault(table.name, [0, 0])[what != "sa"] += 1
         if not found:

@@ -96,6 +96,9 @@ SAS = pa.schema([
     ("lifetime_s", pa.int64()),
     ("state", pa.string()),
     ("seq", pa.uint32()),            # last/next sequence number where the table shows it
+    ("replay_errors", pa.int64()),   # packets this SA (or its flow) dropped as replays, where shown
+    ("invalid_spi_errors", pa.int64()),  # packets its flow dropped for an unknown SPI, where shown
+    ("replay_window", pa.int64()),   # anti-replay window size (packets), where shown
 ])
 
 

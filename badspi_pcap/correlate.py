@@ -357,11 +357,16 @@ def spis_from_conn_ids(events: pd.DataFrame, sas: pd.DataFrame | None) -> pd.Dat
     inbound = sas[sas["direction"].eq("in").fillna(False) & sas["conn_id"].notna() & sas["spi"].notna()]
     spis = inbound.groupby(inbound["conn_id"].astype("int64"))["spi"].agg(lambda s: set(s.astype("int64")))
     lookup = {int(c): next(iter(v)) for c, v in spis.items() if len(v) == 1}
+    peers = dict(zip(inbound["spi"].astype("int64"), inbound["gateway"]))
     need = (events["spi"].isna() & events["conn_id"].notna()).to_numpy(dtype=bool)
     if not need.any() or not lookup:
         return events
-    found = events.loc[need, "conn_id"].astype("int64").map(lookup)
+    found = events.loc[need, "conn_id"].astype("int64").map(lookup).dropna().astype("int64")
     out = events.copy()
-    out.loc[found.dropna().index, "spi"] = found.dropna().astype("int64").to_numpy()
+    out.loc[found.index, "spi"] = found.to_numpy()
+    # The SA's peer names the tunnel, as the addresses of other vendors' lines do.
+    peer = found.map(peers)
+    peer = peer[peer.notna() & out.loc[found.index, "peer"].isna()]
+    out.loc[peer.index, "peer"] = peer.to_numpy()
     return out
 

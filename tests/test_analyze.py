@@ -28,6 +28,8 @@ def run(scenario, form, **kw):
     captures = [ROOT / c["pcap"] for c in truth["captures"]]
     kw.setdefault("log_tz", truth["params"]["tz"])
     kw.setdefault("log_self", truth["params"]["log_self"])
+    if form == "ios.log":     # IOS replay lines name a connection id: its SA table gives the SPI
+        kw.setdefault("sas", [FIXTURES / "logs" / scenario / "show-crypto-ipsec-sa.txt"])
     return truth, analyze(captures, [FIXTURES / "logs" / scenario / form], **kw)
 
 

@@ -56,7 +56,7 @@ def describe(f) -> str:
     gap = x.get("copy_gap_ms_median")
     how = "" if gap is None else (f"; the copies arrive {gap:.3f} ms apart (median, max {x['copy_gap_ms_max']:.3f} ms)"
                                   f"{': a device copies them' if x['copy_gap_ms_max'] < 1 else ': a loop or a second path'}")
-    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} name a packet that reached "
+    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} {'names' if f['lines_covered'] == 1 else 'name'} a packet that reached "
             f"the device twice, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
             f"{plural(x.get('duplicates', 0), 'duplicated packet')} on SPI "
             f"{', '.join(f'0x{int(s):08x}' for s in f['spis'])}{how}. A copy is dropped whatever the window.")

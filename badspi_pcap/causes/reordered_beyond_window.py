@@ -48,7 +48,7 @@ def describe(f) -> str:
     x = extra_facts(f)
     if x.get("capture_only"):
         return capture_only_text(f, x, "late packet")
-    text = (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} name a packet that arrived "
+    text = (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} {'names' if f['lines_covered'] == 1 else 'name'} a packet that arrived "
             f"late by the window or more, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
             f"{plural(x.get('late', 0), 'late packet')} on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])}, "
             f"the deepest {x.get('max_behind')} behind: a window of {x.get('window_needed')} would take them all. "

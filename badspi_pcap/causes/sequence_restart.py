@@ -40,7 +40,7 @@ def describe(f) -> str:
     x = extra_facts(f)
     if x.get("capture_only"):
         return capture_only_text(f, x, "packet of a restarted sequence")
-    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} name a packet of a sequence "
+    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} {'names' if f['lines_covered'] == 1 else 'name'} a packet of a sequence "
             f"that began again at small numbers on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])} (from frame "
             f"{x.get('restart_frame')}, below the old top {x.get('old_top')}); the capture shows "
             f"{plural(x.get('restart_packets', 0), 'such packet')}, all dropped until the SA is replaced.")

@@ -30,6 +30,7 @@ TIMING = re.compile(r"remaining key lifetime (?:\((?:k|kB)/sec\): \(\d+/(?P<sec>
                     r"|(?P<hours>\d+) hours?, (?P<mins>\d+) mins?)")
 STATUS = re.compile(r"^\s*(?:Status|SA State): (?P<state>\S+)")
 WINDOW = re.compile(r"replay window size: (?P<window>\d+)")
+CONN = re.compile(r"^\s*conn id: (?P<conn>\d+),")     # IOS: the SA's crypto connection id (PKT_REPLAY_ERR names it)
 PKTS = re.compile(r"#+(?P<name>[A-Za-z][^:,#]*?):?\s+(?P<value>\d+)\b")
 ASA_ONLY = re.compile(r"kB/sec|SA State:|#pre-frag|#recv errors:|#send errors:")
 FLOW_COLUMNS = {"pkts replay failed (rcv)": "replay_errors", "pkts invalid sa (rcv)": "invalid_spi_errors"}
@@ -63,6 +64,8 @@ def crypto_ipsec_sa(lines: Lines) -> Output:
             rows[-1]["state"] = m["state"]
         elif rows and section and (m := WINDOW.search(text)):
             rows[-1]["replay_window"] = int(m["window"])
+        elif rows and section and (m := CONN.match(text)):
+            rows[-1]["conn_id"] = int(m["conn"])
         elif "#" in text and peer and section is None:
             for pair in PKTS.finditer(text):
                 name = pair["name"].strip()

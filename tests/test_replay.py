@@ -1,0 +1,158 @@
+"""Replay lines explained: the lab's real-kernel replay captures with the ScreenOS, ASA and IOS
+logs the device model (fixtures/devicelog) wrote for them.  Every expectation comes from the
+model's truth file, the lab's truth file or gwA's own /proc/net/xfrm_stat, never from the
+analyzer; every printed display filter is run through tshark."""
+import json
+import subprocess
+
+import pytest
+
+from badspi_pcap.analyze import analyze
+from capture_builders import pcap_bytes, real_frames
+from conftest import FIXTURES, PCAPS, require_tshark
+
+LAB = PCAPS / "lab"
+LOGS = FIXTURES / "logs"
+ROOT = FIXTURES.parent
+CASES = [(s, f) for s in ("replay-reorder", "replay-duplicate") for f in ("screenos-syslog.log", "asa.log", "ios.log")]
+EXPECTED = {"replay-reorder": "reordered-beyond-window", "replay-duplicate": "duplicated-path"}
+
+
+def truth(scenario):
+    return json.loads((LOGS / scenario / "truth.json").read_text())
+
+
+def kernel_seq_errors(scenario):
+    def read(which):
+        rows = dict(l.split() for l in (LAB / f"{scenario}.xfrm_stat.{which}.txt").read_text().splitlines())
+        return int(rows["XfrmInStateSeqError"])
+    return read("after") - read("before")
+
+
+def run(scenario, form, **kw):
+    t = truth(scenario)
+    sas = [LOGS / scenario / "show-crypto-ipsec-sa.txt"] if form == "ios.log" else []
+    return analyze([ROOT / c["pcap"] for c in t["captures"]], [LOGS / scenario / form], sas,
+                   log_tz=t["params"]["tz"], **kw)
+
+
+def finding(a, cause):
+    f = a.findings[a.findings["cause"] == cause]
+    assert len(f) == 1, a.findings[["tunnel", "cause", "verdict"]].to_string()
+    return f.iloc[0]
+
+
+@pytest.mark.parametrize("scenario,form", CASES, ids=[f"{s}/{f}" for s, f in CASES])
+def test_the_right_replay_cause_is_confirmed_with_its_frames(scenario, form):
+    t = truth(scenario)
+    a = run(scenario, form)
+    f = finding(a, EXPECTED[scenario])
+    assert f["verdict"] == "confirmed"
+    want = [l for l in t["files"][form]["lines"] if l["cause"] == EXPECTED[scenario]]
+    assert f["lines_explained"] == f["lines_exact"] == len(want) > 0
+    # each line is proved by the very frame the model dropped
+    proved = a.lines[a.lines["cause"] == EXPECTED[scenario]]
+    assert sorted(int(r["frame"]) for refs in proved["frames"] for r in refs) == sorted(x for l in want for x in l["frames"])
+    evidence = {int(e["frame"]) for e in f["evidence"]}
+    assert {x for l in want for x in l["frames"]} <= evidence
+    assert abs(a.clock_offset.seconds - t["params"]["clock_offset_s"]) < 1.0
+    # no replay line is counted in a bad-SPI cause
+    bad_spi = a.findings[a.findings["kind"] == "bad-spi"]
+    assert not set(proved["event_id"]) & {e for ids in bad_spi["event_ids"] for e in ids}
+
+
+@pytest.mark.parametrize("scenario", EXPECTED)
+def test_packets_failing_a_32_window_equal_the_kernels_seq_error_delta(scenario):
+    delta = kernel_seq_errors(scenario)
+    assert delta == json.loads((LAB / f"{scenario}.truth.json").read_text())["gwA_xfrm_stat_delta_at_after_read"][
+        "XfrmInStateSeqError"]
+    a = run(scenario, "screenos-syslog.log", replay_window=32)
+    facts = json.loads(finding(a, EXPECTED[scenario])["facts"])
+    assert (facts["replay_window"], facts["replay_window_origin"], facts["capture_drops"]) == (32, "given", delta)
+    # the IOS SA table shows the device's window (32): the same count without --replay-window
+    ios = json.loads(finding(run(scenario, "ios.log"), EXPECTED[scenario])["facts"])
+    assert (ios["replay_window"], ios["replay_window_origin"], ios["capture_drops"]) == (32, "sa-table", delta)
+
+
+def test_a_window_the_drops_contradict_is_not_confirmed():
+    """With a 64-packet window nothing 62 behind is dropped: the line's own proof fails."""
+    a = run("replay-reorder", "screenos-syslog.log", replay_window=64)
+    f = finding(a, "reordered-beyond-window")
+    assert f["verdict"] == "likely" and f["lines_exact"] == 0
+
+
+def test_unknown_window_is_bounded_by_the_drops():
+    f = finding(run("replay-reorder", "asa.log"), "reordered-beyond-window")
+    facts = json.loads(f["facts"])
+    assert facts["replay_window"] is None and facts["window_at_most"] == 62
+    assert (facts["max_behind"], facts["window_needed"], facts["late"]) == (62, 63, 35)
+    assert "No ASA document found" in __import__("badspi_pcap.vendors", fromlist=["x"]).profile("asa").action(
+        "reordered-beyond-window")
+
+
+@pytest.mark.parametrize("scenario,form", CASES, ids=[f"{s}/{f}" for s, f in CASES])
+def test_every_replay_filter_selects_exactly_its_evidence_in_tshark(scenario, form):
+    require_tshark()
+    a = run(scenario, form)
+    replay = a.findings[a.findings["kind"] == "replay"]
+    checked = 0
+    for f in replay.itertuples():
+        if not f.display_filter:
+            continue
+        for capture in {e["capture"] for e in f.evidence}:
+            path = next(ROOT / c["pcap"] for c in truth(scenario)["captures"] if c["pcap"].endswith(capture))
+            out = subprocess.run(["tshark", "-r", str(path), "-o", "ip.defragment:FALSE", "-Y", f.display_filter,
+                                  "-T", "fields", "-e", "frame.number"], capture_output=True, text=True, check=True)
+            got = {int(x) for x in out.stdout.split()}
+            assert got == {int(e["frame"]) for e in f.evidence if e["capture"] == capture}, f.display_filter
+            checked += 1
+    assert checked
+
+
+def test_capture_alone_reports_duplicates_and_reordering_depth():
+    require_tshark()
+    a = analyze([LAB / "replay-reorder.pcap", LAB / "replay-duplicate.pcap"])
+    dup = json.loads(finding(a, "duplicated-path")["facts"])
+    late = json.loads(finding(a, "reordered-beyond-window")["facts"])
+    assert (dup["count"], dup["receiver"]) == (65, "192.0.2.1")
+    assert (late["count"], late["max_behind"], late["window_needed"]) == (35, 62, 63)
+    windows = {v["window"]: v["drops"] for v in late["vendor_windows"]}
+    assert windows[32] == kernel_seq_errors("replay-reorder") and windows[64] == 0
+    assert set(a.findings["verdict"]) == {"inconclusive"}
+    for f in a.findings.itertuples():       # the filters hold for the capture-only findings too
+        capture = f.evidence[0]["capture"]
+        out = subprocess.run(["tshark", "-r", str(LAB / capture), "-Y", f.display_filter, "-T", "fields",
+                              "-e", "frame.number"], capture_output=True, text=True, check=True)
+        assert {int(x) for x in out.stdout.split()} == {int(e["frame"]) for e in f.evidence}
+
+
+def test_replay_lines_the_capture_saw_in_order_point_at_the_capture_point(tmp_path):
+    """The same log against the capture without the second copies (as a capture point before
+    the duplicating hop would see it): no replay cause, the path is not captured."""
+    t = json.loads((LAB / "replay-duplicate.truth.json").read_text())
+    copies = {d["frame"] for sa in t["esp_sequence_analysis"]["per_spi"] for d in sa["duplicates"]}
+    frames = [r for n, r in enumerate(real_frames(LAB / "replay-duplicate.pcap"), 1) if n not in copies]
+    upstream = tmp_path / "replay-duplicate.pcap"
+    upstream.write_bytes(pcap_bytes(frames))
+    a = analyze([upstream], [LOGS / "replay-duplicate" / "screenos-syslog.log"], log_tz="Europe/Madrid")
+    replay = a.findings[a.findings["kind"] == "replay"]
+    assert list(replay["cause"]) == ["replay-path-not-captured"] and list(replay["verdict"]) == ["inconclusive"]
+    assert json.loads(replay["facts"].iloc[0])["in_order"] == 65
+    assert "Capture on the link into the device" in __import__("badspi_pcap.report.common", fromlist=["x"]).action(
+        replay.iloc[0].to_dict())
+
+
+def test_bad_spi_and_replay_lines_on_one_tunnel_are_explained_apart():
+    t = truth("mixed-stale-replay")
+    for form in ("screenos-syslog.log", "asa.log"):
+        a = analyze([ROOT / c["pcap"] for c in t["captures"]], [LOGS / "mixed-stale-replay" / form],
+                    log_tz=t["params"]["tz"])
+        tunnel = a.findings[a.findings["verdict"] == "confirmed"]
+        assert sorted(zip(tunnel["cause"], tunnel["kind"])) == [("duplicated-path", "replay"), ("stale-sa", "bad-spi")]
+        assert tunnel["tunnel"].nunique() == 1
+        by_cause = {c: set(ids) for c, ids in zip(tunnel["cause"], tunnel["event_ids"])}
+        lines = a.lines.set_index("event_id")
+        assert set(lines.loc[list(by_cause["stale-sa"]), "kind"]) == {"bad-spi"}
+        assert set(lines.loc[list(by_cause["duplicated-path"]), "kind"]) == {"replay"}
+        want = {c: sum(1 for l in t["files"][form]["lines"] if l["cause"] == c) for c in by_cause}
+        assert {c: len(ids) for c, ids in by_cause.items()} == want

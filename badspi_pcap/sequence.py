@@ -45,7 +45,13 @@ def _ordered(packets: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     if p.empty:
         return p, np.zeros(0, dtype=np.int64)
     p = p.assign(proto=np.where(p["kind"].to_numpy(dtype=object) == "ah", "ah", "esp"))
-    sa = p.groupby(SA_KEY, sort=True, observed=True, dropna=False).ngroup().to_numpy(dtype=np.int64)
+    # One integer per SA from the codes of its key columns (factorize is far cheaper than
+    # a multi-column groupby on Arrow strings).
+    sa = np.zeros(len(p), dtype=np.int64)
+    for column in SA_KEY:
+        codes, uniques = pd.factorize(p[column], use_na_sentinel=False)
+        sa = sa * (len(uniques) + 1) + codes
+    sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)
     order = np.lexsort((p["frame"].to_numpy(dtype=np.int64), sa))
     return p.iloc[order].reset_index(drop=True), sa[order]
 
@@ -68,8 +74,9 @@ def _running_top(sa: np.ndarray, seq: np.ndarray) -> np.ndarray:
     return before
 
 
-def _seen_before(*keys: np.ndarray) -> np.ndarray:
-    """True where the same key tuple occurred at an earlier row (rows in capture order)."""
+def _seen_before(*keys: np.ndarray, first: bool = False):
+    """True where the same key tuple occurred at an earlier row (rows in capture order);
+    with ``first``, also the row of each key's first occurrence."""
     n = len(keys[0])
     order = np.lexsort((np.arange(n), *reversed(keys)))
     same = np.ones(n - 1 if n else 0, dtype=bool)
@@ -78,7 +85,13 @@ def _seen_before(*keys: np.ndarray) -> np.ndarray:
         same &= ks[1:] == ks[:-1]
     seen = np.zeros(n, dtype=bool)
     seen[order[1:][same]] = True
-    return seen
+    if not first:
+        return seen
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = ~same
+    first_row = np.empty(n, dtype=np.int64)
+    first_row[order] = order[np.maximum.accumulate(np.where(starts, np.arange(n), 0))]
+    return seen, first_row
 
 
 def _restarts(sa: np.ndarray, seq: np.ndarray, top: np.ndarray, seen: np.ndarray, window: int) -> np.ndarray:
@@ -111,7 +124,7 @@ def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW) -> pd.Da
         return schema.empty(schema.SEQUENCE)
     seq = p["seq"].to_numpy(dtype=np.int64)
     top = _running_top(sa, seq)
-    seen = _seen_before(sa, seq)
+    seen, first_row = _seen_before(sa, seq, first=True)
     restart_at = _restarts(sa, seq, top, seen, window)
 
     # Runs after a restart: the old top stays the receiver's top until the new run passes it.
@@ -131,7 +144,8 @@ def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW) -> pd.Da
     rows = ((behind_top & (idx != starts)) | (seq == 0)) & (kind != "")
     fails = fails_check(top - seq, seen, seq, window)
 
-    first_frame = _first_copy(p, sa, seq)
+    frames = p["frame"].to_numpy(dtype=np.int64)
+    first_frame = pd.arrays.IntegerArray(frames[first_row], ~seen)
     out = p.loc[rows]
     return schema.to_frame(schema.from_columns(schema.SEQUENCE, {
         "capture": out["capture"], "frame": out["frame"], "time": out["time"], "src": out["src"],
@@ -158,15 +172,6 @@ def replay_failures(sequence: pd.DataFrame, window: int) -> pd.Series:
     return pd.Series(fails_check(sequence["behind"].to_numpy(dtype=np.int64),
                                  sequence["seen_before"].to_numpy(dtype=bool),
                                  sequence["seq"].to_numpy(dtype=np.int64), window), index=sequence.index)
-
-
-def _first_copy(p: pd.DataFrame, sa: np.ndarray, seq: np.ndarray) -> pd.arrays.IntegerArray:
-    """Per row, the frame of the first packet with the same number on the SA (null for
-    that first packet itself)."""
-    frame = p["frame"].to_numpy(dtype=np.int64)
-    first = pd.DataFrame({"sa": sa, "seq": seq, "frame": frame}).groupby(["sa", "seq"], sort=False)["frame"] \
-        .transform("first").to_numpy()
-    return pd.arrays.IntegerArray(first.astype(np.int64), first == frame)
 
 
 def sequence_summary(packets: pd.DataFrame, sequence: pd.DataFrame | None = None,

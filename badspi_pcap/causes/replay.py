@@ -76,60 +76,85 @@ def sequence(ctx: Context, window: int) -> pd.DataFrame:
     """The capture's sequence table for this window, built once per analysis."""
     cache = ctx.__dict__.setdefault("_replay_sequence", {})
     if window not in cache:
-        cache[window] = sequence_table(ctx.packets, max(int(window), 0))
+        table = sequence_table(ctx.packets, max(int(window), 0))
+        # (capture, frame) -> row position, for the per-line lookups
+        table.attrs["at"] = {(str(c), int(f)): i for i, (c, f) in enumerate(zip(table["capture"], table["frame"]))}
+        cache[window] = table
     return cache[window]
 
 
-def arrivals(ctx: Context) -> dict:
-    """(spi, seq) -> the top-level ESP/AH packets with that number, as arrays."""
+class Arrivals:
+    """The top-level ESP/AH packets as arrays sorted by (SPI, sequence number) and by
+    sequence number, so a line finds its packets by binary search."""
+
+    def __init__(self, packets: pd.DataFrame):
+        p = packets[packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()]
+        spi = p["spi"].to_numpy(dtype=np.uint64)
+        seq = p["seq"].to_numpy(dtype=np.uint64)
+        self.t = seconds(p["time"])
+        self.capture = p["capture"].astype(str).to_numpy()
+        self.frame = p["frame"].to_numpy(dtype=np.int64)
+        self.dst = p["dst"].astype(str).to_numpy()
+        key = (spi << np.uint64(32)) | seq
+        self.by_key = np.argsort(key, kind="stable")
+        self.keys = key[self.by_key]
+        self.by_seq = np.argsort(seq, kind="stable")
+        self.seqs = seq[self.by_seq]
+        self.spis = set(np.unique(spi).astype(np.int64).tolist())
+
+    def with_spi(self, spi: int, seq: int) -> np.ndarray:
+        k = np.uint64((spi << 32) | seq)
+        return self.by_key[np.searchsorted(self.keys, k, "left"):np.searchsorted(self.keys, k, "right")]
+
+    def with_seq(self, seq: int) -> np.ndarray:
+        q = np.uint64(seq)
+        return self.by_seq[np.searchsorted(self.seqs, q, "left"):np.searchsorted(self.seqs, q, "right")]
+
+
+def arrivals(ctx: Context) -> Arrivals:
     cache = ctx.__dict__
     if "_replay_arrivals" not in cache:
-        p = ctx.packets
-        p = p[p["kind"].isin(IPSEC_KINDS) & p["spi"].notna() & p["seq"].notna()]
-        table = pd.DataFrame({"spi": p["spi"].astype("int64").to_numpy(), "seq": p["seq"].astype("int64").to_numpy(),
-                              "t": seconds(p["time"]), "capture": p["capture"].astype(str).to_numpy(),
-                              "frame": p["frame"].astype("int64").to_numpy(), "dst": p["dst"].astype(str).to_numpy()})
-        cache["_replay_arrivals"] = {k: g for k, g in table.groupby(["spi", "seq"])}
-        cache["_replay_by_seq"] = {k: g for k, g in table.groupby("seq")}
+        cache["_replay_arrivals"] = Arrivals(ctx.packets)
     return cache["_replay_arrivals"]
 
 
-def named_packets(line, ctx: Context) -> tuple[pd.DataFrame, str]:
-    """The packets the line names near its time: by SPI and sequence number (key
-    ``spi+seq``), or, when no SPI is known (IOS without its SA table), by sequence
-    number and time (key ``seq+time``)."""
+def named_packets(line, ctx: Context) -> tuple[list[int], str]:
+    """Positions (in ``arrivals(ctx)``) of the packets the line names near its time: by
+    SPI and sequence number (key ``spi+seq``), or, when no SPI is known (IOS without its
+    SA table), by sequence number and time (key ``seq+time``)."""
     seq = getattr(line, "seq", None)
     if seq is None or pd.isna(seq):
-        return pd.DataFrame(), ""
-    tol = MATCH_TOLERANCE_S + ctx.resolution_s
+        return [], ""
+    a = arrivals(ctx)
     spi = line_spi(line, ctx)
-    by_key = arrivals(ctx)
-    if spi is not None:
-        rows, key = by_key.get((spi, int(seq)), pd.DataFrame()), "spi+seq"
-    else:
-        rows, key = ctx.__dict__["_replay_by_seq"].get(int(seq), pd.DataFrame()), "seq+time"
-    if len(rows):
-        rows = rows[np.abs(rows["t"].to_numpy() - float(line.t)) <= tol]
-        if ctx.local:
-            rows = rows[rows["dst"].isin(ctx.local)] if rows["dst"].isin(ctx.local).any() else rows
-    return rows, key
+    idx, key = (a.with_spi(spi, int(seq)), "spi+seq") if spi is not None else (a.with_seq(int(seq)), "seq+time")
+    idx = idx[np.abs(a.t[idx] - float(line.t)) <= MATCH_TOLERANCE_S + ctx.resolution_s]
+    to_device = np.isin(a.dst[idx], list(ctx.local)) if ctx.local else np.zeros(len(idx), dtype=bool)
+    return (idx[to_device] if to_device.any() else idx).tolist(), key
 
 
 def dropped_packet(line, ctx: Context):
-    """(kind, sequence-table row, key, window) for the packet this line says was dropped:
-    the copy the table marks out of order nearest the line's time; kind None when the
-    capture saw the named packet only in order (or not at all)."""
+    """(cause, sequence-table row, key, window) for the packet this line says was
+    dropped: the copy the table marks out of order nearest the line's time; cause None
+    when the capture saw the named packet only in order (or not at all).  Computed once
+    per line (every replay cause asks)."""
+    memo = ctx.__dict__.setdefault("_replay_dropped", {})
+    event = int(line.event_id)
+    if event not in memo:
+        memo[event] = _dropped_packet(line, ctx)
+    return memo[event]
+
+
+def _dropped_packet(line, ctx: Context):
     window = window_for(line, ctx)
-    rows, key = named_packets(line, ctx)
-    if rows.empty:
-        return None, None, key, window
+    idx, key = named_packets(line, ctx)
     seq = sequence(ctx, window.size if window.size is not None else 0)
-    hits = seq.merge(rows[["capture", "frame"]].astype({"capture": seq["capture"].dtype, "frame": seq["frame"].dtype}),
-                     on=["capture", "frame"])
-    if hits.empty:
+    a = arrivals(ctx)
+    hits = [(abs(a.t[i] - float(line.t)), seq.attrs["at"][k]) for i in idx
+            if (k := (a.capture[i], int(a.frame[i]))) in seq.attrs["at"]]
+    if not hits:
         return None, None, key, window
-    hits = hits.assign(_dt=np.abs(seconds(hits["time"]) - float(line.t))).sort_values("_dt")
-    row = hits.iloc[0]
+    row = seq.iloc[min(hits)[1]]
     return SEQUENCE_KINDS[row["kind"]], row, key, window
 
 

@@ -16,8 +16,9 @@ def explain(line, ctx: Context) -> Proof | None:
     cause, _row, key, _window = dropped_packet(line, ctx)
     if cause is not None:
         return None                       # a replay cause explains it
-    rows, key = named_packets(line, ctx)
-    frames = tuple(sorted({(str(c), int(f)) for c, f in zip(rows.get("capture", []), rows.get("frame", []))}))
+    idx, key = named_packets(line, ctx)
+    a = arrivals(ctx)
+    frames = tuple(sorted({(str(a.capture[i]), int(a.frame[i])) for i in idx}))
     if not frames and not sees_sa(line, ctx):
         return None                       # the capture does not see this SA at all
     return Proof(NAME, "in-order" if frames else "absent", False, frames)
@@ -26,7 +27,7 @@ def explain(line, ctx: Context) -> Proof | None:
 def sees_sa(line, ctx: Context) -> bool:
     """The capture has ESP/AH on the line's SPI (the SA the line names)."""
     spi = line_spi(line, ctx)
-    return spi is not None and any(k[0] == spi for k in arrivals(ctx))
+    return spi is not None and spi in arrivals(ctx).spis
 
 
 def judge(claim: Claim, ctx: Context) -> Judgement:

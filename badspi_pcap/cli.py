@@ -288,9 +288,9 @@ CHECK_UNEXPLAINED = 20
               help="SA table output (`get sa`, `get sa id N`, ...); repeat for more files.")
 @analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
-@click.option("--evidence", type=click.Path(dir_okay=False), help="Write the frames that prove the findings to this pcap.")
-@click.option("--report", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=click.Path(), help="Write the report to this file instead of stdout.")
+@click.option("--evidence", type=click.Path(), help="Write the frames that prove the findings to this pcap.")
+@click.option("--report", type=click.Path(),
               help="Write a self-contained HTML report (verdicts, evidence, timeline plots) to this file.")
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)

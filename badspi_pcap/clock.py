@@ -127,12 +127,11 @@ def notes(offset, *, log_tz: str | None = None, when: pd.Timestamp | None = None
         names = zones_at(int(zone), day)
         rest = used_for_hints - step
         read_as = f"--log-tz {log_tz}" if log_tz else "UTC"
-        if abs(zone) <= 14 * 3600:
+        if abs(zone) <= 14 * 3600 and names:
             text = (f"the offset {signed(used_for_hints)} is close to a whole time-zone step ({signed(step)}): the "
                     f"log may be written in {utc_offset_text(zone)}"
-                    + (f" (e.g. {', '.join(names)})" if names else "")
-                    + f" while it was read as {read_as}; rerun with --log-tz {utc_offset_text(zone)[3:]}"
-                    + (f" or a zone name; the clocks then differ by {signed(rest)}" if names else ""))
+                    + f" (e.g. {', '.join(names)}) while it was read as {read_as}; rerun with --log-tz "
+                    f"{utc_offset_text(zone)[3:]} or a zone name; the clocks then differ by {signed(rest)}")
             if log_tz and _agreeing(offset if offset.method != "given" else data_estimate):
                 n = (offset if offset.method != "given" else data_estimate).matches
                 text = f"the data contradict --log-tz {log_tz} ({n} exact SPI+SEQ pairs agree): " + text

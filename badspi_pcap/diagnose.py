@@ -89,7 +89,7 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
         cov_k = cov[cov["kind"].isin(cause.KINDS)]
         mine = cov_k[cov_k["cause"] == cause.NAME]
         counts = {"lines": len(kind_lines), "lines_covered": len(cov_k)}
-        prof = profile(_mode(kind_lines["vendor"]))
+        prof = _profile(kind_lines, ctx)
         if len(mine):
             claim = _claim(cause.NAME, ident, mine, cov_k, prof)
             out.append(_row(ident, cause.NAME, cause.KINDS[0], cause.judge(claim, ctx), claim, ctx, offset, counts))
@@ -100,12 +100,12 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
                 out.append(_row(ident, cause.NAME, cause.KINDS[0], j, claim, ctx, offset, counts, explained=0))
     rest = cov[cov["cause"] == UNEXPLAINED]
     if len(rest):
-        claim = _claim(UNEXPLAINED, ident, rest, cov, profile(_mode(rest["vendor"])), proofs={})
+        claim = _claim(UNEXPLAINED, ident, rest, cov, _profile(rest, ctx), proofs={})
         out.append(_row(ident, UNEXPLAINED, None, Judgement("inconclusive"), claim, ctx, offset,
                         {"lines": len(group), "lines_covered": len(cov)}, explained=0))
     outside = group[~group["covered"]]
     if len(outside):
-        claim = _claim(NOT_COVERED, ident, outside, cov, profile(_mode(outside["vendor"])), proofs={})
+        claim = _claim(NOT_COVERED, ident, outside, cov, _profile(outside, ctx), proofs={})
         reasons = [{"reason": r, "lines": int(n)} for r, n in outside["coverage"].value_counts().items()]
         out.append(_row(ident, NOT_COVERED, None, Judgement("not-covered", facts={"not_covered": reasons}), claim,
                         ctx, offset, {"lines": len(group), "lines_covered": len(cov)}, explained=0))
@@ -177,8 +177,25 @@ def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
 
 
 def _peer(group, local) -> str:
-    addrs = [a for a in pd.concat([group["peer"], group["src"], group["dst"]]).dropna() if a not in local]
-    return max(sorted(set(addrs)), key=addrs.count) if addrs else ""
+    """The remote end: the lines' peer field, else their sender, else their receiver
+    (an embedded-ICMP line names the device's own packet, so its receiver is the peer)."""
+    for column in ("peer", "src", "dst"):
+        addrs = [a for a in group[column].dropna() if a not in local]
+        if addrs:
+            return max(sorted(set(addrs)), key=addrs.count)
+    return ""
+
+
+def _profile(lines: pd.DataFrame, ctx: Context):
+    """The vendor profile of the device that wrote these lines.  Kernel (Linux audit)
+    lines in a file that also has strongSwan/libreswan lines come from that daemon's host:
+    its profile names the commands to use there."""
+    vendor = _mode(lines["vendor"])
+    if vendor == "linux" and len(ctx.events):
+        same = ctx.events[ctx.events["source"].isin(set(lines["source"]))]
+        daemon = _mode(same.loc[same["vendor"].isin(["strongswan", "libreswan"]), "vendor"])
+        vendor = daemon or vendor
+    return profile(vendor)
 
 
 def _mode(values: pd.Series):

@@ -84,7 +84,8 @@ LINUX_ESP4_ERR = Source("LX4", "Linux net/ipv4/esp4.c esp4_err(): unknown SPI ->
 LINUX_XFRM_STAT = Source("LX1", "torvalds/linux Documentation/networking/xfrm_proc.rst")
 
 NOTHING_KNOWN_ICMP = ("No public document describes this vendor logging ICMP errors that quote its own IPsec "
-                      "packets as bad SPI; the only documented case is ScreenOS before 5.4 (KB10091)")
+                      "packets as bad SPI (the one documented case is another vendor's old firmware, Juniper "
+                      "KB10091)")
 
 # Advice that holds for every vendor (no vendor command in it).
 GENERIC_ACTIONS = {

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from badspi_pcap.analyze import analyze
+from badspi_pcap.report.common import action, icmp_text, records, summary
 from capture_builders import pcap_bytes, real_frames
 from conftest import FIXTURES, PCAPS
 
@@ -50,7 +51,7 @@ def test_verdict_offset_and_every_line(scenario, form):
     assert abs(a.clock_offset.seconds - truth["params"]["clock_offset_s"]) < 1.0
     for cap in truth["captures"]:
         f = a.findings[(a.findings["tunnel"] == tunnel_name(cap, form)) & (a.findings["cause"] == cap["expected_cause"])]
-        assert list(f["verdict"]) == ["confirmed"], a.findings[["tunnel", "cause", "verdict", "summary"]].to_string()
+        assert list(f["verdict"]) == ["confirmed"], a.findings[["tunnel", "cause", "verdict", "lines_exact", "lines_explained"]].to_string()
         want = [l for l in truth["files"][form]["lines"]
                 if l["cause"] == cap["expected_cause"] and l["tunnel_id"] == cap["tunnel_id"]
                 and l["kind"] in ("bad-spi", "replay")]
@@ -66,7 +67,7 @@ def test_embedded_icmp_is_ruled_out_where_the_capture_sees_the_tunnel_without_ic
     _, a = run("spi-mismatch", "screenos-syslog.log")
     ruled = a.findings[(a.findings["cause"] == "embedded-icmp")]
     assert list(ruled["verdict"]) == ["ruled-out"]
-    assert "no ICMP error quotes SPI 0x2000b002" in ruled["summary"].iloc[0]
+    assert "no ICMP error quotes SPI 0x2000b002" in summary(records(ruled)[0])
 
 
 def test_rate_limit_windows_counted_both_ways():
@@ -117,11 +118,11 @@ def test_capture_alone_reports_icmp_errors_quoting_tunnels():
     a = analyze(PCAPS / "lab" / "icmp-frag-needed.pcap")
     f = a.findings
     assert list(f["tunnel"]) == ["SPI 0x1000a001"]
-    row = f.iloc[0]
+    row = records(f)[0]
     assert (row["cause"], row["verdict"], row["icmp_errors"], row["routers"]) == \
-        ("embedded-icmp", "inconclusive", 7, "192.0.2.254")
-    assert row["icmp_codes"] == "7x fragmentation needed, MTU 1200"
-    assert "path MTU of 1200 bytes" in row["action"]
+        ("embedded-icmp", "inconclusive", 7, ["192.0.2.254"])
+    assert icmp_text(row) == "7x fragmentation needed, MTU 1200"
+    assert "path MTU of 1200 bytes" in action(row)
     assert analyze(PCAPS / "lab" / "ikev2-rekey.pcap").findings.empty
 
 
@@ -162,7 +163,7 @@ def test_screenos_version_sharpens_the_verdict():
     v_old = old.findings.loc[old.findings["cause"] == "embedded-icmp", "verdict"].tolist()
     v_new = new.findings.loc[new.findings["cause"] == "embedded-icmp", "verdict"].tolist()
     assert v_old == ["confirmed"] and v_new == ["likely"]
-    assert "should not log these" in new.findings.loc[new.findings["cause"] == "embedded-icmp", "summary"].iloc[0]
+    assert "should not log these" in summary(records(new.findings[new.findings["cause"] == "embedded-icmp"])[0])
 
 
 def test_sa_table_shows_which_spi_is_the_devices_own():

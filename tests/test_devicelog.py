@@ -109,6 +109,7 @@ def test_truth_covers_every_line_once(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_each_line_belongs_to_a_cause_of_its_scenario(name):
     t = truth(name)
+    # A tunnel may show in two captures (one-tunnel-icmp-stale): the cause is per capture.
     expected = {(c["tunnel_id"], Path(c["pcap"]).name): c["expected_cause"] for c in t["captures"]}
     assert set(expected.values()) <= CAUSES | REPLAY_CAUSES
     for file, spec in t["files"].items():
@@ -138,11 +139,11 @@ def test_bad_spi_text_matches_truth(name):
 def test_spis_are_the_devices_own(name):
     """Embedded ICMP shows the device's outbound SPIs, the other causes its inbound ones."""
     t = truth(name)
-    caps = {c["tunnel_id"]: c for c in t["captures"]}
+    caps = {(c["tunnel_id"], Path(c["pcap"]).name): c for c in t["captures"]}
     for e in t["files"]["screenos-syslog.log"]["lines"]:
         if e["kind"] == "bad-spi" and e["cause"] in CAUSES:
             side = "outbound" if e["cause"] == "embedded-icmp" else "inbound"
-            assert e["spi"] in caps[e["tunnel_id"]][f"device_{side}_spis"], e
+            assert e["spi"] in caps[(e["tunnel_id"], e["capture"])][f"device_{side}_spis"], e
 
 
 # --- rate limits -------------------------------------------------------------------------------
@@ -304,6 +305,15 @@ def test_rekey_collision_lines_cluster_at_two_crossing_phase2s(name):
     assert {e["spi"] for e in rows if e["kind"] == "bad-spi"} <= completed
 
 
+def test_one_tunnel_log_has_two_causes_on_one_tunnel():
+    t = truth("one-tunnel-icmp-stale")
+    assert {c["tunnel_id"] for c in t["captures"]} == {0x7}
+    assert {c["expected_cause"] for c in t["captures"]} == {"embedded-icmp", "stale-sa"}
+    causes = {e["cause"] for e in t["files"]["screenos-syslog.log"]["lines"]
+              if e["kind"] == "bad-spi" and e["tunnel_id"] == 0x7}
+    assert {"embedded-icmp", "stale-sa"} <= causes
+
+
 @pytest.mark.parametrize("name", ["mixed-icmp-stale", "mixed-rekey-natt"])
 def test_mixed_log_has_two_tunnels_with_two_causes(name):
     t = truth(name)
@@ -335,7 +345,7 @@ def test_get_sa_shows_the_devices_spi_pairs(name):
     t = truth(name)
     rows = [r.split() for r in lines(name, "get-sa.txt")[2:]]
     assert lines(name, "get-sa.txt")[0] == f"total configured sa: {len(rows) // 2}"
-    caps = {c["tunnel_id"]: c for c in t["captures"]}
+    caps = {c["tunnel_id"]: c for c in t["captures"]}     # a tunnel in two captures: the later one's SAs
     for (hex_in, _, _, _, spi_in, *_), (hex_out, _, _, _, spi_out, *_) in zip(rows[::2], rows[1::2]):
         assert hex_in[-1] == "<" and hex_out[-1] == ">" and hex_in[:-1] == hex_out[:-1]
         cap = caps[int(hex_in[:-1], 16)]

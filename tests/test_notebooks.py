@@ -54,7 +54,7 @@ def test_walkthrough_runs(tmp_path, monkeypatch):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 4                          # offset histogram and three timelines
     html = [o["data"]["text/html"] for o in outputs if "text/html" in o.get("data", {})]
-    assert any("Cause: <strong>embedded-icmp</strong>" in h for h in html)   # the Analysis shows itself
+    assert any("embedded-icmp CONFIRMED (2 lines)" in h for h in html)   # the Analysis shows itself
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "+37.0 s (device clock minus capture clock" in printed
     print(f"walkthrough: {seconds:.1f} s")

@@ -17,6 +17,17 @@ from conftest import FIXTURES, PCAPS
 
 CAPTURE = str(PCAPS / "lab" / "icmp-net-unreach.pcap")
 LOG = str(FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log")
+VERDICT = "Verdict: tunnel 0x67: not covered by the capture (2 lines); tunnel 0x9a: embedded-icmp CONFIRMED (2 lines)"
+FILTER = "(icmp || icmpv6) && (esp.spi == 0x1000a001 || ah.spi == 0x1000a001)"
+
+
+def _icmp_frames():
+    from badspi_pcap.capture import read_capture
+    p = read_capture(CAPTURE).packets
+    return sorted(int(f) for f in p.loc[(p["kind"] == "icmp-error") & (p["inner_spi"] == 0x1000A001), "frame"])
+
+
+ICMP_FRAMES = _icmp_frames()
 PAYLOAD = "<script>document.title='PWNED'</script><img src=x onerror=alert(1)>"
 HOSTILE_NAME = "<svg onload=alert(1)>.log"
 
@@ -58,27 +69,28 @@ def report(tmp_path, *extra, log=LOG) -> str:
 def test_report_is_one_self_contained_file_with_verdicts_plots_and_commands(tmp_path, capsys):
     text = report(tmp_path)
     out = capsys.readouterr()
-    assert "tunnel 0x9a: embedded-icmp -- CONFIRMED" in out.out        # the text report is still printed
+    assert "  embedded-icmp: CONFIRMED, explains 2 of 2 covered bad-SPI lines" in out.out  # the text report too
     assert f"wrote the HTML report to {tmp_path / 'case.html'}" in out.err
     doc = Elements(text)
     words = doc.all_text()
     assert text.startswith("<!DOCTYPE html>")
     assert ("meta", {"http-equiv": "Content-Security-Policy", "content": CSP}) in doc.tags
-    assert "Cause: embedded-icmp confirmed on tunnel 0x9a" in words
-    assert "tunnel 0x9a: embedded-icmp confirmed" in words
-    assert "+37.0 s (device clock minus capture clock; estimated from 4 of 4 spi+seq matches" in words
+    assert VERDICT in words
+    assert "the device's clock is 37.0 s ahead of the capture's (estimated from 4 of 4 exact SPI+SEQ pairs" in words
     # evidence: line <-> frame pairs, the Wireshark filter and the action
-    assert "screenos-syslog.log:3 2026-11-26 21:06:03 0x1000a001 0xe icmp-net-unreach.pcap#35" in words
-    assert "Wireshark display filter: (icmp || icmpv6) && esp.spi == 0x1000a001" in words
-    assert "Upgrade to ScreenOS 5.4 or later" in words
+    assert "screenos-syslog.log:3 21:06:03 device (UTC+01:00) 0x1000a001 0xe icmp-net-unreach.pcap#35" in words
+    assert f"Wireshark display filter: {FILTER}" in words
+    assert "if it is older, upgrade to 5.4 or later" in words
     # the command that made it and tshark commands for the evidence
     assert f"badspi analyze {CAPTURE} --events {LOG} --log-tz Europe/Berlin --report {tmp_path / 'case.html'}" in words
-    assert f"tshark -r {CAPTURE} -Y '(icmp || icmpv6) && esp.spi == 0x1000a001'" in words
-    assert f"tshark -r {CAPTURE} -Y 'frame.number in {{35 89}}'" in words
+    assert f"tshark -r {CAPTURE} -o ip.defragment:FALSE -Y '{FILTER}'" in words
+    frames = ", ".join(str(n) for n in ICMP_FRAMES)
+    assert f"tshark -r {CAPTURE} -o ip.defragment:FALSE -Y 'frame.number in {{{frames}}}'" in words
     pre = re.findall(r"<pre>(.*?)</pre>", text, re.S)[-1].splitlines()
     assert pre == ["# tunnel 0x9a: embedded-icmp (confirmed)",
-                   f"tshark -r {CAPTURE} -Y &#x27;(icmp || icmpv6) &amp;&amp; esp.spi == 0x1000a001&#x27;",
-                   f"tshark -r {CAPTURE} -Y &#x27;frame.number in {{35 89}}&#x27;"]
+                   f"tshark -r {CAPTURE} -o ip.defragment:FALSE -Y &#x27;"
+                   f"{FILTER.replace('&', '&amp;')}&#x27;",
+                   f"tshark -r {CAPTURE} -o ip.defragment:FALSE -Y &#x27;frame.number in {{{frames}}}&#x27;"]
     # the plots: PNG data URIs that decode, one timeline (tunnel 0x67 has no packets) and the histogram
     images = [attrs for tag, attrs in doc.tags if tag == "img"]
     assert [i["alt"] for i in images] == ["Timeline of tunnel 0x9a", "Clock offset histogram"]
@@ -113,7 +125,7 @@ def test_hostile_log_text_and_file_names_stay_text(tmp_path):
     assert PAYLOAD in words                       # shown as the text it is
     assert HOSTILE_NAME in words
     assert "&lt;script&gt;document.title=&#x27;PWNED&#x27;&lt;/script&gt;" in text
-    assert "Cause: embedded-icmp confirmed on tunnel 0x9a" in words
+    assert VERDICT in words
 
 
 def test_control_characters_from_a_log_do_not_reach_the_page(tmp_path):
@@ -130,7 +142,7 @@ def test_notebook_view_is_a_fragment_without_plots():
     doc = Elements(fragment)
     assert not fragment.lstrip().startswith("<!DOCTYPE") and "<html" not in fragment
     assert doc.tags[0] == ("div", {"class": "badspi"})
-    assert "Cause: embedded-icmp confirmed on tunnel 0x9a" in doc.all_text()
+    assert VERDICT in doc.all_text()
     assert not [t for t, _ in doc.tags if t == "img"]
     assert "badspi_pcap.plot_timeline(result)" in doc.all_text()
     # every style rule is scoped to the report, so a notebook's own style is left alone
@@ -152,7 +164,8 @@ def test_capture_only_report(tmp_path):
     assert main(["analyze", CAPTURE, "--report", str(out)]) == 0
     doc = Elements(out.read_text())
     words = doc.all_text()
-    assert "No cause confirmed" in words and "SPI 0x1000a001 embedded-icmp inconclusive" in words
+    assert "No cause confirmed: SPI 0x1000a001: embedded-icmp INCONCLUSIVE (no log line)" in words
+    assert "SPI 0x1000a001 embedded-icmp inconclusive" in words
     assert "log none given what the capture alone shows" in words
     assert [a["alt"] for t, a in doc.tags if t == "img"] == ["Timeline of SPI 0x1000a001"]
 
@@ -165,7 +178,7 @@ def test_without_matplotlib_the_report_says_so_and_has_no_plots(tmp_path):
     assert "warning: no plots: matplotlib is not installed (pip install 'badspi_pcap[notebook]')" in done.stderr
     doc = Elements((tmp_path / "r.html").read_text())
     assert not [t for t, _ in doc.tags if t == "img"] and "no plots: matplotlib is not installed" in doc.all_text()
-    assert "Cause: embedded-icmp confirmed on tunnel 0x9a" in doc.all_text()
+    assert VERDICT in doc.all_text()
 
 
 def test_report_path_errors_are_one_line(tmp_path, capsys):

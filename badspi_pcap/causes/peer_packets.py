@@ -23,9 +23,9 @@ def peer_match(line, ctx: Context) -> tuple[str, bool, tuple]:
     return ("spi+seq" if len(exact) else str(use["key"].iloc[0])), bool(len(exact)), frames
 
 
-def peer_selector(claim: Claim, ctx: Context) -> Selector | None:
+def peer_selector(claim: Claim, ctx: Context, extend_s: float = 0.0) -> Selector | None:
     """The peer's ESP/AH on the claimed SPIs to the device, from the first packet a line
-    names to the last."""
+    names to the last (plus ``extend_s``: the packets a rate-limited line stands for)."""
     frames = claim.frames()
     if not frames or not claim.spis:
         return None
@@ -36,4 +36,5 @@ def peer_selector(claim: Claim, ctx: Context) -> Selector | None:
     if named.empty:
         return None
     dst = named["dst"].mode().iloc[0]
-    return Selector.spanning("ipsec-to", seconds(named["time"]), spis=tuple(claim.spis), dst=dst)
+    t = seconds(named["time"])
+    return Selector.spanning("ipsec-to", [t.min(), t.max() + extend_s], spis=tuple(claim.spis), dst=dst)

@@ -2,7 +2,9 @@
 (after a reboot, a failover or a manual clear), with no ICMP error and no Phase 2 near.
 
 A line's proof: the packet the peer sent with the line's SPI and SEQ.  The pattern: the
-peer kept sending on it for at least ``stale_min_span_s``.
+peer kept sending on it for at least ``stale_min_span_s``, counting from the first line's
+packet to the end of the rate-limit interval after the last line (the packets a line
+stands for).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ def explain(line, ctx: Context) -> Proof | None:
 
 
 def judge(claim: Claim, ctx: Context) -> Judgement:
-    sel = peer_selector(claim, ctx)
+    sel = peer_selector(claim, ctx, extend_s=ctx.rate_limit_s(claim.profile)[0])
     packets = select(ctx.packets, [sel] if sel else [])
     span = float(np.ptp(seconds(packets["time"]))) if len(packets) else 0.0
     all_exact = claim.exact_count() == len(claim.lines)

@@ -425,11 +425,12 @@ def _lanes(td: TunnelData, t0, t1) -> list[_Lane]:
         lanes.append(lane)
 
     if len(td.icmp):
-        from ..diagnose import _icmp_code_text
+        from ..causes.embedded_icmp import icmp_facts
+        from .common import icmp_text
         keys = ["src", "icmp_type", "icmp_code", "icmp_mtu"]
         groups = sorted(td.icmp.groupby(keys, dropna=False, observed=True), key=lambda kv: -len(kv[1]))
         for i, (key, g) in enumerate(groups[:6]):
-            lanes.append(_Lane(f"ICMP from {key[0]}\n{_icmp_code_text(g)}",
+            lanes.append(_Lane(f"ICMP from {key[0]}\n{icmp_text(icmp_facts(g))}",
                                [(g["time"], dict(marker="|", s=140, linewidths=1.6, color=ICMP_COLORS[i % 6], zorder=3),
                                  None)]))
         if len(groups) > 6:

@@ -114,13 +114,38 @@ class Context:
     def order(self, event_id: int) -> int:
         return int(self._order.get(event_id, 0))
 
-    def nearest_negotiation(self, t: float) -> float:
-        """Seconds from t to the nearest Phase 2 negotiation (log line or IKE exchange)."""
-        s = self.negotiations
+    def nearest_negotiation(self, t: float, line=None) -> float:
+        """Seconds from t to the nearest Phase 2 negotiation (log line or IKE exchange);
+        with ``line``, only the negotiations of that line's tunnel (another tunnel's
+        rekey explains nothing here)."""
+        s = self.negotiations if line is None else self._tunnel_negotiations(line)
         if not len(s):
             return np.inf
         i = np.searchsorted(s, t)
         return float(np.min(np.abs(s[max(i - 1, 0):i + 1] - t)))
+
+    def _tunnel_negotiations(self, line) -> np.ndarray:
+        """Phase 2 times on the line's tunnel: log lines of the same tunnel ID or peer (where
+        both sides say) and IKE exchanges with the line's peer (where the line names one)."""
+        tid = getattr(line, "tunnel_id", None)
+        tid = None if tid is None or pd.isna(tid) else int(tid)
+        remote = _remote(line, self.local)
+        memo = self.__dict__.setdefault("_negotiations_by_tunnel", {})
+        if (tid, remote) not in memo:
+            e = self.events[self.events["kind"].isin(["p2-complete", "p2-initiated", "sa-rekeyed"])]
+            keep = np.ones(len(e), dtype=bool)
+            if tid is not None:
+                keep &= (e["tunnel_id"].isna() | e["tunnel_id"].eq(tid)).fillna(True).to_numpy(dtype=bool)
+            if remote is not None:
+                their = [_remote(r, self.local) for r in e[["peer", "src", "dst"]].itertuples(index=False)]
+                keep &= np.array([r is None or r == remote for r in their], dtype=bool)
+            p = self.packets
+            ike = p[(p["kind"] == "ike") & p["ike_exchange"].isin(P2_EXCHANGES)]
+            if remote is not None:
+                ike = ike[(ike["src"].eq(remote) | ike["dst"].eq(remote)).fillna(False).to_numpy(dtype=bool)]
+            times = pd.concat([e["time"][keep], ike["time"]]).dropna()
+            memo[(tid, remote)] = np.sort(seconds(times)) if len(times) else np.array([])
+        return memo[(tid, remote)]
 
     # -- per tunnel
     def profile(self, vendor: str | None) -> VendorProfile:
@@ -169,6 +194,16 @@ def chronological_order(events: pd.DataFrame) -> pd.Series:
         if len(t) > 1 and (np.diff(t) < 0).sum() > (np.diff(t) > 0).sum():
             order.loc[g["event_id"].astype("int64").to_numpy()] = -g["line"].astype("int64").to_numpy()
     return order
+
+
+def _remote(row, local) -> str | None:
+    """The far end a line or Phase 2 line names: its peer, else the address that is not
+    the device's."""
+    for name in ("peer", "src", "dst"):
+        value = getattr(row, name, None)
+        if value is not None and not pd.isna(value) and value not in local:
+            return str(value)
+    return None
 
 
 def phase2_times(events: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:

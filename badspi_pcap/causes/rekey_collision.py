@@ -18,7 +18,7 @@ KINDS = ("bad-spi",)
 
 
 def explain(line, ctx: Context) -> Proof | None:
-    if ctx.nearest_negotiation(line.t) > ctx.thresholds.rekey_window_s:
+    if ctx.nearest_negotiation(line.t, line) > ctx.thresholds.rekey_window_s:
         return None
     key, exact, frames = peer_match(line, ctx)
     return Proof(NAME, key or "negotiation", exact, frames)

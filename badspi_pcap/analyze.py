@@ -15,7 +15,8 @@ import pandas as pd
 from . import schema
 from .capture import CaptureRead, capture_names, read_capture
 from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
-                        match_events, parse_clock_offset, receivers, spis_from_conn_ids, whole_second_log)
+                        match_events, parse_clock_offset, receivers, spis_from_conn_ids, spis_from_seq_and_time,
+                        whole_second_log)
 from . import clock
 from .causes import Context, Thresholds
 from .clock import ClockNote
@@ -41,9 +42,9 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
     events = spis_from_conn_ids(schema.with_event_ids(events), sas)
     given = parse_clock_offset(clock_offset)
     offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else estimate_clock_offset(events, packets)
-    shifted = apply_offset(events, offset)
-    local = local_addresses(packets, events, sas)
     resolution = 1.0 if whole_second_log(events) else 0.0
+    local = local_addresses(packets, events, sas)
+    shifted = spis_from_seq_and_time(apply_offset(events, offset), packets, resolution, local)
     matches = match_events(shifted, packets, local, resolution)
     # A packet that made the device log a line was received by the device: its
     # destination is the device (seen when no ICMP error or Phase 2 line names it).

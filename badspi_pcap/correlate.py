@@ -370,3 +370,34 @@ def spis_from_conn_ids(events: pd.DataFrame, sas: pd.DataFrame | None) -> pd.Dat
     out.loc[peer.index, "peer"] = peer.to_numpy()
     return out
 
+
+def spis_from_seq_and_time(events: pd.DataFrame, packets: pd.DataFrame, resolution_s: float,
+                           local: set[str]) -> pd.DataFrame:
+    """Replay lines still without an SPI (IOS without its SA table) on the capture clock:
+    when the ESP/AH packets to the device (``local``, where known) with the line's sequence
+    number around its time all belong to one SA, take that SA's SPI and sender.  A weaker
+    join than SPI and SEQ (the replay causes never count it as a line's own proof)."""
+    need = events["kind"].eq("replay") & events["spi"].isna() & events["seq"].notna()
+    if not need.any():
+        return events
+    p = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["seq"].notna() & packets["spi"].notna()]
+    # The device is the destination of the packets it logs.
+    device = set(local) | set(events.loc[events["kind"].isin(BAD_SPI_KINDS), "dst"].dropna())
+    if device:
+        p = p[p["dst"].isin(list(device)).fillna(False).to_numpy(dtype=bool)]
+    by_seq = {int(q): g for q, g in p.groupby(p["seq"].astype("int64"))}
+    out = events.copy()
+    tol = EXACT_TOLERANCE_S + resolution_s
+    for idx, seq, t in zip(out.index[need.to_numpy(dtype=bool)], out.loc[need, "seq"], out.loc[need, "time"]):
+        g = by_seq.get(int(seq))
+        if g is None:
+            continue
+        near = g[(g["time"] - t).abs().dt.total_seconds() <= tol]
+        sas = set(zip(near["spi"].astype("int64"), near["src"]))
+        if len(sas) == 1:
+            spi, src = sas.pop()
+            out.loc[idx, "spi"] = spi
+            if pd.isna(out.loc[idx, "peer"]):
+                out.loc[idx, "peer"] = src
+    return out
+

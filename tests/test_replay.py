@@ -156,3 +156,16 @@ def test_bad_spi_and_replay_lines_on_one_tunnel_are_explained_apart():
         assert set(lines.loc[list(by_cause["duplicated-path"]), "kind"]) == {"replay"}
         want = {c: sum(1 for l in t["files"][form]["lines"] if l["cause"] == c) for c in by_cause}
         assert {c: len(ids) for c, ids in by_cause.items()} == want
+
+
+def test_ios_line_without_its_sa_table_joins_by_sequence_number_and_time_never_exactly():
+    """No `show crypto ipsec sa`: the connection id names no SPI, so the line is joined by
+    its sequence number and time (the clock offset given) and the verdict stays likely."""
+    t = truth("replay-reorder")
+    a = analyze([ROOT / c["pcap"] for c in t["captures"]], [LOGS / "replay-reorder" / "ios.log"],
+                log_tz=t["params"]["tz"], clock_offset=t["params"]["clock_offset_s"], replay_window=32)
+    f = finding(a, "reordered-beyond-window")
+    assert (f["verdict"], f["lines_explained"], f["lines_exact"]) == ("likely", 1, 0)
+    line = a.lines[a.lines["cause"] == "reordered-beyond-window"].iloc[0]
+    want = next(l for l in t["files"]["ios.log"]["lines"] if l["cause"] == "reordered-beyond-window")
+    assert line["proof"] == "seq+time" and [int(r["frame"]) for r in line["frames"]] == want["frames"]

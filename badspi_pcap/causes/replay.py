@@ -72,6 +72,18 @@ def line_spi(line, ctx: Context) -> int | None:
     return int(hit["spi"].iloc[0]) if len(hit) else None
 
 
+def _spi_from_seq(line, ctx: Context) -> bool:
+    """The line's SPI was not written by the device nor found through its connection id:
+    the correlation took it from the sequence number and time."""
+    conn = getattr(line, "conn_id", None)
+    if conn is None or pd.isna(conn):
+        return False
+    sas = ctx.sas
+    if sas is None or sas.empty or "conn_id" not in sas:
+        return True
+    return not (sas["conn_id"] == int(conn)).fillna(False).any()
+
+
 def sequence(ctx: Context, window: int) -> pd.DataFrame:
     """The capture's sequence table for this window, built once per analysis."""
     cache = ctx.__dict__.setdefault("_replay_sequence", {})
@@ -128,6 +140,8 @@ def named_packets(line, ctx: Context) -> tuple[list[int], str]:
     a = arrivals(ctx)
     spi = line_spi(line, ctx)
     idx, key = (a.with_spi(spi, int(seq)), "spi+seq") if spi is not None else (a.with_seq(int(seq)), "seq+time")
+    if spi is not None and _spi_from_seq(line, ctx):
+        key = "seq+time"
     idx = idx[np.abs(a.t[idx] - float(line.t)) <= MATCH_TOLERANCE_S + ctx.resolution_s]
     to_device = np.isin(a.dst[idx], list(ctx.local)) if ctx.local else np.zeros(len(idx), dtype=bool)
     return (idx[to_device] if to_device.any() else idx).tolist(), key

@@ -107,8 +107,8 @@ def replay_check(deltas: pd.DataFrame, sequence: pd.DataFrame, window: int, loca
     rows = []
     for r in replay.itertuples(index=False):
         scoped = per_dst
-        if pd.notna(r.spi):       # a per-SA counter: only that SA's drops
-            s = fails[fails["spi"] == int(r.spi)]
+        if pd.notna(r.spi) or pd.notna(r.gateway):   # a per-SA or per-peer counter: only its drops
+            s = fails[fails["spi"] == int(r.spi)] if pd.notna(r.spi) else fails[fails["src"] == r.gateway]
             scoped = s.groupby("dst", observed=True).size() if len(s) else pd.Series(dtype="int64")
         targets = list(scoped.items()) or [(None, 0)]
         for dst, n in targets:

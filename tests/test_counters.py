@@ -78,3 +78,22 @@ def test_cli_counters():
                          "window: they agree.")
     code = main(["counters", str(LAB / "replay-reorder.xfrm_stat.before.txt"), str(REF / "junos-ipsec-statistics.txt")])
     assert code == 1
+
+
+def test_real_ios_flow_counters_are_replay_and_invalid_spi_per_peer():
+    """`show crypto ipsec sa detail` (IOS, a real output kept in fixtures/real/sa): the
+    flow's `#pkts replay failed (rcv)` is a replay counter of its peer."""
+    c = with_kinds(parse_sas([FIXTURES / "real" / "sa" / "ios-ntc-show-crypto-ipsec-sa-detail.txt"]).counters)
+    kinds = c[c["kind"] != "other"]
+    assert sorted(zip(kinds["gateway"], kinds["name"], kinds["kind"], kinds["value"])) == [
+        ("2.2.2.2", "pkts invalid sa (rcv)", "invalid-spi", 0), ("2.2.2.2", "pkts replay failed (rcv)", "replay", 0),
+        ("3.3.3.3", "pkts invalid sa (rcv)", "invalid-spi", 0), ("3.3.3.3", "pkts replay failed (rcv)", "replay", 1)]
+
+
+def test_a_per_peer_counter_is_compared_with_that_peers_drops_only():
+    seq = sequence_table(read_capture(LAB / "replay-duplicate.pcap").packets, 32)
+    deltas = pd.DataFrame({"vendor": ["ios", "ios"], "device": [None, None], "gateway": ["198.51.100.1", "203.0.113.9"],
+                           "spi": [pd.NA, pd.NA], "name": ["pkts replay failed (rcv)"] * 2,
+                           "kind": ["replay", "replay"], "delta": [65, 0]})
+    check = replay_check(deltas, seq, 32)
+    assert list(zip(check["capture_drops"], check["agrees"])) == [(65, True), (0, True)]

@@ -151,7 +151,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
                   corr.resolution_s or 1.0)
     lines = classify_lines(corr.events, corr.matches, packets, spans, corr.local, ctx=ctx)
     findings = diagnose(lines, corr.matches, packets, corr.local, corr.clock_offset.seconds, options, sa_table,
-                        events=corr.events, thresholds=thresholds, resolution_s=corr.resolution_s or 1.0)
+                        ctx=ctx)
     return Analysis(captures=reads, packets=packets, events=corr.events, sas=sa_table, matches=corr.matches,
                     lines=lines, findings=findings, clock_offset=corr.clock_offset,
                     local_addresses=sorted(corr.local), options=options, thresholds=thresholds,

@@ -152,9 +152,14 @@ def tshark_times(capture, display_filter) -> list[int]:
     return sorted(out)
 
 
-def printed_filters(capsys, args) -> set[str]:
+def printed_filters(capsys, args, tmp_path) -> set[str]:
     """Every display filter the text, Markdown, JSON and HTML reports print."""
+    import html as html_lib
     found = set()
+    page = tmp_path / "filters.html"
+    assert run(args + ["--report", str(page)], capsys)[0] == 0
+    found |= {html_lib.unescape(f) for f in re.findall(r"Wireshark display filter: <code>(.*?)</code>",
+                                                       page.read_text())}
     _, text, _ = run(args, capsys)
     found |= set(re.findall(r"^    Wireshark: (.*)$", text, re.M))
     _, md, _ = run(args + ["--format", "markdown"], capsys)
@@ -191,7 +196,7 @@ def test_every_printed_filter_selects_exactly_the_evidence(scenario, form, kw, c
         args.append("--log-self")
     a = analyze(captures, [log], log_tz=truth["params"]["tz"], log_self=truth["params"]["log_self"])
     filters = {f for f in a.findings["display_filter"].dropna()}
-    assert printed_filters(capsys, args) == filters
+    assert printed_filters(capsys, args, tmp_path) == filters
     evidence = tmp_path / "evidence.pcap"
     assert run(args + ["--evidence", str(evidence)], capsys)[0] == 0
     check_filters(a, evidence)

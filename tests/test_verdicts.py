@@ -415,3 +415,18 @@ def test_unwritable_outputs_are_one_line_errors(option, tmp_path, capsys):
         assert code == 1 and err.startswith(f"Error: cannot write {option} ") and why in err, err
         assert len(err.strip().splitlines()) == 1 and out == ""
     assert not (tmp_path / "missing").exists()
+
+
+def test_every_vendor_profile_states_its_facts_with_a_source():
+    assert set(PROFILES) == {"screenos", "junos", "asa", "ios", "fortios", "panos", "strongswan", "libreswan",
+                             "linux"}
+    for key, p in PROFILES.items():
+        if p.replay_window is not None:
+            assert p.replay_window_fact.source is not None, key
+        if p.bad_spi_rate_limit_s is not None:
+            assert p.rate_limit.source is not None, key
+        assert p.version_command and p.sa_command and p.collect, key
+    assert PROFILES["screenos"].icmp_quote_affected("5.2.0r1") is True
+    assert PROFILES["screenos"].icmp_quote_affected("6.3.0r12") is False
+    assert PROFILES["screenos"].icmp_quote_affected(None) is None
+    assert all(p.icmp_quote_affected("5.0") is None for k, p in PROFILES.items() if k != "screenos")

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner  # noqa: F401  (the CLI is driven through main)
 
 from badspi_pcap.analyze import analyze
 from badspi_pcap.causes import Thresholds

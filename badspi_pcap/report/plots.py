@@ -14,7 +14,6 @@ window: figures render with Agg in scripts, tests and the CLI, and inline in Jup
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -402,9 +402,16 @@ def test_thresholds_are_one_object_and_the_readme_states_their_values():
         assert f"`{name}` = {value:g}" in section, name
 
 
-def test_readme_shows_a_sample_text_report():
+def test_readme_shows_the_sample_text_report_as_it_is_printed(capsys, monkeypatch):
     readme = (ROOT / "README.md").read_text()
-    assert f"Verdict  tunnel 0x67: not covered by the capture (2 lines); {VERDICT}" in readme
+    command = "-e fixtures/logs/one-tunnel-icmp-stale/screenos-syslog.log --log-tz America/Chicago\n"
+    sample = readme.split(command, 1)[1].split("```", 1)[0]
+    assert f"Verdict  tunnel 0x67: not covered by the capture (2 lines); {VERDICT}" in sample
+    monkeypatch.chdir(ROOT)
+    _, out, _ = run(["analyze", "fixtures/pcaps/lab/icmp-net-unreach.pcap", "fixtures/pcaps/lab2/spi-mismatch.pcap",
+                     "-e", "fixtures/logs/one-tunnel-icmp-stale/screenos-syslog.log", "--log-tz", "America/Chicago"],
+                    capsys)
+    assert out == sample
 
 
 @pytest.mark.parametrize("option", ["-o", "--evidence", "--report"])

@@ -81,6 +81,17 @@ class Analysis:
         keys = self.events["vendor"].dropna().unique() if len(self.events) else []
         return [profile(k) for k in dict.fromkeys(str(k) for k in keys)]
 
+    def report_table(self) -> pd.DataFrame:
+        """The findings with their summary, filter and action as text (for a notebook or a
+        spreadsheet): tunnel, cause, verdict, lines explained/covered, summary, filter, action."""
+        from .report.common import action, records, summary
+        rows = [{"tunnel": f["tunnel"], "cause": f["cause"], "verdict": f["verdict"],
+                 "lines_explained": f["lines_explained"], "lines_covered": f["lines_covered"],
+                 "summary": summary(f), "display_filter": f["display_filter"], "action": action(f)}
+                for f in records(self.findings)]
+        return pd.DataFrame(rows, columns=["tunnel", "cause", "verdict", "lines_explained", "lines_covered",
+                                           "summary", "display_filter", "action"])
+
     def __repr__(self) -> str:
         from .report.common import headline
         return (f"<Analysis of {len(self.captures)} capture(s), {len(self.events)} events; clock offset "
@@ -141,7 +152,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
                   corr.resolution_s or 1.0)
     lines = classify_lines(corr.events, corr.matches, packets, spans, corr.local, ctx=ctx)
     findings = diagnose(lines, corr.matches, packets, corr.local, corr.clock_offset.seconds, options, sa_table,
-                        events=corr.events, thresholds=thresholds, resolution_s=corr.resolution_s or 1.0)
+                        ctx=ctx)
     return Analysis(captures=reads, packets=packets, events=corr.events, sas=sa_table, matches=corr.matches,
                     lines=lines, findings=findings, clock_offset=corr.clock_offset,
                     local_addresses=sorted(corr.local), options=options, thresholds=thresholds,

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
+from .causes.base import columns
 from .causes.selectors import display_filter, select
 from .correlate import BAD_SPI_KINDS, covered
 from .options import AnalysisOptions
@@ -44,7 +45,9 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     bad["coverage"] = np.select([in_time & seen, ~in_time], ["covered", "outside the capture's time"],
                                 "tunnel not seen in the capture")
     causes, keys, exact, frames = [], [], [], []
-    for line in bad.assign(t=t).itertuples(index=False):
+    plain = pd.DataFrame(columns(bad.drop(columns=["time", "time_local", "time_device"])),
+                         dtype=object).assign(t=t)      # plain values: fast to iterate
+    for line in plain.itertuples(index=False):
         proof = None
         if line.covered:
             proof = next((p for c in for_kind(line.kind) if (p := c.explain(line, ctx)) is not None), None)
@@ -60,12 +63,12 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
 def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, local: set[str],
              clock_offset_s: float, options: AnalysisOptions | None = None, sas: pd.DataFrame | None = None, *,
              events: pd.DataFrame | None = None, thresholds: Thresholds | None = None,
-             resolution_s: float = 1.0) -> pd.DataFrame:
+             resolution_s: float = 1.0, ctx: Context | None = None) -> pd.DataFrame:
     """Findings (FINDINGS schema): one row per (tunnel, cause) from the classified lines,
     plus what the capture alone shows; see README "Reading a verdict".  ``sas`` (an SA
     table) tells which SPIs are the device's own outbound ones."""
-    ctx = Context(lines if events is None else events, packets, matches, local, sas, options, thresholds,
-                  resolution_s)
+    ctx = ctx or Context(lines if events is None else events, packets, matches, local, sas, options, thresholds,
+                         resolution_s)
     rows = []
     for tunnel, group in lines.groupby("tunnel", sort=True) if len(lines) else []:
         rows.extend(_tunnel_findings(tunnel, group, ctx, clock_offset_s))
@@ -115,8 +118,9 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
 def _claim(cause, ident, lines, cov, prof, proofs=None) -> Claim:
     if proofs is None:
         from .causes import Proof
-        proofs = {int(e): Proof(cause, k, bool(x), tuple((f["capture"], int(f["frame"])) for f in (fr or [])))
-                  for e, k, x, fr in zip(lines["event_id"], lines["proof"], lines["exact"], lines["frames"])}
+        c = columns(lines, ("event_id", "proof", "exact", "frames"))
+        proofs = {e: Proof(cause, k, bool(x), tuple((f["capture"], f["frame"]) for f in (fr or [])))
+                  for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], c["frames"])}
     return Claim(cause, ident["tunnel"], ident["tunnel_id"], ident["peer"], lines, proofs, cov, prof)
 
 
@@ -135,7 +139,7 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
         **(counts or {"lines": 0, "lines_covered": 0}),
         "lines_explained": n if explained is None else explained,
         "lines_exact": sum(p.exact for p in claim.proofs.values()) if claim is not None else 0,
-        "event_ids": [int(e) for e in lines["event_id"]] if lines is not None else [],
+        "event_ids": columns(lines, ["event_id"])["event_id"] if lines is not None else [],
         "spis": [int(s) for s in spis],
         "evidence": [{"capture": c, "frame": int(f)} for c, f in zip(evidence["capture"], evidence["frame"])],
         "display_filter": display_filter(j.evidence) or None,
@@ -151,7 +155,7 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
 def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
     """A tunnel name per line: the tunnel ID where the log gives one, else the peer."""
     keys = []
-    for tid, spi, src, dst, peer in zip(lines["tunnel_id"], lines["spi"], lines["src"], lines["dst"], lines["peer"]):
+    for tid, spi, src, dst, peer in zip(*columns(lines, ("tunnel_id", "spi", "src", "dst", "peer")).values()):
         remote = next((a for a in (peer, src, dst) if pd.notna(a) and a not in local), None)
         if pd.notna(tid):
             keys.append(f"tunnel 0x{int(tid):x}")

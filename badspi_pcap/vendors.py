@@ -92,7 +92,8 @@ GENERIC_ACTIONS = {
     "embedded-icmp": ("The lines are a symptom of ICMP errors from the path: fix what the router reports{detail}. "
                       + NOTHING_KNOWN_ICMP + ": send this evidence to the vendor."),
     "rekey-collision": "Both gateways renegotiate Phase 2 at nearly the same time: give the two sides different "
-                       "Phase 2 lifetimes so that one of them always starts the rekey.",
+                       "Phase 2 lifetimes so that one of them always starts the rekey (the fix Cisco documents for "
+                       "this race, CSCwc54984).",
     "spi-before-install": "The peer sends on a new SA before this device has installed it: brief after each rekey; "
                           "if it repeats, compare the rekey timing on both sides.",
     "stale-sa": "The peer keeps sending on an SA this device no longer has (after a reboot, failover or a manual "
@@ -116,11 +117,11 @@ PROFILES: dict[str, VendorProfile] = {p.key: p for p in (
                              "what the router reports{detail}.",
             "rekey-collision": "Both gateways renegotiate Phase 2 at nearly the same time: raise the rekey margin "
                                "with `set ike soft-lifetime-buffer 40` (default 10 s), then tune it (KB10091).",
-            "spi-before-install": "The peer sends on a new SA before this device has installed it (KB10091 cause 3): "
-                                  "brief after each rekey; if it repeats, raise `set ike soft-lifetime-buffer` and "
-                                  "compare `get sa id <id>` on both sides at the rekey.",
-            "stale-sa": "The peer keeps sending on an SA this device no longer has (after a reboot, failover or "
-                        "`clear sa`): clear that SA on the peer; check `get sa` and `get ike cookie` here.",
+            "spi-before-install": "The peer sends on a new SA before this device has installed it (KB10091 cause 3). "
+                                  "If it repeats, collect `get sa id <id>`, `get ike cookie` and `debug flow basic` "
+                                  "at a rekey and open a case with JTAC (KB10091's list).",
+            "stale-sa": "The peer keeps sending on an SA this device no longer has (after a reboot, a failover or a "
+                        "manual clear): clear that SA on the peer; check `get sa` and `get ike cookie` here.",
         },
         collect=SCREENOS_COLLECT, fixed_in=(5, 4)),
     VendorProfile(
@@ -164,9 +165,10 @@ PROFILES: dict[str, VendorProfile] = {p.key: p for p in (
         "panos", "Palo Alto PAN-OS", None, Fact("bad-SPI log not documented", None),
         None, Fact("replay window 64 fixed up to PAN-OS 10.0; 1024 by default, configurable, from 10.1", PANOS_REPLAY),
         Fact(NOTHING_KNOWN_ICMP, None), "show system info", "show vpn ipsec-sa",
-        actions={"rekey-collision": "Both gateways renegotiate Phase 2 at nearly the same time; Palo Alto's KB "
-                                    "describes this race between peers with identical Phase 1 and Phase 2 lifetimes: "
-                                    "give the two sides different lifetimes."},
+        actions={"rekey-collision": "Both gateways renegotiate Phase 2 at nearly the same time. Palo Alto's KB "
+                                    "describes this race between peers with identical Phase 1 and Phase 2 lifetimes; "
+                                    "Cisco's fix for the same race (CSCwc54984) makes the lifetimes differ so that "
+                                    "one side is always the rekey responder."},
         collect=("show system info", "show vpn ipsec-sa", "show vpn flow tunnel-id <id>",
                  "a packet capture at the time of the messages")),
     VendorProfile(

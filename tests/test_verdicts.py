@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from click.testing import CliRunner  # noqa: F401  (the CLI is driven through main)
 
 from badspi_pcap.analyze import analyze
 from badspi_pcap.causes import Thresholds
@@ -152,9 +151,14 @@ def tshark_times(capture, display_filter) -> list[int]:
     return sorted(out)
 
 
-def printed_filters(capsys, args) -> set[str]:
+def printed_filters(capsys, args, tmp_path) -> set[str]:
     """Every display filter the text, Markdown, JSON and HTML reports print."""
+    import html as html_lib
     found = set()
+    page = tmp_path / "filters.html"
+    assert run(args + ["--report", str(page)], capsys)[0] == 0
+    found |= {html_lib.unescape(f) for f in re.findall(r"Wireshark display filter: <code>(.*?)</code>",
+                                                       page.read_text())}
     _, text, _ = run(args, capsys)
     found |= set(re.findall(r"^    Wireshark: (.*)$", text, re.M))
     _, md, _ = run(args + ["--format", "markdown"], capsys)
@@ -191,7 +195,7 @@ def test_every_printed_filter_selects_exactly_the_evidence(scenario, form, kw, c
         args.append("--log-self")
     a = analyze(captures, [log], log_tz=truth["params"]["tz"], log_self=truth["params"]["log_self"])
     filters = {f for f in a.findings["display_filter"].dropna()}
-    assert printed_filters(capsys, args) == filters
+    assert printed_filters(capsys, args, tmp_path) == filters
     evidence = tmp_path / "evidence.pcap"
     assert run(args + ["--evidence", str(evidence)], capsys)[0] == 0
     check_filters(a, evidence)
@@ -398,9 +402,16 @@ def test_thresholds_are_one_object_and_the_readme_states_their_values():
         assert f"`{name}` = {value:g}" in section, name
 
 
-def test_readme_shows_a_sample_text_report():
+def test_readme_shows_the_sample_text_report_as_it_is_printed(capsys, monkeypatch):
     readme = (ROOT / "README.md").read_text()
-    assert f"Verdict  tunnel 0x67: not covered by the capture (2 lines); {VERDICT}" in readme
+    command = "-e fixtures/logs/one-tunnel-icmp-stale/screenos-syslog.log --log-tz America/Chicago\n"
+    sample = readme.split(command, 1)[1].split("```", 1)[0]
+    assert f"Verdict  tunnel 0x67: not covered by the capture (2 lines); {VERDICT}" in sample
+    monkeypatch.chdir(ROOT)
+    _, out, _ = run(["analyze", "fixtures/pcaps/lab/icmp-net-unreach.pcap", "fixtures/pcaps/lab2/spi-mismatch.pcap",
+                     "-e", "fixtures/logs/one-tunnel-icmp-stale/screenos-syslog.log", "--log-tz", "America/Chicago"],
+                    capsys)
+    assert out == sample
 
 
 @pytest.mark.parametrize("option", ["-o", "--evidence", "--report"])
@@ -410,3 +421,18 @@ def test_unwritable_outputs_are_one_line_errors(option, tmp_path, capsys):
         assert code == 1 and err.startswith(f"Error: cannot write {option} ") and why in err, err
         assert len(err.strip().splitlines()) == 1 and out == ""
     assert not (tmp_path / "missing").exists()
+
+
+def test_every_vendor_profile_states_its_facts_with_a_source():
+    assert set(PROFILES) == {"screenos", "junos", "asa", "ios", "fortios", "panos", "strongswan", "libreswan",
+                             "linux"}
+    for key, p in PROFILES.items():
+        if p.replay_window is not None:
+            assert p.replay_window_fact.source is not None, key
+        if p.bad_spi_rate_limit_s is not None:
+            assert p.rate_limit.source is not None, key
+        assert p.version_command and p.sa_command and p.collect, key
+    assert PROFILES["screenos"].icmp_quote_affected("5.2.0r1") is True
+    assert PROFILES["screenos"].icmp_quote_affected("6.3.0r12") is False
+    assert PROFILES["screenos"].icmp_quote_affected(None) is None
+    assert all(p.icmp_quote_affected("5.0") is None for k, p in PROFILES.items() if k != "screenos")

@@ -8,7 +8,7 @@ See docs in ``causes/__init__.py`` and README "Reading a verdict".
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,6 +44,20 @@ class Proof:
     key: str                                   # spi+seq | spi | tuple | phase2-order | negotiation
     exact: bool
     frames: tuple[tuple[str, int], ...] = ()   # (capture, frame) of the packet(s) behind the line
+
+
+class Match(NamedTuple):
+    """One row of the matches table: a packet behind a line."""
+
+    capture: str
+    frame: int
+    dt: float
+    key: str          # spi+seq | spi | tuple
+    role: str         # quoted-by-icmp | sent-by-peer | sent-by-device | esp
+
+
+def frames_of(matches) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted({(m.capture, m.frame) for m in matches}))
 
 
 @dataclass
@@ -100,16 +114,19 @@ class Context:
         self.resolution_s = resolution_s          # log time resolution (1.0: whole seconds)
         self.outbound = set() if sas is None or sas.empty else \
             {int(s) for s in sas.loc[sas["direction"] == "out", "spi"].dropna()}
-        self._matches_by_event = {int(e): g for e, g in matches.groupby("event_id")} if len(matches) else {}
+        self._matches_by_event: dict[int, list[Match]] = {}
+        cols = columns(matches, ("event_id", "capture", "frame", "dt", "key", "role"))
+        for e, c, f, d, k, r in zip(*cols.values()):
+            self._matches_by_event.setdefault(int(e), []).append(Match(str(c), int(f), float(d), str(k), str(r)))
         self._order = chronological_order(events)
         self.installs = Installs(events[events["kind"] == "p2-complete"].assign(order=self._order), self.thresholds)
         self.negotiations = phase2_times(events, packets)
         self._collisions = None
 
     # -- per line
-    def matches_for(self, event_id: int) -> pd.DataFrame:
-        """The matches table rows of one line (empty frame when none)."""
-        return self._matches_by_event.get(int(event_id), self.matches.iloc[:0])
+    def matches_for(self, event_id: int) -> list[Match]:
+        """The packets behind one line (matches table rows as ``Match``), a dict lookup."""
+        return self._matches_by_event.get(int(event_id), [])
 
     def order(self, event_id: int) -> int:
         return int(self._order.get(event_id, 0))
@@ -177,6 +194,14 @@ def rate_limit(options, thresholds: Thresholds, prof: VendorProfile) -> tuple[fl
     return thresholds.default_rate_limit_s, False
 
 
+def columns(df: pd.DataFrame, names=None) -> dict[str, list]:
+    """Columns as Python lists (None for nulls), converted in bulk: iterating Arrow-backed
+    pandas columns value by value is slow."""
+    import pyarrow as pa
+    names = list(df.columns) if names is None else list(names)
+    return pa.Table.from_pandas(df[names], preserve_index=False).to_pydict()
+
+
 def seconds(series: pd.Series) -> np.ndarray:
     return series.astype("int64").to_numpy() / 1e9
 
@@ -226,16 +251,18 @@ class Installs:
             "blur": np.where(written % 1_000_000_000 == 0, 1.0, 0.0),
             "source": completes["source"].to_numpy(), "order": completes["order"].to_numpy(),
         }).dropna(subset=["spi"])
-        self.by_spi = {spi: g for spi, g in table.groupby("spi")}
+        self.by_spi = {int(spi): (g["t"].to_numpy(), g["blur"].to_numpy(), g["source"].to_numpy(),
+                                  g["order"].to_numpy()) for spi, g in table.groupby("spi")}
 
     def completes_after(self, spi, source, line_order, ts: float) -> bool:
         """A Phase 2 with this SPI completes after the line, within the install window."""
-        same = self.by_spi.get(spi) if pd.notna(spi) else None
+        same = self.by_spi.get(int(spi)) if pd.notna(spi) else None
         if same is None:
             return False
-        dt = same["t"].to_numpy() - ts
-        later_line = (same["source"].to_numpy() == source) & (same["order"].to_numpy() > line_order)
-        after = (dt > 0) | (later_line & (dt > -same["blur"].to_numpy()))
+        t, blur, sources, order = same
+        dt = t - ts
+        later_line = (sources == source) & (order > line_order)
+        after = (dt > 0) | (later_line & (dt > -blur))
         return bool((after & (dt <= self.window)).any())
 
 

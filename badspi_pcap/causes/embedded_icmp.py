@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlate import rate_limited
-from .base import Claim, Context, Judgement, Proof, seconds
+from .base import Claim, Context, Judgement, Proof, frames_of, seconds
 from .selectors import Selector
 
 NAME = "embedded-icmp"
@@ -20,15 +20,14 @@ KINDS = ("bad-spi",)
 
 def explain(line, ctx: Context) -> Proof | None:
     m = ctx.matches_for(line.event_id)
-    quoted = m[m["role"] == "quoted-by-icmp"]
-    if len(quoted):
-        exact = bool((quoted["key"] == "spi+seq").any())
-        use = quoted[quoted["key"] == "spi+seq"] if exact else quoted
-        return Proof(NAME, "spi+seq" if exact else str(use["key"].iloc[0]), exact, _frames(use))
-    own = m[m["role"] == "sent-by-device"]
-    if len(own):
+    quoted = [x for x in m if x.role == "quoted-by-icmp"]
+    if quoted:
+        exact = [x for x in quoted if x.key == "spi+seq"]
+        return Proof(NAME, "spi+seq" if exact else quoted[0].key, bool(exact), frames_of(exact or quoted))
+    own = [x for x in m if x.role == "sent-by-device"]
+    if own:
         # The line names a packet the device itself sent; no ICMP error seen for it.
-        return Proof(NAME, str(own["key"].iloc[0]), False, _frames(own))
+        return Proof(NAME, own[0].key, False, frames_of(own))
     return None
 
 
@@ -123,9 +122,6 @@ def _quoted_pairs(claim: Claim) -> list[tuple[str, str]]:
     g = claim.lines.loc[tuple_lines]
     return sorted({(s, d) for s, d in zip(g["src"], g["dst"]) if pd.notna(s) and pd.notna(d)})
 
-
-def _frames(m: pd.DataFrame) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted({(str(c), int(f)) for c, f in zip(m["capture"], m["frame"])}))
 
 
 def describe(f) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .base import Claim, Context, seconds
+from .base import Claim, Context, frames_of, seconds
 from .selectors import Selector
 
 PEER_ROLES = ("sent-by-peer", "esp")
@@ -13,14 +13,11 @@ PEER_ROLES = ("sent-by-peer", "esp")
 def peer_match(line, ctx: Context) -> tuple[str, bool, tuple]:
     """(key, exact, frames) of the packets the peer sent that this line names; key ''
     when none."""
-    m = ctx.matches_for(line.event_id)
-    m = m[m["role"].isin(PEER_ROLES)]
-    if m.empty:
+    m = [x for x in ctx.matches_for(line.event_id) if x.role in PEER_ROLES]
+    if not m:
         return "", False, ()
-    exact = m[m["key"] == "spi+seq"]
-    use = exact if len(exact) else m
-    frames = tuple(sorted({(str(c), int(f)) for c, f in zip(use["capture"], use["frame"])}))
-    return ("spi+seq" if len(exact) else str(use["key"].iloc[0])), bool(len(exact)), frames
+    exact = [x for x in m if x.key == "spi+seq"]
+    return ("spi+seq" if exact else m[0].key), bool(exact), frames_of(exact or m)
 
 
 def peer_selector(claim: Claim, ctx: Context, extend_s: float = 0.0) -> Selector | None:

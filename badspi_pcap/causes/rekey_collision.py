@@ -40,7 +40,8 @@ def describe(f) -> str:
     from ..report.common import plural
     n = f["collisions"] or 0
     frames = json.loads(f["facts"]).get("collision_frames", []) if f["facts"] else []
-    both = (f"both peers started a Phase 2 exchange at nearly the same time ({plural(n, 'time')}, e.g. frames "
+    times = "" if n == 1 else f"{n} times, "
+    both = (f"both peers started a Phase 2 exchange at nearly the same time ({times}e.g. frames "
             f"{frames[0][0]} and {frames[0][1]})" if n and frames else "no simultaneous start was seen")
     return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered bad-SPI line')} fall near a Phase 2 "
             f"negotiation, {f['lines_exact']} matching the peer's packet by SPI and SEQ; {both}.")

@@ -17,6 +17,7 @@ from ..vendors import SCREENOS_COLLECT, profile
 VERDICT_ORDER = {"confirmed": 0, "likely": 1, "ruled-out": 2, "inconclusive": 3, "not-covered": 4}
 KEY_TEXT = {"spi+seq": "same SPI and SEQ", "spi": "same SPI only", "tuple": "same addresses (no SPI quoted)",
             "phase2-order": "Phase 2 completes after it", "negotiation": "Phase 2 negotiation nearby"}
+COVERAGE_TEXT = {"tunnel not seen in the capture": "on a tunnel the capture does not see"}
 DT_EXPLAINED = "dt = packet time minus the line's time, both on the capture clock"
 
 
@@ -71,7 +72,8 @@ def headline(findings: pd.DataFrame) -> str:
 def summary(f: dict) -> str:
     """The finding's one-paragraph summary."""
     if f["cause"] == causes.NOT_COVERED:
-        reasons = "; ".join(f"{plural(g['lines'], 'line')} {g['reason']}" for g in f["not_covered"] or [])
+        reasons = "; ".join(f"{plural(g['lines'], 'line')} {COVERAGE_TEXT.get(g['reason'], g['reason'])}"
+                            for g in f["not_covered"] or [])
         n = len(f["event_ids"])
         return (f"{plural(n, 'line')} of the tunnel {'is' if n == 1 else 'are'} not covered by the capture "
                 f"({reasons}; {span_text(f)}); {'it is' if n == 1 else 'they are'} neither confirmed nor ruled out.")

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from .common import (VERDICT_ORDER, action, by_tunnel, clock_lines, evidence_pairs, frames_by_capture, headline,
-                     line_label, plural, records, summary, utc_time, vendor_lines)
+                     line_label, records, summary, utc_time, vendor_lines)
 from .text import clean
 
 NO_MATPLOTLIB = "no plots: matplotlib is not installed (pip install 'badspi_pcap[notebook]')"

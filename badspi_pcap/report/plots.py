@@ -14,7 +14,6 @@ window: figures render with Agg in scripts, tests and the CLI, and inline in Jup
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +40,6 @@ MAX_SPI_LINES = 8        # more SPIs than this: the named ones alone, the rest s
 MAX_SA_ROWS = 12         # more SAs than this: one row per direction
 MAX_GUIDES = 120         # vertical guides through every panel at each BAD SPI line
 P1_EXCHANGES = ("IKE_SA_INIT", "IKE_AUTH", "MAIN_MODE", "AGGRESSIVE", "AGGRESSIVE_MODE", "IDENTITY_PROTECTION")
-SPI_RE = re.compile(r"0x[0-9a-fA-F]+")
 
 
 def rate_bin_seconds(span_s: float, max_bins: int = MAX_BINS) -> int:

@@ -169,3 +169,23 @@ def test_ios_line_without_its_sa_table_joins_by_sequence_number_and_time_never_e
     line = a.lines[a.lines["cause"] == "reordered-beyond-window"].iloc[0]
     want = next(l for l in t["files"]["ios.log"]["lines"] if l["cause"] == "reordered-beyond-window")
     assert line["proof"] == "seq+time" and [int(r["frame"]) for r in line["frames"]] == want["frames"]
+
+
+def test_readme_replay_sample_is_the_printed_report():
+    from click.testing import CliRunner
+    from badspi_pcap.cli import cli
+
+    readme = (ROOT / "README.md").read_text().split("## Replay verdicts and the sequence table")[1]
+    sample = readme.split("```text\n")[1].split("```")[0]
+    args = ["analyze", str(LAB / "replay-reorder.pcap"), "-e", str(LOGS / "replay-reorder" / "screenos-syslog.log"),
+            "--log-tz", "America/Chicago", "--replay-window", "32"]
+    printed = CliRunner().invoke(cli, args, catch_exceptions=False).output
+    assert sample.strip() and sample in printed
+
+
+@pytest.mark.parametrize("scenario, code", [("replay-duplicate", 14), ("replay-reorder", 15)])
+def test_check_exit_code_names_the_replay_cause(scenario, code):
+    from badspi_pcap.cli import main
+    args = ["analyze", str(LAB / f"{scenario}.pcap"), "-e", str(LOGS / scenario / "screenos-syslog.log"),
+            "--log-tz", truth(scenario)["params"]["tz"], "--check", "-o", "/dev/null"]
+    assert main(args) == code

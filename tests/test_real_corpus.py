@@ -99,4 +99,7 @@ def test_corpus_is_large_enough_and_every_file_has_a_source():
         assert f"`{path.name}`" in sources, path.name
     published_lines = sum(len([t for t in p.read_text(encoding="utf-8").splitlines() if t.strip()]) for p in LOGS)
     assert published_lines >= 150
+    read, total = (sum(column) for column in zip(*shares().values()))
+    readme = (FIXTURES.parent / "README.md").read_text()
+    assert f"{published_lines} lines" in readme and f"{read} of {total} in all" in readme
     assert len([p for p in TABLES if not p.name.startswith("lab-")]) >= 20

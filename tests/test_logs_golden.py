@@ -289,3 +289,20 @@ def test_every_kind_in_the_vocabulary_is_documented():
     import badspi_pcap.logs.kinds as kinds
     for kind in KINDS:
         assert kind in kinds.__doc__
+
+
+def test_panos_system_log_csv_export_template(tmp_path):
+    # Built from the syslog sample's field order (no real CSV export is public: UNCONFIRMED):
+    # the export's header line is known but reports nothing; its rows read like the syslog ones.
+    header = ("Domain,Receive Time,Serial #,Type,Threat/Content Type,Config Version,Generate Time,Virtual System,"
+              "Event ID,Object,fmt,id,module,Severity,Description,Seqno,Action Flags,DG Hierarchy Level 1,"
+              "DG Hierarchy Level 2,DG Hierarchy Level 3,DG Hierarchy Level 4,Virtual System Name,Device Name\n")
+    row = ('1,2019/10/06 15:46:26,009732949126,SYSTEM,vpn,0,2019/10/19 15:39:29,,ike-send-p2-delete,To-FOO,0,0,'
+           'general,informational,"IKE protocol IPSec SA delete message sent to peer. SPI:0xA1CD910F.",18249042,'
+           '0x8000000000000000,0,0,0,0,,FW-2\n')
+    result = parse_logs(write(tmp_path / "export.csv", header + row))
+    assert result.stats.loc[0, "ignored"] == 1 and result.stats.loc[0, "unparsed"] == 0
+    assert subset(one(result.events, 2), {"kind": 1, "spi": 1, "direction": 1, "device": 1, "relay": 1,
+                                          "tunnel_name": 1, "time_local": 1}) == {
+        "kind": "sa-deleted", "spi": 0xA1CD910F, "direction": "in", "device": "FW-2", "relay": None,
+        "tunnel_name": "To-FOO", "time_local": local("2019-10-19 15:39:29")}

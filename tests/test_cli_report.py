@@ -109,3 +109,11 @@ def test_unknown_output_suffix_is_a_one_line_error(tmp_path, capsys):
     assert main(["events", SCREENOS, "-o", str(tmp_path / "x.xlsx")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: cannot tell the output format") and ".json" in err and err.count("\n") == 1
+
+
+def test_sas_text_shows_per_sa_counters_where_tables_print_them():
+    out = run("sas", FIXTURES / "real" / "sa" / "ios-ntc-show-crypto-ipsec-sa-detail.txt").output.splitlines()
+    assert out[0].split()[-3:] == ["replay_errors", "invalid_spi_errors", "replay_window"]
+    assert out[4].split() == ["-", "ios", "-", "3.3.3.3", "in", "0x1234dcba", "ACTIVE(ACTIVE)", "2813", "1", "0", "1024"]
+    plain = run("sas", GET_SA).output.splitlines()[0].split()
+    assert plain[-1] == "lifetime_s"  # tables without them get no empty columns

@@ -88,7 +88,11 @@ def sas_summary(sas: pd.DataFrame) -> pd.DataFrame:
                         "direction": sas["direction"],
                         "spi": spi_strings(sas["spi"]).fillna("-"),
                         "state": sas["state"], "lifetime_s": sas["lifetime_s"]})
-    return out[cols]
+    # the per-SA counters, when the tables printed them
+    shown = [c for c in ("replay_errors", "invalid_spi_errors", "replay_window") if sas[c].notna().any()]
+    for column in shown:
+        out[column] = sas[column].astype("Int64").astype("string").fillna("-")
+    return out[cols + shown]
 
 
 def counters_summary(counters: pd.DataFrame) -> pd.DataFrame:

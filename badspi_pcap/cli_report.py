@@ -67,7 +67,8 @@ def deliver(text: str, report: dict, fmt: str, output: str | None, table: pd.Dat
 def events_report(result, *, unparsed: bool = False) -> dict:
     """``badspi events --format json``: the summary, the files read and what was assumed."""
     from .logs.summary import events_summary
-    report = {"events": int(len(result.events)), "summary": records(events_summary(result.events)),
+    summary = events_summary(result.events).rename(columns={"first (UTC)": "first_utc", "last (UTC)": "last_utc"})
+    report = {"events": int(len(result.events)), "summary": records(summary),
               "files": records(result.stats), "notes": list(result.notes),
               "warnings": [str(s) for s in result.skipped]}
     if unparsed:

@@ -58,7 +58,7 @@ def test_events_json_report():
     assert report["events"] == 9 and report["files"][0]["events"] == 9
     bad = [r for r in report["summary"] if r["kind"] == "bad-spi"]
     assert bad == [{"device": "test", "vendor": "screenos", "kind": "bad-spi", "tunnel": "0x9a", "count": 1,
-                    "first (UTC)": "2021-06-30 12:08:35", "last (UTC)": "2021-06-30 12:08:35"}]
+                    "first_utc": "2021-06-30 12:08:35", "last_utc": "2021-06-30 12:08:35"}]
 
 
 def test_sas_json_report():

@@ -37,6 +37,6 @@ RULES = (
 
 IOS = syslog_format("ios-syslog", "ios", ("%CRYPTO-", "ISAKMP"),
                     re.compile(r"%(?P<message_id>CRYPTO-(?P<severity>\d)-\w+):|\bISAKMP(?:-ERROR)?:"), RULES,
-                    continues=re.compile(r".*%CRYPTO-4-(?:RECVD_PKT_INV_SPI|PKT_REPLAY_ERR):"),
+                    continues=re.compile(r"%CRYPTO-4-(?:RECVD_PKT_INV_SPI|PKT_REPLAY_ERR):"),
                     joins=re.compile(r"\s*connection id=\d+, sequence number=\d+\s*$"))
 FORMATS = (IOS,)

@@ -42,5 +42,5 @@ def parse(line: str, state: dict) -> Parsed | None:
 
 
 LINUX = LineFormat("linux-audit", "linux", ("op=SA-", "op=SAD-"), parse,
-                   continues=re.compile(r".*type=MAC_IPSEC_EVENT\b|.*\btype=1415\b"))
+                   continues=re.compile(r"\btype=(?:MAC_IPSEC_EVENT|1415)\b"))
 FORMATS = (LINUX,)

@@ -36,7 +36,7 @@ class LineFormat:
     markers: tuple[str, ...]
     parse: Callable[[str, dict], Parsed | None]
     pattern: re.Pattern | None = None   # accept by regex instead of markers
-    continues: re.Pattern | None = None  # a line matching it may go on over indented lines
+    continues: re.Pattern | None = None  # a line it finds (search) may go on over indented lines
     joins: re.Pattern | None = None      # ... and over a line matching this, indented or not, even
                                          # after a blank line (IOS "connection id=..., sequence number=...")
 
@@ -100,6 +100,8 @@ def host_columns(host: str | None) -> dict:
     an address was written by whoever received the line (a relay or collector: ``relay``)."""
     if not host:
         return {}
+    if not (host[:1].isdigit() or ":" in host or host[:1] == "["):
+        return {"device": host}
     try:
         ipaddress.ip_address(host.strip("[]"))
     except ValueError:

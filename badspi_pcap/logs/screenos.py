@@ -151,5 +151,6 @@ def parse_cli(line: str, state: dict) -> Parsed | None:
 
 
 SCREENOS_SYSLOG = LineFormat("screenos-syslog", "screenos", ("NetScreen device_id=",), parse_syslog)
-SCREENOS_CLI = LineFormat("screenos-cli", "screenos", (), parse_cli, pattern=CLI_LINE, continues=EVENT_ROW)
+SCREENOS_CLI = LineFormat("screenos-cli", "screenos", (), parse_cli, pattern=CLI_LINE,
+                          continues=re.compile(rf"^(?:{EVENT_ROW.pattern})", re.I))
 FORMATS = (SCREENOS_SYSLOG, SCREENOS_CLI)

@@ -306,3 +306,17 @@ def test_panos_system_log_csv_export_template(tmp_path):
                                           "tunnel_name": 1, "time_local": 1}) == {
         "kind": "sa-deleted", "spi": 0xA1CD910F, "direction": "in", "device": "FW-2", "relay": None,
         "tunnel_name": "To-FOO", "time_local": local("2019-10-19 15:39:29")}
+
+
+@pytest.mark.parametrize("wrapped", [
+    # built from the real line of ref-ios.log wrapped the way documents and mail archives do
+    "*Oct 24 04:31:10.058: %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet\nhas invalid spi for"
+    " destaddr=61.128.1.1, prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.1\n",
+    "*Oct 24 04:31:10.058: %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for destaddr=61.128.1.1,\n"
+    "prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.1\n",
+])
+def test_ios_bad_spi_wrapped_without_indentation_is_joined(tmp_path, wrapped):
+    events = parse_logs(write(tmp_path / "w.log", wrapped + "ISAKMP-ERROR: (0):unrelated next line\n"), year=2020).events
+    assert subset(one(events, 1), {"kind": 1, "spi": 1, "src": 1, "dst": 1}) == {
+        "kind": "bad-spi", "spi": 0x3EA71AED, "src": "103.1.1.1", "dst": "61.128.1.1"}
+    assert len(events) == 1

@@ -37,13 +37,14 @@ RULES = (
          message_id="ipsec-sa-established"),
     rule(r"received Delete SA\((?P<spi>0x[0-9a-f]{8})\) payload: deleting IPSEC State #(?P<conn_id>\d+)", "sa-deleted",
          needle="received Delete SA(", message_id="delete-received", direction="out"),
-    rule(r"received Delete SA payload: replace IPSEC State #(?P<conn_id>\d+) now", "sa-deleted",
+    rule(r"received Delete SA payload: replace (?:IPSEC State|CHILD SA) #(?P<conn_id>\d+) now", "sa-deleted",
          needle="received Delete SA payload: replace", message_id="delete-received"),
     rule(r"ignoring Delete SA payload: PROTO_IPSEC_(?P<proto>ESP|AH) SA\((?P<spi>0x[0-9a-f]{8})\) not found",
          "ike-error", needle="not found", message_id="delete-unknown", direction="out"),
     rule(r"Delete SA payload: PROTO_IPSEC_(?P<proto>ESP|AH) SA\((?P<spi>0x[0-9a-f]{8})\) is our own SPI",
          "sa-deleted", needle="is our own SPI", message_id="delete-own-spi", direction="in"),
-    rule(r"deleting (?:IPsec SA \(\w+\)|(?:other )?state (?:#\d+ )?\(STATE_QUICK_\w+\)|established Child SA using IKE SA)",
+    rule(r"deleting (?:IPsec SA \(\w+\)|(?:other )?state (?:#\d+ )?\((?:STATE_QUICK_\w+|STATE_V2_ESTABLISHED_CHILD_SA)\)"
+         r"|established Child SA using IKE SA)",
          "sa-deleted", needle="deleting", message_id="child-deleting"),
     rule(r"initiating rekey to replace Child SA #\d+", "p2-initiated", needle="initiating rekey",
          message_id="child-rekey-initiating"),
@@ -52,8 +53,13 @@ RULES = (
          needle="Child SA #", message_id="child-initiating", direction="in"),
     rule(r"initiating IKEv\d connection", "p1-initiated", needle="initiating IKEv", message_id="ike-initiating",
          direction="out"),
-    rule(r"(?:initiator|responder) established IKE SA", "p1-complete", needle="established IKE SA",
+    rule(r"^(?:(?:initiator|responder) )?established IKE SA", "p1-complete", needle="established IKE SA",
          message_id="ike-established"),
+    rule(r"\d+ second timeout exceeded after \d+ retransmits", "ike-error", needle="timeout exceeded",
+         message_id="retransmit-timeout"),
+    # an ICMP error for an IKE packet; the complainant is whoever sent the ICMP (maybe a router)
+    rule(r"ERROR: asynchronous network error report on (?P<interface>\S+) \(", "ike-error",
+         needle="asynchronous network error", message_id="network-error"),
 )
 
 PROGRAM = re.compile(r"\bpluto\[\d+\]: ")

@@ -320,3 +320,13 @@ def test_ios_bad_spi_wrapped_without_indentation_is_joined(tmp_path, wrapped):
     assert subset(one(events, 1), {"kind": 1, "spi": 1, "src": 1, "dst": 1}) == {
         "kind": "bad-spi", "spi": 0x3EA71AED, "src": "103.1.1.1", "dst": "61.128.1.1"}
     assert len(events) == 1
+
+
+def test_panos_system_log_without_device_name_field(tmp_path):
+    # the real syslog sample cut after Action Flags, as older PAN-OS releases end the line (UNCONFIRMED):
+    # with no Device Name field, an address in the header is the relay, never the device
+    line = ('<14>Nov  9 19:53:08 10.1.1.5 1,2019/10/06 15:46:26,009732949126,SYSTEM,vpn,0,2019/10/19 15:39:29,,'
+            'ike-send-p2-delete,To-FOO-BAR-NET,0,0,general,informational,"IKE protocol IPSec SA delete message'
+            ' sent to peer. SPI:0xA1CD910F.",18249042,0x8000000000000000\n')
+    row = one(parse_logs(write(tmp_path / "old.log", line)).events, 1)
+    assert subset(row, {"device": 1, "relay": 1, "spi": 1}) == {"device": None, "relay": "10.1.1.5", "spi": 0xA1CD910F}

@@ -2,11 +2,11 @@
 
 Supported: ScreenOS ``get sa`` / ``get sa active`` / ``get sa stat`` / ``get sa id N`` /
 ``get ike cookie`` (UNCONFIRMED layout), Junos ``show security ipsec
-security-associations`` / ``statistics``, IOS ``show crypto ipsec sa``, strongSwan
+security-associations`` / ``statistics``, Cisco ``show crypto ipsec sa`` (IOS, IOS-XE, ASA), strongSwan
 ``swanctl --list-sas``, Linux ``ip xfrm state`` and ``/proc/net/xfrm_stat``.  Every parser
 reads every file (their row shapes do not overlap), so one file may hold several
 outputs, e.g. a ``get tech`` dump.  The device name comes from the CLI prompt when the
-output includes it.
+output includes it.  Every table, its public source and what is unconfirmed: docs/formats.md.
 """
 from __future__ import annotations
 

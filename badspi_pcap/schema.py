@@ -99,7 +99,7 @@ SAS = pa.schema([
     ("replay_errors", pa.int64()),   # packets this SA (or its flow) dropped as replays, where shown
     ("invalid_spi_errors", pa.int64()),  # packets its flow dropped for an unknown SPI, where shown
     ("replay_window", pa.int64()),   # anti-replay window size (packets), where shown
-    ("conn_id", pa.int64()),         # Cisco IOS crypto connection id of the SA (`conn id:`)
+    ("conn_id", pa.int64()),         # Cisco crypto connection id (IOS "conn id", ASA "conn_id")
 ])
 
 

@@ -1,4 +1,4 @@
-"""Cisco ASA / PIX / FTD syslog messages (log-formats.md §3.2).
+"""Cisco ASA / PIX / FTD syslog messages (docs/formats.md, "Cisco ASA").
 
 402114 (invalid SPI) and 402119 (anti-replay) are modelled on the syslog guide's templates:
 no real 402114 line is known (UNCONFIRMED).  402115-402121 other ESP drops become

@@ -2,7 +2,9 @@
 
 ``%CRYPTO-4-RECVD_PKT_INV_SPI`` is the bad-SPI message (with or without the
 ``, input interface=...`` suffix of newer images; ``rec'd`` is also printed ``rec`d``);
-documents and consoles wrap it onto an indented second line, which is joined.
+documents and consoles wrap it onto a second line, indented or not, which is joined when it
+recognisably continues the message (``has invalid spi for …``, ``destaddr=…, prot=…``,
+``prot=50, spi=…``).
 ``%CRYPTO-4-PKT_REPLAY_ERR`` is two lines, ``decrypt: replay check failed`` then
 ``connection id=N, sequence number=N`` (the crypto connection id, ``conn_id``, and the
 packet's sequence number in decimal): the second line is joined, also when a forum copy
@@ -37,6 +39,7 @@ RULES = (
 
 IOS = syslog_format("ios-syslog", "ios", ("%CRYPTO-", "ISAKMP"),
                     re.compile(r"%(?P<message_id>CRYPTO-(?P<severity>\d)-\w+):|\bISAKMP(?:-ERROR)?:"), RULES,
-                    continues=re.compile(r".*%CRYPTO-4-(?:RECVD_PKT_INV_SPI|PKT_REPLAY_ERR):"),
-                    joins=re.compile(r"\s*connection id=\d+, sequence number=\d+\s*$"))
+                    continues=re.compile(r"%CRYPTO-4-(?:RECVD_PKT_INV_SPI|PKT_REPLAY_ERR):"),
+                    joins=re.compile(r"\s*(?:connection id=\d+, sequence number=\d+\s*$"
+                                     r"|has invalid spi for |destaddr= ?\S*, ?prot=|prot= ?\d+, spi=)"))
 FORMATS = (IOS,)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .record import LineFormat, Parsed, envelope, parsed
+from .record import LineFormat, Parsed, envelope, host_columns, parsed
 from .rules import match, rule
 from .stamp import epoch_stamp
 
@@ -38,9 +38,9 @@ def parse(line: str, state: dict) -> Parsed | None:
     if audit:
         stamp = epoch_stamp(audit["sec"], audit["frac"])
     text = line[m.start():]
-    return parsed(LINUX, match(RULES, text), stamp=stamp, text=text, device=host, message_id=m["message_id"])
+    return parsed(LINUX, match(RULES, text), stamp=stamp, text=text, **host_columns(host), message_id=m["message_id"])
 
 
 LINUX = LineFormat("linux-audit", "linux", ("op=SA-", "op=SAD-"), parse,
-                   continues=re.compile(r".*type=MAC_IPSEC_EVENT\b|.*\btype=1415\b"))
+                   continues=re.compile(r"\btype=(?:MAC_IPSEC_EVENT|1415)\b"))
 FORMATS = (LINUX,)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import re
 
-from .record import LineFormat, Parsed, envelope, ignored
+from .record import LineFormat, Parsed, envelope, host_columns, ignored
 from .rules import hex_u32
 from .stamp import iso_stamp
 
@@ -55,12 +55,13 @@ def parse(line: str, state: dict) -> Parsed | None:
     stamp = iso_stamp(f"{generated[1]}-{generated[2]}-{generated[3]}", generated[4]) if generated else None
     if kind is None:
         return Parsed(PANOS_SYSTEM.name, "panos", None, [], stamp, body)
-    relay = envelope(line)[1] if m.start() > 0 else None
-    device = fields[22] if len(fields) > 22 and fields[22] else None
+    host = envelope(line)[1] if m.start() > 0 else None
+    name = fields[22] if len(fields) > 22 and fields[22] else None
+    # the Device Name field is the device's own name; without it, the header's host (a name) is
+    where = {"device": name, "relay": host if host != name else None} if name else host_columns(host)
     spi = SPI.search(description)
     row = {"vendor": "panos", "kind": kind, "message_id": event, "severity": fields[13] or None,
-           "tunnel_name": fields[9] or None, "device": device or relay,
-           "relay": relay if relay and relay != device else None, "text": description,
+           "tunnel_name": fields[9] or None, **where, "text": description,
            "spi": hex_u32(spi.group(1)) if spi else None, "direction": way if spi else None}
     return Parsed(PANOS_SYSTEM.name, "panos", kind, [row], stamp, body)
 

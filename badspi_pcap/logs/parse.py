@@ -161,7 +161,7 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
 def _logical_lines(numbered, wrapping):
     """(first line number, physical lines, text); a blank line gives (number, 0, "").
 
-    A line that a format's ``continues`` matches takes the indented lines after it, and
+    A line that a format's ``continues`` finds takes the indented lines after it, and
     the lines its ``joins`` matches (indented or not, even after blank lines): consoles,
     mail archives and documents wrap long messages.
     """
@@ -182,7 +182,7 @@ def _logical_lines(numbered, wrapping):
             for blank in blanks:
                 yield blank, 0, ""
             blanks = []
-        starts = next(((c, j) for c, j in wrapping if c.match(text)), None)
+        starts = next(((c, j) for c, j in wrapping if c.search(text)), None)
         if starts is not None:
             held, joins = (number, 1, text), starts[1]
         else:

@@ -13,7 +13,8 @@ colon, ``kB/sec``, ``SA State:``, ``#pre-frag``, ``#recv errors:``); else ``ios`
 counter becomes a counter row; the flow's receive-side drop counters also go on its
 inbound SA rows: ``replay_errors`` from ``#pkts replay failed (rcv)`` and
 ``invalid_spi_errors`` from ``#pkts invalid sa (rcv)`` (IOS prints some counters without
-a colon: ``#pkts invalid sa (rcv) 0``).
+a colon: ``#pkts invalid sa (rcv) 0``).  ``conn id: N`` (IOS) / ``conn_id: N`` (ASA) is the
+crypto connection id that ``%CRYPTO-4-PKT_REPLAY_ERR`` names: ``conn_id``.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ TIMING = re.compile(r"remaining key lifetime (?:\((?:k|kB)/sec\): \(\d+/(?P<sec>
                     r"|(?P<hours>\d+) hours?, (?P<mins>\d+) mins?)")
 STATUS = re.compile(r"^\s*(?:Status|SA State): (?P<state>\S+)")
 WINDOW = re.compile(r"replay window size: (?P<window>\d+)")
-CONN = re.compile(r"^\s*conn id: (?P<conn>\d+),")     # IOS: the SA's crypto connection id (PKT_REPLAY_ERR names it)
+CONN = re.compile(r"\bconn[ _]id: (?P<conn>\d+)")
 PKTS = re.compile(r"#+(?P<name>[A-Za-z][^:,#]*?):?\s+(?P<value>\d+)\b")
 ASA_ONLY = re.compile(r"kB/sec|SA State:|#pre-frag|#recv errors:|#send errors:")
 FLOW_COLUMNS = {"pkts replay failed (rcv)": "replay_errors", "pkts invalid sa (rcv)": "invalid_spi_errors"}
@@ -64,7 +65,7 @@ def crypto_ipsec_sa(lines: Lines) -> Output:
             rows[-1]["state"] = m["state"]
         elif rows and section and (m := WINDOW.search(text)):
             rows[-1]["replay_window"] = int(m["window"])
-        elif rows and section and (m := CONN.match(text)):
+        elif rows and section and (m := CONN.search(text)):
             rows[-1]["conn_id"] = int(m["conn"])
         elif "#" in text and peer and section is None:
             for pair in PKTS.finditer(text):

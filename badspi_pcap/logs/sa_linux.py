@@ -1,4 +1,4 @@
-"""Linux ``ip xfrm state`` and ``/proc/net/xfrm_stat`` (log-formats.md §3.7).
+"""Linux ``ip xfrm state`` and ``/proc/net/xfrm_stat`` (docs/formats.md, "Linux kernel").
 
 ``ip xfrm state`` does not say which states are inbound, so ``direction`` and ``gateway``
 stay empty and ``src``/``dst`` are kept; ``tunnel_id`` is the reqid; ``seq`` is the

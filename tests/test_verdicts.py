@@ -266,6 +266,12 @@ def test_asa_and_strongswan_logs_get_their_own_advice(scenario, form):
     # strongSwan hosts: the kernel writes the bad-SPI audit lines (Linux commands), charon the rest
     vendors = {"asa.log": {"asa"}, "strongswan.log": {"strongswan", "linux"}}[form]
     assert {r["vendor"] for r in records(a.findings)} <= vendors
+    from badspi_pcap.report.common import vendor_lines
+    said = vendor_lines(a)
+    if form == "asa.log":
+        assert said == ["Cisco ASA, version unknown (`show version` shows it)"]
+    else:
+        assert "Linux kernel IPsec (XFRM), version unknown (`uname -r` shows it)" in said
 
 
 def _stale_lines():

@@ -145,7 +145,8 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     corr = correlate(packets, event_table, sa_table, options.clock_offset)
     first = min((r.first_time for r in reads if r.first_time is not None), default=None)
     estimate = estimate_clock_offset(event_table, packets) if corr.clock_offset.method == "given" else None
-    clock_notes = clock.notes(corr.clock_offset, log_tz=options.log_tz, when=first, data_estimate=estimate)
+    clock_notes = clock.notes(corr.clock_offset, log_tz=options.log_tz, when=first, data_estimate=estimate,
+                              zoned_lines=_zoned_lines(event_table, options.log_tz))
     spans = capture_spans({r.capture: (r.first_time, r.last_time) for r in reads})
     thresholds = thresholds or Thresholds()
     ctx = Context(corr.events, packets, corr.matches, corr.local, sa_table, options, thresholds,
@@ -157,6 +158,16 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
                     lines=lines, findings=findings, clock_offset=corr.clock_offset,
                     local_addresses=sorted(corr.local), options=options, thresholds=thresholds,
                     clock_notes=clock_notes, log_notes=log_notes, skipped=skipped, unparsed_lines=unparsed)
+
+
+def _zoned_lines(events: pd.DataFrame, log_tz) -> bool:
+    """Bad-SPI lines that carry their own UTC offset: read without --log-tz, their UTC time
+    still differs from the local time they show."""
+    bad = events[events["kind"].isin(["bad-spi", "replay"])].dropna(subset=["time", "time_local"])
+    if log_tz or bad.empty:
+        return False
+    local = bad["time_local"].astype("int64").to_numpy()
+    return bool((local != bad["time"].astype("int64").to_numpy()).any())
 
 
 def _paths(items) -> list:

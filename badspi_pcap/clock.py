@@ -103,9 +103,10 @@ def tz_offset_s(log_tz: str | None, when: pd.Timestamp | None) -> float:
 
 
 def notes(offset, *, log_tz: str | None = None, when: pd.Timestamp | None = None,
-          data_estimate=None) -> list[ClockNote]:
+          data_estimate=None, zoned_lines: bool = False) -> list[ClockNote]:
     """What to tell the user about the clock offset used (``offset``: correlate.ClockOffset);
-    ``data_estimate``: the offset the data give (ClockOffset) when the user gave one."""
+    ``data_estimate``: the offset the data give (ClockOffset) when the user gave one;
+    ``zoned_lines``: the lines carry their own UTC offset (--log-tz does not apply)."""
     out: list[ClockNote] = []
     used = offset.seconds
     if offset.method == "given" and data_estimate is not None and _agreeing(data_estimate) \
@@ -127,7 +128,12 @@ def notes(offset, *, log_tz: str | None = None, when: pd.Timestamp | None = None
         names = zones_at(int(zone), day)
         rest = used_for_hints - step
         read_as = f"--log-tz {log_tz}" if log_tz else "UTC"
-        if abs(zone) <= 14 * 3600 and names:
+        if zoned_lines and not log_tz:
+            out.append(ClockNote("zone", (
+                f"the offset {signed(used_for_hints)} is close to a whole time-zone step ({signed(step)}), but the "
+                f"lines carry their own UTC offset: the device's clock or time-zone setting may be wrong by "
+                f"{signed(step)}; the clocks otherwise differ by {signed(used_for_hints - step)}")))
+        elif abs(zone) <= 14 * 3600 and names:
             text = (f"the offset {signed(used_for_hints)} is close to a whole time-zone step ({signed(step)}): the "
                     f"log may be written in {utc_offset_text(zone)}"
                     + f" (e.g. {', '.join(names)}) while it was read as {read_as}; rerun with --log-tz "

@@ -24,7 +24,8 @@ def test_every_analyze_option_is_documented():
 
 
 @pytest.mark.parametrize("columns", [schema.PACKETS.names, schema.EVENTS.names, schema.SAS.names[:12],
-                                     FINDING_COLUMNS], ids=["packets", "events", "sas", "findings"])
+                                     FINDING_COLUMNS, schema.MATCHES.names, schema.LINES.names],
+                         ids=["packets", "events", "sas", "findings", "matches", "lines"])
 def test_every_column_is_documented(columns):
     for name in columns:
         assert re.search(rf"\b{name}\b", README), name

@@ -266,6 +266,12 @@ def test_asa_and_strongswan_logs_get_their_own_advice(scenario, form):
     # strongSwan hosts: the kernel writes the bad-SPI audit lines (Linux commands), charon the rest
     vendors = {"asa.log": {"asa"}, "strongswan.log": {"strongswan", "linux"}}[form]
     assert {r["vendor"] for r in records(a.findings)} <= vendors
+    from badspi_pcap.report.common import vendor_lines
+    said = vendor_lines(a)
+    if form == "asa.log":
+        assert said == ["Cisco ASA, version unknown (`show version` shows it)"]
+    else:
+        assert "Linux kernel IPsec (XFRM), version unknown (`uname -r` shows it)" in said
 
 
 def _stale_lines():
@@ -436,3 +442,9 @@ def test_every_vendor_profile_states_its_facts_with_a_source():
     assert PROFILES["screenos"].icmp_quote_affected("6.3.0r12") is False
     assert PROFILES["screenos"].icmp_quote_affected(None) is None
     assert all(p.icmp_quote_affected("5.0") is None for k, p in PROFILES.items() if k != "screenos")
+
+
+def test_lines_with_their_own_utc_offset_get_no_log_tz_advice():
+    found = notes(offset(-6 * 3600 + 42), when=pd.Timestamp("2026-11-26 20:05", tz="UTC"), zoned_lines=True)
+    assert [n.kind for n in found] == ["zone"]
+    assert "carry their own UTC offset" in found[0].text and "--log-tz" not in found[0].text

@@ -60,6 +60,12 @@ def esc(value) -> str:
     return html.escape(clean(value), quote=True)
 
 
+def prose(value) -> str:
+    """The tool's own sentences: escaped like data, with their `code spans` as <code>."""
+    parts = clean(value).split("`")
+    return "".join(f"<code>{esc(p)}</code>" if i % 2 else esc(p) for i, p in enumerate(parts))
+
+
 def analysis_html(analysis, *, standalone: bool = True, command: str | None = None, plots: bool | None = None,
                   evidence: int = 5, max_lines: int = 200) -> str:
     """The report.  ``standalone``: a whole document (for a file); otherwise a fragment
@@ -150,7 +156,7 @@ def _head(analysis) -> list[str]:
             out.append(f'<tr><td>{esc(r["tunnel"])}</td><td><a href="#finding-{i}">{esc(r["cause"])}</a></td>'
                        f'<td>{_badge(r["verdict"])}</td>'
                        f'<td class="num">{esc(r["lines_explained"])} / {esc(r["lines_covered"])} / {esc(r["lines"])}</td>'
-                       f'<td class="num">{esc(r["icmp_errors"] or 0)}</td><td>{esc(summary(r))}</td></tr>')
+                       f'<td class="num">{esc(r["icmp_errors"] or 0)}</td><td>{prose(summary(r))}</td></tr>')
         out.append("</table>")
     return out
 
@@ -176,7 +182,7 @@ def _inputs(analysis) -> list[str]:
         rows += [("clock " + ("hint" if n.kind == "zone" else "warning"), "", esc(n.text))
                  for n in analysis.clock_notes]
         rows.append(("times", "", esc(second)))
-        rows += [("device", "", esc(text)) for text in vendor_lines(analysis)]
+        rows += [("device", "", prose(text)) for text in vendor_lines(analysis)]
     else:
         rows.append(("log", "none given", "what the capture alone shows"))
     if len(analysis.sas):
@@ -245,7 +251,7 @@ def _findings(analysis, evidence: int) -> list[str]:
             i += 1
             out.append(f'<div class="finding" id="finding-{i}">')
             out.append(f"<h4>{esc(r['cause'])} {_badge(r['verdict'])}</h4>")
-            out.append(f"<p>{esc(summary(r))}</p>")
+            out.append(f"<p>{prose(summary(r))}</p>")
             facts = [("lines (all / covered / explained / own proof)",
                       f"{r['lines']} / {r['lines_covered']} / {r['lines_explained']} / {r['lines_exact']}"),
                      ("SPIs", ", ".join(f"0x{s:08x}" for s in r["spis"] or [])), ("peer", r["peer"]),
@@ -272,7 +278,7 @@ def _findings(analysis, evidence: int) -> list[str]:
                 out.append(f"<p>Wireshark display filter: <code>{esc(r['display_filter'])}</code></p>")
             text = action(r)
             if text:
-                out.append(f"<p><strong>Action:</strong> {esc(text)}</p>")
+                out.append(f"<p><strong>Action:</strong> {prose(text)}</p>")
             out.append("</div>")
     return out
 

@@ -31,6 +31,8 @@ CAUSE_COLORS = {
 SPI_COLORS = ["#1f77b4", "#2ca02c", "#17becf", "#bcbd22", "#e377c2", "#393b79", "#637939", "#8c6d31",
               "#6baed6", "#74c476"]
 ICMP_COLORS = ["#d62728", "#e6550d", "#ad494a", "#fd8d3c", "#843c39", "#e7969c"]
+METHOD_WORDS = {"spi+seq": "exact SPI+SEQ", "spi": "SPI-only", "icmp-times": "ICMP-time", "given": "given",
+                "assumed": "assumed"}
 VERDICT_RANK = {"confirmed": 0, "likely": 1, "inconclusive": 2, "ruled-out": 3, "not-covered": 4}
 BIN_STEPS_S = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400]
 MAX_BINS = 360
@@ -625,7 +627,8 @@ def _title(analysis, td: TunnelData) -> str:
     if len(td.lines):
         facts.append(f"{len(td.lines)} BAD SPI line{'s' if len(td.lines) != 1 else ''}")
         off = analysis.clock_offset
-        facts.append(f"log moved {-off.seconds:+.1f} s onto the capture clock ({off.method})")
+        how = METHOD_WORDS.get(off.method, off.method)
+        facts.append(f"log moved {-off.seconds:+.1f} s onto the capture clock ({how})")
     if len(td.icmp):
         facts.append(f"{len(td.icmp)} ICMP errors quoting it")
     return head + "\n" + " · ".join(facts)
@@ -668,7 +671,7 @@ def plot_offset_histogram(analysis, *, width: float = 8.0):
     width_s = 0.1 if half <= 10 else half / 50
     edges = np.arange(centre - half, centre + half + width_s, width_s)
     ax.hist(view, bins=edges, color="#1f77b4", edgecolor="white", linewidth=0.4,
-            label=f"{len(d)} {method} pairs" + (f" ({out} outside this view, {d.min():+.0f}..{d.max():+.0f} s)" if out else ""))
+            label=f"{len(d)} {METHOD_WORDS[method]} pairs" + (f" ({out} outside this view, {d.min():+.0f}..{d.max():+.0f} s)" if out else ""))
     ax.axvspan(lo, hi, color="#2ca02c", alpha=0.15, label=f"densest {CLUSTER_WIDTH_S:g} s cluster: {count} pairs")
     used = "given" if off.method == "given" else "estimate"
     ax.axvline(off.seconds, color="#d62728", linewidth=2, label=f"{used}: {off.seconds:+.1f} s")

@@ -215,13 +215,16 @@ def sas(files, vendor, fmt, output):
               help="The device's anti-replay window (packets) for the comparison.")
 @click.option("--device-address", "local", multiple=True, metavar="ADDR",
               help="The device's own address (default: every destination with drops).")
-def counters(before, after, captures, replay_window, local):
+@report_options
+def counters(before, after, captures, replay_window, local, fmt, output):
     """Drop counters taken BEFORE and AFTER (xfrm_stat, show security ipsec statistics,
     show crypto ipsec sa, get sa stat, ...): the deltas, and the replay deltas against
     what the capture shows."""
     import pandas as pd
 
+    from .cli_report import deliver, records
     from .counters import counter_deltas, nonzero, replay_check, replay_check_text
+    from .logs.summary import display_table
     from .report.text import format_table
     from .sa import parse_sas
 
@@ -231,18 +234,19 @@ def counters(before, after, captures, replay_window, local):
             click.echo(f"warning: {s}", err=True)
     deltas = counter_deltas(parsed[0].counters, parsed[1].counters)
     changed = nonzero(deltas)
-    click.echo(f"{len(deltas)} counters in both snapshots, {len(changed)} changed:")
     shown = changed[["vendor", "device", "gateway", "spi", "name", "kind", "before", "after", "delta"]].copy()
     shown["spi"] = shown["spi"].map(lambda v: "-" if pd.isna(v) else f"0x{int(v):08x}")
-    click.echo(format_table(shown))
+    text = [f"{len(deltas)} counters in both snapshots, {len(changed)} changed:", format_table(shown)]
+    report = {"counters": len(deltas), "changed": records(shown), "replay_check": []}
     if captures:
         from .capture import read_packets
         from .sequence import sequence_table
 
-        seq = sequence_table(read_packets(list(captures)), replay_window)
-        check = replay_check(deltas, seq, replay_window, set(local) or None)
-        click.echo("")
-        click.echo("\n".join(replay_check_text(check)) or "(no replay counter in both snapshots)")
+        check = replay_check(deltas, sequence_table(read_packets(list(captures)), replay_window), replay_window,
+                             set(local) or None)
+        text += ["", "\n".join(replay_check_text(check)) or "(no replay counter in both snapshots)"]
+        report["replay_check"] = records(check)
+    deliver("\n".join(text), report, fmt, output, deltas, csv_view=display_table)
 
 
 ANALYSIS_OPTIONS = [

@@ -97,3 +97,17 @@ def test_a_per_peer_counter_is_compared_with_that_peers_drops_only():
                            "kind": ["replay", "replay"], "delta": [65, 0]})
     check = replay_check(deltas, seq, 32)
     assert list(zip(check["capture_drops"], check["agrees"])) == [(65, True), (0, True)]
+
+
+def test_cli_counters_json_and_table(tmp_path):
+    import json
+    args = ["counters", LAB / "replay-duplicate.xfrm_stat.before.txt", LAB / "replay-duplicate.xfrm_stat.after.txt",
+            "-c", LAB / "replay-duplicate.pcap", "--format", "json"]
+    report = json.loads(CliRunner().invoke(cli, list(map(str, args)), catch_exceptions=False).output)
+    assert [(c["name"], c["delta"]) for c in report["changed"]] == [("XfrmInStateSeqError", 65)]
+    assert [(c["capture_drops"], c["agrees"]) for c in report["replay_check"]] == [(65, True)]
+    out = tmp_path / "deltas.parquet"
+    result = CliRunner().invoke(cli, list(map(str, args[:3] + ["-o", out])), catch_exceptions=False)
+    assert result.exit_code == 0
+    table = pd.read_parquet(out)
+    assert len(table) == 28 and table.set_index("name").loc["XfrmInStateSeqError", "delta"] == 65

@@ -30,6 +30,7 @@ class Thresholds:
     small_seq: int = 16               # sequence numbers of a brand-new SA
     stale_min_span_s: float = 5.0     # the peer kept sending this long on an SA the device does not have
     default_rate_limit_s: float = 10.0  # one line per tunnel per this many seconds when the vendor's is unknown
+    replay_match_s: float = 2.0       # a replay line's packet within this of the line (beyond the log's resolution)
 
     def as_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}

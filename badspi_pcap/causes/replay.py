@@ -23,7 +23,6 @@ from .base import Claim, Context, Judgement, Proof, seconds
 from .selectors import Selector
 
 KINDS = ("replay",)
-MATCH_TOLERANCE_S = 2.0     # around the line's time (capture clock), beyond the log's resolution
 SEQUENCE_KINDS = {"duplicate": "duplicated-path", "late": "reordered-beyond-window", "restart": "sequence-restart"}
 IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
 
@@ -142,7 +141,7 @@ def named_packets(line, ctx: Context) -> tuple[list[int], str]:
     idx, key = (a.with_spi(spi, int(seq)), "spi+seq") if spi is not None else (a.with_seq(int(seq)), "seq+time")
     if spi is not None and _spi_from_seq(line, ctx):
         key = "seq+time"
-    idx = idx[np.abs(a.t[idx] - float(line.t)) <= MATCH_TOLERANCE_S + ctx.resolution_s]
+    idx = idx[np.abs(a.t[idx] - float(line.t)) <= ctx.thresholds.replay_match_s + ctx.resolution_s]
     to_device = np.isin(a.dst[idx], list(ctx.local)) if ctx.local else np.zeros(len(idx), dtype=bool)
     return (idx[to_device] if to_device.any() else idx).tolist(), key
 

@@ -26,6 +26,8 @@ PACKETS = pa.schema([
     ("vlan", pa.uint16()),           # outermost 802.1Q/802.1ad tag
     ("length", pa.uint32()),         # frame length on the wire
     ("ip_length", pa.uint32()),      # outer IP packet length (what gateway logs print)
+    ("ip_ttl", pa.uint8()),          # outer IPv4 TTL / IPv6 hop limit (a loop lowers it on a copy)
+    ("ip_id", pa.uint16()),          # outer IPv4 identification (null for IPv6)
     ("spi", pa.uint32()),            # ESP/AH SPI (top level only)
     ("seq", pa.uint32()),            # ESP/AH sequence number (top level only)
     ("ike_version", pa.uint8()),     # 1 or 2

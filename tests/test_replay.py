@@ -5,6 +5,7 @@ analyzer; every printed display filter is run through tshark."""
 import json
 import subprocess
 
+import pandas as pd
 import pytest
 
 from badspi_pcap.analyze import analyze
@@ -189,3 +190,53 @@ def test_check_exit_code_names_the_replay_cause(scenario, code):
     args = ["analyze", str(LAB / f"{scenario}.pcap"), "-e", str(LOGS / scenario / "screenos-syslog.log"),
             "--log-tz", truth(scenario)["params"]["tz"], "--check", "-o", "/dev/null"]
     assert main(args) == code
+
+
+@pytest.mark.parametrize("name", ["replay-duplicate", "ipv6", "natt", "icmp-net-unreach"])
+def test_ip_ttl_and_id_as_tshark_reads_them(name):
+    require_tshark()
+    from badspi_pcap.capture import read_capture
+    p = read_capture(LAB / f"{name}.pcap").packets
+    out = subprocess.run(["tshark", "-r", str(LAB / f"{name}.pcap"), "-o", "ip.defragment:FALSE", "-T", "fields",
+                          "-e", "frame.number", "-e", "ip.ttl", "-e", "ipv6.hlim", "-e", "ip.id"],
+                         capture_output=True, text=True, check=True).stdout
+    want = {}
+    for row in out.splitlines():
+        frame, ttl, hlim, ident = (row.split("\t") + ["", "", ""])[:4]
+        # the outer header's values come first (an ICMP error's quote repeats the fields)
+        first = lambda v: v.split(",")[0]  # noqa: E731
+        if not (ttl or hlim):
+            continue                      # not IP (ARP)
+        want[int(frame)] = (int(first(ttl) or first(hlim)), int(first(ident), 16) if ident else None)
+    got = {int(f): (int(t), None if pd.isna(i) else int(i)) for f, t, i in zip(p["frame"], p["ip_ttl"], p["ip_id"])}
+    assert got and all(got[f] == want[f] for f in got)
+
+
+def test_copies_with_a_lower_ttl_say_loop(tmp_path):
+    """The duplicate copies of the lab capture with their TTL lowered by 2 (header checksum
+    fixed), as a routing loop would deliver them."""
+    import struct
+    t = json.loads((LAB / "replay-duplicate.truth.json").read_text())
+    copies = {d["frame"] for sa in t["esp_sequence_analysis"]["per_spi"] for d in sa["duplicates"]}
+    frames = []
+    for n, (ts, data) in enumerate(real_frames(LAB / "replay-duplicate.pcap"), 1):
+        if n in copies:
+            ip = bytearray(data[14:34])
+            ip[8] -= 2
+            ip[10:12] = b"\0\0"
+            total = sum(struct.unpack("!10H", bytes(ip)))
+            total = (total & 0xFFFF) + (total >> 16)
+            ip[10:12] = struct.pack("!H", ~((total & 0xFFFF) + (total >> 16)) & 0xFFFF)
+            data = data[:14] + bytes(ip) + data[34:]
+        frames.append((ts, data))
+    looped = tmp_path / "replay-duplicate.pcap"
+    looped.write_bytes(pcap_bytes(frames))
+    a = analyze([looped], [LOGS / "replay-duplicate" / "screenos-syslog.log"], log_tz="Europe/Madrid")
+    f = finding(a, "duplicated-path")
+    facts = json.loads(f["facts"])
+    assert (f["verdict"], facts["copies_ttl_lower"], facts["copies_ttl_drop"], facts["copies_identical"]) == \
+        ("confirmed", 65, 2, 0)
+    assert "went round a loop" in __import__("badspi_pcap.report.common", fromlist=["x"]).summary(f.to_dict())
+    # and the lab's own copies are identical (netem copies the packet)
+    same = json.loads(finding(run("replay-duplicate", "screenos-syslog.log"), "duplicated-path")["facts"])
+    assert (same["copies_identical"], same["copies_ttl_lower"]) == (65, 0)

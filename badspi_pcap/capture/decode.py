@@ -267,6 +267,8 @@ def _assemble(batch, capture, f, rows, keep, k, nt, cols, ip, vlan, inner) -> pa
         "vlan": pa.array(vlan[rows], type=pa.uint16(), mask=vlan[rows] < 0),
         "length": pa.array(batch.wirelen[rows], type=pa.uint32()),
         "ip_length": pa.array(ip.length[keep], type=pa.uint32()),
+        "ip_ttl": pa.array(ip.ttl[keep], type=pa.uint8(), mask=ip.ttl[keep] < 0),
+        "ip_id": pa.array(ip.ident[keep], type=pa.uint16(), mask=ip.ident[keep] < 0),
         "ike_ispi": _hex_column(f, rows, cols, "ike_ispi_pos"),
         "ike_rspi": _hex_column(f, rows, cols, "ike_rspi_pos"),
         "ike_exchange": _exchange_names(cols),

@@ -31,6 +31,8 @@ class IpHeaders:
     length: np.ndarray      # IP total length claimed by the header
     later_fragment: np.ndarray  # a non-first fragment: carries no upper-layer header
     addr: np.ndarray        # absolute offset of the source address (dst follows it)
+    ttl: np.ndarray         # IPv4 TTL / IPv6 hop limit (-1 when not ok)
+    ident: np.ndarray       # IPv4 identification (-1 for IPv6 or not ok)
 
 
 def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
@@ -44,6 +46,8 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
     length = np.zeros(n, dtype=np.int64)
     later = np.zeros(n, dtype=bool)
     addr = l3 + np.where(version == 4, 12, 8)
+    ttl = np.full(n, -1, dtype=np.int64)
+    ident = np.full(n, -1, dtype=np.int64)
 
     v4 = np.flatnonzero(version == 4)
     if len(v4):
@@ -53,6 +57,10 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
         total, _ = f.u16(p + 2, r)
         frag, _ = f.u16(p + 6, r)
         pr, _ = f.u8(p + 9, r)
+        hops, _ = f.u8(p + 8, r)
+        idv, _ = f.u16(p + 4, r)
+        ttl[v4] = np.where(good, hops, -1)
+        ident[v4] = np.where(good, idv, -1)
         ok[v4] = good
         proto[v4] = np.where(good, pr, -1)
         l4[v4] = np.where(good, p + ihl, -1)
@@ -66,6 +74,8 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
         payload, _ = f.u16(p + 4, r)
         nh, _ = f.u8(p + 6, r)
         nh = np.where(good, nh, -1)
+        hops, _ = f.u8(p + 7, r)
+        ttl[v6] = np.where(good, hops, -1)
         pos = p + 40
         frag_later = np.zeros(len(v6), dtype=bool)
         for _ in range(MAX_EXTENSION_HEADERS):
@@ -92,7 +102,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
 
     version = np.where(ok, version, 0)
     return IpHeaders(ok=ok, version=version, proto=proto, l4=l4, length=length,
-                     later_fragment=later, addr=addr)
+                     later_fragment=later, addr=addr, ttl=ttl, ident=ident)
 
 
 def address_strings(f: Fields, rows: np.ndarray, version: np.ndarray, pos: np.ndarray) -> pa.Array:

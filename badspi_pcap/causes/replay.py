@@ -276,7 +276,11 @@ def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[di
         if int(spi) in named_spis:
             continue
         behind = g["behind"].astype("int64")
-        facts = {"capture_only": True, "sequence_kind": kind, "count": len(g), "sender": str(g["src"].iloc[0]),
+        headers = {}
+        if kind == "duplicate":
+            from .duplicated_path import copy_headers
+            headers = copy_headers(g, ctx)
+        facts = {**headers, "capture_only": True, "sequence_kind": kind, "count": len(g), "sender": str(g["src"].iloc[0]),
                  "receiver": str(dst), "max_behind": int(behind.max()), "window_needed": int(behind.max()) + 1,
                  "vendor_windows": vendor_windows(g, ctx)}
         given = getattr(ctx.options, "replay_window", None)
@@ -312,7 +316,8 @@ def capture_only_text(f, x: dict, what: str) -> str:
     text = (f"The capture alone shows {plural(x['count'], what)} on SPI 0x{int(f['spis'][0]):08x} "
             f"({x['sender']} -> {x['receiver']})")
     if x["sequence_kind"] == "duplicate":
-        text += ": a receiver drops every second copy, whatever its window"
+        from .duplicated_path import headers_text
+        text += f"{headers_text(x)}: a receiver drops every second copy, whatever its window"
     else:
         text += (f", the deepest {x['max_behind']} behind: a receiver needs a window of at least "
                  f"{x['window_needed']} to take them all ({vendor_windows_text(x)})")

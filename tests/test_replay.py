@@ -240,3 +240,12 @@ def test_copies_with_a_lower_ttl_say_loop(tmp_path):
     # and the lab's own copies are identical (netem copies the packet)
     same = json.loads(finding(run("replay-duplicate", "screenos-syslog.log"), "duplicated-path")["facts"])
     assert (same["copies_identical"], same["copies_ttl_lower"]) == (65, 0)
+
+
+def test_json_report_lists_the_sources_of_the_replay_advice():
+    from badspi_pcap.report.jsonout import analysis_dict
+    d = analysis_dict(run("replay-reorder", "ios.log"))
+    ios = next(v for v in d["vendors"] if v["key"] == "ios")
+    assert any("116858-problem-replay" in s for s in ios["replay_sources"])
+    f = next(x for x in d["findings"] if x["cause"] == "reordered-beyond-window")
+    assert "`crypto ipsec security-association replay window-size <N>`" in f["action"]

@@ -7,6 +7,7 @@ import math
 
 import pandas as pd
 
+from ..vendors import REPLAY_SOURCES
 from .common import action, evidence_pairs, records, summary
 
 SCHEMA_VERSION = 2
@@ -76,7 +77,8 @@ def _profile(p) -> dict:
     return {"key": p.key, "name": p.name, "bad_spi_rate_limit_s": p.bad_spi_rate_limit_s,
             "rate_limit": fact(p.rate_limit), "replay_window": p.replay_window,
             "replay_window_fact": fact(p.replay_window_fact), "icmp_quote": fact(p.icmp_quote),
-            "version_command": p.version_command, "sa_command": p.sa_command}
+            "version_command": p.version_command, "sa_command": p.sa_command,
+            "replay_sources": [str(s) for s in REPLAY_SOURCES.get(p.key, ())]}
 
 
 def render_json(analysis) -> str:

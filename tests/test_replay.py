@@ -249,3 +249,39 @@ def test_json_report_lists_the_sources_of_the_replay_advice():
     assert any("116858-problem-replay" in s for s in ios["replay_sources"])
     f = next(x for x in d["findings"] if x["cause"] == "reordered-beyond-window")
     assert "`crypto ipsec security-association replay window-size <N>`" in f["action"]
+
+
+def test_a_restarted_sender_is_confirmed_as_sequence_restart(tmp_path):
+    """Hand-built edge case from real frames: the lab's first 322 frames (in order), then the
+    peer's first 60 ESP packets sent again (sequence numbers 1..60 on the same SPI, as a
+    sender that restarted without sequence sync), and two 00042 lines for two of them."""
+    require_tshark()
+    from datetime import datetime, timezone
+    frames = real_frames(LAB / "replay-duplicate.pcap")
+    head = frames[:322]
+    from badspi_pcap.capture import read_capture
+    p = read_capture(LAB / "replay-duplicate.pcap").packets
+    peer = p[(p["spi"] == 0x2000B002) & (p["frame"] <= 322)].sort_values("frame").head(60)
+    start = head[-1][0]
+    again = [(start + (i + 1) * 10_000_000, frames[int(f) - 1][1]) for i, f in enumerate(peer["frame"])]
+    restarted = tmp_path / "restart.pcap"
+    restarted.write_bytes(pcap_bytes(head + again))
+    lines = []
+    for i in (0, 29):
+        when = datetime.fromtimestamp(again[i][0] / 1e9, timezone.utc)
+        lines.append(f"{when:%b %d %H:%M:%S} gwA gwA: NetScreen device_id=gwA  [Root]system-critical-00042: Replay "
+                     f"packet detected on IPSec tunnel on ethernet0/2 with tunnel ID 0x9a! From 198.51.100.1 to "
+                     f"192.0.2.1/{136}, ESP, SPI 0x2000b002, SEQ 0x{i + 1:x}. ({when:%Y-%m-%d %H:%M:%S})")
+    log = tmp_path / "restart.log"
+    log.write_text("\n".join(lines) + "\n")
+    a = analyze([restarted], [log])
+    f = finding(a, "sequence-restart")
+    facts = json.loads(f["facts"])
+    old_top = int(p[(p["spi"] == 0x2000B002) & (p["frame"] <= 322)]["seq"].max())
+    assert (f["verdict"], f["lines_exact"], facts["restart_packets"], facts["old_top"]) == ("confirmed", 2, 60, old_top)
+    assert facts["restart_frame"] == 323
+    out = subprocess.run(["tshark", "-r", str(restarted), "-Y", f["display_filter"], "-T", "fields", "-e",
+                          "frame.number"], capture_output=True, text=True, check=True).stdout
+    assert {int(x) for x in out.split()} == {int(e["frame"]) for e in f["evidence"]} == set(range(323, 383))
+    assert not len(a.findings[a.findings["cause"].isin(["duplicated-path", "reordered-beyond-window"])])
+/root/.pyenv/libexec/pyenv-hooks: line 24: enable: cannot open shared object /root/.pyenv/libexec/pyenv-realpath.dylib: /root/.pyenv/libexec/pyenv-realpath.dylib: cannot open shared object file: No such file or directory

@@ -318,6 +318,9 @@ def capture_only_text(f, x: dict, what: str) -> str:
     if x["sequence_kind"] == "duplicate":
         from .duplicated_path import headers_text
         text += f"{headers_text(x)}: a receiver drops every second copy, whatever its window"
+    elif x["sequence_kind"] == "restart":
+        text += (": the sender began again at small numbers on the same SPI, and a receiver drops these packets "
+                 "until the new numbers pass the old top or the SA is replaced")
     else:
         text += (f", the deepest {x['max_behind']} behind: a receiver needs a window of at least "
                  f"{x['window_needed']} to take them all ({vendor_windows_text(x)})")

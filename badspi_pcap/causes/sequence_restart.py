@@ -39,7 +39,7 @@ def describe(f) -> str:
     from ..report.common import plural
     x = extra_facts(f)
     if x.get("capture_only"):
-        return capture_only_text(f, x, "packet of a restarted sequence")
+        return capture_only_text(f, x, "restarted-sequence packet")
     return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} {'names' if f['lines_covered'] == 1 else 'name'} a packet of a sequence "
             f"that began again at small numbers on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])} (from frame "
             f"{x.get('restart_frame')}, below the old top {x.get('old_top')}); the capture shows "

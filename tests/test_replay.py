@@ -284,4 +284,3 @@ def test_a_restarted_sender_is_confirmed_as_sequence_restart(tmp_path):
                           "frame.number"], capture_output=True, text=True, check=True).stdout
     assert {int(x) for x in out.split()} == {int(e["frame"]) for e in f["evidence"]} == set(range(323, 383))
     assert not len(a.findings[a.findings["cause"].isin(["duplicated-path", "reordered-beyond-window"])])
-/root/.pyenv/libexec/pyenv-hooks: line 24: enable: cannot open shared object /root/.pyenv/libexec/pyenv-realpath.dylib: /root/.pyenv/libexec/pyenv-realpath.dylib: cannot open shared object file: No such file or directory

@@ -50,8 +50,8 @@ def _ordered(packets: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     sa = np.zeros(len(p), dtype=np.int64)
     for column in SA_KEY:
         codes, uniques = pd.factorize(p[column], use_na_sentinel=False)
-        sa = sa * (len(uniques) + 1) + codes
-    sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)
+        # renumbered densely after each column, so the combined number never overflows
+        sa = np.unique(sa * (len(uniques) + 1) + codes, return_inverse=True)[1].astype(np.int64)
     order = np.lexsort((p["frame"].to_numpy(dtype=np.int64), sa))
     return p.iloc[order].reset_index(drop=True), sa[order]
 

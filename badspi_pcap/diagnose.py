@@ -16,7 +16,7 @@ import pandas as pd
 from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
 from .causes.base import columns
-from .causes.selectors import display_filter, select
+from .causes.selectors import display_filter
 from .correlate import BAD_SPI_KINDS, covered
 from .options import AnalysisOptions
 from .vendors import profile
@@ -126,7 +126,7 @@ def _claim(cause, ident, lines, cov, prof, proofs=None) -> Claim:
 
 def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, offset, counts=None,
          explained=None) -> dict:
-    evidence = select(ctx.packets, j.evidence)
+    evidence = ctx.select(j.evidence)
     lines = claim.lines if claim is not None else None
     spis = j.spis if j.spis is not None else (claim.spis if claim is not None else [])
     facts = {k: v for k, v in j.facts.items() if k in _TYPED_FACTS}

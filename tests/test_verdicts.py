@@ -135,6 +135,9 @@ FILTER_CASES = [
     ("ikev2-spi-before-install", "screenos-syslog.log", {}),
     ("mixed-rekey-natt", "screenos-syslog.log", {}),
     ("one-tunnel-icmp-stale", "screenos-syslog.log", {}),
+    ("replay-reorder", "screenos-syslog.log", {}),
+    ("replay-duplicate", "asa.log", {}),
+    ("mixed-stale-replay", "screenos-syslog.log", {}),
 ]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..vendors import VendorProfile, profile
-from .selectors import Selector
+from .selectors import PacketIndex, Selector, select
 
 P2_EXCHANGES = ("CREATE_CHILD_SA", "QUICK_MODE")
 
@@ -181,6 +181,26 @@ class Context:
         if self._collisions is None:
             self._collisions = collision_starts(self.packets, self.thresholds.collision_window_s)
         return self._collisions
+
+    @property
+    def packet_index(self) -> PacketIndex:
+        """Packets by SPI (built once): ``select(ctx.packets, selectors, ctx.packet_index)``."""
+        if self.__dict__.get("_packet_index") is None:
+            self._packet_index = PacketIndex(self.packets)
+        return self._packet_index
+
+    def select(self, selectors) -> pd.DataFrame:
+        """The packets the selectors select (through the index)."""
+        return select(self.packets, selectors, self.packet_index)
+
+    @property
+    def ipsec_endpoints(self) -> tuple[set[int], set[str]]:
+        """(SPIs, addresses) of the top-level ESP/AH packets, built once."""
+        if self.__dict__.get("_ipsec_endpoints") is None:
+            ipsec = self.packets[self.packets["kind"].isin(["esp", "ah", "esp-in-udp"])]
+            self._ipsec_endpoints = ({int(s) for s in ipsec["spi"].dropna()},
+                                     set(ipsec["src"].dropna()) | set(ipsec["dst"].dropna()))
+        return self._ipsec_endpoints
 
 
 def rate_limit(options, thresholds: Thresholds, prof: VendorProfile) -> tuple[float, bool]:

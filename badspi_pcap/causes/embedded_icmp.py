@@ -36,7 +36,7 @@ def judge(claim: Claim, ctx: Context) -> Judgement:
     pairs = _quoted_pairs(claim)
     selectors = [Selector("icmp-quoting", spis=tuple(spis))] if spis else []
     selectors += [Selector("icmp-quoting", pair=p) for p in pairs]
-    quoting = _quoting(ctx.packets, selectors)
+    quoting = ctx.select(selectors)
     rate, documented = ctx.rate_limit_s(claim.profile)
     expected, matched = windows(quoting, claim.lines, rate, ctx)
     own = bool(len(quoting)) and (bool(quoting["inner_src"].isin(ctx.local).all())
@@ -56,11 +56,10 @@ def rule_out(claim: Claim, ctx: Context) -> Judgement | None:
     spis = claim.spis
     if not len(claim.covered) or not spis:
         return None
-    ipsec = ctx.packets[ctx.packets["kind"].isin(["esp", "ah", "esp-in-udp"])]
-    sees = bool(ipsec["spi"].isin(spis).any() or (claim.peer and (ipsec["src"].eq(claim.peer)
-                                                                  | ipsec["dst"].eq(claim.peer)).any()))
+    seen_spis, seen_addresses = ctx.ipsec_endpoints
+    sees = bool(set(spis) & seen_spis) or bool(claim.peer and claim.peer in seen_addresses)
     sel = Selector("icmp-quoting", spis=tuple(spis))
-    if not sees or sel.mask(ctx.packets).any():
+    if not sees or len(ctx.select([sel])):
         return None
     return Judgement("ruled-out", (sel,), facts={"icmp_errors": 0})
 
@@ -104,13 +103,6 @@ def icmp_facts(q: pd.DataFrame) -> dict:
     for (t, c, m), n in q.groupby(["icmp_type", "icmp_code", "icmp_mtu"], dropna=False, observed=True).size().items():
         groups.append({"type": int(t), "code": int(c), "mtu": None if pd.isna(m) else int(m), "count": int(n)})
     return {"icmp_errors": int(len(q)), "routers": sorted(set(q["src"].dropna())), "icmp": groups}
-
-
-def _quoting(packets: pd.DataFrame, selectors) -> pd.DataFrame:
-    mask = np.zeros(len(packets), dtype=bool)
-    for s in selectors:
-        mask |= s.mask(packets)
-    return packets[mask]
 
 
 def _quoted_pairs(claim: Claim) -> list[tuple[str, str]]:

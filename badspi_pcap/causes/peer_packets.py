@@ -2,8 +2,6 @@
 SPI and SEQ in a packet the peer sent to the device) and the evidence selector."""
 from __future__ import annotations
 
-import pandas as pd
-
 from .base import Claim, Context, frames_of, seconds
 from .selectors import Selector
 
@@ -26,10 +24,10 @@ def peer_selector(claim: Claim, ctx: Context, extend_s: float = 0.0) -> Selector
     frames = claim.frames()
     if not frames or not claim.spis:
         return None
-    p = ctx.packets
-    named = p.merge(pd.DataFrame(frames, columns=["capture", "frame"]).astype(
-        {"capture": p["capture"].dtype, "frame": p["frame"].dtype}), on=["capture", "frame"])
-    named = named[named["kind"].isin(["esp", "ah", "esp-in-udp"])]
+    # The named packets are the claimed SPIs' own: find them among those SPIs' rows.
+    p = ctx.select([Selector("ipsec-to", spis=tuple(claim.spis))])
+    wanted = set(frames)
+    named = p[[(c, f) in wanted for c, f in zip(p["capture"], p["frame"])]]
     if named.empty:
         return None
     dst = named["dst"].mode().iloc[0]

@@ -113,14 +113,55 @@ def seq_test(seqs) -> str:
     return f"(esp.sequence {value} || ah.sequence {value})"
 
 
-def select(packets: pd.DataFrame, selectors) -> pd.DataFrame:
-    """The packets any of the selectors selects, in capture/frame order."""
+class PacketIndex:
+    """Row positions of the packets table by SPI (top level and quoted), for IKE Phase 2
+    messages and for ICMP errors whose quote has no SPI: a selector then looks at its own
+    candidate rows only, so many tunnels do not cost a pass over every packet each."""
+
+    def __init__(self, packets: pd.DataFrame):
+        p = packets
+        self.by_spi: dict[int, np.ndarray] = {}
+        for column in ("spi", "inner_spi"):
+            s = p[column]
+            rows = np.flatnonzero(s.notna().to_numpy(dtype=bool))
+            if len(rows):
+                values = s.iloc[rows].astype("int64").to_numpy()
+                order = np.argsort(values, kind="stable")
+                keys, starts = np.unique(values[order], return_index=True)
+                for key, part in zip(keys, np.split(rows[order], starts[1:])):
+                    self.by_spi[int(key)] = np.union1d(self.by_spi.get(int(key), np.array([], dtype=int)), part)
+        self.ike = np.flatnonzero(p["kind"].eq("ike").fillna(False).to_numpy(dtype=bool))
+        self.short_quotes = np.flatnonzero((p["kind"].eq("icmp-error") & p["inner_spi"].isna()).fillna(False)
+                                           .to_numpy(dtype=bool))
+
+    def candidates(self, selector: Selector) -> np.ndarray:
+        if selector.what == "ike-phase2":
+            return self.ike
+        if selector.what == "icmp-quoting" and selector.pair:
+            return self.short_quotes
+        parts = [self.by_spi.get(int(s)) for s in selector.spis]
+        parts = [x for x in parts if x is not None]
+        return np.unique(np.concatenate(parts)) if parts else np.array([], dtype=int)
+
+
+def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -> pd.DataFrame:
+    """The packets any of the selectors selects, in capture/frame order (``index``: look
+    only at each selector's candidate rows)."""
     if not selectors or packets.empty:
         return packets.iloc[:0]
-    mask = np.zeros(len(packets), dtype=bool)
+    if index is None:
+        mask = np.zeros(len(packets), dtype=bool)
+        for s in selectors:
+            mask |= s.mask(packets)
+        return packets[mask].sort_values(["capture", "frame"])
+    chosen = []
     for s in selectors:
-        mask |= s.mask(packets)
-    return packets[mask].sort_values(["capture", "frame"])
+        rows = index.candidates(s)
+        if len(rows):
+            sub = packets.iloc[rows]
+            chosen.append(rows[s.mask(sub)])
+    rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
+    return packets.iloc[rows].sort_values(["capture", "frame"])
 
 
 def display_filter(selectors) -> str:

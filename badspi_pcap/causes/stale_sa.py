@@ -12,7 +12,6 @@ import numpy as np
 
 from .base import Claim, Context, Judgement, Proof, seconds
 from .peer_packets import peer_match, peer_selector
-from .selectors import select
 
 NAME = "stale-sa"
 KINDS = ("bad-spi",)
@@ -25,7 +24,7 @@ def explain(line, ctx: Context) -> Proof | None:
 
 def judge(claim: Claim, ctx: Context) -> Judgement:
     sel = peer_selector(claim, ctx, extend_s=ctx.rate_limit_s(claim.profile)[0])
-    packets = select(ctx.packets, [sel] if sel else [])
+    packets = ctx.select([sel] if sel else [])
     span = float(np.ptp(seconds(packets["time"]))) if len(packets) else 0.0
     all_exact = claim.exact_count() == len(claim.lines)
     verdict = "confirmed" if all_exact and span >= ctx.thresholds.stale_min_span_s else "likely"

@@ -99,7 +99,7 @@ def packets(captures, fmt, output, engine, replay_window):
         block = [capture_heading(r)]
         for title, table in (("SAs (times UTC):", sas),
                              ("Sequence numbers per SA (capture order; drops by a receiver with a "
-                              f"{replay_window}-packet window):", seq),
+                              f"{replay_window}-packet window):", sequence_text_view(seq, replay_window)),
                              ("ICMP errors (router, type/code/MTU, what they quote):", icmp),
                              ("IKE messages:", ike)):
             if len(table):
@@ -132,10 +132,14 @@ def sequence_view(packets, window: int):
 
     summary = sequence_summary(packets, window=window)
     shown = summary[["spi", "src", "dst", "packets", "duplicates", "late", "late_outside", "restarts", "max_behind",
-                     "window_needed", "fails"]].rename(columns={"late_outside": f"late>={window}",
-                                                                 "fails": f"drops@{window}"})
+                     "window_needed", "window", "fails"]].copy()
     shown["spi"] = shown["spi"].map(spi_text)
     return shown
+
+
+def sequence_text_view(seq, window: int):
+    """The sequence table as printed: the window in the column names."""
+    return seq.drop(columns=["window"]).rename(columns={"late_outside": f"late>={window}", "fails": f"drops@{window}"})
 
 
 def capture_heading(r) -> str:

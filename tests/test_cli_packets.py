@@ -114,3 +114,11 @@ def test_sequence_block_per_sa_with_the_receivers_window():
     dup = run("packets", LAB / "replay-duplicate.pcap").output.splitlines()
     assert any(l.split()[:7] == ["0x2000b002", "198.51.100.1", "192.0.2.1", "953", "65", "0", "0"] and
                l.split()[-1] == "65" for l in dup)
+
+
+def test_sequence_in_the_json_report_has_stable_keys():
+    import json
+    report = json.loads(run("packets", "--format", "json", "--replay-window", "64", LAB / "replay-reorder.pcap").output)
+    sa = next(s for s in report["captures"][0]["sequence"] if s["spi"] == "0x2000b002")
+    assert (sa["late"], sa["late_outside"], sa["max_behind"], sa["window_needed"], sa["window"], sa["fails"]) == \
+        (35, 0, 62, 63, 64, 0)

@@ -52,7 +52,7 @@ def describe(f) -> str:
             f"late by the window or more, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
             f"{plural(x.get('late', 0), 'late packet')} on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])}, "
             f"the deepest {x.get('max_behind')} behind: a window of {x.get('window_needed')} would take them all. "
-            f"{window_text(x).capitalize()}")
+            f"{window_text(x)[:1].upper()}{window_text(x)[1:]}")
     if x.get("replay_window") is None and x.get("window_at_most") is not None:
         text += f"; the device dropped a packet {x['window_at_most']} behind, so its window is at most that"
     if x.get("capture_drops") is not None:

@@ -87,6 +87,8 @@ def test_unknown_window_is_bounded_by_the_drops():
     facts = json.loads(f["facts"])
     assert facts["replay_window"] is None and facts["window_at_most"] == 62
     assert (facts["max_behind"], facts["window_needed"], facts["late"]) == (62, 63, 35)
+    from badspi_pcap.report.common import summary
+    assert "window is not known for Cisco ASA" in summary(f.to_dict()) and "at most that" in summary(f.to_dict())
     assert "No ASA document found" in __import__("badspi_pcap.vendors", fromlist=["x"]).profile("asa").action(
         "reordered-beyond-window")
 

@@ -173,14 +173,14 @@ def check_outputs(inputs: Iterable, outputs: Iterable[tuple]) -> None:
         path = str(path)
         for what, other in seen:
             if _same_file(path, other):
-                role = "an input" if what == "input" else f"also the output of {what}"
+                role = "an input" if what == "input" else f"the {what} output"
                 raise UsageError(f"{path}: {option} would overwrite {role}"
                                  + (f" ({other})" if other != path else "") + "; choose another name")
         seen.append((option, path))
+        _check_writable(path, option, folder=suffixes == "folder")
         if suffixes != "folder" and suffixes and Path(path).suffix.lower() not in suffixes:
             raise UsageError(f"{path}: cannot tell the output format from the name ({option}): use a name ending in "
                              + ", ".join(suffixes))
-        _check_writable(path, option, folder=suffixes == "folder")
 
 
 def _same_file(a: str, b: str) -> bool:

@@ -148,3 +148,154 @@ def test_sigterm_stops_like_ctrl_c(captures, tmp_path):
     assert "leaked" not in text, text
     assert wait_for(lambda: not session_members(proc.pid), 10), session_members(proc.pid)
     assert not (dataset / "_lock").exists()
+
+
+# ---------------------------------------------------------------- outputs never over inputs (2)
+
+from badspi_pcap.cli import main  # noqa: E402
+from conftest import FIXTURES  # noqa: E402
+
+CAPTURE = LAB / "icmp-net-unreach.pcap"
+LOG = FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log"
+
+
+def one_error_line(capsys, *words) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and err.count("\n") == 1, err
+    for w in words:
+        assert w in err, err
+    return err
+
+
+@pytest.fixture
+def case(tmp_path):
+    (tmp_path / "same.pcap").write_bytes(CAPTURE.read_bytes())
+    (tmp_path / "same.log").write_bytes(LOG.read_bytes())
+    return tmp_path
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fails the test if any capture is read or analysed."""
+    import importlib
+
+    def boom(*a, **k):
+        raise AssertionError("work started before the outputs were checked")
+
+    monkeypatch.setattr(importlib.import_module("badspi_pcap.analyze"), "analyze", boom)
+    monkeypatch.setattr(importlib.import_module("badspi_pcap.capture"), "read_capture", boom)
+
+
+@pytest.mark.parametrize("option, target", [("--evidence", "same.pcap"), ("-o", "same.pcap"), ("--report", "same.log"),
+                                            ("-o", "same.log"), ("--evidence", "link.pcap"), ("--report", "hard.html")])
+def test_an_output_never_overwrites_an_input(case, option, target, capsys, no_work):
+    os.symlink(case / "same.pcap", case / "link.pcap")
+    os.link(case / "same.log", case / "hard.html")
+    before = {p.name: p.read_bytes() for p in case.iterdir()}
+    code = main(["analyze", str(case / "same.pcap"), "-e", str(case / "same.log"), option, str(case / target)])
+    assert code == 1
+    one_error_line(capsys, str(case / target), option, "would overwrite an input")
+    assert {p.name: p.read_bytes() for p in case.iterdir()} == before
+
+
+def test_two_outputs_never_share_a_file(case, capsys, no_work):
+    out = str(case / "r.html")
+    assert main(["analyze", str(case / "same.pcap"), "-o", out, "--report", out]) == 1
+    one_error_line(capsys, out, "--report would overwrite the -o output")
+    assert not Path(out).exists()
+
+
+@pytest.mark.parametrize("command", ["packets", "events", "sas"])
+def test_table_commands_check_their_output_first(case, command, capsys, monkeypatch):
+    src = {"packets": "same.pcap", "events": "same.log", "sas": "same.log"}[command]
+    import badspi_pcap.logs
+    import badspi_pcap.sa
+    for module, name in ((badspi_pcap.logs, "parse_logs"), (badspi_pcap.sa, "parse_sas")):
+        monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("read before the output was checked"))
+    monkeypatch.setattr("badspi_pcap.cli.read_captures_with_progress",
+                        lambda *a, **k: pytest.fail("read before the output was checked"))
+    assert main([command, str(case / src), "-o", str(case / src)]) == 1
+    one_error_line(capsys, "would overwrite an input")
+    assert main([command, str(case / src), "-o", str(case / "t.xlsx")]) == 1
+    one_error_line(capsys, "cannot tell the output format", "t.xlsx")
+    assert main([command, str(case / src), "-o", "/sys/t.csv"]) == 1     # EACCES even for root
+    one_error_line(capsys, "/sys/t.csv", "cannot write here")
+    assert main([command, str(case / src), "-o", str(case)]) == 1
+    one_error_line(capsys, str(case), "names a folder")
+
+
+def test_analyze_outputs_are_checked_before_the_analysis(case, capsys, no_work):
+    for option, target, words in (("--report", "/sys/r.html", "cannot write here"),
+                                  ("--evidence", str(case / "e.pcapng"), "cannot tell the output format"),
+                                  ("-o", str(case / "missing-folder-is-made" / ".." / "same.pcap"), "overwrite an input"),
+                                  ("--report", str(case / "same.pcap" / "r.html"), "not a folder")):
+        assert main(["analyze", str(case / "same.pcap"), option, target]) == 1
+        one_error_line(capsys, target, *words.split(" | "))
+
+
+# ---------------------------------------------------------------- honest exit codes (3)
+
+@pytest.mark.parametrize("args", [["packets", "{d}"], ["analyze", "{d}"], ["analyze", "{c}", "-e", "{d}"],
+                                  ["events", "{d}"], ["sas", "{d}"]])
+def test_a_folder_given_as_a_file_is_bad_input_not_a_usage_banner(case, args, capsys):
+    argv = [a.format(d=case, c=case / "same.pcap") for a in args]
+    assert main(argv) == 1
+    one_error_line(capsys, str(case), "directory")
+
+
+def test_an_unwritable_dataset_is_one_error_line(case, capsys):
+    assert main(["batch", str(case / "same.pcap"), "-o", "/sys/ds"]) == 1
+    one_error_line(capsys, "/sys/ds", "cannot write")
+    assert main(["batch", str(case / "same.pcap"), "-o", str(case / "same.pcap")]) == 1
+    one_error_line(capsys, "would overwrite an input")
+
+
+def test_a_full_disk_stops_the_batch_with_one_error_line(case, capsys, monkeypatch):
+    import errno
+
+    import badspi_pcap.batch as batch
+    real = batch._write_parquet
+    calls = []
+
+    def full(table, path, *a, **k):
+        calls.append(path)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        return real(table, path, *a, **k)
+
+    monkeypatch.setattr(batch, "_write_parquet", full)
+    (case / "two.pcap").write_bytes((LAB / "natt.pcap").read_bytes())
+    assert main(["batch", str(case / "same.pcap"), str(case / "two.pcap"), "-o", str(case / "ds"), "-j", "1"]) == 1
+    err = one_error_line(capsys, "no space left on device", str(case / "ds"))
+    assert "worker lost" not in err and "internal" not in err.lower()
+    assert not list((case / "ds").rglob("*.part")) and not (case / "ds" / "_lock").exists()
+
+
+def run_cli(*args, stdin=None, pass_fds=()):
+    return subprocess.run([sys.executable, "-m", "badspi_pcap.cli", *map(str, args)], env=env(), input=stdin,
+                          capture_output=True, pass_fds=pass_fds, timeout=300)
+
+
+def test_pipes_and_stdin_are_read_as_captures(tmp_path):
+    import gzip
+    import threading
+
+    plain = run_cli("packets", CAPTURE, "-o", tmp_path / "file.parquet")
+    assert plain.returncode == 0, plain.stderr
+    piped = run_cli("packets", "/dev/stdin", "-o", tmp_path / "stdin.parquet", stdin=gzip.compress(CAPTURE.read_bytes()))
+    assert piped.returncode == 0, piped.stderr.decode()
+    read, write = os.pipe()   # what bash's <(gzip -dc x.pcap.gz) hands over: /dev/fd/N, a pipe
+    feeder = threading.Thread(target=lambda: (os.write(write, CAPTURE.read_bytes()), os.close(write)))
+    feeder.start()
+    try:
+        fd = run_cli("packets", f"/dev/fd/{read}", "-o", tmp_path / "fd.parquet", pass_fds=(read,))
+    finally:
+        feeder.join()
+        os.close(read)
+    assert fd.returncode == 0, fd.stderr.decode()
+    want = pd.read_parquet(tmp_path / "file.parquet").drop(columns="capture")
+    for name in ("stdin", "fd"):
+        got = pd.read_parquet(tmp_path / f"{name}.parquet").drop(columns="capture")
+        pd.testing.assert_frame_equal(got, want)
+    text = run_cli("analyze", "/dev/stdin", "-e", LOG, stdin=CAPTURE.read_bytes())
+    assert text.returncode == 0 and b"embedded-icmp" in text.stdout, text.stderr.decode()

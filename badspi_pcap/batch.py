@@ -240,9 +240,9 @@ def run_task(task: Task) -> dict:
 def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint: str,
                  token: str | None = None) -> None:
     """Replace one capture's rows as a set: its manifest entry removed first, each table
-    file written atomically, the manifest entry last (unless the check failed, so that
-    the next run tries again).  A kill in between leaves the capture without a manifest
-    entry: not done, whatever table files are there.  With ``token``, nothing is renamed
+    file written atomically, the manifest entry last (a ``failed`` one too: its rows are
+    complete, and the next run tries the capture again).  A kill in between leaves the
+    capture without a manifest entry: not done, whatever table files are there.  With ``token``, nothing is renamed
     into place once the dataset's lock no longer holds it (the run was killed)."""
     root = Path(dataset)
     row = result.summary
@@ -264,11 +264,11 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
             _write_parquet(tables[name], target, check)
         else:
             target.unlink(missing_ok=True)
-    if row["status"] != "failed":
-        done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
-                "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        with atomic_path(marker, before_rename=check) as tmp:
-            Path(tmp).write_text(json.dumps(done, indent=1) + "\n")
+    done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
+            "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tables": sorted(tables)}
+    with atomic_path(marker, before_rename=check) as tmp:
+        Path(tmp).write_text(json.dumps(done, indent=1) + "\n")
 
 
 def check_lock(root: Path, token: str) -> None:
@@ -303,6 +303,30 @@ def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
 def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:
     with atomic_path(path, before_rename=before_rename) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
+
+
+def complete_ids(dataset: str | os.PathLike) -> list[str]:
+    """The capture_ids whose rows are complete: those with a manifest entry.  A table file
+    without one is a run's work in progress (or a killed run's) and must not be read."""
+    folder = Path(dataset) / MANIFEST
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json") and not p.name.startswith("."))
+
+
+def read_dataset(dataset: str | os.PathLike, table: str = "summary") -> pd.DataFrame:
+    """One table of a batch dataset (packets | findings | summary), only the rows of
+    complete captures (``complete_ids``): what a reader should trust while a run writes
+    or after one was killed."""
+    if table not in TABLES:
+        raise UsageError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
+    folder = Path(dataset) / table
+    files = [str(folder / f"{cid}.parquet") for cid in complete_ids(dataset)]
+    files = [f for f in files if os.path.exists(f)]
+    target = {"packets": PACKETS, "findings": FINDINGS, "summary": SUMMARY}[table]
+    if not files:
+        return target.empty_table().to_pandas()
+    return pq.ParquetDataset(files, schema=target).read().to_pandas()
 
 
 # ---------------------------------------------------------------- inputs and logs
@@ -560,7 +584,7 @@ def _done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
     """The stored summary row of a capture done with the same options, else None."""
     try:
         done = json.loads((root / MANIFEST / f"{cid}.json").read_text())
-        if done.get("fingerprint") != fingerprint:
+        if done.get("fingerprint") != fingerprint or done.get("status") == "failed":
             return None
         return pq.read_table(root / "summary" / f"{cid}.parquet").to_pylist()[0]
     except (OSError, ValueError, IndexError, pa.ArrowException):

@@ -299,3 +299,79 @@ def test_pipes_and_stdin_are_read_as_captures(tmp_path):
         pd.testing.assert_frame_equal(got, want)
     text = run_cli("analyze", "/dev/stdin", "-e", LOG, stdin=CAPTURE.read_bytes())
     assert text.returncode == 0 and b"embedded-icmp" in text.stdout, text.stderr.decode()
+
+
+# ---------------------------------------------------------------- a re-check replaces rows as a set (4)
+
+KILL_AT_STEP = r"""
+import atexit, os, signal, sys
+step, dataset = int(sys.argv[1]), os.path.realpath(sys.argv[2])
+count = [0]
+
+def writes(path):
+    path = os.path.realpath(path)
+    if path.startswith(dataset + os.sep) and not path.endswith(".part") and ".badspi-probe." not in path:
+        count[0] += 1
+        if count[0] == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+real_replace, real_unlink = os.replace, os.unlink
+os.replace = lambda src, dst, **k: (writes(dst), real_replace(src, dst, **k))[1]
+os.unlink = lambda path, **k: (writes(path), real_unlink(path, **k))[1]
+atexit.register(lambda: print("steps", count[0], file=sys.stderr))
+from badspi_pcap.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def test_a_kill_at_every_write_step_of_a_recheck_leaves_old_or_new_never_a_mix(tmp_path):
+    import shutil
+
+    import badspi_pcap.batch as batch
+
+    capture = tmp_path / "c.pcap"
+    capture.write_bytes(CAPTURE.read_bytes())
+    first = tmp_path / "first"
+    batch.run_batch([str(capture)], first, jobs=1)                 # no log: capture-only findings
+    final = tmp_path / "final"
+    shutil.copytree(first, final)
+    batch.run_batch([str(capture)], final, jobs=1, force=True,
+                    options=batch.CheckOptions(events=(str(LOG),)))    # the re-check, uninterrupted
+    old, new = batch.read_dataset(first, "summary"), batch.read_dataset(final, "summary")
+    assert old["logs"].isna().all() and new["logs"].notna().all()      # the two differ
+    tables = {name: batch.read_dataset(final, name) for name in batch.TABLES}
+
+    def kill_at(step: int, where: Path):
+        return subprocess.run([sys.executable, "-c", KILL_AT_STEP, str(step), str(where), "batch", str(capture),
+                               "-o", str(where), "-j", "1", "--force", "-e", str(LOG)],
+                              env=env(), capture_output=True, timeout=300)
+
+    probe = tmp_path / "probe"
+    shutil.copytree(first, probe)
+    done = kill_at(0, probe)
+    assert done.returncode == 0, done.stderr.decode()
+    steps = int(done.stderr.decode().split("steps ")[-1])
+    assert steps >= 5   # the old manifest, three tables, the new manifest (and the lock file)
+    for step in range(1, steps + 1):
+        where = tmp_path / f"killed{step}"
+        shutil.copytree(first, where)
+        killed = kill_at(step, where)
+        assert killed.returncode == -signal.SIGKILL, (step, killed.stderr.decode())
+        summary = batch.read_dataset(where, "summary")
+        # What a reader trusts is the old set or the new set, never a mix.
+        if len(summary) == 0:
+            assert step <= steps
+        else:
+            got = {name: batch.read_dataset(where, name) for name in batch.TABLES}
+            same_as_old = got["summary"]["logs"].isna().all()
+            reference = {name: batch.read_dataset(first if same_as_old else final, name) for name in batch.TABLES}
+            for name in batch.TABLES:
+                pd.testing.assert_frame_equal(got[name],
+                                              reference[name], obj=f"step {step}: {name}")
+            assert not same_as_old or step == 1, f"step {step}: the old manifest is not the first thing removed"
+        # And the next run finishes it to exactly the uninterrupted result.
+        batch.run_batch([str(capture)], where, jobs=1, options=batch.CheckOptions(events=(str(LOG),)))
+        for name in batch.TABLES:
+            got = batch.read_dataset(where, name)
+            pd.testing.assert_frame_equal(got, tables[name], obj=f"after step {step}: {name}")
+        assert not list(where.rglob("*.part")) and not (where / "_lock").exists()

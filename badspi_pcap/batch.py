@@ -135,8 +135,18 @@ class RunLost(BadspiError):
 
 
 def capture_id(entry: CaptureSource | Unread) -> str:
-    digest = entry.sha256 or hashlib.sha256(f"unread:{entry.address}".encode()).hexdigest()
+    """By content; an entry without content (a FIFO, a link, an unreadable file) by where
+    it really is, so that naming its folder another way (relative, absolute, through a
+    link) finds it done."""
+    digest = entry.sha256 or hashlib.sha256(f"unread:{resolved_address(entry)}".encode()).hexdigest()
     return digest[:ID_DIGITS]
+
+
+def resolved_address(entry: CaptureSource | Unread) -> str:
+    """The entry's file with its folder's links resolved (not the entry's own: a link is
+    the entry), then the archive members."""
+    folder, name = os.path.split(entry.path)
+    return SEP.join([os.path.join(os.path.realpath(folder), name), *(h.member for h in entry.hops)])
 
 
 # ---------------------------------------------------------------- one capture
@@ -362,7 +372,11 @@ def expand_inputs(paths: Iterable[str], exclude: str | os.PathLike | None = None
 
 
 def _walk(folder: str, add, unread: list, skip: str | None) -> None:
-    if os.path.realpath(folder) == skip:
+    """Add the files under ``folder``.  Links to folders are not followed, nor links to
+    files outside ``folder`` (a link to /etc/shadow put in a case folder): both are listed
+    as skipped."""
+    top = os.path.realpath(folder)
+    if top == skip:
         return
     for root, dirs, names in os.walk(os.path.normpath(folder)):
         dirs.sort()
@@ -374,7 +388,12 @@ def _walk(folder: str, add, unread: list, skip: str | None) -> None:
             elif os.path.realpath(where) == skip:
                 dirs.remove(d)
         for name in sorted(names):
-            add(os.path.join(root, name))
+            where = os.path.join(root, name)
+            if os.path.islink(where) and not os.path.realpath(where).startswith(top + os.sep):
+                unread.append(Unread(where, os.path.abspath(where), "skipped",
+                                     "link to a file outside the folder: not followed"))
+            else:
+                add(where)
 
 
 @dataclass(frozen=True)

@@ -375,3 +375,104 @@ def test_a_kill_at_every_write_step_of_a_recheck_leaves_old_or_new_never_a_mix(t
             got = batch.read_dataset(where, name)
             pd.testing.assert_frame_equal(got, tables[name], obj=f"after step {step}: {name}")
         assert not list(where.rglob("*.part")) and not (where / "_lock").exists()
+
+
+# ---------------------------------------------------------------- skipped entries keyed by content or real place (5)
+
+class chdir:
+    def __init__(self, path):
+        self.path = path
+
+    def __enter__(self):
+        self.old = os.getcwd()
+        os.chdir(self.path)
+
+    def __exit__(self, *exc):
+        os.chdir(self.old)
+
+
+def test_reruns_from_another_path_add_no_rows(tmp_path):
+    import badspi_pcap.batch as batch
+
+    case = tmp_path / "case"
+    (case / "sub").mkdir(parents=True)
+    (case / "a.pcap").write_bytes(CAPTURE.read_bytes())
+    (case / "README.txt").write_text("notes\n")
+    (case / "sub" / "corrupt.pcap").write_bytes(b"not a capture\n" * 4)
+    os.mkfifo(case / "fifo.pcap")
+    os.symlink(tmp_path, case / "loop")                # a link to a folder
+    (tmp_path / "elsewhere").symlink_to(tmp_path)      # the same folder through a link
+    ds = tmp_path / "ds"
+
+    def rows():
+        return batch.read_dataset(ds, "summary").set_index("capture_id")["status"].sort_index()
+
+    with chdir(tmp_path):
+        batch.run_batch(["case"], ds, jobs=1)
+    first = rows()
+    assert sorted(first) == ["error", "ok", "skipped", "skipped", "skipped"]
+    for how in (str(case), str(tmp_path / "elsewhere" / "case"), str(case) + "/"):
+        again = batch.run_batch([how], ds, jobs=1)
+        assert (again.summary["run"] == "earlier").all(), (how, again.summary[["capture", "run"]])
+        pd.testing.assert_series_equal(rows(), first)
+    # Renamed: what has content is found by it; only the content-less entries are new.
+    case.rename(tmp_path / "renamed")
+    renamed = batch.run_batch([str(tmp_path / "renamed")], ds, jobs=1)
+    new = renamed.summary[renamed.summary["run"] == "new"]
+    assert sorted(new["capture"].map(lambda a: a.rsplit("/", 1)[-1])) == ["fifo.pcap", "loop"]
+    assert len(rows()) == len(first) + 2
+
+
+# ---------------------------------------------------------------- links, leftovers, fsync (8)
+
+def test_links_out_of_the_folder_are_not_followed_and_content_is_never_quoted(tmp_path):
+    import badspi_pcap.batch as batch
+
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$secret-hash:19000:0:99999:7:::\n")
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "a.pcap").write_bytes(CAPTURE.read_bytes())
+    (case / "evil.pcap").symlink_to(secret)
+    (case / "inside.pcap").symlink_to(case / "a.pcap")  # inside the folder: the same capture
+    (case / "notes.pcap").write_text("root:$6$other\n")
+    result = batch.run_batch([str(case)], tmp_path / "ds", jobs=1)
+    s = result.summary.set_index(result.summary["capture"].map(lambda a: a.rsplit("/", 1)[-1]))
+    assert s.loc["evil.pcap", "status"] == "skipped"
+    assert s.loc["evil.pcap", "error"] == "link to a file outside the folder: not followed"
+    assert s.loc["notes.pcap", "status"] == "error" and "starts with" not in s.loc["notes.pcap", "error"]
+    assert "inside.pcap" not in s.index or s.loc["inside.pcap", "status"] == "duplicate"
+    dumped = "".join(p.read_bytes().hex() + p.read_bytes().decode("latin-1") for p in (tmp_path / "ds").rglob("*") if p.is_file())
+    for leak in ("root:$", "secret-hash", "$6$other", b"root:".hex(), "72 6f 6f 74 3a"):
+        assert leak not in dumped, leak
+
+
+def test_stale_part_files_of_a_killed_command_are_removed_by_the_next_run(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f".report.txt.{dead.pid}.k2j3.part"
+    live = tmp_path / f".report.txt.{os.getpid()}.x9z8.part"      # a run still writing it
+    other = tmp_path / f".other.txt.{dead.pid}.q1w2.part"          # another output's: its own next run
+    for p in (stale, live, other):
+        p.write_text("half")
+    done = run_cli("analyze", CAPTURE, "-o", tmp_path / "report.txt")
+    assert done.returncode == 0, done.stderr.decode()
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (tmp_path / "report.txt").read_text().strip()
+
+
+def test_dataset_files_are_fsynced_before_their_rename(tmp_path, monkeypatch):
+    import badspi_pcap.batch as batch
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(a), str(b))), real_replace(a, b))[1])
+    batch.run_batch([str(CAPTURE)], tmp_path / "ds", jobs=1)
+    renames = [e for e in events if e[0] == "replace"]
+    assert {Path(e[2]).parent.name for e in renames} == {"packets", "findings", "summary", "_manifest"}
+    for e in renames:
+        at = events.index(e)
+        assert ("fsync", e[1]) in events[:at], f"{e[2]} renamed before its data was on disk"
+        assert ("fsync", str(Path(e[2]).parent)) in events[at:], f"{e[2]}: folder not synced after the rename"

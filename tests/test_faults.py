@@ -379,19 +379,7 @@ def test_a_kill_at_every_write_step_of_a_recheck_leaves_old_or_new_never_a_mix(t
 
 # ---------------------------------------------------------------- skipped entries keyed by content or real place (5)
 
-class chdir:
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        self.old = os.getcwd()
-        os.chdir(self.path)
-
-    def __exit__(self, *exc):
-        os.chdir(self.old)
-
-
-def test_reruns_from_another_path_add_no_rows(tmp_path):
+def test_reruns_from_another_path_add_no_rows(tmp_path, monkeypatch):
     import badspi_pcap.batch as batch
 
     case = tmp_path / "case"
@@ -407,8 +395,8 @@ def test_reruns_from_another_path_add_no_rows(tmp_path):
     def rows():
         return batch.read_dataset(ds, "summary").set_index("capture_id")["status"].sort_index()
 
-    with chdir(tmp_path):
-        batch.run_batch(["case"], ds, jobs=1)
+    monkeypatch.chdir(tmp_path)
+    batch.run_batch(["case"], ds, jobs=1)       # relative
     first = rows()
     assert sorted(first) == ["error", "ok", "skipped", "skipped", "skipped"]
     for how in (str(case), str(tmp_path / "elsewhere" / "case"), str(case) + "/"):

@@ -33,15 +33,23 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 @contextmanager
 def progress_bar(total_bytes: int, what: str):
-    """A bytes progress bar on stderr when it is a terminal; ``advance(n)`` per step."""
-    from rich.console import Console
+    """A bytes progress bar on stderr when it is a terminal; ``advance(n)`` per step.
+    File names reach it as plain text: no rich markup, no control characters."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(what, total=total_bytes)
-        yield lambda n: bar.advance(task, n), lambda text: bar.update(task, description=text)
+    from .errors import printable
+
+    console = terminal()
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(printable(what), total=total_bytes)
+        yield lambda n: bar.advance(task, n), lambda text: bar.update(task, description=printable(text))
+
+
+def terminal():
+    """The rich console of the progress bars (stderr)."""
+    from rich.console import Console
+    return Console(stderr=True)
 
 
 def read_captures_with_progress(paths, engine: str = "auto"):
@@ -325,13 +333,13 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
 def batch_progress(phase: str, files: int, total_bytes: int):
     """``badspi batch``'s bar: files and MB done, and an ETA that counts each file as
     well as its bytes (a small capture costs about what 8 MB of a large one do)."""
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     per_file = 8_000_000
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(f"{{task.fields[files]}}/{files} files"),
-               TextColumn(f"{{task.fields[mb]:.0f}}/{total_bytes / 1e6:.0f} MB"), TimeRemainingColumn())
+    console = terminal()
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               TextColumn(f"{{task.fields[files]}}/{files} files", markup=False),
+               TextColumn(f"{{task.fields[mb]:.0f}}/{total_bytes / 1e6:.0f} MB", markup=False), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(phase, total=total_bytes + per_file * files, files=0, mb=0.0)
         done = {"files": 0, "bytes": 0}

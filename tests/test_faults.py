@@ -464,3 +464,44 @@ def test_dataset_files_are_fsynced_before_their_rename(tmp_path, monkeypatch):
         at = events.index(e)
         assert ("fsync", e[1]) in events[:at], f"{e[2]} renamed before its data was on disk"
         assert ("fsync", str(Path(e[2]).parent)) in events[at:], f"{e[2]}: folder not synced after the rename"
+
+
+# ---------------------------------------------------------------- outside text is plain text on a terminal (6)
+
+def run_on_a_terminal(*args, cwd) -> bytes:
+    """Run the CLI with stderr on a pseudo-terminal (so the progress bar shows); what the
+    terminal received."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "badspi_pcap.cli", *map(str, args)],
+                            env={**env(), "TERM": "xterm", "COLUMNS": "200"},
+                            cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    received = b""
+    while True:
+        ready, _, _ = select.select([master], [], [], 60)
+        try:
+            chunk = os.read(master, 65536) if ready else b""
+        except OSError:   # the other side closed
+            chunk = b""
+        if not chunk:
+            break
+        received += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    return received
+
+
+def test_file_names_reach_the_progress_bar_as_plain_text(tmp_path):
+    names = {"a[link=file:evil.example]b.pcap": b"a[link=file:evil.example]b.pcap",
+             "[bold red]styled.pcap": b"[bold red]styled.pcap",
+             "esc\x1b]0;owned\x07.pcap": b"esc?]0;owned?.pcap"}
+    for name, shown in names.items():   # one per run: the bar always draws the last name
+        (tmp_path / name).write_bytes(CAPTURE.read_bytes())
+        seen = run_on_a_terminal("packets", name, cwd=tmp_path)
+        assert b"reading " + shown in seen, seen
+        assert b"\x1b]8;" not in seen            # no OSC 8 hyperlink
+        assert b"\x1b]0;owned" not in seen       # no title change
+        assert b"\x1b[1;31m" not in seen and b"\x1b[31;1m" not in seen   # no bold red from a name

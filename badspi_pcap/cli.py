@@ -162,6 +162,10 @@ def events(logs, output, format_, year, log_tz, show_unparsed):
     click.echo("\n".join(events_footer(result)))
     if show_unparsed:
         click.echo("\n".join(unparsed_lines(result.unparsed)) or "(no unparsed lines)")
+        if result.unparsed_count > len(result.unparsed):
+            from .logs.parse import UNPARSED_SAMPLE
+            click.echo(f"({result.unparsed_count - len(result.unparsed)} more not listed: the first "
+                       f"{UNPARSED_SAMPLE} of each file are kept)")
     if output:
         write_table(result.events, output)
         click.echo(f"wrote {len(result.events)} rows to {output}")

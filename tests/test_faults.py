@@ -505,3 +505,38 @@ def test_file_names_reach_the_progress_bar_as_plain_text(tmp_path):
         assert b"\x1b]8;" not in seen            # no OSC 8 hyperlink
         assert b"\x1b]0;owned" not in seen       # no title change
         assert b"\x1b[1;31m" not in seen and b"\x1b[31;1m" not in seen   # no bold red from a name
+
+
+# ---------------------------------------------------------------- endless and huge logs are bounded (7)
+
+def test_endless_logs_stop_at_the_size_limit_with_one_error_line():
+    for device in ("/dev/zero", "/dev/urandom"):
+        started = time.monotonic()
+        done = subprocess.run([sys.executable, "-m", "badspi_pcap.cli", "events", device], capture_output=True,
+                              env={**env(), "BADSPI_MAX_LOG_SIZE": "20M"}, timeout=120)
+        err = done.stderr.decode()
+        assert done.returncode == 1 and err.count("\n") == 1, err
+        assert err.startswith(f"Error: {device}: no lines of a known log format; stopped reading after 20.0 MiB: "
+                              "the log size limit (set BADSPI_MAX_LOG_SIZE"), err
+        assert time.monotonic() - started < 60
+
+
+def test_unparsed_lines_are_counted_but_only_a_sample_is_kept(tmp_path, monkeypatch):
+    import random
+
+    from badspi_pcap.logs import parse_logs
+    from badspi_pcap.logs.parse import UNPARSED_SAMPLE
+
+    junk = random.Random(17).randbytes(3 << 20).replace(b"\n", b"") + b"\n"
+    lines = [junk[i:i + 100] + b"\n" for i in range(0, len(junk) - 100, 100)]
+    log = tmp_path / "mixed.log"
+    log.write_bytes(LOG.read_bytes() + b"".join(lines))
+    result = parse_logs(log)
+    assert len(result.events) == len(parse_logs(LOG).events)
+    assert len(result.unparsed) == UNPARSED_SAMPLE < len(lines)
+    assert result.unparsed_count == int(result.stats["unparsed"].sum()) > UNPARSED_SAMPLE
+    # Cut at the size limit: what came before is kept and the stop is a warning.
+    monkeypatch.setenv("BADSPI_MAX_LOG_SIZE", str(len(LOG.read_bytes()) + 1000))
+    cut = parse_logs(log)
+    assert len(cut.events) == len(result.events)
+    assert [s.reason for s in cut.skipped if "size limit" in s.reason]

@@ -203,76 +203,156 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     failing that, the nearest reference of each role with the same SPI within
     SPI_WINDOW_S; and, unless an ICMP error already matched, the nearest ICMP error
     quoting the line's address pair (NAT-T quotes that stop before the SPI).  ``dt`` is
-    packet time minus line time, in seconds.  Each line costs a binary search in its
-    SPI's references, so long logs against big captures stay fast.
+    packet time minus line time, in seconds.  All lines are matched at once: references
+    sorted by (key, time) and every line's window found by one sort-and-search, so the
+    cost does not grow with the number of SPIs or lines beyond n log n.
     """
-    refs = references(packets)
-    refs = refs.assign(role=_roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
-    by_spi = {spi: _Timeline(g) for spi, g in refs.groupby("spi", observed=True)}
-    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
-    short = short.assign(t=_seconds(short["time"]), role="quoted-by-icmp", pair=_pair_keys(short["inner_src"], short["inner_dst"]))
-    by_pair = {pair: _Timeline(g.sort_values("t", kind="stable")) for pair, g in short.groupby("pair")}
-    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
-    rows = []
-    for idx, spi, seq, src, dst, source, line, ns in zip(
-            bad.index, bad["spi"], bad["seq"], bad["src"], bad["dst"], bad["source"], bad["line"],
-            bad["time"].astype("int64")):
-        t = ns / 1e9
-        found = []
-        timeline = by_spi.get(spi) if pd.notna(spi) else None
-        if timeline is not None and pd.notna(seq):
-            found = [(i, "spi+seq") for i in timeline.exact(seq, t - EXACT_TOLERANCE_S, t + resolution + EXACT_TOLERANCE_S)]
-        if not found and timeline is not None:
-            found = [(i, "spi") for i in timeline.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
-        hits = [(timeline, i, key) for i, key in found]
-        if not any(timeline.role[i] == "quoted-by-icmp" for _, i, _ in hits) and pd.notna(src) and pd.notna(dst):
-            # A NAT-T quote may stop before the SPI: match the quoted address pair.
-            quotes = by_pair.get(_pair_key(src, dst))
-            if quotes is not None:
-                hits += [(quotes, i, "tuple") for i in quotes.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
-        for tl, i, key in hits:
-            rows.append({"event": idx, "source": source, "line": line, "capture": tl.capture[i],
-                         "frame": int(tl.frame[i]), "dt": float(tl.t[i] - t), "key": key, "role": tl.role[i]})
     cols = ["event", "source", "line", "capture", "frame", "dt", "key", "role"]
-    return pd.DataFrame(rows, columns=cols)
+    refs = references(packets)
+    refs = refs.assign(role=_roles(refs, local), ns=refs["time"].astype("int64"))
+    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
+    if bad.empty:
+        return pd.DataFrame(columns=cols)
+    ns = bad["time"].astype("int64").to_numpy()
+    spi = _numbers(bad["spi"])
+    seq = _numbers(bad["seq"])
+    early, late = _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S)
+    near_lo, near_hi = _ns(SPI_WINDOW_S), _ns(resolution + 1)
+    ref_spi, ref_seq, ref_ns = _numbers(refs["spi"]), _numbers(refs["seq"]), refs["ns"].to_numpy()
+    parts = []
+
+    # 1. (SPI, SEQ) within the line's second and the tolerance: every such reference.
+    with_seq = ~np.isnan(spi) & ~np.isnan(seq)
+    has = ~np.isnan(ref_spi) & ~np.isnan(ref_seq)
+    exact = _all_within(_pair_code(ref_spi[has], ref_seq[has]), ref_ns[has], np.flatnonzero(has),
+                        _pair_code(spi[with_seq], seq[with_seq]), ns[with_seq], np.flatnonzero(with_seq),
+                        early, late)
+    parts.append(exact.assign(stage=0, order=0))
+
+    # 2. Failing that, by SPI alone: the nearest reference of each role in the window.
+    matched = np.zeros(len(bad), dtype=bool)
+    matched[exact["e"].to_numpy()] = True
+    todo = np.flatnonzero(~matched & ~np.isnan(spi))
+    roles = refs["role"].to_numpy()
+    for order, role in enumerate(sorted(set(roles))):
+        mine = np.flatnonzero((roles == role) & ~np.isnan(ref_spi))
+        hit = _nearest_within(ref_spi[mine], ref_ns[mine], mine, spi[todo], ns[todo], todo, near_lo, near_hi)
+        parts.append(hit.assign(stage=1, order=order))
+    found = pd.concat(parts, ignore_index=True)
+
+    # 3. Unless an ICMP error matched: ICMP errors quoting the line's address pair.
+    quoted = found[refs["role"].to_numpy()[found["r"].to_numpy()] == "quoted-by-icmp"]["e"] if len(found) else []
+    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
+    want = np.ones(len(bad), dtype=bool)
+    want[np.asarray(quoted, dtype=np.int64)] = False
+    want &= bad["src"].notna().to_numpy() & bad["dst"].notna().to_numpy()
+    tuple_hits = pd.DataFrame(columns=["e", "r"])
+    if len(short) and want.any():
+        codes, uniques = pd.factorize(np.concatenate([_pair_keys(short["inner_src"], short["inner_dst"]),
+                                                      _pair_keys(bad["src"], bad["dst"])]))
+        short_code, event_code = codes[:len(short)].astype(float), codes[len(short):].astype(float)
+        short_code[np.asarray(uniques)[codes[:len(short)]] == ""] = np.nan
+        rows = np.flatnonzero(want)
+        tuple_hits = _nearest_within(short_code, short["time"].astype("int64").to_numpy(), np.arange(len(short)),
+                                     event_code[rows], ns[rows], rows, near_lo, near_hi)
+
+    e = found["e"].to_numpy(dtype=np.int64)
+    r = found["r"].to_numpy(dtype=np.int64)
+    te = tuple_hits["e"].to_numpy(dtype=np.int64)
+    tr = tuple_hits["r"].to_numpy(dtype=np.int64)
+    out = pd.DataFrame({
+        "event": np.concatenate([bad.index.to_numpy()[e], bad.index.to_numpy()[te]]),
+        "source": np.concatenate([bad["source"].to_numpy()[e], bad["source"].to_numpy()[te]]),
+        "line": np.concatenate([bad["line"].to_numpy()[e], bad["line"].to_numpy()[te]]),
+        "capture": np.concatenate([refs["capture"].to_numpy()[r], short["capture"].to_numpy()[tr]]),
+        "frame": np.concatenate([refs["frame"].to_numpy()[r], short["frame"].to_numpy()[tr]]).astype(np.int64),
+        "dt": np.concatenate([ref_ns[r] - ns[e], short["time"].astype("int64").to_numpy()[tr] - ns[te]]) / 1e9,
+        "key": np.concatenate([np.where(found["stage"].to_numpy() == 0, "spi+seq", "spi"),
+                               np.full(len(te), "tuple")]),
+        "role": np.concatenate([roles[r], np.full(len(te), "quoted-by-icmp")]),
+        "_e": np.concatenate([e, te]),
+        "_stage": np.concatenate([found["stage"].to_numpy(), np.full(len(te), 2)]),
+        "_order": np.concatenate([found["order"].to_numpy(), np.zeros(len(te))]),
+        "_t": np.concatenate([ref_ns[r], np.zeros(len(te), dtype=np.int64)]),
+        "_r": np.concatenate([r, tr]),
+    })
+    # Lines in log order; per line exact matches in time order, then one per role, then the tuple.
+    out = out.sort_values(["_e", "_stage", "_order", "_t", "_r"], kind="stable")
+    return out[cols].reset_index(drop=True)
 
 
-class _Timeline:
-    """References of one SPI (or one quoted address pair) as arrays sorted by time."""
-
-    def __init__(self, g: pd.DataFrame):
-        self.t = g["t"].to_numpy(dtype=float)
-        self.seq = g["seq"].to_numpy(dtype=float, na_value=np.nan) if "seq" in g else np.full(len(g), np.nan)
-        self.role = g["role"].to_numpy()
-        self.capture = g["capture"].to_numpy()
-        self.frame = g["frame"].to_numpy()
-
-    def _window(self, lo: float, hi: float) -> range:
-        return range(int(np.searchsorted(self.t, lo, "left")), int(np.searchsorted(self.t, hi, "right")))
-
-    def exact(self, seq, lo: float, hi: float) -> list[int]:
-        w = self._window(lo, hi)
-        return [w.start + int(i) for i in np.flatnonzero(self.seq[w.start:w.stop] == float(seq))]
-
-    def nearest_per_role(self, t: float, lo: float, hi: float) -> list[int]:
-        w = self._window(lo, hi)
-        if not len(w):
-            return []
-        roles = self.role[w.start:w.stop]
-        distance = np.abs(self.t[w.start:w.stop] - t)
-        out = []
-        for r in np.unique(roles):
-            mine = np.flatnonzero(roles == r)
-            out.append(w.start + int(mine[np.argmin(distance[mine])]))
-        return out
+def _ns(seconds: float) -> int:
+    return int(round(seconds * 1e9))
 
 
-def _pair_key(a, b) -> str:
-    return "|".join(sorted((str(a), str(b))))
+def _numbers(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _pair_keys(a: pd.Series, b: pd.Series) -> list[str]:
-    return [_pair_key(x, y) if pd.notna(x) and pd.notna(y) else "" for x, y in zip(a, b)]
+def _pair_code(spi: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """(SPI, SEQ) as one exact number (both are 32-bit)."""
+    return spi.astype(np.uint64) << np.uint64(32) | seq.astype(np.uint64)
+
+
+def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
+    """For each query (key, time): how many references sort before it by (key, time),
+    i.e. ``np.searchsorted`` on pairs; ``side`` as there (ties: 'left' before, 'right' after)."""
+    n = len(ref_key)
+    is_query = np.concatenate([np.zeros(n, dtype=np.int8), np.ones(len(q_key), dtype=np.int8)])
+    tie = is_query if side == "right" else 1 - is_query
+    order = np.lexsort((tie, np.concatenate([ref_ns, q_ns]), np.concatenate([ref_key, q_key])))
+    queries_so_far = np.cumsum(is_query[order])
+    at = np.empty(len(order), dtype=np.int64)
+    at[order] = np.arange(len(order))
+    q_at = at[n:]
+    return q_at - (queries_so_far[q_at] - 1)
+
+
+def _sorted_refs(key, ns, ids):
+    order = np.lexsort((ns, key))   # stable: ties keep the references' order
+    return key[order], ns[order], ids[order]
+
+
+def _all_within(ref_key, ref_ns, ref_ids, q_key, q_ns, q_ids, before: int, after: int) -> pd.DataFrame:
+    """Every (query, reference) with the same key and the reference in [t - before, t + after]."""
+    key, t, ids = _sorted_refs(ref_key, ref_ns, ref_ids)
+    lo = _count_before(key, t, q_key, q_ns - before, "left")
+    hi = _count_before(key, t, q_key, q_ns + after, "right")
+    counts = np.maximum(hi - lo, 0)
+    first = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    at = first + np.arange(counts.sum())
+    return pd.DataFrame({"e": np.repeat(q_ids, counts), "r": ids[at]})
+
+
+def _nearest_within(ref_key, ref_ns, ref_ids, q_key, q_ns, q_ids, before: int, after: int) -> pd.DataFrame:
+    """For each query, the reference with the same key nearest in time within
+    [t - before, t + after] (on a tie, the earlier; among equal times, the first)."""
+    keep = ~np.isnan(ref_key)
+    if not keep.any() or not len(q_key):
+        return pd.DataFrame({"e": np.array([], dtype=np.int64), "r": np.array([], dtype=np.int64)})
+    key, t, ids = _sorted_refs(ref_key[keep], ref_ns[keep], ref_ids[keep])
+    lo = _count_before(key, t, q_key, q_ns - before, "left")
+    hi = _count_before(key, t, q_key, q_ns + after, "right")
+    mid = _count_before(key, t, q_key, q_ns, "left")          # the first at or after the line
+    after_i = np.clip(mid, lo, np.maximum(hi - 1, lo))
+    before_i = np.clip(mid - 1, lo, np.maximum(hi - 1, lo))
+    # the earliest reference with the same time as the one just before the line
+    before_i = np.where(hi > lo, _count_before(key, t, q_key, t[np.minimum(before_i, len(t) - 1)], "left"), before_i)
+    before_i = np.maximum(before_i, lo)
+    d_before = np.abs(t[np.minimum(before_i, len(t) - 1)] - q_ns)
+    d_after = np.abs(t[np.minimum(after_i, len(t) - 1)] - q_ns)
+    pick = np.where(d_before <= d_after, before_i, after_i)
+    ok = hi > lo
+    return pd.DataFrame({"e": q_ids[ok], "r": ids[pick[ok]]})
+
+
+def _pair_keys(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """'a|b' with the two addresses in sorted order ('' where one is missing)."""
+    known = (a.notna() & b.notna()).to_numpy()
+    x = a.astype(object).where(known, "").astype(str).to_numpy(dtype=object)
+    y = b.astype(object).where(known, "").astype(str).to_numpy(dtype=object)
+    pair = np.where(x <= y, x + "|" + y, y + "|" + x)
+    return np.where(known, pair, "").astype(object)
 
 
 def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> set[str]:

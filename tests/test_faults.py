@@ -540,3 +540,27 @@ def test_unparsed_lines_are_counted_but_only_a_sample_is_kept(tmp_path, monkeypa
     cut = parse_logs(log)
     assert len(cut.events) == len(result.events)
     assert [s.reason for s in cut.skipped if "size limit" in s.reason]
+
+
+def test_a_worker_renames_nothing_once_its_run_lost_the_lock(tmp_path):
+    import badspi_pcap.batch as batch
+
+    ds = tmp_path / "ds"
+    result = batch.CaptureResult({**batch._base_row(batch.Unread("x", str(tmp_path / "x"), "skipped", "why")),
+                                  "status": "skipped", "error": "why"})
+    with batch._locked(ds) as token:
+        batch.check_lock(ds, token)                                  # held by this run: fine
+        batch.write_result(result, ds, "fp", token)
+        with pytest.raises(batch.RunLost, match="another run"):
+            batch.check_lock(ds, "0123456789abcdef")
+    assert not (ds / "_lock").exists()
+    with pytest.raises(batch.RunLost, match="has ended"):            # the run is over: no lock file
+        batch.write_result(result, ds, "fp", token)
+    (ds / "_lock").write_text(token)                                  # killed: its token left, nobody holds it
+    with pytest.raises(batch.RunLost, match="is gone"):
+        batch.write_result(result, ds, "fp", token)
+    with batch._locked(ds) as new:                                    # a new run took over
+        assert new != token
+        with pytest.raises(batch.RunLost, match="another run"):
+            batch.write_result(result, ds, "fp", token)
+    assert not list(ds.rglob("*.part"))

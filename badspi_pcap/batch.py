@@ -40,12 +40,13 @@ import pyarrow.parquet as pq
 from . import schema
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .diagnose import FINDING_COLUMNS
-from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text
+from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text, without_content
 from .output import atomic_path
 
 TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
 LOCK = "_lock"                 # held (flock) by the run writing; holds that run's token
+NO_FLOCK = "no-flock"          # in the lock file when flock does not exclude (some network filesystems)
 ROW_GROUP = 131_072
 ID_DIGITS = 16
 DASK_CONNECT_TIMEOUT = "20s"
@@ -173,7 +174,8 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
                            log_self=options.log_self, rate_limit_s=options.rate_limit_s,
                            screenos_version=options.screenos_version, engine=options.engine)
     except BadspiError as e:
-        return CaptureResult({**base, "status": "error", "error": str(e).removeprefix(f"{source.address}: ")})
+        return CaptureResult({**base, "status": "error",
+                              "error": without_content(str(e).removeprefix(f"{source.address}: "))})
     except Exception as e:  # a bug, or a worker out of memory: listed and retried next run
         return CaptureResult({**base, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}"})
     findings = analysis.findings.copy()
@@ -226,7 +228,7 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
 
 
 def _warning_text(skipped, keep: int = 5) -> str | None:
-    text = "; ".join(str(s) for s in skipped[:keep])
+    text = "; ".join(without_content(str(s)) for s in skipped[:keep])
     if len(skipped) > keep:
         text += f"; ... {len(skipped) - keep} more"
     return text or None
@@ -288,8 +290,11 @@ def check_lock(root: Path, token: str) -> None:
 
     try:
         with open(root / LOCK, "rb") as f:
-            if f.read().decode(errors="replace").strip() != token:
+            held = f.read().decode(errors="replace").split()
+            if held[:1] != [token]:
                 raise RunLost(f"{root}: another run took over the dataset")
+            if NO_FLOCK in held:
+                return                        # locks do not exclude here: the token alone tells
             try:
                 fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -636,7 +641,7 @@ def _locked(root: Path) -> Iterator[str]:
                 pass
             lock.close()
         lock.truncate(0)
-        lock.write(token.encode())
+        lock.write((token if _flock_excludes(path) else f"{token} {NO_FLOCK}").encode())
         lock.flush()
     except OSError as e:
         raise OutputError(f"{e.filename or root}: cannot write the dataset: {os_error_text(e)}") from None
@@ -645,6 +650,19 @@ def _locked(root: Path) -> Iterator[str]:
     finally:
         path.unlink(missing_ok=True)
         lock.close()
+
+
+def _flock_excludes(path: Path) -> bool:
+    """Whether a second lock on ``path`` fails while we hold it (not so on some network
+    filesystems, where workers then go by the token alone)."""
+    import fcntl
+
+    with open(path, "rb") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
 
 
 def _clean_temporaries(root: Path) -> None:

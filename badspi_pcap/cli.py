@@ -252,6 +252,12 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     paths = list(captures)
     check_outputs([*paths, *event_files, *sa_files], [("-o", output, None), ("--evidence", evidence, EVIDENCE_SUFFIXES),
                                                       ("--report", report, (".html", ".htm"))])
+    if evidence:   # the evidence frames are read again from the captures: a pipe gives its bytes once
+        from .errors import UsageError
+        for path in paths:
+            if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+                raise UsageError(f"{path}: --evidence reads the captures twice, and this one is a pipe or device: "
+                                 "save it to a file first")
     sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
     with progress_bar(sum(sizes), "reading captures") as (advance, _describe):
         last = [0]

@@ -105,7 +105,7 @@ def started_working(proc, dataset: Path) -> None:
 
 @pytest.fixture(scope="module")
 def captures(tmp_path_factory):
-    return make_captures(tmp_path_factory.mktemp("faults") / "caps", 60)
+    return make_captures(tmp_path_factory.mktemp("faults") / "caps", 30)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
@@ -130,8 +130,8 @@ def test_kill_9_of_the_main_process_leaves_no_worker_and_no_later_write(captures
     out, err = done.communicate(timeout=600)
     assert done.returncode == 0, err.decode()
     summary = pd.read_parquet(dataset / "summary")
-    assert len(summary) == 60 and set(summary["status"]) == {"ok"}
-    assert len(manifests(dataset)) == 60 and not (dataset / "_lock").exists()
+    assert len(summary) == 30 and set(summary["status"]) == {"ok"}
+    assert len(manifests(dataset)) == 30 and not (dataset / "_lock").exists()
     assert not list(dataset.rglob("*.part"))
 
 
@@ -299,6 +299,9 @@ def test_pipes_and_stdin_are_read_as_captures(tmp_path):
         pd.testing.assert_frame_equal(got, want)
     text = run_cli("analyze", "/dev/stdin", "-e", LOG, stdin=CAPTURE.read_bytes())
     assert text.returncode == 0 and b"embedded-icmp" in text.stdout, text.stderr.decode()
+    twice = run_cli("analyze", "/dev/stdin", "--evidence", tmp_path / "e.pcap", stdin=CAPTURE.read_bytes())
+    assert twice.returncode == 1 and twice.stderr.decode().startswith("Error: /dev/stdin: --evidence reads the "
+                                                                      "captures twice"), twice.stderr.decode()
 
 
 # ---------------------------------------------------------------- a re-check replaces rows as a set (4)

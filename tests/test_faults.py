@@ -299,6 +299,9 @@ def test_pipes_and_stdin_are_read_as_captures(tmp_path):
         pd.testing.assert_frame_equal(got, want)
     text = run_cli("analyze", "/dev/stdin", "-e", LOG, stdin=CAPTURE.read_bytes())
     assert text.returncode == 0 and b"embedded-icmp" in text.stdout, text.stderr.decode()
+    log = run_cli("analyze", CAPTURE, "-e", "/dev/stdin", stdin=gzip.compress(LOG.read_bytes()))   # a log too
+    verdicts = [[line for line in out.splitlines() if b"embedded-icmp" in line] for out in (text.stdout, log.stdout)]
+    assert log.returncode == 0 and verdicts[0] and verdicts[0] == verdicts[1], log.stderr.decode()
     twice = run_cli("analyze", "/dev/stdin", "--evidence", tmp_path / "e.pcap", stdin=CAPTURE.read_bytes())
     assert twice.returncode == 1 and twice.stderr.decode().startswith("Error: /dev/stdin: --evidence reads the "
                                                                       "captures twice"), twice.stderr.decode()

@@ -144,6 +144,9 @@ def _decompressing(f: io.BufferedReader, limit) -> io.BufferedReader:
     stream = io.BufferedReader(dec, 1 << 16)
     if not stream.peek(1) and dec.error:
         stream.detach()
+        if not f.seekable():   # a pipe cannot go back to read it as plain text
+            raise InputError(f"{getattr(f, 'name', 'input')}: starts like {found[0]} data but does not "
+                             f"decompress ({dec.error})")
         f.seek(0)
         return f
     return stream

@@ -243,6 +243,15 @@ def test_a_folder_given_as_a_file_is_bad_input_not_a_usage_banner(case, args, ca
     one_error_line(capsys, str(case), "directory")
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/1/mem"), reason="Linux /proc")
+@pytest.mark.parametrize("command", ["packets", "analyze", "events", "sas"])
+def test_an_unreadable_file_is_bad_input_not_a_usage_banner(command, capsys):
+    # /proc/1/mem cannot be read here, not even by root (ptrace rules): a file the
+    # permissions shut, on any machine
+    assert main([command, "/proc/1/mem"]) == 1
+    one_error_line(capsys, "/proc/1/mem: cannot ")
+
+
 def test_an_unwritable_dataset_is_one_error_line(case, capsys):
     assert main(["batch", str(case / "same.pcap"), "-o", "/sys/ds"]) == 1
     one_error_line(capsys, "/sys/ds", "cannot write")

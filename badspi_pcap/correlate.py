@@ -205,80 +205,78 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     quoting the line's address pair (NAT-T quotes that stop before the SPI).  ``dt`` is
     packet time minus line time, in seconds.  All lines are matched at once: references
     sorted by (key, time) and every line's window found by one sort-and-search, so the
-    cost does not grow with the number of SPIs or lines beyond n log n.
+    cost grows as n log n whatever the number of SPIs.
     """
     cols = ["event", "source", "line", "capture", "frame", "dt", "key", "role"]
-    refs = references(packets)
-    refs = refs.assign(role=_roles(refs, local), ns=refs["time"].astype("int64"))
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
     if bad.empty:
         return pd.DataFrame(columns=cols)
-    ns = bad["time"].astype("int64").to_numpy()
-    spi = _numbers(bad["spi"])
-    seq = _numbers(bad["seq"])
-    early, late = _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S)
-    near_lo, near_hi = _ns(SPI_WINDOW_S), _ns(resolution + 1)
-    ref_spi, ref_seq, ref_ns = _numbers(refs["spi"]), _numbers(refs["seq"]), refs["ns"].to_numpy()
-    parts = []
+    refs = references(packets)
+    refs = pd.DataFrame({"capture": refs["capture"].to_numpy(), "frame": refs["frame"].to_numpy(),
+                         "ns": refs["time"].astype("int64").to_numpy(), "spi": _numbers(refs["spi"]),
+                         "seq": _numbers(refs["seq"]), "role": _roles(refs, local)})
+    lines = pd.DataFrame({"ns": bad["time"].astype("int64").to_numpy(), "spi": _numbers(bad["spi"]),
+                          "seq": _numbers(bad["seq"])})
+    exact = _exact_hits(refs, lines, resolution)
+    by_spi = _spi_hits(refs, lines, np.setdiff1d(np.arange(len(lines)), exact["e"]), resolution)
+    hits = pd.concat([exact, by_spi], ignore_index=True)
+    unquoted = ~np.isin(np.arange(len(lines)), hits.loc[hits["role"] == "quoted-by-icmp", "e"])
+    by_pair = _pair_hits(packets, bad, lines, np.flatnonzero(unquoted & bad["src"].notna().to_numpy()
+                                                             & bad["dst"].notna().to_numpy()), resolution)
+    # Lines in log order; per line the exact matches in time order, then one per role, then the pair.
+    out = pd.concat([hits, by_pair], ignore_index=True).sort_values(["e", "stage", "per_role", "ns"], kind="stable")
+    e = out["e"].to_numpy(dtype=np.int64)
+    return pd.DataFrame({
+        "event": bad.index.to_numpy()[e], "source": bad["source"].to_numpy()[e], "line": bad["line"].to_numpy()[e],
+        "capture": out["capture"].to_numpy(), "frame": out["frame"].to_numpy(dtype=np.int64),
+        "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / 1e9,
+        "key": out["key"].to_numpy(), "role": out["role"].to_numpy(),
+    }, columns=cols)
 
-    # 1. (SPI, SEQ) within the line's second and the tolerance: every such reference.
-    with_seq = ~np.isnan(spi) & ~np.isnan(seq)
-    has = ~np.isnan(ref_spi) & ~np.isnan(ref_seq)
-    exact = _all_within(_pair_code(ref_spi[has], ref_seq[has]), ref_ns[has], np.flatnonzero(has),
-                        _pair_code(spi[with_seq], seq[with_seq]), ns[with_seq], np.flatnonzero(with_seq),
-                        early, late)
-    parts.append(exact.assign(stage=0, order=0))
 
-    # 2. Failing that, by SPI alone: the nearest reference of each role in the window.
-    matched = np.zeros(len(bad), dtype=bool)
-    matched[exact["e"].to_numpy()] = True
-    todo = np.flatnonzero(~matched & ~np.isnan(spi))
-    roles = refs["role"].to_numpy()
-    for order, role in enumerate(sorted(set(roles))):
-        mine = np.flatnonzero((roles == role) & ~np.isnan(ref_spi))
-        hit = _nearest_within(ref_spi[mine], ref_ns[mine], mine, spi[todo], ns[todo], todo, near_lo, near_hi)
-        parts.append(hit.assign(stage=1, order=order))
-    found = pd.concat(parts, ignore_index=True)
+def _exact_hits(refs: pd.DataFrame, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
+    """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
+    r = refs[refs["spi"].notna() & refs["seq"].notna()]
+    q = lines[lines["spi"].notna() & lines["seq"].notna()]
+    pairs = _all_within(_pair_code(r["spi"], r["seq"]), r["ns"].to_numpy(), _pair_code(q["spi"], q["seq"]),
+                        q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S))
+    return _hits(r, q.index.to_numpy()[pairs[0]], pairs[1], "spi+seq", stage=0)
 
-    # 3. Unless an ICMP error matched: ICMP errors quoting the line's address pair.
-    quoted = found[refs["role"].to_numpy()[found["r"].to_numpy()] == "quoted-by-icmp"]["e"] if len(found) else []
+
+def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolution: float) -> pd.DataFrame:
+    """For the lines ``todo``, the nearest reference of each role with the line's SPI."""
+    q = lines.iloc[todo]
+    q = q[q["spi"].notna()]
+    parts = [_hits(refs.iloc[:0], np.array([], dtype=np.int64), np.array([], dtype=np.int64), "spi", stage=1)]
+    for role, r in refs[refs["spi"].notna()].groupby("role", sort=True):
+        line, ref = _nearest_within(r["spi"].to_numpy(), r["ns"].to_numpy(), q["spi"].to_numpy(), q["ns"].to_numpy(),
+                                    _ns(SPI_WINDOW_S), _ns(resolution + 1))
+        parts.append(_hits(r, q.index.to_numpy()[line], ref, "spi", stage=1))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray,
+               resolution: float) -> pd.DataFrame:
+    """For the lines ``todo``, the nearest ICMP error that quotes their address pair but no SPI."""
     short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
-    want = np.ones(len(bad), dtype=bool)
-    want[np.asarray(quoted, dtype=np.int64)] = False
-    want &= bad["src"].notna().to_numpy() & bad["dst"].notna().to_numpy()
-    tuple_hits = pd.DataFrame(columns=["e", "r"])
-    if len(short) and want.any():
-        codes, uniques = pd.factorize(np.concatenate([_pair_keys(short["inner_src"], short["inner_dst"]),
-                                                      _pair_keys(bad["src"], bad["dst"])]))
-        short_code, event_code = codes[:len(short)].astype(float), codes[len(short):].astype(float)
-        short_code[np.asarray(uniques)[codes[:len(short)]] == ""] = np.nan
-        rows = np.flatnonzero(want)
-        tuple_hits = _nearest_within(short_code, short["time"].astype("int64").to_numpy(), np.arange(len(short)),
-                                     event_code[rows], ns[rows], rows, near_lo, near_hi)
+    quotes = pd.DataFrame({"capture": short["capture"].to_numpy(), "frame": short["frame"].to_numpy(),
+                           "ns": short["time"].astype("int64").to_numpy(), "role": "quoted-by-icmp"})
+    codes, names = pd.factorize(np.concatenate([_pair_keys(short["inner_src"], short["inner_dst"]),
+                                                _pair_keys(bad["src"].iloc[todo], bad["dst"].iloc[todo])]))
+    codes = np.where(np.asarray(names, dtype=object)[codes] == "", np.nan, codes) if len(codes) else codes
+    line, ref = _nearest_within(codes[:len(short)].astype(float), quotes["ns"].to_numpy(),
+                                codes[len(short):].astype(float), lines["ns"].to_numpy()[todo],
+                                _ns(SPI_WINDOW_S), _ns(resolution + 1))
+    return _hits(quotes, todo[line], ref, "tuple", stage=2)
 
-    e = found["e"].to_numpy(dtype=np.int64)
-    r = found["r"].to_numpy(dtype=np.int64)
-    te = tuple_hits["e"].to_numpy(dtype=np.int64)
-    tr = tuple_hits["r"].to_numpy(dtype=np.int64)
-    out = pd.DataFrame({
-        "event": np.concatenate([bad.index.to_numpy()[e], bad.index.to_numpy()[te]]),
-        "source": np.concatenate([bad["source"].to_numpy()[e], bad["source"].to_numpy()[te]]),
-        "line": np.concatenate([bad["line"].to_numpy()[e], bad["line"].to_numpy()[te]]),
-        "capture": np.concatenate([refs["capture"].to_numpy()[r], short["capture"].to_numpy()[tr]]),
-        "frame": np.concatenate([refs["frame"].to_numpy()[r], short["frame"].to_numpy()[tr]]).astype(np.int64),
-        "dt": np.concatenate([ref_ns[r] - ns[e], short["time"].astype("int64").to_numpy()[tr] - ns[te]]) / 1e9,
-        "key": np.concatenate([np.where(found["stage"].to_numpy() == 0, "spi+seq", "spi"),
-                               np.full(len(te), "tuple")]),
-        "role": np.concatenate([roles[r], np.full(len(te), "quoted-by-icmp")]),
-        "_e": np.concatenate([e, te]),
-        "_stage": np.concatenate([found["stage"].to_numpy(), np.full(len(te), 2)]),
-        "_order": np.concatenate([found["order"].to_numpy(), np.zeros(len(te))]),
-        "_t": np.concatenate([ref_ns[r], np.zeros(len(te), dtype=np.int64)]),
-        "_r": np.concatenate([r, tr]),
-    })
-    # Lines in log order; per line exact matches in time order, then one per role, then the tuple.
-    out = out.sort_values(["_e", "_stage", "_order", "_t", "_r"], kind="stable")
-    return out[cols].reset_index(drop=True)
+
+def _hits(refs: pd.DataFrame, line: np.ndarray, ref: np.ndarray, key: str, stage: int) -> pd.DataFrame:
+    """Line positions ``line`` linked to the rows ``ref`` of ``refs``; ``per_role`` orders
+    the one-per-role SPI matches of a line by role (the others by time alone)."""
+    role = refs["role"].to_numpy()[ref]
+    return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key,
+                         "capture": refs["capture"].to_numpy()[ref], "frame": refs["frame"].to_numpy()[ref],
+                         "ns": refs["ns"].to_numpy()[ref], "role": role, "per_role": role if key == "spi" else ""})
 
 
 def _ns(seconds: float) -> int:
@@ -289,9 +287,9 @@ def _numbers(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
 
 
-def _pair_code(spi: np.ndarray, seq: np.ndarray) -> np.ndarray:
+def _pair_code(spi: pd.Series, seq: pd.Series) -> np.ndarray:
     """(SPI, SEQ) as one exact number (both are 32-bit)."""
-    return spi.astype(np.uint64) << np.uint64(32) | seq.astype(np.uint64)
+    return spi.to_numpy().astype(np.uint64) << np.uint64(32) | seq.to_numpy().astype(np.uint64)
 
 
 def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
@@ -308,42 +306,35 @@ def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
     return q_at - (queries_so_far[q_at] - 1)
 
 
-def _sorted_refs(key, ns, ids):
-    order = np.lexsort((ns, key))   # stable: ties keep the references' order
-    return key[order], ns[order], ids[order]
-
-
-def _all_within(ref_key, ref_ns, ref_ids, q_key, q_ns, q_ids, before: int, after: int) -> pd.DataFrame:
-    """Every (query, reference) with the same key and the reference in [t - before, t + after]."""
-    key, t, ids = _sorted_refs(ref_key, ref_ns, ref_ids)
+def _all_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query, reference) positions of every pair with the same key and the reference
+    in [t - before, t + after]."""
+    order = np.lexsort((ref_ns, ref_key))   # stable: ties keep the references' order
+    key, t = ref_key[order], ref_ns[order]
     lo = _count_before(key, t, q_key, q_ns - before, "left")
     hi = _count_before(key, t, q_key, q_ns + after, "right")
     counts = np.maximum(hi - lo, 0)
-    first = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    at = first + np.arange(counts.sum())
-    return pd.DataFrame({"e": np.repeat(q_ids, counts), "r": ids[at]})
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.repeat(np.arange(len(q_key)), counts), order[starts + np.arange(counts.sum())]
 
 
-def _nearest_within(ref_key, ref_ns, ref_ids, q_key, q_ns, q_ids, before: int, after: int) -> pd.DataFrame:
-    """For each query, the reference with the same key nearest in time within
-    [t - before, t + after] (on a tie, the earlier; among equal times, the first)."""
-    keep = ~np.isnan(ref_key)
-    if not keep.any() or not len(q_key):
-        return pd.DataFrame({"e": np.array([], dtype=np.int64), "r": np.array([], dtype=np.int64)})
-    key, t, ids = _sorted_refs(ref_key[keep], ref_ns[keep], ref_ids[keep])
+def _nearest_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query, reference) positions: for each query the reference with its key nearest in
+    time within [t - before, t + after] (on a tie the earlier; among equal times the first)."""
+    keep = np.flatnonzero(~np.isnan(ref_key))
+    if not len(keep) or not len(q_key):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    order = keep[np.lexsort((ref_ns[keep], ref_key[keep]))]
+    key, t = ref_key[order], ref_ns[order]
     lo = _count_before(key, t, q_key, q_ns - before, "left")
     hi = _count_before(key, t, q_key, q_ns + after, "right")
-    mid = _count_before(key, t, q_key, q_ns, "left")          # the first at or after the line
-    after_i = np.clip(mid, lo, np.maximum(hi - 1, lo))
-    before_i = np.clip(mid - 1, lo, np.maximum(hi - 1, lo))
-    # the earliest reference with the same time as the one just before the line
-    before_i = np.where(hi > lo, _count_before(key, t, q_key, t[np.minimum(before_i, len(t) - 1)], "left"), before_i)
-    before_i = np.maximum(before_i, lo)
-    d_before = np.abs(t[np.minimum(before_i, len(t) - 1)] - q_ns)
-    d_after = np.abs(t[np.minimum(after_i, len(t) - 1)] - q_ns)
-    pick = np.where(d_before <= d_after, before_i, after_i)
-    ok = hi > lo
-    return pd.DataFrame({"e": q_ids[ok], "r": ids[pick[ok]]})
+    found = np.flatnonzero(hi > lo)
+    lo, hi, q_key, q_ns = lo[found], hi[found], q_key[found], q_ns[found]
+    at_or_after = np.clip(_count_before(key, t, q_key, q_ns, "left"), lo, hi - 1)
+    before_i = np.clip(at_or_after - 1, lo, hi - 1)
+    before_i = np.maximum(_count_before(key, t, q_key, t[before_i], "left"), lo)   # first of equal times
+    closer = np.abs(t[before_i] - q_ns) <= np.abs(t[at_or_after] - q_ns)
+    return found, order[np.where(closer, before_i, at_or_after)]
 
 
 def _pair_keys(a: pd.Series, b: pd.Series) -> np.ndarray:

@@ -77,7 +77,7 @@ def random_case(rng: np.random.Generator):
     quoted = kinds == "icmp-error"
     inner_spi = np.where(quoted & (rng.random(n) < 0.6), spis, np.nan)
     # whole and half seconds: ties in time and in distance are common
-    times = BASE + rng.integers(0, 80, n) / 2
+    times = BASE + rng.choice(rng.integers(0, 80, 12), n) / 2   # few distinct times: many exact ties
     packets = schema.empty(schema.PACKETS)
     packets = pd.DataFrame({
         "capture": rng.choice(["a.pcap", "b.pcap"], n), "frame": np.arange(1, n + 1), "time":

@@ -543,7 +543,7 @@ def test_endless_logs_stop_at_the_size_limit_with_one_error_line():
         assert time.monotonic() - started < 60
 
 
-def test_unparsed_lines_are_counted_but_only_a_sample_is_kept(tmp_path, monkeypatch):
+def test_unparsed_lines_are_counted_but_only_a_sample_is_kept(tmp_path, monkeypatch, capsys):
     import random
 
     from badspi_pcap.logs import parse_logs
@@ -557,6 +557,10 @@ def test_unparsed_lines_are_counted_but_only_a_sample_is_kept(tmp_path, monkeypa
     assert len(result.events) == len(parse_logs(LOG).events)
     assert len(result.unparsed) == UNPARSED_SAMPLE < len(lines)
     assert result.unparsed_count == int(result.stats["unparsed"].sum()) > UNPARSED_SAMPLE
+    assert main(["events", str(log), "--unparsed"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[-1] == f"({result.unparsed_count - UNPARSED_SAMPLE} more not listed: the first 1000 of each file are kept)"
+    assert sum(line.startswith(f"{log}:") for line in listed) == UNPARSED_SAMPLE
     # Cut at the size limit: what came before is kept and the stop is a warning.
     monkeypatch.setenv("BADSPI_MAX_LOG_SIZE", str(len(LOG.read_bytes()) + 1000))
     cut = parse_logs(log)

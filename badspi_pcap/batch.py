@@ -279,7 +279,7 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
     done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
             "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "tables": sorted(tables)}
-    with atomic_path(marker, before_rename=check) as tmp:
+    with atomic_path(marker, before_rename=check, tidy=False) as tmp:
         Path(tmp).write_text(json.dumps(done, indent=1) + "\n")
 
 
@@ -316,7 +316,7 @@ def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
 
 
 def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:
-    with atomic_path(path, before_rename=before_rename) as tmp:
+    with atomic_path(path, before_rename=before_rename, tidy=False, sync_folder=False) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
 
 

@@ -485,7 +485,9 @@ def test_dataset_files_are_fsynced_before_their_rename(tmp_path, monkeypatch):
     for e in renames:
         at = events.index(e)
         assert ("fsync", e[1]) in events[:at], f"{e[2]} renamed before its data was on disk"
-        assert ("fsync", str(Path(e[2]).parent)) in events[at:], f"{e[2]}: folder not synced after the rename"
+    manifest = next(e for e in renames if Path(e[2]).parent.name == "_manifest")
+    assert ("fsync", str(Path(manifest[2]).parent)) in events[events.index(manifest):], "manifest folder not synced"
+    assert renames[-1] == manifest     # the manifest entry comes last
 
 
 # ---------------------------------------------------------------- outside text is plain text on a terminal (6)

@@ -394,7 +394,7 @@ def _walk(folder: str, add, unread: list, skip: str | None) -> None:
                 dirs.remove(d)
         for name in sorted(names):
             where = os.path.join(root, name)
-            if os.path.islink(where) and not os.path.realpath(where).startswith(top + os.sep):
+            if os.path.islink(where) and os.path.commonpath([top, os.path.realpath(where)]) != top:
                 unread.append(Unread(where, os.path.abspath(where), "skipped",
                                      "link to a file outside the folder: not followed"))
             else:

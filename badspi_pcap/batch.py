@@ -9,7 +9,8 @@ mapped to it, and writes its rows to the dataset itself:
     DATASET/packets/<capture_id>.parquet     the packets table (README), plus capture_id
     DATASET/findings/<capture_id>.parquet    the findings table, plus capture and capture_id
     DATASET/summary/<capture_id>.parquet     one row per capture (SUMMARY below)
-    DATASET/_manifest/<capture_id>.json      written last: this capture is done
+    DATASET/_manifest/<capture_id>.json      written last: this capture's rows are complete
+    DATASET/_lock                             held by the run writing (see ``check_lock``)
 
 ``capture_id`` is the first 16 hex digits of the SHA-256 of the capture's bytes, so a
 renamed or copied capture is recognised as done.  Every file is written under a
@@ -41,7 +42,7 @@ from . import schema
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .diagnose import FINDING_COLUMNS
 from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text, without_content
-from .output import atomic_path
+from .output import atomic_path, fsync_path
 
 TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
@@ -254,8 +255,9 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
     """Replace one capture's rows as a set: its manifest entry removed first, each table
     file written atomically, the manifest entry last (a ``failed`` one too: its rows are
     complete, and the next run tries the capture again).  A kill in between leaves the
-    capture without a manifest entry: not done, whatever table files are there.  With ``token``, nothing is renamed
-    into place once the dataset's lock no longer holds it (the run was killed)."""
+    capture without a manifest entry: not done, whatever table files are there.  With
+    ``token``, nothing is renamed into place once the dataset's lock no longer holds it
+    (the run that started this worker was killed)."""
     root = Path(dataset)
     row = result.summary
     cid = row["capture_id"]
@@ -265,7 +267,7 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
         check()
     if marker.exists():                   # redoing: not done until written again
         marker.unlink()
-        _sync_folder(marker.parent)
+        fsync_path(marker.parent)
     tables = {"summary": pa.Table.from_pylist([row], schema=SUMMARY)}
     if result.packets is not None:
         tables["packets"] = _with_id(result.packets, PACKETS, cid)
@@ -302,11 +304,6 @@ def check_lock(root: Path, token: str) -> None:
             raise RunLost(f"{root}: the run that started this worker is gone")
     except FileNotFoundError:
         raise RunLost(f"{root}: the run that started this worker has ended") from None
-
-
-def _sync_folder(folder: Path) -> None:
-    from .output import fsync_path
-    fsync_path(folder)
 
 
 def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:

@@ -186,7 +186,7 @@ def check_outputs(inputs: Iterable, outputs: Iterable[tuple]) -> None:
         seen.append((option, path))
         _check_writable(path, option, folder=suffixes == "folder")
         if suffixes != "folder" and suffixes and Path(path).suffix.lower() not in suffixes:
-            raise UsageError(f"{path}: cannot tell the output format from the name ({option}): use a name ending in "
+            raise UsageError(f"cannot tell the output format from {path!r} ({option}): use a name ending in "
                              + ", ".join(suffixes))
 
 

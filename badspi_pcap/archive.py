@@ -28,12 +28,13 @@ from typing import BinaryIO, Iterator
 
 from .capture.source import PCAP_MAGICS, PCAPNG_MAGIC, open_capture
 from .compressed import COMPRESSIONS, Decompressed, resolve_limit
-from .errors import InputError
+from .errors import InputError, without_content
 
 SEP = "::"
 MAX_DEPTH = 4            # archives inside archives inside ...
 MAX_MEMBERS = 100_000    # members read from one archive
 KEEP = 1 << 20           # bytes of a member kept so format detection can rewind
+HASH_SKIPPED_UP_TO = 256 << 20   # non-captures are hashed (to be known again) up to this size
 PIECE = 1 << 20
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".ntar", ".dmp", ".snoop", ".trc")
 # What reading a damaged archive or compressed stream raises.
@@ -331,9 +332,10 @@ def _identify(reader: HashingReader, address, path, hops, size):
         open_capture(address, stream=reader)
     except InputError as e:
         reason = str(e).removeprefix(f"{address}: ")
-        if looks_like_capture(address):
-            return Unread(address, path, "error", reason, hops, size, reader.finish())
-        return Unread(address, path, "skipped", reason, hops, size)
+        status = "error" if looks_like_capture(address) else "skipped"
+        # Hashed (up to a size): the content names the entry wherever the file is found.
+        digest = reader.finish() if status == "error" or size <= HASH_SKIPPED_UP_TO else None
+        return Unread(address, path, status, without_content(reason), hops, size, digest)
     return CaptureSource(address, path, hops, size, reader.finish())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError, Skipped, UsageError
-from ..schema import EVENTS, from_rows, to_frame
+from ..schema import EVENTS, from_columns, to_frame
 from . import asa, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
 from .record import LineFormat, Parsed
 from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
@@ -94,9 +94,9 @@ def parse_logs(paths, *, format: str | None = None, year: int | None = None, log
     files = [_read_file(path, formats, skipped, decompression_limit) for path in as_paths(paths)]
     if not files:
         raise UsageError("no log files given")
-    rows, duplicates = _rows(files, year=year, reference=reference, tz=tz)
+    columns, duplicates = _columns(files, year=year, reference=reference, tz=tz)
     return LogParse(
-        events=to_frame(from_rows(EVENTS, rows)),
+        events=to_frame(from_columns(EVENTS, columns)),
         unparsed=pd.DataFrame([(f.source, n, t) for f in files for n, t in f.unparsed],
                               columns=["source", "line", "text"]),
         duplicates=pd.DataFrame(duplicates, columns=["source", "line", "first_source", "first_line"]),
@@ -217,8 +217,8 @@ def _classify(text: str, formats, last: LineFormat | None, state: dict):
     return None
 
 
-def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[tuple]]:
-    """Event rows with local and UTC times, duplicates (across all files) left out.
+def _columns(files: list[_File], *, year, reference, tz) -> tuple[dict[str, list], list[tuple]]:
+    """Event columns with local and UTC times, duplicates (across all files) left out.
 
     The same message (vendor, id, local time, text) reaching us twice is kept once: two
     exports of a log, a syslog copy of a ``get event`` row, or two relays' copies (whose
@@ -226,7 +226,8 @@ def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[
     same thing twice in one second and is kept: the n-th verbatim copy in a file only
     duplicates the n-th copy seen elsewhere.  Devices must agree where both are named.
     """
-    rows: list[dict] = []
+    rows: list[dict] = []    # the parsed rows, and the columns every row of a line shares:
+    sources, numbers, times_local, times = [], [], [], []
     duplicates: list[tuple] = []
     seen: dict[tuple, tuple[set, str, int]] = {}
     copies: Counter = Counter()
@@ -252,9 +253,15 @@ def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[
                     known[0].add(device)
                 else:
                     seen[key] = ({device}, f.source, event.number)
-            for row in event.parsed.rows:
-                rows.append(dict(row, source=f.source, line=event.number, time_local=t_local, time=t_utc))
-    return rows, duplicates
+            rows += event.parsed.rows
+            count = len(event.parsed.rows)
+            sources += [f.source] * count
+            numbers += [event.number] * count
+            times_local += [t_local] * count
+            times += [t_utc] * count
+    columns = {name: [row.get(name) for row in rows] for name in EVENTS.names}
+    columns.update(source=sources, line=numbers, time_local=times_local, time=times)
+    return columns, duplicates
 
 
 def _stats(files: list[_File], tz) -> pd.DataFrame:

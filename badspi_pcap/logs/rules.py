@@ -23,6 +23,7 @@ anything else in EVENT_TEXT    kept as text
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ def auto_u32(text: str | None) -> int | None:
     return dec_u32(text)
 
 
+@functools.lru_cache(maxsize=1 << 16)   # a log names few addresses, many times
 def address(text: str | None) -> str | None:
     """Address as written, without brackets or a port; IPs in canonical form."""
     if not text:
@@ -126,15 +128,10 @@ def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | No
         row["proto"] = proto(groups["proto"])
     if groups.get("direction"):
         row["direction"] = direction(groups["direction"])
-    for column, parse, names in (("spi", hex_u32, ("spi",)), ("spi", auto_u32, ("spi_auto",)),
-                                 ("spi", dec_u32, ("spi_dec",)), ("seq", hex_u32, ("seq",)),
-                                 ("seq", auto_u32, ("seq_auto",)), ("seq", dec_u32, ("seq_dec",)),
-                                 ("tunnel_id", hex_u32, ("tunnel_hex",)),
-                                 ("tunnel_id", dec_u32, ("tunnel_dec",)), ("conn_id", dec_u32, ("conn_id",)),
-                                 ("length", dec_u32, ("length",)), ("lifetime_s", dec_u32, ("lifetime",))):
-        for name in names:
-            if groups.get(name):
-                row[column] = parse(groups[name])
+    for name, column, parse in _NUMBERS:
+        value = groups.get(name)
+        if value:
+            row[column] = parse(value)
     local = address(groups.get("local"))
     if local and row.get("peer") and row.get("direction") and "src" not in row:
         inbound = row["direction"] == "in"
@@ -143,6 +140,13 @@ def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | No
         return [_with_direction(row, "in", groups.get("spi_in"), local),
                 _with_direction(row, "out", groups.get("spi_out"), local)]
     return [row]
+
+
+# group -> (column, parser), in the order they are applied (a later one wins a column)
+_NUMBERS = (("spi", "spi", hex_u32), ("spi_auto", "spi", auto_u32), ("spi_dec", "spi", dec_u32),
+            ("seq", "seq", hex_u32), ("seq_auto", "seq", auto_u32), ("seq_dec", "seq", dec_u32),
+            ("tunnel_hex", "tunnel_id", hex_u32), ("tunnel_dec", "tunnel_id", dec_u32),
+            ("conn_id", "conn_id", dec_u32), ("length", "length", dec_u32), ("lifetime", "lifetime_s", dec_u32))
 
 
 def _with_direction(row: dict, way: str, spi: str | None, local: str | None) -> dict:

@@ -44,7 +44,7 @@ class LogParse:
     unparsed_count: int = 0                      # every unparsed line, kept or not
 
 
-@dataclass
+@dataclass(slots=True)
 class _Line:
     number: int
     lines: int          # physical lines folded into this one
@@ -209,9 +209,10 @@ def _logical_lines(numbered, wrapping):
             for blank in blanks:
                 yield blank, 0, ""
             blanks = []
-        starts = next(((c, j) for c, j in wrapping if c.search(text)), None)
-        if starts is not None:
-            held, joins = (number, 1, text), starts[1]
+        for continues, wraps in wrapping:
+            if continues.search(text):
+                held, joins = (number, 1, text), wraps
+                break
         else:
             yield number, 1, text
     if held:

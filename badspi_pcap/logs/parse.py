@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..errors import InputError, Skipped, UsageError
 from ..schema import EVENTS, from_rows, to_frame
-from . import asa, fortios, ios, junos, linux, panos, screenos, strongswan
+from . import asa, exports, fortios, ios, junos, linux, panos, screenos, strongswan
 from .record import LineFormat, Parsed
 from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
 from .textfile import as_paths, read_lines
@@ -44,6 +44,7 @@ class _Line:
     parsed: Parsed
     stamp: Stamp | None
     raw: str            # the line as read (tells relay copies from repeats)
+    wrapper: exports.Wrapper | None = None  # the SIEM export record it came in
 
 
 @dataclass
@@ -57,6 +58,8 @@ class _File:
     year: YearChoice = YearChoice(None, None)
     zoned: bool = False  # some times were device-local (the time zone applied)
     duplicates: int = 0
+    layout: str | None = None  # the export layout the lines came in (exports.py)
+    pinned: int = 0            # lines whose zone the export's times gave
 
 
 def select_formats(name: str | None) -> tuple[LineFormat, ...]:
@@ -124,7 +127,9 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
     last: LineFormat | None = None
     last_stamps: dict[str, Stamp] = {}  # per format: a line without a time takes the one before
     continuing = [f.continues for f in formats if f.continues is not None]
-    for number, count, text in _logical_lines(read_lines(path, skipped, decompression_limit), continuing):
+    unwrapper = exports.Unwrapper(result.source, skipped)
+    numbered = unwrapper.lines(read_lines(path, skipped, decompression_limit))
+    for number, count, text in _logical_lines(numbered, continuing):
         result.lines += count
         try:
             found = _classify(text, formats, last, state)
@@ -136,13 +141,17 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
             continue
         parsed, last = found
         result.formats[parsed.fmt] += count
-        stamp = parsed.stamp or last_stamps.get(parsed.fmt)
+        wrapper = unwrapper.wrappers.get(number)
+        pinned = exports.pin(parsed.stamp, wrapper)
+        result.pinned += parsed.kind is not None and pinned is not parsed.stamp
+        stamp = pinned or last_stamps.get(parsed.fmt)
         if stamp is not None:
             last_stamps[parsed.fmt] = stamp
         if parsed.kind is None:
             result.ignored += count
         else:
-            result.events.append(_Line(number, count, parsed, stamp, text))
+            result.events.append(_Line(number, count, parsed, stamp, text, wrapper))
+    result.layout = unwrapper.layout
     if not result.events and not result.ignored:
         what = "is empty" if not result.lines else "has no lines of a known log format"
         raise InputError(f"{path}: {what}")
@@ -221,15 +230,19 @@ def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[
                     known[0].add(device)
                 else:
                     seen[key] = ({device}, f.source, event.number)
+            received = exports.received_columns(event.wrapper)
             for row in event.parsed.rows:
-                rows.append(dict(row, source=f.source, line=event.number, time_local=t_local, time=t_utc))
+                row = dict(row, source=f.source, line=event.number, time_local=t_local, time=t_utc, **received)
+                if row.get("device") is None and event.wrapper is not None:
+                    row["device"] = event.wrapper.host
+                rows.append(row)
     return rows, duplicates
 
 
 def _stats(files: list[_File], tz) -> pd.DataFrame:
     return pd.DataFrame([{
         "source": f.source,
-        "format": "+".join(name for name, _ in f.formats.most_common()) or None,
+        "format": (f"{f.layout}:" if f.layout else "") + "+".join(n for n, _ in f.formats.most_common()) or None,
         "lines": f.lines,
         "recognised": sum(e.lines for e in f.events) - f.duplicates,
         "ignored": f.ignored,
@@ -238,7 +251,8 @@ def _stats(files: list[_File], tz) -> pd.DataFrame:
         "events": sum(len(e.parsed.rows) for e in f.events),
         "year": f.year.year,
         "year_from": f.year.source,
-        "tz": (tz_name(tz) if tz is not None else "UTC (assumed)") if f.zoned else "from lines",
+        "tz": (tz_name(tz) if tz is not None else "UTC (assumed)") if f.zoned
+              else "from export" if f.pinned else "from lines",
     } for f in files]).astype({"year": "Int64"})
 
 

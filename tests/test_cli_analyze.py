@@ -91,6 +91,47 @@ def test_evidence_pcap_holds_the_proof(tmp_path, capsys):
     assert len(run_tshark(out)) == len(proof)
 
 
+def test_evidence_pcapng_comments_sit_on_their_frames(tmp_path, capsys):
+    import subprocess
+
+    import badspi_pcap as bp
+
+    require_tshark()
+    out = tmp_path / "proof.pcapng"
+    code, _, err = run(BASE + ["--evidence", str(out)], capsys)
+    assert code == 0 and f"wrote 37 evidence frames to {out}" in err
+    listed = json.loads(subprocess.run(
+        ["tshark", "-r", str(out), "-Y", "frame.comment", "-T", "json", "-e", "frame.number", "-e", "frame.time_epoch",
+         "-e", "frame.comment"], capture_output=True, text=True, check=True).stdout)
+    comments = {}
+    for packet in listed:
+        fields = packet["_source"]["layers"]
+        seconds, _, fraction = fields["frame.time_epoch"][0].partition(".")
+        comments[int(seconds) * 10**9 + int(fraction.ljust(9, "0"))] = (int(fields["frame.number"][0]),
+                                                                        fields["frame.comment"])
+    assert len(comments) == 37                                  # every evidence frame says why it is there
+    as_readme = subprocess.run(["tshark", "-r", str(out), "-Y", "frame.comment", "-T", "fields", "-e", "frame.number",
+                                "-e", "frame.comment"], capture_output=True, text=True, check=True).stdout
+    assert [line.split("\t")[0] for line in as_readme.splitlines()] == [str(n) for n in range(1, 38)]
+    first = min(comments.values())
+    assert first[0] == 1 and first[1][0].startswith("badspi evidence: badspi analyze " + CAPTURE)
+    assert "clock offset +37.0 s" in first[1][0] and "(icmp || icmpv6) && esp.spi == 0x1000a001" in first[1][0]
+    result = bp.analyze(CAPTURE, events=[LOG], log_tz="Europe/Berlin")
+    times = result.packets.set_index("frame")["time"].astype("int64")
+    cause = result.lines["cause"]
+    assert len(result.matches) == 4
+    for m in result.matches.itertuples():
+        ev = result.events.loc[m.event]
+        number, texts = comments[int(times[m.frame])]           # the comment on the frame the line names
+        mine = [t for t in texts if t.startswith(f"{ev['source']}:{ev['line']}: ")]
+        assert len(mine) == 1, texts
+        assert f"cause {cause[m.event]}, confirmed" in mine[0] and f"dt {m.dt:+.3f} s ({m.role}" in mine[0]
+    quoted = result.packets[(result.packets["kind"] == "icmp-error") & ~result.packets["frame"].isin(result.matches["frame"])]
+    for t, seq in zip(quoted["time"].astype("int64"), quoted["inner_seq"]):
+        assert comments[t][1] == [f"ICMP error from 192.0.2.254 quoting SPI 0x1000a001 SEQ 0x{seq:x}; "
+                                  "no log line names this packet"]
+
+
 def test_report_to_file_and_bad_options(tmp_path, capsys):
     report = tmp_path / "case.txt"
     code, out, err = run(BASE + ["-o", str(report)], capsys)

@@ -151,3 +151,29 @@ def test_hostile_log_text_is_inert_in_reports(tmp_path, capsys):
     assert "\x1b" not in out
     code, out, _ = run(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin", "--format", "markdown"], capsys)
     assert "<script>" not in out
+
+
+def test_a_log_passed_as_a_capture_is_named_a_log(tmp_path, capsys):
+    export = FIXTURES / "logs" / "reference" / "exports" / "splunk-export.csv"
+    for path, found in ((LOG, "screenos-syslog"), (str(export), "splunk-csv")):
+        code, out, err = run(["analyze", path], capsys)
+        assert code == 1 and out == ""
+        assert err == f"Error: {path}: this looks like a log ({found}), not a capture: pass it with -e\n"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("case 4711: customer sends captures on Monday\n")
+    code, _, err = run(["analyze", str(notes)], capsys)
+    assert code == 1 and "not a capture file" in err and "starts with 63 61 73 65" in err
+
+
+def test_damaged_input_is_warned_about_at_the_top_and_counted(tmp_path, capsys):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(open(CAPTURE, "rb").read()[:20017])        # the last record breaks off
+    warning = "cut.pcap: offset 19856: last record truncated: 145 of 198 bytes present; kept what is there"
+    code, out, _ = run(["analyze", str(cut), "-e", LOG, "--log-tz", "Europe/Berlin"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith(", 1 damaged part(s) skipped (see warnings)")
+    top = lines.index("Warning  1 damaged part(s) of the input skipped: the verdicts cover only what could be read")
+    assert lines[top + 1] == "         " + warning and top < lines.index(next(l for l in lines if l.startswith("Verdict")))
+    assert lines[-1] == "warning: " + warning
+    code, out, _ = run(["analyze", str(cut), "--format", "markdown"], capsys)
+    assert out.index("> **Warning:** 1 damaged part\\(s\\)") < out.index("## ")

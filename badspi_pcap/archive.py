@@ -17,6 +17,7 @@ import hashlib
 import io
 import lzma
 import os
+import re
 import stat
 import tarfile
 import threading
@@ -331,10 +332,17 @@ def _identify(reader: HashingReader, address, path, hops, size):
         open_capture(address, stream=reader)
     except InputError as e:
         reason = str(e).removeprefix(f"{address}: ")
-        if looks_like_capture(address):
-            return Unread(address, path, "error", reason, hops, size, reader.finish())
-        return Unread(address, path, "skipped", reason, hops, size)
+        status = "error" if looks_like_capture(address) else "skipped"
+        # Hashed either way: the content names the entry wherever the file is found.
+        return Unread(address, path, status, _no_content(reason), hops, size, reader.finish())
     return CaptureSource(address, path, hops, size, reader.finish())
+
+
+def _no_content(reason: str) -> str:
+    """The reason without the bytes it quotes ('...; it starts with 72 6f 6f 74'): the
+    files a batch finds in folders and archives were not named by the user, so what they
+    hold stays out of the dataset and the terminal."""
+    return re.sub(r"; it starts with [0-9a-f ]+$", "", reason)
 
 
 def _member_problem(info: tarfile.TarInfo) -> str | None:

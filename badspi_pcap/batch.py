@@ -40,11 +40,12 @@ import pyarrow.parquet as pq
 from . import schema
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .diagnose import FINDING_COLUMNS
-from .errors import BadspiError, InputError, Skipped, UsageError
+from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text
 from .output import atomic_path
 
 TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
+LOCK = "_lock"                 # held (flock) by the run writing; holds that run's token
 ROW_GROUP = 131_072
 ID_DIGITS = 16
 DASK_CONNECT_TIMEOUT = "20s"
@@ -126,11 +127,26 @@ class Task:
     options: CheckOptions
     dataset: str
     fingerprint: str
+    token: str | None = None      # the run's lock token: nothing is written once it is not ours
+
+
+class RunLost(BadspiError):
+    """The run that started this worker no longer holds the dataset's lock."""
 
 
 def capture_id(entry: CaptureSource | Unread) -> str:
-    digest = entry.sha256 or hashlib.sha256(f"unread:{entry.address}".encode()).hexdigest()
+    """By content; an entry without content (a FIFO, a link, an unreadable file) by where
+    it really is, so that naming its folder another way (relative, absolute, through a
+    link) finds it done."""
+    digest = entry.sha256 or hashlib.sha256(f"unread:{resolved_address(entry)}".encode()).hexdigest()
     return digest[:ID_DIGITS]
+
+
+def resolved_address(entry: CaptureSource | Unread) -> str:
+    """The entry's file with its folder's links resolved (not the entry's own: a link is
+    the entry), then the archive members."""
+    folder, name = os.path.split(entry.path)
+    return SEP.join([os.path.join(os.path.realpath(folder), name), *(h.member for h in entry.hops)])
 
 
 # ---------------------------------------------------------------- one capture
@@ -224,18 +240,30 @@ def run_task(task: Task) -> dict:
         result = CaptureResult({**_base_row(entry), "status": entry.status, "error": entry.reason})
     else:
         result = check_capture(task.source, task.options)
-    write_result(result, task.dataset, task.fingerprint)
+    try:
+        write_result(result, task.dataset, task.fingerprint, task.token)
+    except OSError as e:   # a full disk, a read-only folder: the environment, not the capture
+        raise OutputError(f"{e.filename or task.dataset}: cannot write: {os_error_text(e)}") from None
     return result.summary
 
 
-def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint: str) -> None:
-    """Write one capture's rows, each file atomically, then mark it done (unless it
-    failed, so that the next run tries again)."""
+def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint: str,
+                 token: str | None = None) -> None:
+    """Replace one capture's rows as a set: its manifest entry removed first, each table
+    file written atomically, the manifest entry last (a ``failed`` one too: its rows are
+    complete, and the next run tries the capture again).  A kill in between leaves the
+    capture without a manifest entry: not done, whatever table files are there.  With ``token``, nothing is renamed
+    into place once the dataset's lock no longer holds it (the run was killed)."""
     root = Path(dataset)
     row = result.summary
     cid = row["capture_id"]
     marker = root / MANIFEST / f"{cid}.json"
-    marker.unlink(missing_ok=True)        # redoing: not done until written again
+    check = (lambda: check_lock(root, token)) if token else None
+    if check:
+        check()
+    if marker.exists():                   # redoing: not done until written again
+        marker.unlink()
+        _sync_folder(marker.parent)
     tables = {"summary": pa.Table.from_pylist([row], schema=SUMMARY)}
     if result.packets is not None:
         tables["packets"] = _with_id(result.packets, PACKETS, cid)
@@ -243,14 +271,37 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
     for name in TABLES:
         target = root / name / f"{cid}.parquet"
         if name in tables:
-            _write_parquet(tables[name], target)
+            _write_parquet(tables[name], target, check)
         else:
             target.unlink(missing_ok=True)
-    if row["status"] != "failed":
-        done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
-                "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        with atomic_path(marker) as tmp:
-            Path(tmp).write_text(json.dumps(done, indent=1) + "\n")
+    done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
+            "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tables": sorted(tables)}
+    with atomic_path(marker, before_rename=check) as tmp:
+        Path(tmp).write_text(json.dumps(done, indent=1) + "\n")
+
+
+def check_lock(root: Path, token: str) -> None:
+    """Raise ``RunLost`` unless the run holding ``token`` still holds the dataset's lock:
+    the lock file names that token and someone (that run) holds its lock."""
+    import fcntl
+
+    try:
+        with open(root / LOCK, "rb") as f:
+            if f.read().decode(errors="replace").strip() != token:
+                raise RunLost(f"{root}: another run took over the dataset")
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return                        # held: by our run
+            raise RunLost(f"{root}: the run that started this worker is gone")
+    except FileNotFoundError:
+        raise RunLost(f"{root}: the run that started this worker has ended") from None
+
+
+def _sync_folder(folder: Path) -> None:
+    from .output import fsync_path
+    fsync_path(folder)
 
 
 def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
@@ -259,9 +310,33 @@ def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
     return pa.Table.from_pandas(df, schema=target, preserve_index=False).replace_schema_metadata(None)
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    with atomic_path(path) as tmp:
+def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:
+    with atomic_path(path, before_rename=before_rename) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
+
+
+def complete_ids(dataset: str | os.PathLike) -> list[str]:
+    """The capture_ids whose rows are complete: those with a manifest entry.  A table file
+    without one is a run's work in progress (or a killed run's) and must not be read."""
+    folder = Path(dataset) / MANIFEST
+    if not folder.is_dir():
+        return []
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json") and not p.name.startswith("."))
+
+
+def read_dataset(dataset: str | os.PathLike, table: str = "summary") -> pd.DataFrame:
+    """One table of a batch dataset (packets | findings | summary), only the rows of
+    complete captures (``complete_ids``): what a reader should trust while a run writes
+    or after one was killed."""
+    if table not in TABLES:
+        raise UsageError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
+    folder = Path(dataset) / table
+    files = [str(folder / f"{cid}.parquet") for cid in complete_ids(dataset)]
+    files = [f for f in files if os.path.exists(f)]
+    target = {"packets": PACKETS, "findings": FINDINGS, "summary": SUMMARY}[table]
+    if not files:
+        return target.empty_table().to_pandas()
+    return pq.ParquetDataset(files, schema=target).read().to_pandas()
 
 
 # ---------------------------------------------------------------- inputs and logs
@@ -297,7 +372,11 @@ def expand_inputs(paths: Iterable[str], exclude: str | os.PathLike | None = None
 
 
 def _walk(folder: str, add, unread: list, skip: str | None) -> None:
-    if os.path.realpath(folder) == skip:
+    """Add the files under ``folder``.  Links to folders are not followed, nor links to
+    files outside ``folder`` (a link to /etc/shadow put in a case folder): both are listed
+    as skipped."""
+    top = os.path.realpath(folder)
+    if top == skip:
         return
     for root, dirs, names in os.walk(os.path.normpath(folder)):
         dirs.sort()
@@ -309,7 +388,12 @@ def _walk(folder: str, add, unread: list, skip: str | None) -> None:
             elif os.path.realpath(where) == skip:
                 dirs.remove(d)
         for name in sorted(names):
-            add(os.path.join(root, name))
+            where = os.path.join(root, name)
+            if os.path.islink(where) and not os.path.realpath(where).startswith(top + os.sep):
+                unread.append(Unread(where, os.path.abspath(where), "skipped",
+                                     "link to a file outside the folder: not followed"))
+            else:
+                add(where)
 
 
 @dataclass(frozen=True)
@@ -433,16 +517,18 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     for opts in [options, *(replace(options, **row.values) for row in mapping)]:
         fingerprint(opts)             # every log file readable before any work starts
     progress = progress or (lambda phase, files, total: nullcontext(lambda n: None))
-    with _locked(root), make_runner(jobs, scheduler) as runner:
+    with _locked(root) as token, make_runner(jobs, scheduler) as runner:
         _clean_temporaries(root)
         entries = unread + _find(runner, files, limits or Limits(), progress)
-        tasks, rows = _plan(entries, root, options, mapping, fingerprint, force)
+        tasks, rows = _plan(entries, root, options, mapping, fingerprint, force, token)
         with progress("checking captures", len(tasks), sum(t.source.size for t in tasks)) as step:
             for task, ok, value in runner.run(run_task, tasks):
+                if not ok and isinstance(value, (OutputError, RunLost)):
+                    raise value   # the dataset cannot be written: stop (the next run resumes)
                 if not ok:   # the worker died (or the cluster lost it): listed, retried next run
                     value = {**_base_row(task.source), "status": "failed",
                              "error": f"worker lost: {type(value).__name__}: {value}"}
-                    write_result(CaptureResult(value), root, task.fingerprint)
+                    write_result(CaptureResult(value), root, task.fingerprint, token)
                 rows.append({**value, "run": "new"})
                 step(task.source.size)
     summary = pd.DataFrame(rows, columns=[*SUMMARY.names, "run"])
@@ -466,7 +552,7 @@ def _find(runner, files: list[tuple[str, str]], limits: Limits, progress) -> lis
 
 
 def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow], fingerprint: _Fingerprints,
-          force: bool) -> tuple[list[Task], list[dict]]:
+          force: bool, token: str | None = None) -> tuple[list[Task], list[dict]]:
     """The tasks still to do, and the rows of what needs no work (done earlier, duplicates)."""
     tasks, rows, firsts = [], [], {}
     for entry in entries:
@@ -485,7 +571,7 @@ def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow
         if earlier is not None:
             rows.append({**earlier, "capture": entry.address, "run": "earlier"})
         else:
-            tasks.append(Task(entry, opts, str(root.resolve()), fp))
+            tasks.append(Task(entry, opts, str(root.resolve()), fp, token))
     return _work_order(tasks), rows
 
 
@@ -517,7 +603,7 @@ def _done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
     """The stored summary row of a capture done with the same options, else None."""
     try:
         done = json.loads((root / MANIFEST / f"{cid}.json").read_text())
-        if done.get("fingerprint") != fingerprint:
+        if done.get("fingerprint") != fingerprint or done.get("status") == "failed":
             return None
         return pq.read_table(root / "summary" / f"{cid}.parquet").to_pylist()[0]
     except (OSError, ValueError, IndexError, pa.ArrowException):
@@ -525,16 +611,40 @@ def _done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
 
 
 @contextmanager
-def _locked(root: Path):
+def _locked(root: Path) -> Iterator[str]:
+    """Hold the dataset's lock for one run; yields the run's token, written in the lock
+    file so workers can tell their run still holds it.  The lock file is removed at the
+    end (while still held; a run that locked a removed file tries again)."""
     import fcntl
+    import secrets
 
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "_lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UsageError(f"{root}: another badspi batch is writing this dataset") from None
-        yield
+    token = secrets.token_hex(8)
+    path = root / LOCK
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        while True:
+            lock = open(path, "a+b")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                raise UsageError(f"{root}: another badspi batch is writing this dataset") from None
+            try:
+                if os.fstat(lock.fileno()).st_ino == os.stat(path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            lock.close()
+        lock.truncate(0)
+        lock.write(token.encode())
+        lock.flush()
+    except OSError as e:
+        raise OutputError(f"{e.filename or root}: cannot write the dataset: {os_error_text(e)}") from None
+    try:
+        yield token
+    finally:
+        path.unlink(missing_ok=True)
+        lock.close()
 
 
 def _clean_temporaries(root: Path) -> None:
@@ -592,11 +702,16 @@ class PoolRunner:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self._close()
+    def __exit__(self, exc_type, exc, tb):
+        self._close(kill=exc_type is not None)
 
-    def _close(self) -> None:
+    def _close(self, kill: bool = False) -> None:
+        """Shut the pool down; ``kill``: stop the workers now (interrupted, terminated,
+        or the dataset cannot be written), not after their current capture."""
         if self.pool is not None:
+            if kill:
+                for process in list((self.pool._processes or {}).values()):
+                    process.kill()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
@@ -604,9 +719,12 @@ class PoolRunner:
         if self.pool is None:
             import multiprocessing
 
+            from .lifeline import start_worker
+
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["badspi_pcap.batch"])
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context)
+            context.set_forkserver_preload(["badspi_pcap.forkserver_preload", "badspi_pcap.batch"])
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=start_worker,
+                                            initargs=(os.getpid(),))
         return self.pool.submit(fn, item)
 
     def run(self, fn, items) -> Iterator[tuple]:

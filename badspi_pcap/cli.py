@@ -1,9 +1,9 @@
 """The ``badspi`` command: thin click commands over the library.
 
 ``main()`` does the error handling; each command calls one library function and prints.
-Exit codes: 0 done; 1 bad input or usage (one-line "Error: ..."); 2 command-line syntax
-(click's usage errors); 3 internal error (a bug: rerun with --traceback and report it);
-130 interrupted.
+Exit codes: 0 done; 1 bad input, usage or environment (one-line "Error: ..."); 2
+command-line syntax (click's usage errors); 3 internal error (a bug: rerun with
+--traceback and report it); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
 """
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ import click
 
 from .errors import BadspiError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+# Paths are checked by the commands (exit 1 and one "Error: PATH: ..." line), not by click
+# (exit 2 with the usage banner): a folder or an unreadable file is bad input, not syntax.
+PATH = click.Path(readable=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -67,8 +70,8 @@ def echo_skipped(results) -> None:
 
 
 @cli.command()
-@click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the full packets table (.parquet, .csv, .jsonl).")
+@click.argument("captures", nargs=-1, required=True, type=PATH)
+@click.option("-o", "--output", type=PATH, help="Write the full packets table (.parquet, .csv, .jsonl).")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True,
               help="auto: own fast walk for pcap, Scapy for pcapng; scapy: Scapy for both.")
 def packets(captures, output, engine):
@@ -80,10 +83,11 @@ def packets(captures, output, engine):
     import pandas as pd
 
     from . import schema
-    from .output import write_table
+    from .output import TABLE_SUFFIXES, check_outputs, write_table
     from .report.text import format_table
     from .summary import icmp_summary, ike_summary, sa_summary, spi_text
 
+    check_outputs(captures, [("-o", output, TABLE_SUFFIXES)])
     results = read_captures_with_progress(list(captures), engine)
     for r in results:
         click.echo(capture_heading(r))
@@ -127,8 +131,8 @@ def capture_heading(r) -> str:
 
 
 @cli.command()
-@click.argument("logs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the events table (.parquet, .csv, .jsonl).")
+@click.argument("logs", nargs=-1, required=True, type=PATH)
+@click.option("-o", "--output", type=PATH, help="Write the events table (.parquet, .csv, .jsonl).")
 @click.option("--format", "format_", metavar="NAME", help="Read every line as this format or vendor (default: detect).")
 @click.option("--year", type=int, help="Year of the first line when the log headers have none.")
 @click.option("--log-tz", metavar="TZ", help="Device time zone, e.g. Europe/Berlin or +02:00 (default UTC).")
@@ -141,9 +145,10 @@ def events(logs, output, format_, year, log_tz, show_unparsed):
     """
     from .logs import parse_logs
     from .logs.summary import events_footer, events_summary, unparsed_lines
-    from .output import write_table
+    from .output import TABLE_SUFFIXES, check_outputs, write_table
     from .report.text import format_table
 
+    check_outputs(logs, [("-o", output, TABLE_SUFFIXES)])
     result = parse_logs(list(logs), format=format_, year=year, log_tz=log_tz)
     click.echo(format_table(events_summary(result.events)))
     click.echo("\n".join(events_footer(result)))
@@ -155,17 +160,18 @@ def events(logs, output, format_, year, log_tz, show_unparsed):
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the sas table (.parquet, .csv, .jsonl).")
+@click.argument("files", nargs=-1, required=True, type=PATH)
+@click.option("-o", "--output", type=PATH, help="Write the sas table (.parquet, .csv, .jsonl).")
 @click.option("--format", "format_", metavar="NAME", help="Read the files as this table format or vendor only.")
 def sas(files, output, format_):
     """Read SA tables (get sa, get sa id, show security ipsec sa, show crypto ipsec sa,
     swanctl --list-sas, ip xfrm state, ...) and list the SAs and non-zero counters."""
     from .logs.summary import counters_summary, sas_summary
-    from .output import write_table
+    from .output import TABLE_SUFFIXES, check_outputs, write_table
     from .report.text import format_table
     from .sa import parse_sas
 
+    check_outputs(files, [("-o", output, TABLE_SUFFIXES)])
     result = parse_sas(list(files), format=format_)
     click.echo(format_table(sas_summary(result.sas)))
     counters = counters_summary(result.counters)
@@ -202,23 +208,24 @@ def analysis_options(command):
     return command
 
 
+EVIDENCE_SUFFIXES = (".pcap", ".cap")
 CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13}
 CHECK_UNEXPLAINED = 20
 
 
 @cli.command()
-@click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-e", "--events", "event_files", multiple=True, type=click.Path(dir_okay=False),
+@click.argument("captures", nargs=-1, required=True, type=PATH)
+@click.option("-e", "--events", "event_files", multiple=True, type=PATH,
               help="Gateway event log (syslog, `get event`, ...); repeat for more files.")
-@click.option("--sa", "sa_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--sa", "sa_files", multiple=True, type=PATH,
               help="SA table output (`get sa`, `get sa id N`, ...); repeat for more files.")
 @analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
-@click.option("--evidence", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=PATH, help="Write the report to this file instead of stdout.")
+@click.option("--evidence", type=PATH,
               help="Write the frames that prove the findings to this file: pcapng with a comment per frame "
                    "(a name ending in .pcap: classic pcap, no comments).")
-@click.option("--report", type=click.Path(dir_okay=False),
+@click.option("--report", type=PATH,
               help="Write a self-contained HTML report (verdicts, evidence, timeline plots) to this file.")
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
@@ -230,9 +237,11 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     rekeys).  The clock offset between log and capture is estimated unless given.
     """
     from .analyze import analyze as run_analysis
-    from .output import atomic_path
+    from .output import atomic_path, check_outputs
 
     paths = list(captures)
+    check_outputs([*paths, *event_files, *sa_files], [("-o", output, None), ("--evidence", evidence, EVIDENCE_SUFFIXES),
+                                                      ("--report", report, (".html", ".htm"))])
     sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
     with progress_bar(sum(sizes), "reading captures") as (advance, _describe):
         last = [0]
@@ -277,14 +286,14 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", "dataset", required=True, type=click.Path(file_okay=False),
+@click.argument("paths", nargs=-1, required=True, type=PATH)
+@click.option("-o", "--output", "dataset", required=True, type=PATH,
               help="Dataset folder to write; running the same command again resumes it.")
-@click.option("-e", "--events", "event_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("-e", "--events", "event_files", multiple=True, type=PATH,
               help="Gateway event log for every capture (one device); repeat for more files.")
-@click.option("--sa", "sa_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--sa", "sa_files", multiple=True, type=PATH,
               help="SA table output for every capture; repeat for more files.")
-@click.option("--map", "map_file", type=click.Path(dir_okay=False),
+@click.option("--map", "map_file", type=PATH,
               help="CSV: capture pattern -> events, sas, log_tz, clock_offset, year, log_self (see README).")
 @analysis_options
 @click.option("-j", "--jobs", type=int, help="Worker processes (default: all cores; 1: in this process).")
@@ -300,7 +309,10 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
     captures already done (same content, same logs) unless --force.
     """
     from .batch import CheckOptions, batch_footer, batch_table, read_map, run_batch
+    from .output import check_outputs
     from .report.text import format_table
+
+    check_outputs([*paths, *event_files, *sa_files, map_file], [("-o", dataset, "folder")])
 
     options = CheckOptions(events=tuple(event_files), sas=tuple(sa_files), log_tz=log_tz, clock_offset=clock_offset,
                            year=year, log_format=log_format, log_self=log_self, rate_limit_s=rate_limit,
@@ -347,9 +359,31 @@ def check_code(findings) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a supervisor, ``Popen.terminate()``): stop as cleanly as on Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args, show_traceback)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: list[str], show_traceback: bool) -> int:
     try:
         code = cli.main(args=args, prog_name="badspi", standalone_mode=False)
         if isinstance(code, int):  # click returns Exit codes instead of raising here
@@ -359,23 +393,41 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         return EXIT_USAGE if isinstance(e, click.UsageError) else EXIT_ERROR
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:   # click turns KeyboardInterrupt into Abort
+        if isinstance(e.__cause__, Terminated):
+            click.echo("Terminated.", err=True)
+            return EXIT_TERMINATED
         click.echo("Aborted.", err=True)
         return EXIT_INTERRUPTED
     except BadspiError as e:
         click.echo(f"Error: {e}", err=True)
         return EXIT_ERROR
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as e:
+        if e.errno is None or show_traceback:   # not the system's word on a file: a bug
+            return _internal(e, show_traceback)
+        # The environment, not the input: a full disk, a read-only folder, permissions.
+        from .errors import os_error_text, printable
+        where = f"{printable(str(e.filename))}: " if e.filename else ""
+        click.echo(f"Error: {where}{os_error_text(e)}", err=True)
+        return EXIT_ERROR
     except Exception as e:  # a bug: say so plainly, traceback on request
-        if show_traceback:
-            raise
-        click.echo(f"Internal error: {type(e).__name__}: {e} (rerun with --traceback and report it)", err=True)
-        return EXIT_INTERNAL
+        return _internal(e, show_traceback)
     return EXIT_OK
+
+
+def _internal(e: Exception, show_traceback: bool) -> int:
+    if show_traceback:
+        raise e
+    click.echo(f"Internal error: {type(e).__name__}: {e} (rerun with --traceback and report it)", err=True)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

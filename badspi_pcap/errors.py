@@ -36,6 +36,16 @@ class UsageError(BadspiError):
     """The call itself is wrong (bad option value, conflicting options)."""
 
 
+class OutputError(BadspiError):
+    """An output cannot be written: permissions, a read-only filesystem, a full disk."""
+
+
+def os_error_text(e: OSError) -> str:
+    """'no space left on device' from an OSError (its strerror, lower case)."""
+    text = e.strerror or str(e) or type(e).__name__
+    return text[:1].lower() + text[1:]
+
+
 @dataclass(frozen=True)
 class Skipped:
     """Something in an input that was not used, and why.

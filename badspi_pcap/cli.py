@@ -208,7 +208,7 @@ def analysis_options(command):
     return command
 
 
-EVIDENCE_SUFFIXES = (".pcap", ".cap")
+EVIDENCE_SUFFIXES = (".pcapng", ".pcap", ".cap")  # pcapng: with comments; the others: classic pcap
 CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13}
 CHECK_UNEXPLAINED = 20
 
@@ -224,7 +224,7 @@ CHECK_UNEXPLAINED = 20
 @click.option("-o", "--output", type=PATH, help="Write the report to this file instead of stdout.")
 @click.option("--evidence", type=PATH,
               help="Write the frames that prove the findings to this file: pcapng with a comment per frame "
-                   "(a name ending in .pcap: classic pcap, no comments).")
+                   "(.pcap or .cap: classic pcap, no comments).")
 @click.option("--report", type=PATH,
               help="Write a self-contained HTML report (verdicts, evidence, timeline plots) to this file.")
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")

@@ -5,7 +5,7 @@ default) holds every link type in one file and gives each frame a comment, shown
 Wireshark's packet list and by ``tshark -Y frame.comment``: the log line it explains
 (file:line), the cause and verdict of that line, and ``dt``; the first frame also
 carries the command, the clock offset and the display filters.  A name ending in
-``.pcap`` gets classic pcap without comments (a second file per other link type).
+``.pcap`` or ``.cap`` gets classic pcap without comments (a second file per other link type).
 """
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def write_evidence(analysis, path: str, command: str | None = None) -> list[tupl
         if want:
             frames += [(*f, read.capture) for f in _frames(read.path, want)]
     frames.sort(key=lambda f: f[0])
-    if Path(path).suffix.lower() == ".pcap":
+    if Path(path).suffix.lower() in (".pcap", ".cap"):
         return _write_pcap(frames, Path(path))
     comments = frame_comments(analysis)
     header = run_comment(analysis, command)

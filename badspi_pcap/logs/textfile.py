@@ -19,17 +19,18 @@ from typing import Iterable, Iterator
 
 from ..compressed import MAX_LINE, Decompressed, DecompressionLimit, bounded_lines, compression_of, resolve_limit
 from ..errors import InputError, Skipped
+from ..storage import is_url, local, open_binary
 
 _STREAM_ERRORS = (EOFError, OSError, ValueError)
 _CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
                   b"\x0a\x0d\x0d\x0a")
 
 
-def as_paths(paths) -> list[Path]:
-    """One path or many (str or PathLike) -> list of Paths."""
+def as_paths(paths) -> list[Path | str]:
+    """One path or many (str or PathLike) -> list of Paths (URLs stay strings: storage.py)."""
     if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
+        paths = [paths]
+    return [p if is_url(local(p)) else Path(local(p)) for p in paths]
 
 
 def read_lines(path: Path, skipped: list[Skipped],
@@ -63,7 +64,7 @@ def read_lines(path: Path, skipped: list[Skipped],
 
 def _open_binary(path: Path) -> io.BufferedReader:
     try:
-        return open(path, "rb")
+        return open_binary(path)
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a log file") from None
     except OSError as e:

@@ -20,7 +20,10 @@ def log_format_of(head: bytes) -> str | None:
         return header[0]
     for line in lines:
         inner = exports.unwrap_5424(line)
-        found = _classify(inner[0] if inner else line, FORMATS, None, {})
+        try:
+            found = _classify(inner[0] if inner else line, FORMATS, None, {})
+        except Exception:  # a parser's bug must not turn "not a capture" into a crash
+            continue
         if found is not None:
             return found[1].name
     return None

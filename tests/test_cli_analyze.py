@@ -177,3 +177,19 @@ def test_damaged_input_is_warned_about_at_the_top_and_counted(tmp_path, capsys):
     assert lines[-1] == "warning: " + warning
     code, out, _ = run(["analyze", str(cut), "--format", "markdown"], capsys)
     assert out.index("> **Warning:** 1 damaged part\\(s\\)") < out.index("## ")
+
+
+def test_evidence_comments_name_the_line_an_ike_message_is_near(tmp_path):
+    import badspi_pcap as bp
+    from badspi_pcap.report.evidence_pcap import frame_comments, write_evidence
+
+    result = bp.analyze(PCAPS / "lab" / "ikev2-rekey.pcap", events=[FIXTURES / "logs" / "ikev2-rekey" / "screenos-syslog.log"],
+                        log_tz="Australia/Adelaide")
+    comments = frame_comments(result)
+    ike = result.packets[result.packets["kind"] == "ike"]
+    near = [comments[(c, f)] for c, f in zip(ike["capture"], ike["frame"]) if (c, f) in comments]
+    assert near and all(len(c) == 1 and c[0].startswith("IKE ") for c in near)
+    matched = {f"{result.events.loc[e, 'source']}:{result.events.loc[e, 'line']}" for e in result.matches["event"]}
+    assert all(c[0].rsplit(" of ", 1)[1] in matched for c in near)
+    (path, frames), = write_evidence(result, str(tmp_path / "e.pcapng"))
+    assert frames == len(set(comments)) == 24     # every frame written has its comment, and only those

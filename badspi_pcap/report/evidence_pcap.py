@@ -92,8 +92,9 @@ def frame_comments(analysis) -> dict[tuple[str, int], list[str]]:
     for row, near in zip(ike.itertuples(index=False), _nearest_line(analysis, ike)):
         if pd.notna(near) and (row.capture, int(row.frame)) not in comments:
             ev = events.loc[int(near)]
+            exchange = f" {row.ike_exchange}" if pd.notna(row.ike_exchange) else ""
             comments[(row.capture, int(row.frame))] = [
-                f"IKE {row.ike_exchange or ''} within {IKE_NEARBY_S:.0f} s of {ev['source']}:{ev['line']}".replace("  ", " ")]
+                f"IKE{exchange} within {IKE_NEARBY_S:.0f} s of {ev['source']}:{ev['line']}"]
     return comments
 
 

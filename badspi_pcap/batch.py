@@ -275,8 +275,7 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
     for name in TABLES:
         target = f"{name}/{cid}.parquet"
         if name in tables:
-            store.write_table(target, lambda f, table=tables[name]: pq.write_table(
-                table, f, row_group_size=ROW_GROUP, compression="zstd"), check)
+            _write_table(store, target, tables[name], check)
         else:
             store.remove(target)
     done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
@@ -317,6 +316,14 @@ def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
     df = df.copy()
     df.insert(0, "capture_id", cid)
     return pa.Table.from_pandas(df, schema=target, preserve_index=False).replace_schema_metadata(None)
+
+
+def _write_table(store, name: str, table: pa.Table, before_rename=None) -> None:
+    if isinstance(store, RemoteStore):   # one object, sent whole
+        store.write_table(name, lambda f: pq.write_table(table, f, row_group_size=ROW_GROUP, compression="zstd"),
+                          before_rename)
+    else:
+        _write_parquet(table, store.root / name, before_rename)
 
 
 def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:

@@ -225,11 +225,6 @@ class LocalStore:
             with open(tmp, "wb") as f:
                 f.write(data)
 
-    def write_table(self, name: str, write, before=None) -> None:
-        from .output import atomic_path
-        with atomic_path(self.root / name, before_rename=before) as tmp:
-            write(tmp)
-
     def remove(self, name: str, durable: bool = False) -> None:
         from .output import fsync_path
         target = self.root / name

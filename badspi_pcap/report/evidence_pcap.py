@@ -63,6 +63,13 @@ def write_evidence(analysis, path: str, command: str | None = None) -> list[tupl
 
 def finding_of_lines(analysis) -> dict[int, tuple[str, str]]:
     """event id -> (cause, verdict of that cause's finding on the line's tunnel)."""
+    findings = analysis.findings
+    if "event_ids" in findings.columns:    # findings that list their lines (the causes/ engine)
+        out: dict[int, tuple[str, str]] = {}
+        for ids, cause, verdict in zip(findings["event_ids"], findings["cause"], findings["verdict"]):
+            for i in ids if ids is not None and not isinstance(ids, float) else ():
+                out.setdefault(int(i), (cause, verdict))
+        return out
     lines = analysis.lines
     if lines is None or lines.empty:
         return {}
@@ -74,9 +81,10 @@ def frame_comments(analysis) -> dict[tuple[str, int], list[str]]:
     """(capture, frame) -> why it is evidence, one sentence per log line it explains."""
     comments: dict[tuple[str, int], list[str]] = {}
     events, findings = analysis.events, finding_of_lines(analysis)
+    event = _event_column(analysis.matches)
     for m in analysis.matches.itertuples(index=False):
-        ev = events.loc[m.event]
-        cause, verdict = findings.get(int(m.event), ("-", "-"))
+        ev = events.loc[getattr(m, event)]
+        cause, verdict = findings.get(int(getattr(m, event)), ("-", "-"))
         text = printable(str(ev["text"]))
         text = text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS] + "..."
         comments.setdefault((m.capture, int(m.frame)), []).append(
@@ -98,6 +106,10 @@ def frame_comments(analysis) -> dict[tuple[str, int], list[str]]:
     return comments
 
 
+def _event_column(matches: pd.DataFrame) -> str:
+    return "event_id" if "event_id" in matches.columns else "event"   # the causes/ engine names it event_id
+
+
 def run_comment(analysis, command: str | None) -> str:
     filters = [f for f in analysis.findings.get("display_filter", pd.Series(dtype=str)).dropna() if f]
     return printable(f"badspi evidence: {command or '(Python API)'} | clock offset {analysis.clock_offset.describe()}"
@@ -109,7 +121,7 @@ def _nearest_line(analysis, ike: pd.DataFrame) -> pd.Series:
     out = pd.Series(pd.NA, index=ike.index, dtype="object")
     if not len(analysis.matches) or ike.empty:
         return out
-    times = analysis.events.loc[analysis.matches["event"].unique(), "time"].dropna().sort_values()
+    times = analysis.events.loc[analysis.matches[_event_column(analysis.matches)].unique(), "time"].dropna().sort_values()
     if times.empty:
         return out
     ids = times.index.to_numpy()

@@ -25,7 +25,7 @@ OUTPUT_SUFFIXES = tuple(REPORT_SUFFIXES) + tuple(TABLE_SUFFIXES)   # what -o may
 def report_options(command):
     """``--format`` and ``-o`` for a command that has a report and a table."""
     command = click.option(
-        "-o", "--output", type=click.Path(dir_okay=False),
+        "-o", "--output", type=click.Path(),  # checked by check_outputs (one Error line, exit 1)
         help="Write to this file, by its suffix: .txt or .json the report; .parquet, .csv or .jsonl the full table.",
     )(command)
     return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,

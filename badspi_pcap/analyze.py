@@ -103,7 +103,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
         reference = [t for r in reads for t in (r.first_time, r.last_time) if t is not None] or None
         parsed = parse_logs(list(_paths(events)), format=log_format, year=year, log_tz=log_tz,
                             reference_times=reference)
-        event_table, log_notes, unparsed = parsed.events, parsed.notes, len(parsed.unparsed)
+        event_table, log_notes, unparsed = parsed.events, parsed.notes, parsed.unparsed_count
         skipped += parsed.skipped
     else:
         event_table = schema.empty(schema.EVENTS)

@@ -17,7 +17,6 @@ import hashlib
 import io
 import lzma
 import os
-import re
 import stat
 import tarfile
 import threading
@@ -29,7 +28,7 @@ from typing import BinaryIO, Iterator
 
 from .capture.source import PCAP_MAGICS, PCAPNG_MAGIC, open_capture
 from .compressed import COMPRESSIONS, Decompressed, resolve_limit
-from .errors import InputError
+from .errors import InputError, without_content
 from .storage import absolute, open_binary
 from .storage import stat as storage_stat
 
@@ -37,6 +36,7 @@ SEP = "::"
 MAX_DEPTH = 4            # archives inside archives inside ...
 MAX_MEMBERS = 100_000    # members read from one archive
 KEEP = 1 << 20           # bytes of a member kept so format detection can rewind
+HASH_SKIPPED_UP_TO = 256 << 20   # non-captures are hashed (to be known again) up to this size
 PIECE = 1 << 20
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".ntar", ".dmp", ".snoop", ".trc")
 # What reading a damaged archive or compressed stream raises.
@@ -335,16 +335,10 @@ def _identify(reader: HashingReader, address, path, hops, size):
     except InputError as e:
         reason = str(e).removeprefix(f"{address}: ")
         status = "error" if looks_like_capture(address) else "skipped"
-        # Hashed either way: the content names the entry wherever the file is found.
-        return Unread(address, path, status, _no_content(reason), hops, size, reader.finish())
+        # Hashed (up to a size): the content names the entry wherever the file is found.
+        digest = reader.finish() if status == "error" or size <= HASH_SKIPPED_UP_TO else None
+        return Unread(address, path, status, without_content(reason), hops, size, digest)
     return CaptureSource(address, path, hops, size, reader.finish())
-
-
-def _no_content(reason: str) -> str:
-    """The reason without the bytes it quotes ('...; it starts with 72 6f 6f 74'): the
-    files a batch finds in folders and archives were not named by the user, so what they
-    hold stays out of the dataset and the terminal."""
-    return re.sub(r"; it starts with [0-9a-f ]+$", "", reason)
 
 
 def _member_problem(info: tarfile.TarInfo) -> str | None:

@@ -9,7 +9,8 @@ mapped to it, and writes its rows to the dataset itself:
     DATASET/packets/<capture_id>.parquet     the packets table (README), plus capture_id
     DATASET/findings/<capture_id>.parquet    the findings table, plus capture and capture_id
     DATASET/summary/<capture_id>.parquet     one row per capture (SUMMARY below)
-    DATASET/_manifest/<capture_id>.json      written last: this capture is done
+    DATASET/_manifest/<capture_id>.json      written last: this capture's rows are complete
+    DATASET/_lock                             held by the run writing (see ``check_lock``)
 
 ``capture_id`` is the first 16 hex digits of the SHA-256 of the capture's bytes, so a
 renamed or copied capture is recognised as done.  Every file is written under a
@@ -42,13 +43,14 @@ import pyarrow.parquet as pq
 from . import schema, storage
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .diagnose import FINDING_COLUMNS
-from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text
+from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text, without_content
 from .output import atomic_path
 from .storage import RemoteStore, absolute, dataset_store, is_url, list_files, open_binary, stat
 
 TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
 LOCK = "_lock"                 # held (flock) by the run writing; holds that run's token
+NO_FLOCK = "no-flock"          # in the lock file when flock does not exclude (some network filesystems)
 ROW_GROUP = 131_072
 ID_DIGITS = 16
 DASK_CONNECT_TIMEOUT = "20s"
@@ -178,7 +180,8 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
                            log_self=options.log_self, rate_limit_s=options.rate_limit_s,
                            screenos_version=options.screenos_version, engine=options.engine)
     except BadspiError as e:
-        return CaptureResult({**base, "status": "error", "error": str(e).removeprefix(f"{source.address}: ")})
+        return CaptureResult({**base, "status": "error",
+                              "error": without_content(str(e).removeprefix(f"{source.address}: "))})
     except Exception as e:  # a bug, or a worker out of memory: listed and retried next run
         return CaptureResult({**base, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}"})
     findings = analysis.findings.copy()
@@ -231,7 +234,7 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
 
 
 def _warning_text(skipped, keep: int = 5) -> str | None:
-    text = "; ".join(str(s) for s in skipped[:keep])
+    text = "; ".join(without_content(str(s)) for s in skipped[:keep])
     if len(skipped) > keep:
         text += f"; ... {len(skipped) - keep} more"
     return text or None
@@ -257,8 +260,10 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
     """Replace one capture's rows as a set: its manifest entry removed first, each table
     file written atomically, the manifest entry last (a ``failed`` one too: its rows are
     complete, and the next run tries the capture again).  A kill in between leaves the
-    capture without a manifest entry: not done, whatever table files are there.  With ``token``, nothing is renamed
-    into place once the dataset's lock no longer holds it (the run was killed)."""
+    capture without a manifest entry: not done, whatever table files are there.  With
+    ``token``, nothing is renamed into place once the dataset's lock no longer holds it
+    (the run that started this worker was killed).  ``dataset``: a folder, or a URL
+    prefix in object storage (``storage.py``)."""
     store = dataset_store(dataset)
     row = result.summary
     cid = row["capture_id"]
@@ -296,8 +301,11 @@ def check_lock(root: Path, token: str) -> None:
     root = Path(root)
     try:
         with open(root / LOCK, "rb") as f:
-            if f.read().decode(errors="replace").strip() != token:
+            held = f.read().decode(errors="replace").split()
+            if held[:1] != [token]:
                 raise RunLost(f"{root}: another run took over the dataset")
+            if NO_FLOCK in held:
+                return                        # locks do not exclude here: the token alone tells
             try:
                 fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -305,11 +313,6 @@ def check_lock(root: Path, token: str) -> None:
             raise RunLost(f"{root}: the run that started this worker is gone")
     except FileNotFoundError:
         raise RunLost(f"{root}: the run that started this worker has ended") from None
-
-
-def _sync_folder(folder: Path) -> None:
-    from .output import fsync_path
-    fsync_path(folder)
 
 
 def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
@@ -327,7 +330,7 @@ def _write_table(store, name: str, table: pa.Table, before_rename=None) -> None:
 
 
 def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:
-    with atomic_path(path, before_rename=before_rename) as tmp:
+    with atomic_path(path, before_rename=before_rename, tidy=False, sync_folder=False) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
 
 
@@ -409,7 +412,7 @@ def _walk(folder: str, add, unread: list, skip: str | None) -> None:
                 dirs.remove(d)
         for name in sorted(names):
             where = os.path.join(root, name)
-            if os.path.islink(where) and not os.path.realpath(where).startswith(top + os.sep):
+            if os.path.islink(where) and os.path.commonpath([top, os.path.realpath(where)]) != top:
                 unread.append(Unread(where, os.path.abspath(where), "skipped",
                                      "link to a file outside the folder: not followed"))
             else:
@@ -661,7 +664,7 @@ def _locked(root: Path) -> Iterator[str]:
                 pass
             lock.close()
         lock.truncate(0)
-        lock.write(token.encode())
+        lock.write((token if _flock_excludes(path) else f"{token} {NO_FLOCK}").encode())
         lock.flush()
     except OSError as e:
         raise OutputError(f"{e.filename or root}: cannot write the dataset: {os_error_text(e)}") from None
@@ -670,6 +673,19 @@ def _locked(root: Path) -> Iterator[str]:
     finally:
         path.unlink(missing_ok=True)
         lock.close()
+
+
+def _flock_excludes(path: Path) -> bool:
+    """Whether a second lock on ``path`` fails while we hold it (not so on some network
+    filesystems, where workers then go by the token alone)."""
+    import fcntl
+
+    with open(path, "rb") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
 
 
 def _clean_temporaries(root: Path) -> None:

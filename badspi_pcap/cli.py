@@ -34,15 +34,23 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 @contextmanager
 def progress_bar(total_bytes: int, what: str):
-    """A bytes progress bar on stderr when it is a terminal; ``advance(n)`` per step."""
-    from rich.console import Console
+    """A bytes progress bar on stderr when it is a terminal; ``advance(n)`` per step.
+    File names reach it as plain text: no rich markup, no control characters."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(what, total=total_bytes)
-        yield lambda n: bar.advance(task, n), lambda text: bar.update(task, description=text)
+    from .errors import printable
+
+    console = terminal()
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(printable(what), total=total_bytes)
+        yield lambda n: bar.advance(task, n), lambda text: bar.update(task, description=printable(text))
+
+
+def terminal():
+    """The rich console of the progress bars (stderr)."""
+    from rich.console import Console
+    return Console(stderr=True)
 
 
 def read_captures_with_progress(paths, engine: str = "auto"):
@@ -155,6 +163,7 @@ def events(logs, vendor, year, log_tz, show_unparsed, fmt, output):
     """
     from .cli_report import OUTPUT_SUFFIXES, deliver, events_report
     from .logs import parse_logs
+    from .logs.parse import UNPARSED_SAMPLE
     from .logs.summary import display_table, events_footer, events_summary, unparsed_lines
     from .output import check_outputs
     from .report.text import format_table
@@ -164,6 +173,9 @@ def events(logs, vendor, year, log_tz, show_unparsed, fmt, output):
     text = [format_table(events_summary(result.events)), *events_footer(result)]
     if show_unparsed:
         text.append("\n".join(unparsed_lines(result.unparsed)) or "(no unparsed lines)")
+        if result.unparsed_count > len(result.unparsed):
+            text.append(f"({result.unparsed_count - len(result.unparsed)} more not listed: the first "
+                        f"{UNPARSED_SAMPLE} of each file are kept)")
     deliver("\n".join(text), events_report(result, unparsed=show_unparsed), fmt, output, result.events,
             csv_view=display_table)
 
@@ -251,6 +263,12 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     paths = list(captures)
     check_outputs([*paths, *event_files, *sa_files], [("-o", output, None), ("--evidence", evidence, EVIDENCE_SUFFIXES),
                                                       ("--report", report, (".html", ".htm"))])
+    if evidence:   # the evidence frames are read again from the captures: a pipe gives its bytes once
+        from .errors import UsageError
+        for path in paths:
+            if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+                raise UsageError(f"{path}: --evidence reads the captures twice, and this one is a pipe or device: "
+                                 "save it to a file first")
     sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
     with progress_bar(sum(sizes), "reading captures") as (advance, _describe):
         last = [0]
@@ -337,13 +355,13 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
 def batch_progress(phase: str, files: int, total_bytes: int):
     """``badspi batch``'s bar: files and MB done, and an ETA that counts each file as
     well as its bytes (a small capture costs about what 8 MB of a large one do)."""
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     per_file = 8_000_000
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(f"{{task.fields[files]}}/{files} files"),
-               TextColumn(f"{{task.fields[mb]:.0f}}/{total_bytes / 1e6:.0f} MB"), TimeRemainingColumn())
+    console = terminal()
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               TextColumn(f"{{task.fields[files]}}/{files} files", markup=False),
+               TextColumn(f"{{task.fields[mb]:.0f}}/{total_bytes / 1e6:.0f} MB", markup=False), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(phase, total=total_bytes + per_file * files, files=0, mb=0.0)
         done = {"files": 0, "bytes": 0}

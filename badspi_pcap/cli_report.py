@@ -19,13 +19,13 @@ from .output import FORMATS as TABLE_SUFFIXES
 from .output import atomic_path, output_format, write_table
 
 REPORT_SUFFIXES = {".txt": "text", ".json": "json"}
-OUTPUT_SUFFIXES = tuple(REPORT_SUFFIXES) + tuple(TABLE_SUFFIXES)   # what -o may end in (checked before any work)
+OUTPUT_SUFFIXES = tuple(REPORT_SUFFIXES) + tuple(TABLE_SUFFIXES)   # what -o may end in
 
 
 def report_options(command):
     """``--format`` and ``-o`` for a command that has a report and a table."""
     command = click.option(
-        "-o", "--output", type=click.Path(),  # checked by check_outputs (one Error line, exit 1)
+        "-o", "--output", type=click.Path(readable=False),   # checked by the command (exit 1)
         help="Write to this file, by its suffix: .txt or .json the report; .parquet, .csv or .jsonl the full table.",
     )(command)
     return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,

@@ -16,6 +16,16 @@ from dataclasses import dataclass
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and newline
 
 
+QUOTED_BYTES = re.compile(r"[;,]? *\(?it starts with [0-9a-f]{2}(?: [0-9a-f]{2})*\)?")
+
+
+def without_content(text: str) -> str:
+    """``text`` without the bytes a message quotes ('...; it starts with 72 6f 6f 74'): for
+    files the user did not name (found in folders and archives), whose content stays out
+    of datasets and terminals."""
+    return QUOTED_BYTES.sub("", text)
+
+
 def printable(text: str) -> str:
     """``text`` with control characters (terminal escape sequences too) replaced by '?'."""
     return CONTROL.sub("?", text)

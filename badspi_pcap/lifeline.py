@@ -10,6 +10,9 @@ caller's pipes and go on writing into the dataset.  Two independent guards:
   ``start_worker`` runs in every worker.
 - Everywhere: a thread in each worker watches the main process (a pidfd where there is
   one, else polling) and ends the worker when it is gone.
+
+(The kernel's signal follows the *thread* that started the forkserver; should that thread
+end first, multiprocessing starts a new forkserver for the next pool.)
 """
 from __future__ import annotations
 

@@ -78,15 +78,21 @@ class atomic_path:
     removes those whose process is gone (a run killed with -9).  The file is fsynced
     before the rename and the folder after it, so a power cut leaves the old file or the
     new one, never an empty one in its place.  ``before_rename()``, when given, runs just
-    before the rename and may raise to stop it."""
+    before the rename and may raise to stop it.  ``tidy=False`` skips the search for stale
+    temporaries (a batch cleans its dataset once, not at each of its many files);
+    ``sync_folder=False`` leaves the folder's fsync to a later file (a batch syncs it with
+    the manifest entry written last)."""
 
-    def __init__(self, path: Path, before_rename=None):
+    def __init__(self, path: Path, before_rename=None, tidy: bool = True, sync_folder: bool = True):
         self.path = Path(path)
         self.before_rename = before_rename
+        self.tidy = tidy
+        self.sync_folder = sync_folder
 
     def __enter__(self) -> str:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        remove_stale_parts(self.path.parent, self.path.name)
+        if self.tidy:
+            remove_stale_parts(self.path.parent, self.path.name)
         fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".part",
                                         dir=self.path.parent)
         os.close(fd)
@@ -106,7 +112,8 @@ class atomic_path:
             except BaseException:
                 _unlink(self.tmp)
                 raise
-            fsync_path(self.path.parent)
+            if self.sync_folder:
+                fsync_path(self.path.parent)
         else:
             _unlink(self.tmp)
 
@@ -181,7 +188,7 @@ def check_outputs(inputs: Iterable, outputs: Iterable[tuple]) -> None:
         seen.append((option, path))
         _check_writable(path, option, folder=suffixes == "folder")
         if suffixes != "folder" and suffixes and Path(path).suffix.lower() not in suffixes:
-            raise UsageError(f"{path}: cannot tell the output format from the name ({option}): use a name ending in "
+            raise UsageError(f"cannot tell the output format from {path!r} ({option}): use a name ending in "
                              + ", ".join(suffixes))
 
 

@@ -221,7 +221,7 @@ class LocalStore:
 
     def write_bytes(self, name: str, data: bytes, before=None) -> None:
         from .output import atomic_path
-        with atomic_path(self.root / name, before_rename=before) as tmp:
+        with atomic_path(self.root / name, before_rename=before, tidy=False) as tmp:   # cleaned once per run
             with open(tmp, "wb") as f:
                 f.write(data)
 

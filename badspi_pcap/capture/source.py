@@ -64,6 +64,11 @@ def open_capture(path: str | os.PathLike, *, stream: BinaryIO | None = None,
         stream, compression = open_decompressed(raw, start, decompression_limit)
         head = _peek(stream, path, compression)
         return OpenedCapture(stream, raw, _detect(head, path), compression, head)
+    except OSError as e:   # the first read of a device or special file
+        raw.close()
+        if e.errno is None:
+            raise
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     except BaseException:
         raw.close()
         raise

@@ -3,7 +3,9 @@
 Each line is routed by cheap markers to the formats that may own it (the format of the
 previous line is tried first), so one syslog file may mix devices and vendors.  Every
 non-blank line ends up counted in exactly one of: an event, ``ignored`` (a known format
-with nothing to report), ``unparsed`` or ``duplicates``.
+with nothing to report), ``unparsed`` or ``duplicates``.  Unparsed lines are all counted
+but only the first ``UNPARSED_SAMPLE`` of each file are kept (random bytes given as a log
+must not fill the memory).
 """
 from __future__ import annotations
 
@@ -18,12 +20,13 @@ from ..schema import EVENTS, from_rows, to_frame
 from . import asa, exports, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
 from .record import LineFormat, Parsed
 from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
-from .textfile import as_paths, read_lines
+from .textfile import STOPPED, as_paths, read_lines
 
 FORMATS: tuple[LineFormat, ...] = (screenos.FORMATS + junos.FORMATS + asa.FORMATS + ios.FORMATS
                                    + fortios.FORMATS + panos.FORMATS + panos_system.FORMATS + strongswan.FORMATS
                                    + libreswan.FORMATS + linux.FORMATS)
 VENDORS = tuple(dict.fromkeys(f.vendor for f in FORMATS))
+UNPARSED_SAMPLE = 1000   # unrecognised lines kept per file (all are counted)
 
 
 @dataclass
@@ -31,11 +34,12 @@ class LogParse:
     """What ``parse_logs`` found: events plus everything that did not become one."""
 
     events: pd.DataFrame
-    unparsed: pd.DataFrame                       # source, line, text
+    unparsed: pd.DataFrame                       # source, line, text: the first UNPARSED_SAMPLE per file
     duplicates: pd.DataFrame                     # source, line, first_source, first_line
     skipped: list[Skipped] = field(default_factory=list)
     stats: pd.DataFrame | None = None            # one row per file
     notes: list[str] = field(default_factory=list)  # assumptions made, in words
+    unparsed_count: int = 0                      # every unparsed line, kept or not
 
 
 @dataclass
@@ -52,7 +56,8 @@ class _Line:
 class _File:
     source: str
     events: list[_Line] = field(default_factory=list)
-    unparsed: list[tuple[int, str]] = field(default_factory=list)
+    unparsed: list[tuple[int, str]] = field(default_factory=list)   # the first UNPARSED_SAMPLE
+    unparsed_count: int = 0
     ignored: int = 0
     lines: int = 0
     formats: Counter = field(default_factory=Counter)
@@ -101,6 +106,7 @@ def parse_logs(paths, *, format: str | None = None, year: int | None = None, log
         skipped=skipped,
         stats=_stats(files, tz),
         notes=_notes(files, tz),
+        unparsed_count=sum(f.unparsed_count for f in files),
     )
 
 
@@ -143,7 +149,9 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
             skipped.append(Skipped(result.source, f"line {number}", f"parser error {type(e).__name__}: {e}"))
             found = None
         if found is None:
-            result.unparsed.append((number, text))
+            result.unparsed_count += 1
+            if len(result.unparsed) < UNPARSED_SAMPLE:
+                result.unparsed.append((number, text))
             previous = None
             continue
         parsed, last = found
@@ -162,6 +170,9 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
     result.layout = unwrapper.layout
     if not result.events and not result.ignored:
         what = "is empty" if not result.lines else "has no lines of a known log format"
+        stopped = [x.reason for x in skipped if x.source == result.source and x.reason.startswith(STOPPED)]
+        if stopped:   # an endless or huge input: say where reading stopped, and how to go on
+            what = f"no lines of a known log format; {stopped[0]}"
         raise InputError(f"{path}: {what}")
     return result
 
@@ -265,7 +276,7 @@ def _stats(files: list[_File], tz) -> pd.DataFrame:
         "lines": f.lines,
         "recognised": sum(e.lines for e in f.events) - f.duplicates,
         "ignored": f.ignored,
-        "unparsed": len(f.unparsed),
+        "unparsed": f.unparsed_count,
         "duplicates": f.duplicates,
         "events": sum(len(e.parsed.rows) for e in f.events),
         "year": f.year.year,

@@ -29,16 +29,19 @@ MAX_COMMENT_BYTES = 60_000  # a pcapng option holds at most 65535 bytes
 
 
 def evidence_frames(analysis) -> pd.DataFrame:
-    """(capture, frame) of matched packets, ICMP errors behind capture-only findings, and
-    IKE messages within 30 s of a matched line."""
+    """(capture, frame) of every finding's evidence (where findings list it), matched
+    packets, ICMP errors quoting IPsec, and IKE messages within 30 s of a matched line."""
     parts = [analysis.matches[["capture", "frame"]]]
     p = analysis.packets
     quoting = p[(p["kind"] == "icmp-error") & p["inner_spi"].notna()]
     parts.append(quoting[["capture", "frame"]])
+    listed = _finding_evidence(analysis)
+    if listed:
+        parts.append(pd.DataFrame(list(listed), columns=["capture", "frame"]))
     if len(analysis.matches):
         ike = p[p["kind"] == "ike"]
         parts.append(ike.loc[_nearest_line(analysis, ike).notna(), ["capture", "frame"]])
-    frames = pd.concat(parts).drop_duplicates()
+    frames = pd.concat([f.astype({"capture": object, "frame": "int64"}) for f in parts]).drop_duplicates()
     return frames.sort_values(["capture", "frame"]).reset_index(drop=True)
 
 
@@ -80,7 +83,7 @@ def finding_of_lines(analysis) -> dict[int, tuple[str, str]]:
 def frame_comments(analysis) -> dict[tuple[str, int], list[str]]:
     """(capture, frame) -> why it is evidence, one sentence per log line it explains."""
     comments: dict[tuple[str, int], list[str]] = {}
-    events, findings = analysis.events, finding_of_lines(analysis)
+    events, findings = _events_by_id(analysis), finding_of_lines(analysis)
     event = _event_column(analysis.matches)
     for m in analysis.matches.itertuples(index=False):
         ev = events.loc[getattr(m, event)]
@@ -99,11 +102,32 @@ def frame_comments(analysis) -> dict[tuple[str, int], list[str]]:
     ike = p[p["kind"] == "ike"]
     for row, near in zip(ike.itertuples(index=False), _nearest_line(analysis, ike)):
         if pd.notna(near) and (row.capture, int(row.frame)) not in comments:
-            ev = events.loc[int(near)]
+            ev = events.loc[near]
             exchange = f" {row.ike_exchange}" if pd.notna(row.ike_exchange) else ""
             comments[(row.capture, int(row.frame))] = [
                 f"IKE{exchange} within {IKE_NEARBY_S:.0f} s of {ev['source']}:{ev['line']}"]
+    for ref, (tunnel, cause, verdict) in _finding_evidence(analysis).items():
+        comments.setdefault(ref, [f"evidence of {cause} ({verdict}) on {tunnel}"])
     return comments
+
+
+def _finding_evidence(analysis) -> dict[tuple[str, int], tuple[str, str, str]]:
+    """(capture, frame) -> (tunnel, cause, verdict) of the first finding that lists the
+    frame as its evidence (findings of the causes/ engine do)."""
+    f = analysis.findings
+    if "evidence" not in f.columns:
+        return {}
+    out: dict[tuple[str, int], tuple[str, str, str]] = {}
+    for refs, tunnel, cause, verdict in zip(f["evidence"], f["tunnel"], f["cause"], f["verdict"]):
+        for ref in refs if isinstance(refs, (list, tuple, np.ndarray)) else ():
+            out.setdefault((ref["capture"], int(ref["frame"])), (tunnel, cause, verdict))
+    return out
+
+
+def _events_by_id(analysis) -> pd.DataFrame:
+    """The events table looked up by event id (its ``event_id`` column where it has one)."""
+    events = analysis.events
+    return events.set_index("event_id", drop=False) if "event_id" in events.columns else events
 
 
 def _event_column(matches: pd.DataFrame) -> str:
@@ -121,7 +145,8 @@ def _nearest_line(analysis, ike: pd.DataFrame) -> pd.Series:
     out = pd.Series(pd.NA, index=ike.index, dtype="object")
     if not len(analysis.matches) or ike.empty:
         return out
-    times = analysis.events.loc[analysis.matches[_event_column(analysis.matches)].unique(), "time"].dropna().sort_values()
+    times = _events_by_id(analysis).loc[analysis.matches[_event_column(analysis.matches)].unique(), "time"]
+    times = times.dropna().sort_values()
     if times.empty:
         return out
     ids = times.index.to_numpy()

@@ -91,7 +91,10 @@ class Unwrapper:
 
     def _plain(self, numbered) -> Iterator[tuple[int, str]]:
         for number, text in numbered:
-            yield from self._inner(number, text, None)
+            if "<" in text[:4]:                    # cheap test first: most lines are no RFC 5424
+                yield from self._inner(number, text, None)
+            else:
+                yield number, text
 
     def _inner(self, number: int, text: str, wrapper: Wrapper | None) -> Iterator[tuple[int, str]]:
         """The record's text line by line, a syslog RFC 5424 header taken off (its time is

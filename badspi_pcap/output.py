@@ -93,8 +93,11 @@ class atomic_path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.tidy:
             remove_stale_parts(self.path.parent, self.path.name)
-        fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".part",
-                                        dir=self.path.parent)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.{os.getpid()}.", suffix=".part",
+                                            dir=self.path.parent)
+        except OSError as e:   # name the file asked for, not the temporary
+            raise OSError(e.errno, e.strerror, str(self.path)) from None
         os.close(fd)
         return self.tmp
 

@@ -592,3 +592,17 @@ def test_a_worker_renames_nothing_once_its_run_lost_the_lock(tmp_path):
         with pytest.raises(batch.RunLost, match="another run"):
             batch.write_result(result, ds, "fp", token)
     assert not list(ds.rglob("*.part"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="Linux /sys")
+def test_a_dataset_the_workers_cannot_write_stops_the_pool_with_one_error_line(captures, tmp_path):
+    dataset = tmp_path / "ds"
+    dataset.mkdir()
+    (dataset / "summary").symlink_to("/sys/kernel")     # no file can be made there, not even by root
+    proc = start_batch(captures, "-o", dataset, "-j", "2")
+    out, err = proc.communicate(timeout=300)
+    text = err.decode()
+    assert proc.returncode == 1 and text.count("\n") == 1, text
+    assert text.startswith(f"Error: {dataset}/summary/") and text.endswith(".parquet: cannot write: permission denied\n"), text
+    assert wait_for(lambda: not session_members(proc.pid), 10), session_members(proc.pid)
+    assert not manifests(dataset) and not (dataset / "_lock").exists()

@@ -126,6 +126,9 @@ def test_evidence_pcapng_comments_sit_on_their_frames(tmp_path, capsys):
     first = min(comments.values())
     assert first[0] == 1 and first[1][0].startswith("badspi evidence: badspi analyze " + CAPTURE)
     assert "clock offset +37.0 s" in first[1][0]
+    # the same words are the file's own comment (Wireshark: Statistics > Capture File Properties)
+    info = subprocess.run(["capinfos", "-k", str(out)], capture_output=True, text=True, check=True).stdout
+    assert f"Capture comment:     {first[1][0]}" in info
     result = bp.analyze(CAPTURE, events=[LOG], log_tz="Europe/Berlin")
     filters = [f for f in result.findings["display_filter"].dropna() if f]
     assert filters and all(f in first[1][0] for f in filters)   # the filters the report prints

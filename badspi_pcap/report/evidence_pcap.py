@@ -201,8 +201,8 @@ def _comment(text: str) -> bytes:
 
 def _write_pcapng(frames, path: Path, comments: dict, header: str) -> None:
     interfaces: dict[int, int] = {}
-    blocks = [_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)
-                     + _option(4, b"badspi_pcap") + _option(0, b""))]
+    blocks = [_block(0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1)   # the file's comment too
+                     + _comment(header) + _option(4, b"badspi_pcap") + _option(0, b""))]
     for linktype in dict.fromkeys(f[1] for f in frames) or [1]:
         interfaces[linktype] = len(interfaces)
         blocks.append(_block(1, struct.pack("<HHI", linktype, 0, 0) + _option(9, b"\x09") + _option(0, b"")))

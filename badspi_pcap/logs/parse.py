@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..errors import InputError, Skipped, UsageError
 from ..schema import EVENTS, from_columns, to_frame
-from . import asa, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
+from . import asa, exports, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
 from .record import LineFormat, Parsed
 from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
 from .textfile import STOPPED, as_paths, read_lines
@@ -51,6 +51,7 @@ class _Line:
     parsed: Parsed
     stamp: Stamp | None
     raw: str            # the line as read (tells relay copies from repeats)
+    wrapper: exports.Wrapper | None = None  # the SIEM export record it came in
 
 
 @dataclass
@@ -65,6 +66,8 @@ class _File:
     year: YearChoice = YearChoice(None, None)
     zoned: bool = False  # some times were device-local (the time zone applied)
     duplicates: int = 0
+    layout: str | None = None  # the export layout the lines came in (exports.py)
+    pinned: int = 0            # lines whose zone the export's times gave
 
 
 def select_formats(name: str | None) -> tuple[LineFormat, ...]:
@@ -149,7 +152,9 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
     # takes that line's time, never one from another host or across a blank or unknown line
     previous: tuple[str, Stamp | None, str | None] | None = None
     wrapping = [(f.continues, f.joins) for f in formats if f.continues is not None]
-    for number, count, text in _logical_lines(read_lines(path, skipped, decompression_limit), wrapping):
+    unwrapper = exports.Unwrapper(result.source, skipped)
+    numbered = unwrapper.lines(read_lines(path, skipped, decompression_limit))
+    for number, count, text in _logical_lines(numbered, wrapping):
         if not text:
             previous = None
             continue
@@ -167,15 +172,18 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
             continue
         parsed, last = found
         result.formats[parsed.fmt] += count
+        wrapper = unwrapper.wrappers.get(number)
         host = parsed.rows[0].get("device") if parsed.rows else None
-        stamp = parsed.stamp
+        stamp = exports.pin(parsed.stamp, wrapper)   # the export's time settles what the line leaves open
+        result.pinned += parsed.kind is not None and stamp is not parsed.stamp
         if stamp is None and previous is not None and previous[0] == parsed.fmt and host in (None, previous[2]):
             stamp = previous[1]
         previous = (parsed.fmt, stamp, host or (previous[2] if previous and previous[0] == parsed.fmt else None))
         if parsed.kind is None:
             result.ignored += count
         else:
-            result.events.append(_Line(number, count, parsed, stamp, text))
+            result.events.append(_Line(number, count, parsed, stamp, text, wrapper))
+    result.layout = unwrapper.layout
     if not result.events and not result.ignored:
         what = "is empty" if not result.lines else "has no lines of a known log format"
         stopped = [x.reason for x in skipped if x.source == result.source and x.reason.startswith(STOPPED)]
@@ -275,7 +283,7 @@ def _columns(files: list[_File], *, year, reference, tz) -> tuple[dict[str, list
 
 def _event_columns(kept: list[tuple]) -> dict[str, list]:
     """The EVENTS columns of the kept lines' rows (a line may give two rows)."""
-    rows = [(row, source, event.number, t_local, t_utc)
+    rows = [(row if event.wrapper is None else _exported(row, event.wrapper), source, event.number, t_local, t_utc)
             for source, event, t_local, t_utc in kept for row in event.parsed.rows]
     parsed, source, line, time_local, time = (list(c) for c in zip(*rows)) if rows else ([],) * 5
     named = set().union(*parsed) & set(EVENTS.names)   # columns no row has stay all-null
@@ -284,10 +292,19 @@ def _event_columns(kept: list[tuple]) -> dict[str, list]:
     return columns
 
 
+def _exported(row: dict, wrapper: exports.Wrapper) -> dict:
+    """A row of a line that came in a SIEM export record: the record's time and zone, and
+    its host when the line names no device."""
+    row = dict(row, **exports.received_columns(wrapper))
+    if row.get("device") is None:
+        row["device"] = wrapper.host
+    return row
+
+
 def _stats(files: list[_File], tz) -> pd.DataFrame:
     return pd.DataFrame([{
         "source": f.source,
-        "format": "+".join(name for name, _ in f.formats.most_common()) or None,
+        "format": (f"{f.layout}:" if f.layout else "") + "+".join(n for n, _ in f.formats.most_common()) or None,
         "lines": f.lines,
         "recognised": sum(e.lines for e in f.events) - f.duplicates,
         "ignored": f.ignored,
@@ -296,7 +313,8 @@ def _stats(files: list[_File], tz) -> pd.DataFrame:
         "events": sum(len(e.parsed.rows) for e in f.events),
         "year": f.year.year,
         "year_from": f.year.source,
-        "tz": (tz_name(tz) if tz is not None else "UTC (assumed)") if f.zoned else "from lines",
+        "tz": (tz_name(tz) if tz is not None else "UTC (assumed)") if f.zoned
+              else "from export" if f.pinned else "from lines",
     } for f in files]).astype({"year": "Int64"})
 
 

@@ -69,6 +69,9 @@ def by_id(dataset, table: str) -> pd.DataFrame:
         if column in df:
             df[column] = (df[column].str.replace("s3://cases/in/", "", regex=False)
                           .str.replace(r"(s3://cases/logs/gw\.log|/\S*/screenos-syslog\.log)", "LOG", regex=True))
+    if "evidence" in df:   # typed findings (issue 11): (capture, frame) pairs
+        df["evidence"] = [[{**e, "capture": e["capture"].replace("s3://cases/in/", "")} for e in refs]
+                          for refs in df["evidence"]]
     keys = {"packets": ["capture_id", "frame"], "findings": ["capture_id", "tunnel", "cause"]}.get(table, ["capture_id"])
     return df.drop(columns=[c for c in ("capture", "path", "logs") if c in df]).sort_values(keys).reset_index(drop=True)
 

@@ -13,6 +13,7 @@ from typing import Iterable
 import pandas as pd
 
 from . import schema
+from .storage import open_binary
 from .capture import CaptureRead, capture_names, read_capture
 from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
                         match_events, parse_clock_offset, receivers, spis_from_conn_ids, spis_from_seq_and_time,
@@ -182,7 +183,7 @@ def _screenos_version(paths) -> str | None:
     """'Software Version: 5.2.0r1, Type: Firewall+VPN' in `get system` / `get tech` output."""
     for path in paths:
         try:
-            with open(path, "rb") as f:
+            with open_binary(path) as f:
                 head = f.read(1 << 20).decode("latin-1")
         except OSError:
             continue

@@ -23,8 +23,10 @@ import csv
 import fnmatch
 import glob
 import hashlib
+import io
 import json
 import os
+import secrets
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -38,11 +40,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema
+from . import schema, storage
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text, without_content
 from .options import AnalysisOptions
-from .output import atomic_path, fsync_path
+from .output import atomic_path
+from .storage import RemoteStore, absolute, dataset_store, is_url, list_files, open_binary, stat
 
 TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
@@ -138,6 +141,8 @@ def capture_id(entry: CaptureSource | Unread) -> str:
 def resolved_address(entry: CaptureSource | Unread) -> str:
     """The entry's file with its folder's links resolved (not the entry's own: a link is
     the entry), then the archive members."""
+    if is_url(entry.path):
+        return SEP.join([entry.path, *(h.member for h in entry.hops)])
     folder, name = os.path.split(entry.path)
     return SEP.join([os.path.join(os.path.realpath(folder), name), *(h.member for h in entry.hops)])
 
@@ -151,7 +156,7 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
 
     base = _base_row(source)
     try:
-        size = source.size or (0 if source.hops else os.path.getsize(source.path))
+        size = source.size or (0 if source.hops else stat(source.path)[0])
         with open_source(source) as stream:
             reader = HashingReader(stream)
             read = read_capture(source.address, name=source.address, engine=options.engine, stream=reader,
@@ -243,32 +248,31 @@ def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint:
     complete, and the next run tries the capture again).  A kill in between leaves the
     capture without a manifest entry: not done, whatever table files are there.  With
     ``token``, nothing is renamed into place once the dataset's lock no longer holds it
-    (the run that started this worker was killed)."""
-    root = Path(dataset)
+    (the run that started this worker was killed).  ``dataset``: a folder, or a URL
+    prefix in object storage (``storage.py``)."""
+    store = dataset_store(dataset)
     row = result.summary
     cid = row["capture_id"]
-    marker = root / MANIFEST / f"{cid}.json"
-    check = (lambda: check_lock(root, token)) if token else None
+    marker = f"{MANIFEST}/{cid}.json"
+    check = (lambda: check_lock(dataset, token)) if token else None
     if check:
         check()
-    if marker.exists():                   # redoing: not done until written again
-        marker.unlink()
-        fsync_path(marker.parent)
+    if store.exists(marker):              # redoing: not done until written again
+        store.remove(marker, durable=True)
     tables = {"summary": pa.Table.from_pylist([row], schema=SUMMARY)}
     if result.packets is not None:
         tables["packets"] = _with_id(result.packets, PACKETS, cid)
         tables["findings"] = _with_id(result.findings, FINDINGS, cid)
     for name in TABLES:
-        target = root / name / f"{cid}.parquet"
+        target = f"{name}/{cid}.parquet"
         if name in tables:
-            _write_parquet(tables[name], target, check)
+            _write_table(store, target, tables[name], check)
         else:
-            target.unlink(missing_ok=True)
+            store.remove(target)
     done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
             "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "tables": sorted(tables)}
-    with atomic_path(marker, before_rename=check, tidy=False) as tmp:
-        Path(tmp).write_text(json.dumps(done, indent=1) + "\n")
+    store.write_bytes(marker, (json.dumps(done, indent=1) + "\n").encode(), check)
 
 
 def check_lock(root: Path, token: str) -> None:
@@ -276,6 +280,11 @@ def check_lock(root: Path, token: str) -> None:
     the lock file names that token and someone (that run) holds its lock."""
     import fcntl
 
+    if is_url(str(root)):
+        if not RemoteStore(str(root)).holds(token, LOCK):
+            raise RunLost(f"{root}: another run took over the dataset")
+        return
+    root = Path(root)
     try:
         with open(root / LOCK, "rb") as f:
             held = f.read().decode(errors="replace").split()
@@ -298,6 +307,14 @@ def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
     return pa.Table.from_pandas(df, schema=target, preserve_index=False).replace_schema_metadata(None)
 
 
+def _write_table(store, name: str, table: pa.Table, before_rename=None) -> None:
+    if isinstance(store, RemoteStore):   # one object, sent whole
+        store.write_table(name, lambda f: pq.write_table(table, f, row_group_size=ROW_GROUP, compression="zstd"),
+                          before_rename)
+    else:
+        _write_parquet(table, store.root / name, before_rename)
+
+
 def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:
     with atomic_path(path, before_rename=before_rename, tidy=False, sync_folder=False) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
@@ -306,10 +323,8 @@ def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:
 def complete_ids(dataset: str | os.PathLike) -> list[str]:
     """The capture_ids whose rows are complete: those with a manifest entry.  A table file
     without one is a run's work in progress (or a killed run's) and must not be read."""
-    folder = Path(dataset) / MANIFEST
-    if not folder.is_dir():
-        return []
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".json") and not p.name.startswith("."))
+    names = dataset_store(dataset).names(MANIFEST)
+    return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
 
 
 def read_dataset(dataset: str | os.PathLike, table: str = "summary") -> pd.DataFrame:
@@ -318,13 +333,16 @@ def read_dataset(dataset: str | os.PathLike, table: str = "summary") -> pd.DataF
     or after one was killed."""
     if table not in TABLES:
         raise UsageError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
-    folder = Path(dataset) / table
-    files = [str(folder / f"{cid}.parquet") for cid in complete_ids(dataset)]
-    files = [f for f in files if os.path.exists(f)]
+    store = dataset_store(dataset)
+    files = [f"{table}/{cid}.parquet" for cid in complete_ids(dataset)]
+    files = [f for f in files if store.exists(f)]
     target = {"packets": PACKETS, "findings": FINDINGS, "summary": SUMMARY}[table]
     if not files:
         return target.empty_table().to_pandas()
-    return pq.ParquetDataset(files, schema=target).read().to_pandas()
+    if isinstance(store, RemoteStore):
+        return pq.ParquetDataset([f"{store.root}/{f}" for f in files], schema=target,
+                                 filesystem=store.fs).read().to_pandas()
+    return pq.ParquetDataset([str(store.root / f) for f in files], schema=target).read().to_pandas()
 
 
 # ---------------------------------------------------------------- inputs and logs
@@ -338,13 +356,16 @@ def expand_inputs(paths: Iterable[str], exclude: str | os.PathLike | None = None
     skip = os.path.realpath(exclude) if exclude else None
 
     def add(path: str):
-        real = os.path.realpath(path)
+        real = path if is_url(path) else os.path.realpath(path)
         if real not in seen:
             seen.add(real)
             files.append((path, path))
 
     for arg in paths:
-        if os.path.isdir(arg):
+        if is_url(arg):
+            for url in list_files(arg, exclude=str(exclude) if exclude else None):
+                add(url)
+        elif os.path.isdir(arg):
             _walk(arg, add, unread, skip)
         elif os.path.lexists(arg):
             add(os.path.normpath(arg))
@@ -395,11 +416,12 @@ MAP_COLUMNS = ("capture", "events", "sas", "log_tz", "clock_offset", "year", "lo
 
 def read_map(path: str | os.PathLike) -> list[MapRow]:
     """The ``--map`` CSV: one row per pattern; see README (``badspi batch``)."""
-    folder = Path(path).parent
+    folder = storage.parent(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-            header = rows and list(rows[0]) or []
+        with open_binary(path) as f:
+            text = f.read().decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        header = rows and list(rows[0]) or []
     except OSError as e:
         raise UsageError(f"{path}: cannot read the map: {e.strerror or e}") from None
     except (csv.Error, UnicodeDecodeError) as e:
@@ -413,7 +435,7 @@ def read_map(path: str | os.PathLike) -> list[MapRow]:
         values = {}
         for key in ("events", "sas"):
             if (row.get(key) or "").strip():
-                values[key] = tuple(str(folder / p.strip()) for p in row[key].split(";") if p.strip())
+                values[key] = tuple(storage.join(folder, p.strip()) for p in row[key].split(";") if p.strip())
         for key in ("log_tz", "clock_offset"):
             if (row.get(key) or "").strip():
                 values[key] = row[key].strip()
@@ -445,7 +467,7 @@ def options_for(address: str, base: CheckOptions, mapping: list[MapRow]) -> Chec
 
 def _absolute(values: dict) -> dict:
     """Log paths made absolute: workers may run elsewhere (another cwd, a cluster)."""
-    return {**values, **{k: tuple(os.path.abspath(p) for p in values[k]) for k in ("events", "sas") if k in values}}
+    return {**values, **{k: tuple(absolute(p) for p in values[k]) for k in ("events", "sas") if k in values}}
 
 
 class _Fingerprints:
@@ -458,7 +480,7 @@ class _Fingerprints:
         if path not in self.files:
             digest = hashlib.sha256()
             try:
-                with open(path, "rb") as f:
+                with open_binary(path) as f:
                     while chunk := f.read(1 << 20):
                         digest.update(chunk)
             except OSError as e:
@@ -477,7 +499,7 @@ class _Fingerprints:
 
 @dataclass
 class BatchResult:
-    dataset: Path
+    dataset: Path | str         # a folder, or a URL prefix in object storage
     summary: pd.DataFrame       # one row per entry found: SUMMARY + run (new | earlier | duplicate)
     found: int = 0
     checked: int = 0
@@ -494,8 +516,9 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     captures already done.  ``progress(phase, files, total_bytes)`` may return a context
     manager yielding ``step(bytes)``, called once per file (the CLI's progress bar).
     """
-    root = Path(dataset)
-    if root.exists() and not root.is_dir():
+    remote = is_url(storage.local(str(dataset)))
+    root = storage.local(str(dataset)).rstrip("/") if remote else Path(storage.local(dataset))
+    if not remote and root.exists() and not root.is_dir():
         raise UsageError(f"{root}: exists and is not a folder (the dataset is a folder)")
     mapping = mapping or []
     files, unread = expand_inputs(paths, exclude=root)
@@ -505,8 +528,10 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     for opts in [options, *(replace(options, **row.values) for row in mapping)]:
         fingerprint(opts)             # every log file readable before any work starts
     progress = progress or (lambda phase, files, total: nullcontext(lambda n: None))
-    with _locked(root) as token, make_runner(jobs, scheduler) as runner:
-        _clean_temporaries(root)
+    locked = RemoteStore(root).locked(secrets.token_hex(8), LOCK) if remote else _locked(root)
+    with locked as token, make_runner(jobs, scheduler) as runner:
+        if not remote:
+            _clean_temporaries(root)
         entries = unread + _find(runner, files, limits or Limits(), progress)
         tasks, rows = _plan(entries, root, options, mapping, fingerprint, force, token)
         with progress("checking captures", len(tasks), sum(t.source.size for t in tasks)) as step:
@@ -531,7 +556,7 @@ def _find(runner, files: list[tuple[str, str]], limits: Limits, progress) -> lis
     sizes = {address: _size(path) for path, address in files}
     found = {}
     with progress("finding captures", len(files), sum(sizes.values())) as step:
-        scans = [(os.path.abspath(path), address, limits) for path, address in files]
+        scans = [(absolute(path), address, limits) for path, address in files]
         for (path, address, _), ok, value in runner.run(_scan_task, scans):
             found[address] = value if ok else [Unread(address, path, "failed",
                                                       f"internal error: {type(value).__name__}: {value}")]
@@ -559,7 +584,7 @@ def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow
         if earlier is not None:
             rows.append({**earlier, "capture": entry.address, "run": "earlier"})
         else:
-            tasks.append(Task(entry, opts, str(root.resolve()), fp, token))
+            tasks.append(Task(entry, opts, root if isinstance(root, str) else str(root.resolve()), fp, token))
     return _work_order(tasks), rows
 
 
@@ -570,7 +595,7 @@ def _scan_task(args) -> list:
 
 def _size(path: str) -> int:
     try:
-        return os.path.getsize(path)
+        return stat(path)[0]
     except OSError:
         return 0
 
@@ -589,12 +614,13 @@ def _work_order(tasks: list[Task]) -> list[Task]:
 
 def _done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
     """The stored summary row of a capture done with the same options, else None."""
+    store = dataset_store(root)
     try:
-        done = json.loads((root / MANIFEST / f"{cid}.json").read_text())
+        done = json.loads(store.read_bytes(f"{MANIFEST}/{cid}.json"))
         if done.get("fingerprint") != fingerprint or done.get("status") == "failed":
             return None
-        return pq.read_table(root / "summary" / f"{cid}.parquet").to_pylist()[0]
-    except (OSError, ValueError, IndexError, pa.ArrowException):
+        return pq.read_table(pa.BufferReader(store.read_bytes(f"summary/{cid}.parquet"))).to_pylist()[0]
+    except (OSError, ValueError, IndexError, pa.ArrowException, OutputError):
         return None
 
 
@@ -765,7 +791,8 @@ class PoolRunner:
 
 class DaskRunner:
     """The same tasks on a Dask distributed cluster (``pip install badspi_pcap[dask]``).
-    Workers must see the input paths and the dataset folder (a shared filesystem)."""
+    Workers must reach the inputs and the dataset: a shared filesystem, or URLs in object
+    storage (``storage.py``)."""
 
     def __init__(self, address: str):
         try:
@@ -844,6 +871,6 @@ def batch_footer(result: BatchResult, limit: int = PRINT_ROWS) -> str:
     if len(quoted):
         lines.append(f"{len(quoted)} capture{'s' if len(quoted) != 1 else ''} with ICMP errors quoting IPsec")
     if len(s) > limit:
-        lines.append(f"(at most {limit} rows shown: the whole list is in {result.dataset / 'summary'})")
+        lines.append(f"(at most {limit} rows shown: the whole list is in {result.dataset}/summary)")
     lines.append(f"dataset: {result.dataset}/{{packets,findings,summary}}/*.parquet")
     return "\n".join(lines)

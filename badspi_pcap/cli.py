@@ -308,7 +308,7 @@ def options_from(params: dict):
     return AnalysisOptions(**{k: values[k] for k in AnalysisOptions.names() if k in values})
 
 
-EVIDENCE_SUFFIXES = (".pcap", ".cap")
+EVIDENCE_SUFFIXES = (".pcapng", ".pcap", ".cap")  # pcapng: with comments; the others: classic pcap
 CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13,
                "duplicated-path": 14, "reordered-beyond-window": 15, "sequence-restart": 16}
 CHECK_UNEXPLAINED = 20
@@ -323,7 +323,9 @@ CHECK_UNEXPLAINED = 20
 @analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("-o", "--output", type=PATH, help="Write the report to this file instead of stdout.")
-@click.option("--evidence", type=PATH, help="Write the frames that prove the findings to this pcap.")
+@click.option("--evidence", type=PATH,
+              help="Write the frames that prove the findings to this file: pcapng with a comment per frame "
+                   "(.pcap or .cap: classic pcap, no comments).")
 @click.option("--report", type=PATH,
               help="Write a self-contained HTML report (verdicts, evidence, timeline plots) to this file.")
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
@@ -377,7 +379,8 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
         click.echo(text)
     if evidence:
         from .report.evidence_pcap import write_evidence
-        for path, n in write_evidence(result, evidence):
+        from .report.html import command_line
+        for path, n in write_evidence(result, evidence, command=command_line(click.get_current_context())):
             click.echo(f"wrote {n} evidence frames to {path}", err=True)
     if report:
         from .report.html import command_line, write_report

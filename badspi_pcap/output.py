@@ -181,6 +181,8 @@ def check_outputs(inputs: Iterable, outputs: Iterable[tuple]) -> None:
         if path is None:
             continue
         path = str(path)
+        if "://" in path and not path.startswith("file://"):
+            continue                     # object storage: nothing local to overwrite or test
         for what, other in seen:
             if _same_file(path, other):
                 role = "an input" if what == "input" else f"the {what} output"

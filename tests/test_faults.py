@@ -226,7 +226,7 @@ def test_table_commands_check_their_output_first(case, command, capsys, monkeypa
 
 def test_analyze_outputs_are_checked_before_the_analysis(case, capsys, no_work):
     for option, target, words in (("--report", "/sys/r.html", "cannot write here"),
-                                  ("--evidence", str(case / "e.pcapng"), "cannot tell the output format"),
+                                  ("--evidence", str(case / "e.txt"), "cannot tell the output format"),
                                   ("-o", str(case / "missing-folder-is-made" / ".." / "same.pcap"), "overwrite an input"),
                                   ("--report", str(case / "same.pcap" / "r.html"), "not a folder")):
         assert main(["analyze", str(case / "same.pcap"), option, target]) == 1

@@ -121,6 +121,11 @@ def _detect(head: bytes, path) -> str:
     lines = head.decode("latin-1").splitlines()[:NETSCREEN_LINES_TO_CHECK]
     if any("(i) len=" in line or "(o) len=" in line for line in lines):
         return "netscreen"
+    from ..logs.sniff import log_format_of
+
+    found = log_format_of(head)
+    if found:
+        raise InputError(f"{path}: this looks like a log ({found}), not a capture: pass it with -e")
     raise InputError(
         f"{path}: not a capture file (pcap, pcapng or NetScreen snoop text); "
         f"it starts with {head[:8].hex(' ')}"

@@ -22,6 +22,7 @@ from typing import Iterable, Iterator
 from ..compressed import (MAX_LINE, Decompressed, DecompressionLimit, _size, bounded_lines, compression_of,
                           resolve_limit)
 from ..errors import InputError, Skipped, UsageError
+from ..storage import is_url, local, open_binary
 
 _STREAM_ERRORS = (EOFError, OSError, ValueError)
 MAX_LOG_BYTES = 8 << 30           # bytes of text read from one log (8 GiB)
@@ -32,11 +33,11 @@ _CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1",
                   b"\x0a\x0d\x0d\x0a")
 
 
-def as_paths(paths) -> list[Path]:
-    """One path or many (str or PathLike) -> list of Paths."""
+def as_paths(paths) -> list[Path | str]:
+    """One path or many (str or PathLike) -> list of Paths (URLs stay strings: storage.py)."""
     if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
+        paths = [paths]
+    return [p if is_url(local(p)) else Path(local(p)) for p in paths]
 
 
 def read_lines(path: Path, skipped: list[Skipped],
@@ -127,7 +128,7 @@ class _Capped(io.RawIOBase):
 
 def _open_binary(path: Path) -> io.BufferedReader:
     try:
-        return open(path, "rb")
+        return open_binary(path)
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a log file") from None
     except OSError as e:

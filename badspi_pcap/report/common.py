@@ -21,6 +21,30 @@ COVERAGE_TEXT = {"tunnel not seen in the capture": "on a tunnel the capture does
 DT_EXPLAINED = "dt = packet time minus the line's time, both on the capture clock"
 
 
+DAMAGE_SHOWN = 5  # damaged-input warnings repeated at the top of a report
+
+
+def damage_counts(analysis) -> dict[str, int]:
+    """Input name -> how many damaged parts of it were skipped."""
+    counts: dict[str, int] = {}
+    for s in analysis.skipped:
+        counts[s.source] = counts.get(s.source, 0) + 1
+    return counts
+
+
+def damage_headline(analysis) -> list[str]:
+    """For the top of a report: a sentence, then the first warnings (all are listed at
+    the end); empty when nothing was damaged."""
+    skipped = analysis.skipped
+    if not skipped:
+        return []
+    head = [f"{len(skipped)} damaged part(s) of the input skipped: the verdicts cover only what could be read"]
+    head += [str(s) for s in skipped[:DAMAGE_SHOWN]]
+    if len(skipped) > DAMAGE_SHOWN:
+        head.append(f"... {len(skipped) - DAMAGE_SHOWN} more at the end")
+    return head
+
+
 def plural(n, word: str, many: str | None = None) -> str:
     """'1 line', '2 lines', '0 lines'."""
     n = int(n or 0)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from .common import (action, by_tunnel, clock_lines, evidence_pairs, headline, line_label, plural, summary,
-                     utc_time, vendor_lines)
+from .common import (action, by_tunnel, clock_lines, damage_headline, evidence_pairs, headline, line_label,
+                     plural, summary, utc_time, vendor_lines)
 from .text import clean
 
 _MARKUP = re.compile(r"([\\`*_\[\]|])")
@@ -58,6 +58,9 @@ def render_markdown(analysis, evidence: int = 3) -> str:
         for note in analysis.clock_notes:
             out.append(f"| clock {'hint' if note.kind == 'zone' else 'warning'} | {md(note.text)} |")
     out.append(f"| device address | {md(', '.join(analysis.local_addresses) or '-')} |")
+    warnings = damage_headline(analysis)
+    if warnings:
+        out += ["", f"> **Warning:** {md(warnings[0])}"] + [f"> - {md(w)}" for w in warnings[1:]]
     if len(analysis.events):
         out += ["", md(clock_lines(analysis)[1]) + "."]
     for tunnel, rows in by_tunnel(analysis.findings):
@@ -79,4 +82,6 @@ def render_markdown(analysis, evidence: int = 3) -> str:
             text = action(f)
             if text:
                 out += ["", f"**Action:** {prose(text)}"]
+    if analysis.skipped:
+        out += ["", "## Warnings", ""] + [f"- {md(s)}" for s in analysis.skipped]
     return "\n".join(out) + "\n"

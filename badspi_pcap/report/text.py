@@ -42,18 +42,19 @@ def render_analysis(analysis, *, evidence: int = 3) -> str:
     """The case-note report: inputs, clock, the verdict line, then one block per tunnel
     with one paragraph per finding.  File names and log text are customers' bytes: no
     control character reaches the terminal."""
-    from .common import (action, by_tunnel, clock_lines, evidence_pairs, headline, line_label, plural, summary,
-                         utc_time, vendor_lines)
+    from .common import (action, by_tunnel, clock_lines, damage_counts, damage_headline, evidence_pairs, headline,
+                         line_label, plural, summary, utc_time, vendor_lines)
 
     out = []
+    damaged = damage_counts(analysis)
     for r in analysis.captures:
         span = f"{clean(r.first_time)} .. {clean(r.last_time)} UTC" if r.first_time is not None else "no packets"
         out.append(f"Capture  {r.capture}: {plural(r.counts.frames, 'frame')}, {span}, "
-                   f"{len(r.packets)} IPsec-relevant")
+                   f"{len(r.packets)} IPsec-relevant" + _damaged(damaged.get(r.capture)))
     ev = analysis.events
     if len(ev):
         for source, n in ev["source"].value_counts(sort=False).items():
-            out.append(f"Log      {line_label(analysis, source)}: {plural(n, 'event')}")
+            out.append(f"Log      {line_label(analysis, source)}: {plural(n, 'event')}" + _damaged(damaged.get(source)))
         kinds = ev["kind"].value_counts()
         out.append(f"         {plural(kinds.get('bad-spi', 0), 'bad-SPI line')}, "
                    f"{plural(kinds.get('replay', 0), 'replay line')}; "
@@ -69,6 +70,8 @@ def render_analysis(analysis, *, evidence: int = 3) -> str:
         out.append(f"         {second}")
     else:
         out.append("Log      none given: what the capture alone shows")
+    for i, warning in enumerate(damage_headline(analysis)):
+        out.append(("Warning  " if i == 0 else "         ") + clean(warning))
     out.append(f"Address  {', '.join(analysis.local_addresses) or 'not identified'} (the device)")
     findings = analysis.findings
     if len(findings):
@@ -106,6 +109,10 @@ def _explains(f) -> str:
         return ""
     what = "bad-SPI" if f["kind"] == "bad-spi" else (f["kind"] or "")
     return f", explains {f['lines_explained']} of {plural(f['lines_covered'], f'covered {what} line')}"
+
+
+def _damaged(count: int | None) -> str:
+    return f", {count} damaged part(s) skipped (see warnings)" if count else ""
 
 
 def _capture_overview(analysis) -> list[str]:

@@ -24,3 +24,18 @@ def test_sa_table_number_too_big_for_its_column(tmp_path):
     line = broken.splitlines().index(row.replace(" 500 ", " 5" + "1" * 99 + " ", 1)) + 1
     assert [(s.where, s.reason) for s in result.skipped] == [
         (f"line {line}", "port 51111111111111111111... is out of range; left empty")]
+
+
+def test_a_wrapped_line_no_format_reads_counts_all_its_lines(tmp_path):
+    # fuzz_logs (seed 1, after the replay fixtures joined the seeds): a kernel audit line cut
+    # short, with indented lines after it, was joined into one unparsed line but counted as
+    # one, so the file's lines no longer added up.
+    from badspi_pcap.logs import parse_logs
+    path = tmp_path / "wrapped.log"
+    path.write_text("Nov 26 12:08:48 gwA-ssg kernel: audit: type=1415 audit(1795723728.659:1interface: Gi0/2\n"
+                    "    Crypto map tag: CMAP, local addr 192.0.2.1\n"
+                    "        IV size: 16 bytes\n"
+                    "Nov 26 12:08:49 gwA-ssg kernel: audit: type=1415 audit(1795723729.380:102): op=SA-notfound "
+                    "src=198.51.100.1 dst=192.0.2.1 spi=536915970(0x2000b002) seqno=13\n")
+    stats = parse_logs(path, year=2021).stats.iloc[0]
+    assert (stats["lines"], stats["recognised"], stats["unparsed"]) == (4, 1, 3)

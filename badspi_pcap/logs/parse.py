@@ -165,7 +165,7 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
             skipped.append(Skipped(result.source, f"line {number}", f"parser error {type(e).__name__}: {e}"))
             found = None
         if found is None:
-            result.unparsed_count += 1
+            result.unparsed_count += count      # a wrapped line that no format reads: all its lines
             if len(result.unparsed) < UNPARSED_SAMPLE:
                 result.unparsed.append((number, text))
             previous = None

@@ -18,14 +18,17 @@ import pyarrow as pa
 from .. import schema
 from ..compressed import DecompressionLimit
 from ..errors import InputError, Skipped, UsageError
-from .decode import BatchCounts, decode_batch
+from .decode import BatchCounts, decode_rows, packets_table
 from .linklayer import linktype_name
 from .netscreen import iter_netscreen
 from .pcap import PcapHeader, iter_pcap
+from .pcapng import iter_pcapng, section_header
+from .rows import Rows
 from .scapy_reader import iter_scapy
 from .source import open_capture
 
 ENGINES = ("auto", "scapy")
+OWN_WALKS = {"pcap": (PcapHeader, iter_pcap), "pcapng": (section_header, iter_pcapng)}  # header check, walk
 
 
 class CaptureWarning(UserWarning):
@@ -69,8 +72,8 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
                  ) -> CaptureRead:
     """Read one capture file.
 
-    ``engine="auto"`` walks classic pcap with the project's own reader and uses Scapy's
-    raw reader for pcapng; ``engine="scapy"`` uses Scapy for both (the reference).
+    ``engine="auto"`` walks pcap and pcapng with the project's own readers;
+    ``engine="scapy"`` uses Scapy's raw readers for both (the reference).
     ``progress`` is called with the number of bytes of the file consumed so far.
     Raises InputError when the file cannot be read at all; damage after a readable
     start is reported in ``skipped`` and everything before it is kept.
@@ -91,19 +94,20 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     try:
         if opened.format == "netscreen":
             batches, used = iter_netscreen(opened.stream, name, skipped, tick), "netscreen"
-        elif opened.format == "pcap" and engine == "auto":
+        elif opened.format in OWN_WALKS and engine == "auto":
+            check, walk = OWN_WALKS[opened.format]
             try:
-                PcapHeader(opened.head)
+                check(opened.head)
             except ValueError as e:
                 raise InputError(f"{path}: {e}") from None
-            batches, used = iter_pcap(opened.stream, name, skipped, tick), "own"
+            batches, used = walk(opened.stream, name, skipped, tick), "own"
         else:
             batches, used = iter_scapy(opened.stream, opened.format, name, skipped, tick), "scapy"
-        tables, counts, linktypes = [], BatchCounts(), {}
+        parts, counts, linktypes = [], BatchCounts(), {}
         first = last = None
         for batch in _guarded(batches, path, opened.compression, skipped, name):
-            table, c = decode_batch(batch, name)
-            tables.append(table)
+            rows, c = decode_rows(batch)
+            parts.append(rows)
             counts.add(c)
             for lt in set(batch.linktype.tolist()):
                 key = linktype_name(lt)
@@ -129,7 +133,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
         skipped.append(Skipped(name, "link layer", f"{n} frames of unsupported {linktype_name(lt)} not decoded", n))
     if counts.frames == 0 and not skipped:
         skipped.append(Skipped(name, "file", "no packets in the capture"))
-    table = pa.concat_tables(tables) if tables else schema.PACKETS.empty_table()
+    table = packets_table(Rows.join(parts), name)
     return CaptureRead(
         capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
         packets=schema.to_frame(table), counts=counts, linktypes=linktypes,

@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 import pandas as pd
-import pyarrow as pa
 
 from .. import schema
 from ..compressed import DecompressionLimit
 from ..errors import InputError, Skipped, UsageError
-from .decode import BatchCounts, decode_rows, packets_table
+from . import parallel
+from .collect import Collected
+from .decode import BatchCounts, packets_table
 from .linklayer import linktype_name
 from .netscreen import iter_netscreen
 from .pcap import PcapHeader, iter_pcap
 from .pcapng import iter_pcapng, section_header
-from .rows import Rows
 from .scapy_reader import iter_scapy
 from .source import open_capture
 
@@ -69,7 +69,7 @@ class CaptureRead:
 def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: str = "auto",
                  progress: Callable[[int], None] | None = None, stream: BinaryIO | None = None,
                  size: int | None = None, decompression_limit: DecompressionLimit | bool | None = None,
-                 ) -> CaptureRead:
+                 jobs: int | None = None) -> CaptureRead:
     """Read one capture file.
 
     ``engine="auto"`` walks pcap and pcapng with the project's own readers;
@@ -83,6 +83,8 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     (beyond 64 MiB) or past 64 GiB, keeping what came before: None for that default
     (lifted by the environment variable BADSPI_NO_DECOMPRESSION_LIMIT=1), False for no
     limit, or a ``DecompressionLimit``.
+    ``jobs`` > 1 reads a big (32 MiB or more) uncompressed pcap or pcapng file in byte
+    ranges on that many processes (0: one per core); the table is the same as on one.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -91,6 +93,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     opened = open_capture(path, stream=stream, decompression_limit=decompression_limit)
     skipped: list[Skipped] = []
     tick = (lambda: progress(opened.raw.tell())) if progress else None
+    got = None
     try:
         if opened.format == "netscreen":
             batches, used = iter_netscreen(opened.stream, name, skipped, tick), "netscreen"
@@ -100,22 +103,19 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
                 check(opened.head)
             except ValueError as e:
                 raise InputError(f"{path}: {e}") from None
-            batches, used = walk(opened.stream, name, skipped, tick), "own"
+            used = "own"
+            whole = os.path.getsize(path) if stream is None and opened.compression is None else 0
+            if parallel.can_split(whole, _jobs(jobs)):
+                got, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
+                skipped.extend(more)
+            else:
+                batches = walk(opened.stream, name, skipped, tick)
         else:
             batches, used = iter_scapy(opened.stream, opened.format, name, skipped, tick), "scapy"
-        parts, counts, linktypes = [], BatchCounts(), {}
-        first = last = None
-        for batch in _guarded(batches, path, opened.compression, skipped, name):
-            rows, c = decode_rows(batch)
-            parts.append(rows)
-            counts.add(c)
-            for lt in set(batch.linktype.tolist()):
-                key = linktype_name(lt)
-                linktypes[key] = linktypes.get(key, 0) + int((batch.linktype == lt).sum())
-            if len(batch):
-                lo, hi = int(batch.time_ns.min()), int(batch.time_ns.max())
-                first = lo if first is None else min(first, lo)
-                last = hi if last is None else max(last, hi)
+        if got is None:
+            got = Collected()
+            for batch in _guarded(batches, path, opened.compression, skipped, name):
+                got.add(batch)
         size = os.path.getsize(path) if size is None else size
         error = getattr(opened.stream, "error", None)
         limited = getattr(opened.stream, "limited", None)
@@ -129,16 +129,23 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
             skipped.append(Skipped(name, "reader", f"{opened.compression}: {trailing}"))
     finally:
         opened.close()
+    counts = got.counts
     for lt, n in counts.unsupported_linktype.items():
         skipped.append(Skipped(name, "link layer", f"{n} frames of unsupported {linktype_name(lt)} not decoded", n))
     if counts.frames == 0 and not skipped:
         skipped.append(Skipped(name, "file", "no packets in the capture"))
-    table = packets_table(Rows.join(parts), name)
+    table = packets_table(got.rows(), name)
     return CaptureRead(
         capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
-        packets=schema.to_frame(table), counts=counts, linktypes=linktypes,
-        first_time=_ts(first), last_time=_ts(last), size=size, skipped=skipped,
+        packets=schema.to_frame(table), counts=counts, linktypes=got.linktypes,
+        first_time=_ts(got.first), last_time=_ts(got.last), size=size, skipped=skipped,
     )
+
+
+def _jobs(jobs: int | None) -> int:
+    if jobs is not None and jobs < 0:
+        raise UsageError(f"jobs must be 0 (one per core) or more, not {jobs}")
+    return (os.cpu_count() or 1) if jobs == 0 else (jobs or 1)
 
 
 def _guarded(batches, path, compression, skipped: list[Skipped], name: str):

@@ -107,6 +107,7 @@ class WalkEnd:
     def __init__(self):
         self.offset: int | None = None
         self.frames = 0
+        self.section = None   # pcapng: the section state there
 
 
 def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
@@ -127,8 +128,10 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
     frame = first_frame
     file_offset = start          # file offset of data[0], for messages
     eof = False
+    beyond = 1 << 20   # a ranged walk reads this far past its stop (more for a longer record)
     while not eof:
-        data, eof = windows.view(file_offset, size)
+        want = size if stop is None else max(16, min(size, stop - file_offset + beyond))
+        data, eof = windows.view(file_offset, want)
         end, off = len(data), 0
         walker = PcapWalker(data, end, hdr, frac_limit)
         parts: list[np.ndarray] = []
@@ -141,6 +144,8 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
                 off = int(offs[bad])
                 offs = offs[:bad]
             parts.append(offs)
+            if stop is not None and file_offset + off >= stop:
+                break  # the rest belongs to the next range, damage included
             if off + 16 > end or (bad is None and walker.caplen_at(data, off + 8)[0] <= hdr.max_caplen):
                 break  # the rest of the window is a record cut by the window: read more
             good, searched = _resync(data, off, end, hdr, frac_limit, eof)
@@ -176,6 +181,7 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
             yield batch
         if off == 0 and not eof:
             size *= 2   # a record longer than the window
+            beyond *= 2
         else:
             size = min(size * 4, largest)
         file_offset += off

@@ -178,8 +178,10 @@ def iter_pcapng(stream: BinaryIO, name: str, skipped: list[Skipped],
     frame = first_frame
     file_offset = start
     eof = done = False
+    beyond = 1 << 20   # a ranged walk reads this far past its stop (more for a longer block)
     while not eof and not done:
-        data, eof = windows.view(file_offset, size)
+        want = size if stop is None else max(16, min(size, stop - file_offset + beyond))
+        data, eof = windows.view(file_offset, want)
         end = len(data)
         at = 0          # where the walker's bytes start in the window (moves after a resync)
         walker = PcapngWalker(data, end, state.endian)
@@ -240,6 +242,7 @@ def iter_pcapng(stream: BinaryIO, name: str, skipped: list[Skipped],
         yield from batches
         if off == 0 and not eof and not done:
             size *= 2   # a block longer than the window
+            beyond *= 2
         else:
             size = min(size * 4, largest)
         file_offset += off

@@ -80,7 +80,8 @@ class Analysis:
 def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = None, sas: Iterable | None = None, *,
             clock_offset: float | str | None = None, log_tz: str | None = None, year: int | None = None,
             log_format: str | None = None, log_self: bool = False, rate_limit_s: float = 10.0,
-            screenos_version: str | None = None, engine: str = "auto", progress=None) -> Analysis:
+            screenos_version: str | None = None, engine: str = "auto", progress=None,
+            jobs: int | None = None) -> Analysis:
     """Read, correlate and diagnose.  ``events``/``sas`` are log and SA-table files;
     ``captures`` are capture files or ``CaptureRead``s already read (``read_capture``).
 
@@ -88,10 +89,12 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     time zone the device logs in; ``log_self`` means every bad packet is logged (no
     10 s rate limit); ``screenos_version`` (e.g. '5.2.0r1') sharpens the embedded-ICMP
     verdict and is otherwise read from `get system`/`get tech` output among the files.
+    ``jobs``: processes per big capture (see ``read_capture``).
     """
     items = _paths(captures)
     names = iter(capture_names([p for p in items if not isinstance(p, CaptureRead)]))
-    reads = [p if isinstance(p, CaptureRead) else read_capture(p, name=next(names), engine=engine, progress=progress)
+    reads = [p if isinstance(p, CaptureRead) else read_capture(p, name=next(names), engine=engine, progress=progress,
+                                                                   jobs=jobs)
              for p in items]
     packets = pd.concat([r.packets for r in reads], ignore_index=True) if reads else schema.empty(schema.PACKETS)
     skipped = [s for r in reads for s in r.skipped]

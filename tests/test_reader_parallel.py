@@ -105,3 +105,21 @@ def test_compressed_and_small_inputs_stay_on_one_core(tmp_path, monkeypatch):
     read_capture(path, jobs=4)
     read_capture(PCAPS / "lab" / "natt.pcap", jobs=4)   # far below RANGE_MIN
     assert calls == []
+
+
+def test_cli_jobs_give_the_same_output(tiny_ranges, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from badspi_pcap.cli import cli
+    calls = []
+    real = parallel.read_parallel
+    monkeypatch.setattr(parallel, "read_parallel", lambda *a, **k: calls.append(a[0]) or real(*a, **k))
+    capture = PCAPS / "lab" / "icmp-net-unreach.pcapng"
+    log = PCAPS / "lab" / "ikev2-rekey.charon-gwA.log"
+    for command in (["packets", capture], ["analyze", capture, "-e", log, "--format", "json"]):
+        args = list(map(str, command))
+        one = CliRunner().invoke(cli, args, catch_exceptions=False)
+        many = CliRunner().invoke(cli, args + ["--jobs", "2"], catch_exceptions=False)
+        assert one.exit_code == many.exit_code == 0
+        assert many.output == one.output
+    assert calls == [str(capture)] * 2

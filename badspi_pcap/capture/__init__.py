@@ -164,18 +164,18 @@ def _ts(ns: int | None):
 
 
 def read_packets(paths: str | os.PathLike | Iterable[str | os.PathLike], *, engine: str = "auto",
-                 decompression_limit: DecompressionLimit | bool | None = None) -> pd.DataFrame:
+                 decompression_limit: DecompressionLimit | bool | None = None, jobs: int | None = None) -> pd.DataFrame:
     """The ``packets`` table of one or more captures (see README for the columns).
 
     Damage inside a capture is reported with a ``CaptureWarning`` per problem; files
-    that cannot be read at all raise InputError.  ``decompression_limit``: as for
-    ``read_capture``.
+    that cannot be read at all raise InputError.  ``decompression_limit`` and ``jobs``:
+    as for ``read_capture``.
     """
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     names = capture_names(paths)
     frames = []
     for path, name in zip(paths, names):
-        result = read_capture(path, name=name, engine=engine, decompression_limit=decompression_limit)
+        result = read_capture(path, name=name, engine=engine, decompression_limit=decompression_limit, jobs=jobs)
         for s in result.skipped:
             warnings.warn(str(s), CaptureWarning, stacklevel=2)
         frames.append(result.packets)

@@ -90,9 +90,20 @@ class Fields:
         # A read that fails the bounds check gathers from offset 0 instead (and is masked),
         # so the buffer only needs padding when it is shorter than the widest read.
         self._padded = batch.buf if len(batch.buf) >= 16 else np.concatenate([batch.buf, np.zeros(16, np.uint8)])
+        # element i = the 16/32-bit big-endian value at byte i: one gather per field
+        self._u16 = _unaligned(self._padded, ">u2")
+        self._u32 = _unaligned(self._padded, ">u4")
+        self._ends: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _end(self, rows: np.ndarray) -> np.ndarray:
+        """``end[rows]``, remembered: the same row selection is read many times."""
+        hit = self._ends.get(id(rows))
+        if hit is None or hit[0] is not rows:
+            hit = self._ends[id(rows)] = (rows, self.end[rows])
+        return hit[1]
 
     def has(self, pos: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
-        return (pos >= 0) & (pos + size <= self.end[rows])
+        return (pos >= 0) & (pos + size <= self._end(rows))
 
     def _gather(self, pos: np.ndarray, size: int, rows: np.ndarray):
         ok = self.has(pos, size, rows)
@@ -104,20 +115,11 @@ class Fields:
 
     def u16(self, pos, rows):
         safe, ok = self._gather(pos, 2, rows)
-        p = self._padded
-        v = (p[safe].astype(np.int64) << 8) | p[safe + 1]
-        return np.where(ok, v, 0), ok
+        return np.where(ok, self._u16[safe].astype(np.int64), 0), ok
 
     def u32(self, pos, rows):
         safe, ok = self._gather(pos, 4, rows)
-        p = self._padded
-        v = (
-            (p[safe].astype(np.int64) << 24)
-            | (p[safe + 1].astype(np.int64) << 16)
-            | (p[safe + 2].astype(np.int64) << 8)
-            | p[safe + 3]
-        )
-        return np.where(ok, v, 0), ok
+        return np.where(ok, self._u32[safe].astype(np.int64), 0), ok
 
     def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
         """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
@@ -125,3 +127,18 @@ class Fields:
         out = self._padded[safe[:, None] + np.arange(size)]
         out[~ok] = 0
         return out, ok
+
+
+def _unaligned(data: np.ndarray, dtype: str) -> np.ndarray:
+    """Element i = the value at byte i (any alignment), so one gather reads a field."""
+    size = np.dtype(dtype).itemsize
+    return np.ndarray(shape=(max(len(data) - size + 1, 0),), dtype=dtype, buffer=data, strides=(1,))
+
+
+def among(values: np.ndarray, items) -> np.ndarray:
+    """``np.isin`` for a few constants, without its sorting."""
+    items = tuple(items)
+    out = values == items[0]
+    for item in items[1:]:
+        out |= values == item
+    return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from .batch import Fields, FrameBatch
+from .batch import Fields, FrameBatch, among
 from .ip import parse_ip
 from .linklayer import SUPPORTED, locate_ip
 from .rows import Rows, rows_table
@@ -85,10 +85,12 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     counts = BatchCounts(frames=n, truncated=int(np.count_nonzero(batch.caplen < batch.wirelen)))
     if n == 0:
         return Rows.empty(), counts
-    unsupported = ~np.isin(batch.linktype, list(SUPPORTED))
-    if unsupported.any():
-        lts, cnt = np.unique(batch.linktype[unsupported], return_counts=True)
-        counts.unsupported_linktype = {int(a): int(b) for a, b in zip(lts, cnt)}
+    lt = batch.linktype
+    if not (int(lt[0]) in SUPPORTED and (lt == lt[0]).all()):  # usually one, supported
+        unsupported = ~among(lt, SUPPORTED)
+        if unsupported.any():
+            lts, cnt = np.unique(lt[unsupported], return_counts=True)
+            counts.unsupported_linktype = {int(a): int(b) for a, b in zip(lts, cnt)}
 
     f = Fields(batch)
     l3, version, vlan = locate_ip(batch, f)
@@ -130,8 +132,8 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
 
     icmp_type, ok_type = f.u8(ip.l4, ip_rows)
     is_icmp_error = ok_type & (
-        ((proto == ICMP) & (ip.version == 4) & np.isin(icmp_type, ICMP_ERRORS))
-        | ((proto == ICMPV6) & (ip.version == 6) & np.isin(icmp_type, ICMPV6_ERRORS))
+        ((proto == ICMP) & (ip.version == 4) & among(icmp_type, ICMP_ERRORS))
+        | ((proto == ICMPV6) & (ip.version == 6) & among(icmp_type, ICMPV6_ERRORS))
     )
     kind[is_icmp_error] = K_ICMP
 
@@ -148,14 +150,14 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     _set_addresses(f, cols, "dst", np.arange(len(rows)), rows, version, ip.addr[keep] + np.where(version == 4, 4, 16))
 
     # Ports of the UDP rows.
-    at = np.flatnonzero(np.isin(k, (K_ESPUDP, K_IKE, K_KEEPALIVE)))
+    at = np.flatnonzero(among(k, (K_ESPUDP, K_IKE, K_KEEPALIVE)))
     udp_index = np.searchsorted(udp, keep[at])
     cols.set("sport", at, sport[udp_index])
     cols.set("dport", at, dport[udp_index])
 
     # ESP / AH / ESP-in-UDP: SPI and sequence number.
     spi_pos = np.where(k == K_AH, ip.l4[keep] + 4, esp_at[keep])
-    at = np.flatnonzero(np.isin(k, (K_ESP, K_AH, K_ESPUDP)))
+    at = np.flatnonzero(among(k, (K_ESP, K_AH, K_ESPUDP)))
     spi, ok_spi = f.u32(spi_pos[at], rows[at])
     seq, ok_seq = f.u32(spi_pos[at] + 4, rows[at])
     cols.set("spi", at, spi, ok_spi)
@@ -199,7 +201,7 @@ def _decode_ike(f: Fields, cols: Rows, at, ike_pos, rows, nt) -> None:
     for name, spi_pos in (("ike_ispi", pos), ("ike_rspi", pos + 8)):
         whole = f.has(spi_pos, 8, r)
         cols.spis[name] = (at[whole], f.raw(spi_pos[whole], 8, r[whole])[0])
-    nt[at] = np.select([~complete, ok_v & ~np.isin(major, (1, 2))], [N_SHORT_IKE, N_IKE_VERSION], nt[at])
+    nt[at] = np.select([~complete, ok_v & ~among(major, (1, 2))], [N_SHORT_IKE, N_IKE_VERSION], nt[at])
 
 
 def _decode_icmp(f: Fields, cols: Rows, at, l4, version, rows, nt) -> None:
@@ -228,7 +230,7 @@ def _decode_icmp(f: Fields, cols: Rows, at, l4, version, rows, nt) -> None:
     lp = q.l4
 
     # Ports of a quoted UDP/TCP header, and the SPI behind UDP 4500 when quoted.
-    ported = quoted_l4 & np.isin(qp, (UDP, TCP))
+    ported = quoted_l4 & among(qp, (UDP, TCP))
     s, ok_s = f.u16(lp, r)
     d, ok_d = f.u16(lp + 2, r)
     cols.set("inner_sport", at, s, ported & ok_s)

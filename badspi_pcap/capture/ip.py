@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .batch import Fields
+from .batch import Fields, among
 
 # IPv6 extension headers we walk over.  AH (51) and ESP (50) end the walk: they are
 # what we are looking for.
@@ -69,7 +69,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
         pos = p + 40
         frag_later = np.zeros(len(v6), dtype=bool)
         for _ in range(MAX_EXTENSION_HEADERS):
-            walking = np.isin(nh, IPV6_EXTENSIONS)
+            walking = among(nh, IPV6_EXTENSIONS)
             if not walking.any():
                 break
             w = np.flatnonzero(walking)
@@ -82,7 +82,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
             # A chain cut off by the capture leaves the protocol unknown.
             nh[w] = np.where(ok_nxt & (ok_len | is_frag), nxt, -1)
             pos[w] = pos[w] + step
-        still = np.isin(nh, IPV6_EXTENSIONS)
+        still = among(nh, IPV6_EXTENSIONS)
         nh[still] = -1
         ok[v6] = good
         proto[v6] = nh

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import Skipped
+from .batch import among
 from .collect import Collected
 from .pcap import PcapHeader, PcapWalker, WalkEnd, iter_pcap
 from .pcapng import KNOWN_BLOCKS, SHB, PcapngWalker, Section, iter_pcapng, section_header
@@ -179,7 +180,7 @@ def _first_record(stream, task: Task) -> int | None:
         walker = PcapngWalker(data, end, task.state.endian if task.state else "<")
         w = walker.words
         n = min(SEARCH // 4, max(len(w) - 3, 0))
-        cand = np.flatnonzero(np.isin(w[:n], KNOWN_BLOCKS) & (w[:n] != SHB)) * 4
+        cand = np.flatnonzero(among(w[:n], KNOWN_BLOCKS) & (w[:n] != SHB)) * 4
     pos, alive = cand.astype(np.int64), np.ones(len(cand), dtype=bool)
     for _ in range(CHAIN):
         nxt, ok = walker.step(pos)

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import Skipped
 from . import chains
-from .batch import FrameBatch
+from .batch import FrameBatch, _unaligned
 from .source import PCAP_MAGICS
 
 MAX_CAPLEN = 262144        # libpcap's MAXIMUM_SNAPLEN; larger records are corrupt
@@ -93,12 +93,6 @@ class PcapWalker:
         cap, wire = w[q + 8], w[q + 12]
         return (((sec_hi == hi) | (sec_hi == (hi + 1) & 0xFFFF)) & (w[q + 4] < self.frac_limit)
                 & (cap <= self.hdr.max_caplen) & (wire >= cap) & (wire <= 1 << 24))
-
-
-def _unaligned(data: np.ndarray, dtype: str) -> np.ndarray:
-    """Element i = the value at byte i (any alignment): one gather reads a field."""
-    size = np.dtype(dtype).itemsize
-    return np.ndarray(shape=(max(len(data) - size + 1, 0),), dtype=dtype, buffer=data, strides=(1,))
 
 
 class WalkEnd:

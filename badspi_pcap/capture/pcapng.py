@@ -19,8 +19,8 @@ import numpy as np
 
 from ..errors import Skipped
 from . import chains
-from .batch import FrameBatch
-from .pcap import CHUNK, FIRST_CHUNK, RESYNC_WINDOW, WalkEnd, _unaligned
+from .batch import FrameBatch, _unaligned, among
+from .pcap import CHUNK, FIRST_CHUNK, RESYNC_WINDOW, WalkEnd
 
 SHB, IDB, PB, SPB, NRB, ISB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 5, 6
 PACKET_BLOCKS = (EPB, SPB, PB)
@@ -276,7 +276,7 @@ def _resync(data, off: int, end: int, eof: bool, endian: str, file_offset: int, 
     span = min(n - 11, RESYNC_WINDOW)
     good = None
     if span > 1:
-        cand = np.flatnonzero(np.isin(words[1:span], KNOWN_BLOCKS)) + 1
+        cand = np.flatnonzero(among(words[1:span], KNOWN_BLOCKS)) + 1
         blen = words[cand + 4].astype(np.int64)
         nxt = cand + blen
         ok = (blen >= 12) & ((blen & 3) == 0) & (blen <= MAX_BLOCK) & (nxt <= n)
@@ -341,7 +341,7 @@ def _packets(walker: PcapngWalker, offs: np.ndarray, state: Section, file_offset
             notes.add(f"offset {file_offset + o}", "interface description block too short; ignored")
             continue
         state.interfaces.append(interface(body, state.endian))
-    pkt = np.flatnonzero(np.isin(typ, PACKET_BLOCKS))
+    pkt = np.flatnonzero(among(typ, PACKET_BLOCKS))
     if not len(pkt):
         return None
     po, pt, pl, pi = offs[pkt], typ[pkt], blen[pkt], i[pkt]

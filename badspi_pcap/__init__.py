@@ -13,6 +13,8 @@ Public API (plain functions from files or tables to pandas DataFrames):
 - ``plot_timeline(analysis, tunnel)`` and ``plot_offset_histogram(analysis)``: matplotlib
   figures (needs the ``notebook`` extra); an ``Analysis`` shows itself as HTML in Jupyter.
 """
+import sys
+import types
 from importlib import import_module
 
 # Imported when first used (PEP 562), so that `badspi --help` and small commands do not
@@ -42,6 +44,19 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """``analyze`` and ``diagnose`` are functions named like their modules: importing the
+    module sets the package attribute to the module, so these two are looked up here."""
+
+    def __getattribute__(self, name: str):
+        if name in ("analyze", "diagnose"):
+            return getattr(import_module(f"{__name__}.{name}"), name)
+        return super().__getattribute__(name)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

@@ -135,6 +135,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     if counts.frames == 0 and not skipped:
         skipped.append(Skipped(name, "file", "no packets in the capture"))
     table = packets_table(got.rows(), name)
+    got.parts = []
     return CaptureRead(
         capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
         packets=schema.to_frame(table), counts=counts, linktypes=got.linktypes,

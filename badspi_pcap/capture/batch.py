@@ -107,23 +107,27 @@ class Fields:
 
     def _gather(self, pos: np.ndarray, size: int, rows: np.ndarray):
         ok = self.has(pos, size, rows)
-        return np.where(ok, pos, 0), ok
+        whole = bool(ok.all())   # the usual case: no masking needed
+        return (pos if whole else np.where(ok, pos, 0)), ok, whole
 
     def u8(self, pos, rows):
-        safe, ok = self._gather(pos, 1, rows)
-        return np.where(ok, self._padded[safe], 0).astype(np.int64), ok
+        safe, ok, whole = self._gather(pos, 1, rows)
+        v = self._padded[safe].astype(np.int64)
+        return (v if whole else np.where(ok, v, 0)), ok
 
     def u16(self, pos, rows):
-        safe, ok = self._gather(pos, 2, rows)
-        return np.where(ok, self._u16[safe].astype(np.int64), 0), ok
+        safe, ok, whole = self._gather(pos, 2, rows)
+        v = self._u16[safe].astype(np.int64)
+        return (v if whole else np.where(ok, v, 0)), ok
 
     def u32(self, pos, rows):
-        safe, ok = self._gather(pos, 4, rows)
-        return np.where(ok, self._u32[safe].astype(np.int64), 0), ok
+        safe, ok, whole = self._gather(pos, 4, rows)
+        v = self._u32[safe].astype(np.int64)
+        return (v if whole else np.where(ok, v, 0)), ok
 
     def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
         """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
-        safe, ok = self._gather(pos, size, rows)
+        safe, ok, _ = self._gather(pos, size, rows)
         out = self._padded[safe[:, None] + np.arange(size)]
         out[~ok] = 0
         return out, ok

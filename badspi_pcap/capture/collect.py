@@ -35,7 +35,10 @@ class Collected:
         self.last = hi if self.last is None else max(self.last, hi)
 
     def rows(self) -> Rows:
-        return Rows.join(self.parts)
+        """All rows, joined (the parts are let go: they would double the memory)."""
+        joined = Rows.join(self.parts)
+        self.parts = [joined]
+        return joined
 
     def extend(self, other: "Collected", frame_offset: int) -> None:
         """Append a later part of the same capture (its frames numbered from 1)."""

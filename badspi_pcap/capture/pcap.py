@@ -51,9 +51,11 @@ class PcapWalker:
         self.n = n
 
     def step(self, pos: np.ndarray):
+        if self.n < 16:
+            return pos, np.zeros(len(pos), dtype=bool)
         has = pos + 16 <= self.end
-        cap = self.words[np.where(has, pos + 8, 0)].astype(np.int64) if self.n >= 4 else np.zeros(len(pos), np.int64)
-        nxt = pos + 16 + cap
+        cap = self.words[np.minimum(pos + 8, self.n - 4)]   # (clamped reads are rejected by has)
+        nxt = pos + 16 + cap                                  # int64 + uint32: int64
         return nxt, has & (cap <= self.hdr.max_caplen) & (nxt <= self.end)
 
     def step1(self, pos: int) -> int:
@@ -129,15 +131,17 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
         end, off = len(data), 0
         walker = PcapWalker(data, end, hdr, frac_limit)
         parts: list[np.ndarray] = []
+        fracs: list[np.ndarray] = []    # the records' timestamp fractions, read once
         while True:
             offs, off = chains.walk(walker, off, end)
             # Timestamps are checked for all records at once; a fraction out of range
             # means the walk went through garbage: cut there and treat it as damage.
-            bad = _first_bad_fraction(walker, offs, frac_limit)
+            bad, frac = _first_bad_fraction(walker, offs, frac_limit)
             if bad is not None:
                 off = int(offs[bad])
                 offs = offs[:bad]
             parts.append(offs)
+            fracs.append(frac)
             if stop is not None and file_offset + off >= stop:
                 break  # the rest belongs to the next range, damage included
             if off + 16 > end or (bad is None and walker.caplen_at(data, off + 8)[0] <= hdr.max_caplen):
@@ -170,7 +174,7 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
                                        f"{end - off} trailing bytes, too short for a record header; ignored"))
             off = end
         if len(offsets):
-            batch = _batch(walker, offsets, hdr, frame)
+            batch = _batch(walker, offsets, hdr, frame, np.concatenate(fracs))
             frame += len(offsets)
             yield batch
         if off == 0 and not eof:
@@ -188,16 +192,20 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
         ended.offset = file_offset
 
 
-def _first_bad_fraction(walker: PcapWalker, offsets: np.ndarray, frac_limit: int) -> int | None:
-    if not len(offsets):
-        return None
-    bad = np.flatnonzero(walker.words[offsets + 4] >= frac_limit)
-    return int(bad[0]) if len(bad) else None
+def _first_bad_fraction(walker: PcapWalker, offsets: np.ndarray, frac_limit: int):
+    """(index of the first record whose timestamp fraction is out of range or None, the
+    fractions of the records before it)."""
+    frac = walker.words[offsets + 4]
+    bad = np.flatnonzero(frac >= frac_limit)
+    return (int(bad[0]), frac[:bad[0]]) if len(bad) else (None, frac)
 
 
-def _batch(walker: PcapWalker, offs: np.ndarray, hdr: PcapHeader, first_frame: int) -> FrameBatch:
+def _batch(walker: PcapWalker, offs: np.ndarray, hdr: PcapHeader, first_frame: int, frac) -> FrameBatch:
     w = walker.words
-    sec, frac, caplen, wirelen = (w[offs + k].astype(np.int64) for k in (0, 4, 8, 12))
+    sec, caplen, wirelen = (w[offs + k].astype(np.int64) for k in (0, 8, 12))
+    if len(frac) != len(offs):      # a truncated last record added, or records cut at a range's end
+        frac = w[offs + 4]
+    frac = frac.astype(np.int64)
     start = offs + 16
     caplen = np.minimum(caplen, walker.end - start)  # a truncated last record
     time_ns = sec * 1_000_000_000 + (frac if hdr.nano else frac * 1000)

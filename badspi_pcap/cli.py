@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import click
 
+from .cli_report import report_options
 from .errors import BadspiError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -68,49 +69,54 @@ def echo_skipped(results) -> None:
 
 @cli.command()
 @click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the full packets table (.parquet, .csv, .jsonl).")
+@report_options
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True,
               help="auto: the own fast walk for pcap and pcapng; scapy: Scapy's reader for both.")
 @click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
               help="Processes per big uncompressed capture (0: one per core).")
-def packets(captures, output, engine, jobs):
+def packets(captures, fmt, output, engine, jobs):
     """Read captures and summarise their IPsec packets per SA, ICMP errors and IKE.
 
-    Prints one block per capture; -o writes every IPsec-relevant packet of all
-    captures to one table.
+    Prints one block per capture; -o writes the report (.txt, .json) or every
+    IPsec-relevant packet of all captures as one table (.parquet, .csv, .jsonl).
     """
     import pandas as pd
 
     from . import schema
-    from .output import write_table
+    from .cli_report import deliver, records
+    from .logs.summary import display_table
     from .report.text import format_table
     from .summary import icmp_summary, ike_summary, sa_summary, spi_text
 
     results = read_captures_with_progress(list(captures), engine, jobs)
+    blocks, report = [], {"captures": []}
     for r in results:
-        click.echo(capture_heading(r))
         p = r.packets
-        sas = sa_summary(p)
-        if len(sas):
-            sas["spi"] = sas["spi"].map(spi_text)
-            click.echo("\nSAs (times UTC):")
-            click.echo(format_table(sas))
-        icmp = icmp_summary(p)
-        if len(icmp):
-            icmp["quoted_spi"] = icmp["quoted_spi"].map(spi_text)
-            click.echo("\nICMP errors (router, type/code/MTU, what they quote):")
-            click.echo(format_table(icmp))
-        ike = ike_summary(p)
-        if len(ike):
-            click.echo("\nIKE messages:")
-            click.echo(format_table(ike))
-        click.echo("")
+        sas, icmp, ike = sa_summary(p), icmp_summary(p), ike_summary(p)
+        sas["spi"] = sas["spi"].map(spi_text)
+        icmp["quoted_spi"] = icmp["quoted_spi"].map(spi_text)
+        block = [capture_heading(r)]
+        for title, table in (("SAs (times UTC):", sas), ("ICMP errors (router, type/code/MTU, what they quote):", icmp),
+                             ("IKE messages:", ike)):
+            if len(table):
+                block += ["", title, format_table(table)]
+        blocks.append("\n".join(block) + "\n")
+        report["captures"].append(dict(capture_summary(r), sas=records(sas), icmp_errors=records(icmp),
+                                       ike=records(ike), warnings=[str(s) for s in r.skipped]))
+    frames = [r.packets for r in results]
+    table = pd.concat(frames, ignore_index=True) if frames else schema.empty(schema.PACKETS)
+    deliver("\n".join(blocks).rstrip("\n") + "\n", report, fmt, output, table, csv_view=display_table)
     echo_skipped(results)
-    if output:
-        frames = [r.packets for r in results]
-        table = pd.concat(frames, ignore_index=True) if frames else schema.empty(schema.PACKETS)
-        write_table(table, output)
-        click.echo(f"wrote {len(table)} rows to {output}")
+
+
+def capture_summary(r) -> dict:
+    """The heading's facts as JSON-ready values."""
+    return {"capture": r.capture, "format": r.format, "compression": r.compression, "frames": r.counts.frames,
+            "first_time": None if r.first_time is None else r.first_time.isoformat(),
+            "last_time": None if r.last_time is None else r.last_time.isoformat(),
+            "linktypes": list(r.linktypes), "rows": int(len(r.packets)),
+            "rows_by_kind": {str(k): int(v) for k, v in r.packets["kind"].value_counts().items()},
+            "later_fragments": r.counts.later_fragments}
 
 
 def capture_heading(r) -> str:
@@ -128,58 +134,57 @@ def capture_heading(r) -> str:
             f"   IPsec-relevant rows {len(r.packets)}: {by_kind}; later IP fragments {r.counts.later_fragments}")
 
 
+VENDOR_HELP = "Read every line as this vendor or format only (default: detect per line)."
+
+
 @cli.command()
 @click.argument("logs", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the events table (.parquet, .csv, .jsonl).")
-@click.option("--format", "format_", metavar="NAME", help="Read every line as this format or vendor (default: detect).")
+@click.option("--vendor", metavar="NAME", help=VENDOR_HELP)
 @click.option("--year", type=int, help="Year of the first line when the log headers have none.")
 @click.option("--log-tz", metavar="TZ", help="Device time zone, e.g. Europe/Berlin or +02:00 (default UTC).")
 @click.option("--unparsed", "show_unparsed", is_flag=True, help="List the lines of no known format.")
-def events(logs, output, format_, year, log_tz, show_unparsed):
+@report_options
+def events(logs, vendor, year, log_tz, show_unparsed, fmt, output):
     """Read gateway event logs and summarise their IPsec events per device, kind and tunnel.
 
     Formats are detected per line (ScreenOS syslog and get event, Junos, ASA, IOS,
-    FortiOS, PAN-OS, strongSwan, Linux audit); compressed and UTF-16 files are fine.
+    FortiOS, PAN-OS, strongSwan, libreswan, Linux audit); compressed and UTF-16 files are fine.
     """
+    from .cli_report import deliver, events_report
     from .logs import parse_logs
-    from .logs.summary import events_footer, events_summary, unparsed_lines
-    from .output import write_table
+    from .logs.summary import display_table, events_footer, events_summary, unparsed_lines
     from .report.text import format_table
 
-    result = parse_logs(list(logs), format=format_, year=year, log_tz=log_tz)
-    click.echo(format_table(events_summary(result.events)))
-    click.echo("\n".join(events_footer(result)))
+    result = parse_logs(list(logs), format=vendor, year=year, log_tz=log_tz)
+    text = [format_table(events_summary(result.events)), *events_footer(result)]
     if show_unparsed:
-        click.echo("\n".join(unparsed_lines(result.unparsed)) or "(no unparsed lines)")
-    if output:
-        write_table(result.events, output)
-        click.echo(f"wrote {len(result.events)} rows to {output}")
+        text.append("\n".join(unparsed_lines(result.unparsed)) or "(no unparsed lines)")
+    deliver("\n".join(text), events_report(result, unparsed=show_unparsed), fmt, output, result.events,
+            csv_view=display_table)
 
 
 @cli.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the sas table (.parquet, .csv, .jsonl).")
-@click.option("--format", "format_", metavar="NAME", help="Read the files as this table format or vendor only.")
-def sas(files, output, format_):
+@click.option("--vendor", metavar="NAME", help="Read the files as this table format or vendor only.")
+@report_options
+def sas(files, vendor, fmt, output):
     """Read SA tables (get sa, get sa id, show security ipsec sa, show crypto ipsec sa,
     swanctl --list-sas, ip xfrm state, ...) and list the SAs and non-zero counters."""
-    from .logs.summary import counters_summary, sas_summary
-    from .output import write_table
+    from .cli_report import deliver, sas_report
+    from .logs.summary import counters_summary, display_table, sas_summary
     from .report.text import format_table
     from .sa import parse_sas
 
-    result = parse_sas(list(files), format=format_)
-    click.echo(format_table(sas_summary(result.sas)))
+    result = parse_sas(list(files), format=vendor)
     counters = counters_summary(result.counters)
-    click.echo(f"{len(result.sas)} SAs from {len(result.stats)} file{'s' if len(result.stats) != 1 else ''}, "
-               f"{len(result.counters)} counters ({len(counters)} non-zero)")
+    text = [format_table(sas_summary(result.sas)),
+            f"{len(result.sas)} SAs from {len(result.stats)} file{'s' if len(result.stats) != 1 else ''}, "
+            f"{len(result.counters)} counters ({len(counters)} non-zero)"]
     if len(counters):
-        click.echo(format_table(counters))
+        text.append(format_table(counters))
     for s in result.skipped:
         click.echo(f"warning: {s}", err=True)
-    if output:
-        write_table(result.sas, output)
-        click.echo(f"wrote {len(result.sas)} rows to {output}")
+    deliver("\n".join(text), sas_report(result), fmt, output, result.sas, csv_view=display_table)
 
 
 ANALYSIS_OPTIONS = [
@@ -187,7 +192,8 @@ ANALYSIS_OPTIONS = [
                  help="Device clock minus capture clock (+37, -2h0m13s); default: estimate."),
     click.option("--log-tz", metavar="TZ", help="Time zone the device logs in, e.g. Europe/Berlin or +02:00 (default UTC)."),
     click.option("--year", type=int, help="Year of the log lines when their headers have none (default: from the capture)."),
-    click.option("--log-format", metavar="NAME", help="Read the logs as this format or vendor (default: detect)."),
+    click.option("--vendor", "--log-format", "log_format", metavar="NAME",
+                 help="Read the logs as this vendor or format (default: detect per line)."),
     click.option("--log-self", is_flag=True,
                  help="The device logs every bad packet (`set firewall log-self ike`): no 10 s rate limit."),
     click.option("--rate-limit", type=float, default=10.0, show_default=True,

@@ -2,11 +2,11 @@
 
 Supported: ScreenOS ``get sa`` / ``get sa active`` / ``get sa stat`` / ``get sa id N`` /
 ``get ike cookie`` (UNCONFIRMED layout), Junos ``show security ipsec
-security-associations`` / ``statistics``, IOS ``show crypto ipsec sa``, strongSwan
+security-associations`` / ``statistics``, Cisco ``show crypto ipsec sa`` (IOS, IOS-XE, ASA), strongSwan
 ``swanctl --list-sas``, Linux ``ip xfrm state`` and ``/proc/net/xfrm_stat``.  Every parser
 reads every file (their row shapes do not overlap), so one file may hold several
 outputs, e.g. a ``get tech`` dump.  The device name comes from the CLI prompt when the
-output includes it.
+output includes it.  Every table, its public source and what is unconfirmed: docs/formats.md.
 """
 from __future__ import annotations
 
@@ -50,9 +50,9 @@ class SaParse:
 def select_tables(name: str | None) -> tuple[SaTable, ...]:
     if name is None:
         return TABLES
-    chosen = tuple(t for t in TABLES if name in (t.name, t.vendor))
+    chosen = tuple(t for t in TABLES if t.selected_by(name))
     if not chosen:
-        names = sorted({t.name for t in TABLES} | {t.vendor for t in TABLES})
+        names = sorted({t.name for t in TABLES} | {v for t in TABLES for v in (t.vendor, *t.also)})
         raise UsageError(f"unknown SA table format {name!r}: choose one of {', '.join(names)}")
     return chosen
 
@@ -69,7 +69,7 @@ def parse_sas(paths, *, format: str | None = None) -> SaParse:
         for table in tables:
             for what, row in _rows(table, lines, skipped, str(path)):
                 _fit(row, SAS if what == "sa" else COUNTERS, skipped, str(path))
-                row.update(source=str(path), vendor=table.vendor, device=device.get(row["line"]))
+                row.update(source=str(path), vendor=row.get("vendor") or table.vendor, device=device.get(row["line"]))
                 (sas if what == "sa" else counters).append(row)
                 found.setdefault(table.name, [0, 0])[what != "sa"] += 1
         if not found:

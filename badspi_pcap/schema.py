@@ -54,13 +54,15 @@ EVENTS = pa.schema([
     ("line", pa.int64()),            # 1-based line number in that file
     ("time", UTC_NS),                # UTC after the time zone; analyze() moves it to the capture clock
     ("time_local", pa.timestamp("ns")),  # as written by the device (naive)
-    ("device", pa.string()),
-    ("vendor", pa.string()),         # screenos | junos | asa | ios | fortios | panos | strongswan | linux
+    ("device", pa.string()),         # the name the device gives itself (ScreenOS device_id, syslog host)
+    ("relay", pa.string()),          # a syslog relay's header host/address when it differs from the device
+    ("vendor", pa.string()),         # screenos | junos | asa | ios | fortios | panos | strongswan | libreswan | linux
     ("message_id", pa.string()),     # vendor message id: 00026, 402114, KMD_PM_SA_ESTABLISHED, ...
     ("severity", pa.string()),
     ("kind", pa.string()),           # bad-spi | replay | p2-complete | ... (see README)
     ("tunnel_id", pa.int64()),       # normalised to an integer (ScreenOS hex and decimal agree)
     ("tunnel_name", pa.string()),    # VPN / tunnel / child SA name where the line gives one
+    ("conn_id", pa.int64()),         # IOS/ASA crypto "connection id" (PKT_REPLAY_ERR), pluto SA serial
     ("interface", pa.string()),
     ("peer", pa.string()),
     ("src", pa.string()),
@@ -93,6 +95,10 @@ SAS = pa.schema([
     ("lifetime_s", pa.int64()),
     ("state", pa.string()),
     ("seq", pa.uint32()),            # last/next sequence number where the table shows it
+    ("replay_errors", pa.int64()),   # packets this SA (or its flow) dropped as replays, where shown
+    ("invalid_spi_errors", pa.int64()),  # packets its flow dropped for an unknown SPI, where shown
+    ("replay_window", pa.int64()),   # anti-replay window size (packets), where shown
+    ("conn_id", pa.int64()),         # Cisco crypto connection id (IOS "conn id", ASA "conn_id")
 ])
 
 

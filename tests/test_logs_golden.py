@@ -266,7 +266,8 @@ def test_strongswan_doc_lines():
         ("p2-complete", "out", 0xC1CBFDF2, "con2000", "child-established")]
     assert {r["message_id"] for r in rows_of(events, 4)} == {"child-established-inbound"}
     assert [(r["kind"], r["direction"], r["spi"]) for r in rows_of(events, 6)] == [
-        ("sa-rekeyed", "in", 0xCD5C1AEF), ("sa-rekeyed", "out", 0xCB0C1FD9)]  # the old SA's SPIs
+        ("sa-rekeyed", "in", 0xCD5C1AEF), ("sa-rekeyed", "out", 0xCB0C1FD9),  # the old SA's SPIs
+        ("p2-complete", "in", 0xCD159185), ("p2-complete", "out", 0xC5C4A85F)]  # and the new SA's (issue 13)
     assert [(r["kind"], r["spi"]) for r in rows_of(events, 7)] == [("sa-deleted", 0xCD5C1AEF),
                                                                    ("sa-deleted", 0xCB0C1FD9)]
     assert subset(one(events, 8), {"kind": 1, "direction": 1, "spi": 1, "proto": 1}) == {
@@ -288,3 +289,44 @@ def test_every_kind_in_the_vocabulary_is_documented():
     import badspi_pcap.logs.kinds as kinds
     for kind in KINDS:
         assert kind in kinds.__doc__
+
+
+def test_panos_system_log_csv_export_template(tmp_path):
+    # Built from the syslog sample's field order (no real CSV export is public: UNCONFIRMED):
+    # the export's header line is known but reports nothing; its rows read like the syslog ones.
+    header = ("Domain,Receive Time,Serial #,Type,Threat/Content Type,Config Version,Generate Time,Virtual System,"
+              "Event ID,Object,fmt,id,module,Severity,Description,Seqno,Action Flags,DG Hierarchy Level 1,"
+              "DG Hierarchy Level 2,DG Hierarchy Level 3,DG Hierarchy Level 4,Virtual System Name,Device Name\n")
+    row = ('1,2019/10/06 15:46:26,009732949126,SYSTEM,vpn,0,2019/10/19 15:39:29,,ike-send-p2-delete,To-FOO,0,0,'
+           'general,informational,"IKE protocol IPSec SA delete message sent to peer. SPI:0xA1CD910F.",18249042,'
+           '0x8000000000000000,0,0,0,0,,FW-2\n')
+    result = parse_logs(write(tmp_path / "export.csv", header + row))
+    assert result.stats.loc[0, "ignored"] == 1 and result.stats.loc[0, "unparsed"] == 0
+    assert subset(one(result.events, 2), {"kind": 1, "spi": 1, "direction": 1, "device": 1, "relay": 1,
+                                          "tunnel_name": 1, "time_local": 1}) == {
+        "kind": "sa-deleted", "spi": 0xA1CD910F, "direction": "in", "device": "FW-2", "relay": None,
+        "tunnel_name": "To-FOO", "time_local": local("2019-10-19 15:39:29")}
+
+
+@pytest.mark.parametrize("wrapped", [
+    # built from the real line of ref-ios.log wrapped the way documents and mail archives do
+    "*Oct 24 04:31:10.058: %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet\nhas invalid spi for"
+    " destaddr=61.128.1.1, prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.1\n",
+    "*Oct 24 04:31:10.058: %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for destaddr=61.128.1.1,\n"
+    "prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.1\n",
+])
+def test_ios_bad_spi_wrapped_without_indentation_is_joined(tmp_path, wrapped):
+    events = parse_logs(write(tmp_path / "w.log", wrapped + "ISAKMP-ERROR: (0):unrelated next line\n"), year=2020).events
+    assert subset(one(events, 1), {"kind": 1, "spi": 1, "src": 1, "dst": 1}) == {
+        "kind": "bad-spi", "spi": 0x3EA71AED, "src": "103.1.1.1", "dst": "61.128.1.1"}
+    assert len(events) == 1
+
+
+def test_panos_system_log_without_device_name_field(tmp_path):
+    # the real syslog sample cut after Action Flags, as older PAN-OS releases end the line (UNCONFIRMED):
+    # with no Device Name field, an address in the header is the relay, never the device
+    line = ('<14>Nov  9 19:53:08 10.1.1.5 1,2019/10/06 15:46:26,009732949126,SYSTEM,vpn,0,2019/10/19 15:39:29,,'
+            'ike-send-p2-delete,To-FOO-BAR-NET,0,0,general,informational,"IKE protocol IPSec SA delete message'
+            ' sent to peer. SPI:0xA1CD910F.",18249042,0x8000000000000000\n')
+    row = one(parse_logs(write(tmp_path / "old.log", line)).events, 1)
+    assert subset(row, {"device": 1, "relay": 1, "spi": 1}) == {"device": None, "relay": "10.1.1.5", "spi": 0xA1CD910F}

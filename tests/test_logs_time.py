@@ -118,3 +118,65 @@ def test_absurd_dates_give_no_time_but_keep_the_event(tmp_path):
     events = parse_logs(write(tmp_path / "odd.txt", "\n".join(rows) + "\n"), log_tz="Europe/Berlin").events
     assert events["tunnel_id"].tolist() == [1, 2, 3]
     assert events["time"].isna().all() and events["time_local"].isna().all()
+
+
+ASA = ("{ts}: %ASA-4-402114: IPSEC: Received an ESP packet (SPI= 0x1, sequence number= 0x1)"
+       " from 1.1.1.1 to 2.2.2.2 with an invalid SPI.\n")
+
+
+def test_year_comes_from_the_nearest_dated_line_before(tmp_path):
+    # two dated blocks years apart: each yearless line takes the year of the dated line before it,
+    # not that of the file's earliest dated line
+    text = (ASA.format(ts="Jun 10 2019 10:00:00") + IOS.format(ts="Jun 10 10:00:05", n=1)
+            + ASA.format(ts="Mar  3 2022 08:00:00") + IOS.format(ts="Mar  3 08:00:05", n=2))
+    times = list(parse_logs(write(tmp_path / "two-years.log", text)).events["time_local"])
+    assert times == [local("2019-06-10 10:00:00"), local("2019-06-10 10:00:05"),
+                     local("2022-03-03 08:00:00"), local("2022-03-03 08:00:05")]
+
+
+def test_a_line_late_from_a_relay_stays_in_the_year_before_the_dated_line(tmp_path):
+    text = ASA.format(ts="Jan  2 2022 00:00:10") + IOS.format(ts="Dec 31 23:59:59", n=1)
+    times = list(parse_logs(write(tmp_path / "late.log", text)).events["time_local"])
+    assert times == [local("2022-01-02 00:00:10"), local("2021-12-31 23:59:59")]
+
+
+PANOS_HEAD = "2025-07-06 03:32:18.287 -0400 [PNTF]: {{ 7: 60}}: ====> IPSEC KEY DELETED; tunnel t1 <====\n"
+PANOS_DETAIL = "====> Deleted SA: 10.0.0.1[500]-10.0.0.2[500] SPI:0x11111111/0x22222222 <====\n"
+
+
+def test_a_line_without_a_time_takes_the_time_of_the_line_just_before(tmp_path):
+    times = parse_logs(write(tmp_path / "p.log", PANOS_HEAD.format() + PANOS_DETAIL)).events["time"]
+    assert list(times) == [utc("2025-07-06 07:32:18.287")] * 2  # the detail line's two rows
+
+
+@pytest.mark.parametrize("between", ["\n", "an unknown line\n"])
+def test_no_time_is_inherited_across_a_blank_or_unknown_line(tmp_path, between):
+    result = parse_logs(write(tmp_path / "p.log", PANOS_HEAD.format() + between + PANOS_DETAIL))
+    assert result.events["time"].isna().all() and len(result.events) == 2
+
+
+def test_no_time_is_inherited_across_lines_of_another_format(tmp_path):
+    # the IOS debug line (no time, no host) follows an IOS line from host "gw1": it may take its time;
+    # the same kind of line after a line from another format does not
+    first = "*Oct 24 04:31:10.058: gw1 %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for" \
+            " destaddr=61.128.1.1, prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.1\n"
+    debug = ("ISAKMP-ERROR: (0):ignoring request to send delete notify (no ISAKMP sa) src 61.128.1.1 dst 103.1.1.1"
+             " for SPI 0x3EA71AED\n")
+    other = ASA.format(ts="Oct 24 2021 04:31:11")
+    events = parse_logs(write(tmp_path / "h.log", first + debug + other + debug), year=2021).events
+    assert list(events["time_local"].isna()) == [False, False, False, True]
+    assert events["time_local"][1] == events["time_local"][0]
+
+
+def test_device_is_the_name_and_an_address_is_the_relay(tmp_path):
+    text = ("Oct 24 04:31:10 10.1.2.3 %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for"
+            " destaddr=61.128.1.1, prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.1\n"
+            "Oct 24 04:31:11 edge-gw %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for"
+            " destaddr=61.128.1.1, prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.2\n"
+            "Jun 30 12:08:36 relay7 test: NetScreen device_id=ssg-a  [Root]system-alert-00026: IPSec tunnel on"
+            " interface ethernet0/2 with tunnel ID 0x9a received a packet with a bad SPI. 1.1.1.1->2.2.2.2/96, ESP,"
+            " SPI 0xf5b25b5b, SEQ 0x1. (2021-06-30 12:08:35)\n")
+    events = parse_logs(write(tmp_path / "r.log", text), year=2021).events
+    pairs = [(d if isinstance(d, str) else None, r if isinstance(r, str) else None)
+             for d, r in zip(events["device"], events["relay"])]
+    assert pairs == [(None, "10.1.2.3"), ("edge-gw", None), ("ssg-a", "relay7")]

@@ -1,9 +1,12 @@
-"""Cisco ASA / PIX / FTD syslog messages (log-formats.md §3.2).
+"""Cisco ASA / PIX / FTD syslog messages (docs/formats.md, "Cisco ASA").
 
 402114 (invalid SPI) and 402119 (anti-replay) are modelled on the syslog guide's templates:
 no real 402114 line is known (UNCONFIRMED).  402115-402121 other ESP drops become
 ``esp-error``.  602303/602304 SA created/deleted and 713049 (both SPIs) carry the SPIs;
 713119/713120 are phase 1/2 completion.  PIX 402101 uses the IOS "decaps" wording.
+713061 (tunnel rejected: no matching crypto map) and 713902 (QM FSM error) are
+``ike-error``; 713259 ("Session is being torn down. Reason: ...") and 113019 ("Session
+disconnected. Session Type: ..., Reason: ...") are ``vpn-down`` (real lines in docs/formats.md).
 """
 from __future__ import annotations
 
@@ -34,6 +37,11 @@ RULES = (
     rule(_GROUP + rf"Security negotiation complete for .*?Inbound SPI = (?P<spi_in>{NUM}), Outbound SPI ="
          rf" (?P<spi_out>{NUM})", "p2-complete", needle="Security negotiation complete"),
     rule(_GROUP + r"PHASE 1 COMPLETED", "p1-complete", needle="PHASE 1 COMPLETED"),
+    rule(_GROUP + r"Rejecting IPSec tunnel: .*?on interface (?P<interface>\S+)", "ike-error",
+         needle="Rejecting IPSec tunnel"),
+    rule(_GROUP + r"QM FSM error", "ike-error", needle="QM FSM error"),
+    rule(_GROUP + r"Session is being torn down\. Reason: ", "vpn-down", needle="Session is being torn down"),
+    rule(_GROUP + r"Session disconnected\. Session Type: ", "vpn-down", needle="Session disconnected"),
     rule(_GROUP + r"PHASE 2 COMPLETED(?: \(msgid=(?P<ike_msgid>[0-9a-fA-F]+)\))?", "p2-complete",
          needle="PHASE 2 COMPLETED"),
 )

@@ -1,4 +1,4 @@
-"""Fortinet FortiOS key=value event logs (log-formats.md §3.5).
+"""Fortinet FortiOS key=value event logs (docs/formats.md, "Fortinet FortiOS").
 
 0101037131 "IPsec ESP" with ``error_num="Received ESP packet with unknown SPI."`` is the
 bad-SPI message (other ESP errors become ``esp-error``); 0101037133 "IPsec SA installed"

@@ -1,4 +1,4 @@
-"""Junos SRX kmd syslog messages (real lines in log-formats.md §3.1).
+"""Junos SRX kmd syslog messages (docs/formats.md, "Juniper Junos").
 
 ``KMD_PM_SA_ESTABLISHED`` is logged once per direction with its SPI; VPN up/down alarms
 carry the tunnel id, the peer and the st0 interface.  A kmd line for a bad *ESP* SPI is

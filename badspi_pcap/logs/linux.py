@@ -1,19 +1,21 @@
-"""Linux kernel IPsec (xfrm) audit records (log-formats.md §3.7).
+"""Linux kernel IPsec (xfrm) audit records (docs/formats.md, "Linux audit").
 
 ``xfrm_audit_state_notfound`` writes ``op=SA-notfound src=.. dst=.. spi=4096(0x1000) seqno=1``
 in an ``AUDIT_MAC_IPSEC_EVENT`` (type 1415) record, seen in audit.log (``msg=audit(<epoch>:<n>)``
-gives the time) or in the kernel log.  Replays (``SA-replayed-pkt``), ICV failures and SA
-add/delete records use the same fields.
+gives the time) or in the kernel log.  Replays (``SA-replayed-pkt``) and ICV failures use the
+same fields (kernel source; no real line found: UNCONFIRMED).  SA installs and removals are
+``op=SAD-add`` / ``op=SAD-delete`` (real record in docs/formats.md).  Documents print a
+record wrapped over indented lines: they are joined.
 """
 from __future__ import annotations
 
 import re
 
-from .record import LineFormat, Parsed, envelope, parsed
+from .record import LineFormat, Parsed, envelope, host_columns, parsed
 from .rules import match, rule
 from .stamp import epoch_stamp
 
-OP = re.compile(r"\bop=(?P<message_id>SA-[\w-]+)")
+OP = re.compile(r"\bop=(?P<message_id>SAD?-[\w-]+)")
 AUDIT_TIME = re.compile(r"audit\((?P<sec>\d{9,10})\.(?P<frac>\d+):\d+\)")
 FIELDS = (r"(?:.*? src=(?P<src>\S+) dst=(?P<dst>\S+))?(?:.*? spi=(?P<spi_dec>\d+)(?:\(0x[0-9a-f]+\))?)?"
           r"(?:.*? seqno=(?P<seq_dec>\d+))?")
@@ -22,8 +24,8 @@ RULES = (
     rule(r"op=SA-notfound" + FIELDS, "bad-spi", needle="SA-notfound"),
     rule(r"op=SA-replayed-pkt" + FIELDS, "replay", needle="SA-replayed-pkt"),
     rule(r"op=SA-(?:icv-failure|replay-overflow)" + FIELDS, "esp-error", needle="op=SA-"),
-    rule(r"op=SA-add" + FIELDS, "sa-created", needle="SA-add"),
-    rule(r"op=SA-delete" + FIELDS, "sa-deleted", needle="SA-delete"),
+    rule(r"op=SAD-add" + FIELDS, "sa-created", needle="SAD-add"),
+    rule(r"op=SAD-delete" + FIELDS, "sa-deleted", needle="SAD-delete"),
 )
 
 
@@ -36,8 +38,9 @@ def parse(line: str, state: dict) -> Parsed | None:
     if audit:
         stamp = epoch_stamp(audit["sec"], audit["frac"])
     text = line[m.start():]
-    return parsed(LINUX, match(RULES, text), stamp=stamp, text=text, device=host, message_id=m["message_id"])
+    return parsed(LINUX, match(RULES, text), stamp=stamp, text=text, **host_columns(host), message_id=m["message_id"])
 
 
-LINUX = LineFormat("linux-audit", "linux", ("op=SA-",), parse)
+LINUX = LineFormat("linux-audit", "linux", ("op=SA-", "op=SAD-"), parse,
+                   continues=re.compile(r"\btype=(?:MAC_IPSEC_EVENT|1415)\b"))
 FORMATS = (LINUX,)

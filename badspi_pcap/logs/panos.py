@@ -1,4 +1,4 @@
-"""Palo Alto PAN-OS ``ikemgr.log`` lines (log-formats.md §3.4).
+"""Palo Alto PAN-OS ``ikemgr.log`` lines (docs/formats.md, "Palo Alto PAN-OS").
 
 Lines start ``2025-07-06 03:32:18.287 -0400 [PNTF]: { 7: 60}: ``; the ``====> ... <====``
 detail line after ``IPSEC KEY DELETED; tunnel X`` has no time of its own (the driver

@@ -15,13 +15,14 @@ import pandas as pd
 
 from ..errors import InputError, Skipped, UsageError
 from ..schema import EVENTS, from_rows, to_frame
-from . import asa, fortios, ios, junos, linux, panos, screenos, strongswan
+from . import asa, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
 from .record import LineFormat, Parsed
 from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
 from .textfile import as_paths, read_lines
 
 FORMATS: tuple[LineFormat, ...] = (screenos.FORMATS + junos.FORMATS + asa.FORMATS + ios.FORMATS
-                                   + fortios.FORMATS + panos.FORMATS + strongswan.FORMATS + linux.FORMATS)
+                                   + fortios.FORMATS + panos.FORMATS + panos_system.FORMATS + strongswan.FORMATS
+                                   + libreswan.FORMATS + linux.FORMATS)
 VENDORS = tuple(dict.fromkeys(f.vendor for f in FORMATS))
 
 
@@ -122,9 +123,14 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
     result = _File(str(path))
     state: dict = {}
     last: LineFormat | None = None
-    last_stamps: dict[str, Stamp] = {}  # per format: a line without a time takes the one before
-    continuing = [f.continues for f in formats if f.continues is not None]
-    for number, count, text in _logical_lines(read_lines(path, skipped, decompression_limit), continuing):
+    # (format, stamp, host) of the line just before, within a block: a line without a time
+    # takes that line's time, never one from another host or across a blank or unknown line
+    previous: tuple[str, Stamp | None, str | None] | None = None
+    wrapping = [(f.continues, f.joins) for f in formats if f.continues is not None]
+    for number, count, text in _logical_lines(read_lines(path, skipped, decompression_limit), wrapping):
+        if not text:
+            previous = None
+            continue
         result.lines += count
         try:
             found = _classify(text, formats, last, state)
@@ -133,12 +139,15 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
             found = None
         if found is None:
             result.unparsed.append((number, text))
+            previous = None
             continue
         parsed, last = found
         result.formats[parsed.fmt] += count
-        stamp = parsed.stamp or last_stamps.get(parsed.fmt)
-        if stamp is not None:
-            last_stamps[parsed.fmt] = stamp
+        host = parsed.rows[0].get("device") if parsed.rows else None
+        stamp = parsed.stamp
+        if stamp is None and previous is not None and previous[0] == parsed.fmt and host in (None, previous[2]):
+            stamp = previous[1]
+        previous = (parsed.fmt, stamp, host or (previous[2] if previous and previous[0] == parsed.fmt else None))
         if parsed.kind is None:
             result.ignored += count
         else:
@@ -149,28 +158,39 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
     return result
 
 
-def _logical_lines(numbered, continuing):
-    """(first line number, physical lines, text); blank lines dropped; indented lines
-    after a line that ``continuing`` matches are folded into it."""
-    held = None
+def _logical_lines(numbered, wrapping):
+    """(first line number, physical lines, text); a blank line gives (number, 0, "").
+
+    A line that a format's ``continues`` finds takes the indented lines after it, and
+    the lines its ``joins`` matches (indented or not, even after blank lines): consoles,
+    mail archives and documents wrap long messages.
+    """
+    held, joins, blanks = None, None, []
     for number, text in numbered:
         if not text.strip():
-            if held:
-                yield held
-                held = None
+            if held is None:
+                yield number, 0, ""
+            else:
+                blanks.append(number)
             continue
         if held is not None:
-            if text[:1] in " \t":
-                held = (held[0], held[1] + 1, held[2] + " " + text.strip())
+            if (text[:1] in " \t" and not blanks) or (joins is not None and joins.match(text)):
+                held, blanks = (held[0], held[1] + 1, held[2] + " " + text.strip()), []
                 continue
             yield held
             held = None
-        if continuing and any(p.match(text) for p in continuing):
-            held = (number, 1, text)
+            for blank in blanks:
+                yield blank, 0, ""
+            blanks = []
+        starts = next(((c, j) for c, j in wrapping if c.search(text)), None)
+        if starts is not None:
+            held, joins = (number, 1, text), starts[1]
         else:
             yield number, 1, text
     if held:
         yield held
+    for blank in blanks:
+        yield blank, 0, ""
 
 
 def _classify(text: str, formats, last: LineFormat | None, state: dict):

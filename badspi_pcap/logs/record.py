@@ -1,6 +1,7 @@
 """What a format module returns for one line, and how a matched rule becomes that."""
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -35,7 +36,9 @@ class LineFormat:
     markers: tuple[str, ...]
     parse: Callable[[str, dict], Parsed | None]
     pattern: re.Pattern | None = None   # accept by regex instead of markers
-    continues: re.Pattern | None = None  # a line matching it may go on over indented lines
+    continues: re.Pattern | None = None  # a line it finds (search) may go on over indented lines
+    joins: re.Pattern | None = None      # ... and over a line matching this, indented or not, even
+                                         # after a blank line (IOS "connection id=..., sequence number=...")
 
     def accepts(self, line: str) -> bool:
         if self.pattern is not None:
@@ -86,14 +89,34 @@ def envelope(line: str) -> tuple[Stamp | None, str | None]:
     if not words:
         return stamp, None
     first = words[0]
-    if first.endswith(":") or "[" in first or first.startswith("%") or "=" in first:
+    if (first.endswith(":") or "[" in first or first.startswith(("%", '"')) or "=" in first
+            or first.lower() in _SEVERITIES):
         return stamp, None
     return stamp, first
 
 
+def host_columns(host: str | None) -> dict:
+    """A syslog header's host as event columns: a name is the device's own (``device``);
+    an address was written by whoever received the line (a relay or collector: ``relay``)."""
+    if not host:
+        return {}
+    if not (host[:1].isdigit() or ":" in host or host[:1] == "["):
+        return {"device": host}
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return {"device": host}
+    return {"relay": host}
+
+
+# syslog exports that put the severity where the host would be (OPNsense: time, level, program)
+_SEVERITIES = {"emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug"}
+
+
 def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pattern,
                   rules: tuple[Rule, ...], *, text_after_start: bool = False,
-                  enrich: Callable[[Parsed, re.Match, dict], None] | None = None) -> LineFormat:
+                  enrich: Callable[[Parsed, re.Match, dict], None] | None = None,
+                  continues: re.Pattern | None = None, joins: re.Pattern | None = None) -> LineFormat:
     """A format whose lines are an optional syslog header, then a message that ``start``
     finds, then text that ``rules`` read (from where ``start`` begins, or after it).
     ``start``'s named groups that are event columns (message_id, severity) apply to every
@@ -110,10 +133,10 @@ def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pa
         if found is None or found[0].kind is None:
             return ignored(fmt, text)  # most lines: skip the header work
         stamp, host = envelope(line)
-        result = parsed(fmt, found, stamp=stamp, text=text, device=host, **{k: m[k] for k in common})
+        result = parsed(fmt, found, stamp=stamp, text=text, **host_columns(host), **{k: m[k] for k in common})
         if enrich is not None:
             enrich(result, m, state)
         return result
 
-    fmt = LineFormat(name, vendor, markers, parse)
+    fmt = LineFormat(name, vendor, markers, parse, continues=continues, joins=joins)
     return fmt

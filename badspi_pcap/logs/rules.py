@@ -12,6 +12,7 @@ spi_auto, seq_auto             hex when written with ``0x``, else decimal
 spi_dec, seq_dec               uint32 from decimal
 spi_in, spi_out                two rows, ``direction`` in and out (hex)
 tunnel_hex, tunnel_dec         ``tunnel_id`` (ScreenOS writes 0x9a in 00026, 154 in 00536)
+conn_id                        ``conn_id`` from decimal (Cisco crypto connection id)
 src, dst, peer, local          addresses, port suffixes removed; ``local`` + ``peer`` +
                                ``direction`` give src/dst (the SA's packet flow)
 proto                          ESP | AH (also from IP protocol numbers 50/51)
@@ -129,7 +130,7 @@ def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | No
                                  ("spi", dec_u32, ("spi_dec",)), ("seq", hex_u32, ("seq",)),
                                  ("seq", auto_u32, ("seq_auto",)), ("seq", dec_u32, ("seq_dec",)),
                                  ("tunnel_id", hex_u32, ("tunnel_hex",)),
-                                 ("tunnel_id", dec_u32, ("tunnel_dec",)),
+                                 ("tunnel_id", dec_u32, ("tunnel_dec",)), ("conn_id", dec_u32, ("conn_id",)),
                                  ("length", dec_u32, ("length",)), ("lifetime_s", dec_u32, ("lifetime",))):
         for name in names:
             if groups.get(name):

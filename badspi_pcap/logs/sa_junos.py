@@ -1,6 +1,7 @@
 """Junos SRX ``show security ipsec security-associations`` and ``show security ipsec
-statistics`` (log-formats.md §3.1).  Rows are ``<500003 ESP:alg 0xSPI life/ kb Mon lsys
-Port Gateway``; '<' is inbound and '>' outbound (as in ScreenOS)."""
+statistics`` (docs/formats.md, "Junos").  Rows are ``<500003 ESP:alg SPI life/ kb Mon lsys
+Port Gateway``; '<' is inbound and '>' outbound (as in ScreenOS).  Most releases print the
+SPI as bare hex (``d3b10cfc``), cSRX and some others with ``0x``: both are read as hex."""
 from __future__ import annotations
 
 import re
@@ -9,7 +10,7 @@ from .rules import address, hex_u32
 from .satable import ARROWS, Lines, Output, SaTable, counter, lifetime
 
 SA_ROW = re.compile(
-    r"^\s*(?P<arrow>[<>])(?P<id>\d+)\s+(?P<proto>ESP|AH):(?P<alg>\S+)\s+(?P<spi>0x[0-9a-fA-F]+)"
+    r"^\s*(?P<arrow>[<>])(?P<id>\d+)\s+(?P<proto>ESP|AH):(?P<alg>\S+)\s+(?P<spi>(?:0x)?[0-9a-fA-F]{1,8})"
     r"\s+(?P<life>\d+|expir\w*|-)\s*/\s*(?P<kb>\d+|unlim|-)\s+(?P<mon>\S+)\s+(?P<lsys>\S+)\s+(?P<port>\d+)"
     r"\s+(?P<gateway>\S+)", re.I)
 SECTION = re.compile(r"^\s*(?P<section>ESP Statistics|AH Statistics|Errors):\s*$")

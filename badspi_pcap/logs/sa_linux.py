@@ -1,4 +1,4 @@
-"""Linux ``ip xfrm state`` and ``/proc/net/xfrm_stat`` (log-formats.md §3.7).
+"""Linux ``ip xfrm state`` and ``/proc/net/xfrm_stat`` (docs/formats.md, "Linux kernel").
 
 ``ip xfrm state`` does not say which states are inbound, so ``direction`` and ``gateway``
 stay empty and ``src``/``dst`` are kept; ``tunnel_id`` is the reqid; ``seq`` is the
@@ -15,6 +15,7 @@ from .satable import Lines, Output, SaTable, counter
 STATE = re.compile(r"^src (?P<src>\S+) dst (?P<dst>\S+)\s*$")
 PROTO = re.compile(r"^\s+proto (?P<proto>esp|ah) spi (?P<spi>0x[0-9a-fA-F]+)(?: reqid (?P<reqid>\d+))?")
 ALGORITHM = re.compile(r"^\s+(?:enc|aead|auth-trunc|auth) (?P<alg>\S+)")
+WINDOW = re.compile(r"^\s+replay-window (?P<window>\d+)\b")
 REPLAY = re.compile(r"anti-replay (?:esn )?context:.*?\bseq (?P<seq>0x[0-9a-fA-F]+), oseq (?P<oseq>0x[0-9a-fA-F]+)")
 STAT = re.compile(r"^(?P<name>Xfrm\w+)\s+(?P<value>\d+)\s*$")
 
@@ -32,6 +33,8 @@ def xfrm_state(lines: Lines) -> Output:
                        tunnel_id=int(m["reqid"]) if m["reqid"] else None)
         elif row and (m := ALGORITHM.match(text)):
             row["algorithm"] = "/".join(filter(None, (row.get("algorithm"), m["alg"])))
+        elif row and (m := WINDOW.match(text)):
+            row["replay_window"] = int(m["window"])
         elif row and (m := REPLAY.search(text)):
             oseq = hex_u32(m["oseq"])
             row["seq"] = oseq if oseq else hex_u32(m["seq"])

@@ -1,5 +1,5 @@
 """ScreenOS SA tables: ``get sa`` (and ``get sa active``), ``get sa stat``, ``get sa id N``
-and ``get ike cookie`` (log-formats.md §2.1, §2.2).
+and ``get ike cookie`` (docs/formats.md, "Juniper ScreenOS").
 
 ``get sa`` rows are ``<8-hex id><'<'|'>'> gateway port proto:enc/auth spi life kb Sta PID
 vsys``.  Which arrow means which direction is not documented: '<' is read as inbound and

@@ -22,8 +22,12 @@ ARROWS = {"<": "in", ">": "out"}  # ScreenOS/Junos: '<' rows inbound, '>' outbou
 @dataclass(frozen=True)
 class SaTable:
     name: str
-    vendor: str
+    vendor: str                      # rows may name another of ``also`` themselves (IOS vs ASA)
     parse: Callable[[Lines], Output]
+    also: tuple[str, ...] = ()
+
+    def selected_by(self, name: str) -> bool:
+        return name in (self.name, self.vendor, *self.also)
 
 
 def counter(line: int, name: str, value: str | int, **where) -> tuple[str, dict]:

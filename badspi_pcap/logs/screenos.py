@@ -1,6 +1,6 @@
 """Juniper ScreenOS (NetScreen) event messages: syslog lines and ``get event`` output.
 
-Syslog form (elastic/beats NetScreen parser, real lines in log-formats.md §1)::
+Syslog form (docs/formats.md, "Juniper ScreenOS")::
 
     Jun 30 12:08:36 test test: NetScreen device_id=test  [Root]system-alert-00026: IPSec tunnel
     on interface ethernet0/2 with tunnel ID 0x9a received a packet with a bad SPI. 202.x.x.154->
@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 
-from .record import LineFormat, Parsed, ignored, parsed
+from .record import LineFormat, Parsed, envelope, host_columns, ignored, parsed
 from .rules import match, rule, v
-from .stamp import iso_stamp, leading_stamp
+from .stamp import iso_stamp
 
 HEX = r"(?:0x)?[0-9a-fA-F]+"
 DIGITS = r"\d+"
@@ -126,13 +126,14 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     if m["flavour"] or m["message_id"] not in RULES:  # "(traffic)" logs and other messages
         return ignored(SCREENOS_SYSLOG, payload)
     own = DEVICE_TIME.search(payload)
+    header, host = envelope(line)
+    stamp = iso_stamp(own["date"], own["hms"]) if own else header
     if own:
         payload = payload[:own.start()]
-        stamp = iso_stamp(own["date"], own["hms"])
-    else:
-        stamp = leading_stamp(line)[0]
+    device = m["device"] or None
+    relay = next(iter(host_columns(host).values()), None) if host and host.rstrip(":") != device else None
     return _payload_event(SCREENOS_SYSLOG, m["message_id"], payload, stamp,
-                          device=m["device"] or None, severity=m["severity"])
+                          device=device, severity=m["severity"], relay=relay)
 
 
 def parse_cli(line: str, state: dict) -> Parsed | None:
@@ -150,5 +151,6 @@ def parse_cli(line: str, state: dict) -> Parsed | None:
 
 
 SCREENOS_SYSLOG = LineFormat("screenos-syslog", "screenos", ("NetScreen device_id=",), parse_syslog)
-SCREENOS_CLI = LineFormat("screenos-cli", "screenos", (), parse_cli, pattern=CLI_LINE, continues=EVENT_ROW)
+SCREENOS_CLI = LineFormat("screenos-cli", "screenos", (), parse_cli, pattern=CLI_LINE,
+                          continues=re.compile(rf"^(?:{EVENT_ROW.pattern})", re.I))
 FORMATS = (SCREENOS_SYSLOG, SCREENOS_CLI)

@@ -150,10 +150,12 @@ def resolve_years(stamps: Sequence[Stamp | None], *, year: int | None,
                   ) -> tuple[list[int | None], YearChoice]:
     """Local ns for each stamp, giving years to the lines that lack one.
 
-    The first yearless line gets ``year`` if given, else the year that puts it nearest to
-    the file's own dated lines, else to ``reference`` (the capture's first/last time),
-    else the current year (the previous one if that would put it in the future).  Later
-    lines move to the next year when the month falls back by six or more (Dec -> Jan).
+    A yearless line after a line with a time takes its year from that line (``_nearest``:
+    a dated line sets the year of the yearless lines after it, and Dec -> Jan moves to
+    the next year).  The yearless lines before any time get ``year`` if given,
+    else the year that puts the first of them nearest to the file's own dated lines, else
+    to ``reference`` (the capture's first/last time), else the current year (the previous
+    one if that would put it in the future).
     """
     dated = [local_nanos(s, s.year) for s in stamps if s is not None and s.year is not None]
     dated = [t for t in dated if t is not None]
@@ -173,18 +175,32 @@ def resolve_years(stamps: Sequence[Stamp | None], *, year: int | None,
                 guess -= 1
             choice = YearChoice(guess, "assumed")
     out: list[int | None] = []
-    current, previous_month = choice.year, None
+    previous: int | None = None  # local ns of the line before (dated or given a year)
     for s in stamps:
         if s is None:
             out.append(None)
-        elif s.year is not None:
-            out.append(local_nanos(s, s.year))
+            continue
+        if s.year is not None:
+            t = local_nanos(s, s.year)
+        elif previous is None:
+            t = local_nanos(s, choice.year)
         else:
-            if previous_month is not None and s.month - previous_month <= -6:
-                current += 1
-            previous_month = s.month
-            out.append(local_nanos(s, current))
+            t = _nearest(s, previous)
+        out.append(t)
+        previous = t if t is not None else previous
     return out, choice
+
+
+def _nearest(stamp: Stamp, anchor: int) -> int | None:
+    """``stamp`` in the first year that does not put it more than a month before
+    ``anchor``: logs run forward (Mar -> Oct stays in the year, Dec -> Jan moves on), and a
+    relay may deliver a line a little late (Jan 5 dated, then Dec 30 is the year before)."""
+    year = dt.datetime.fromtimestamp(anchor // NS, dt.timezone.utc).year
+    for y in (year - 1, year, year + 1):
+        t = local_nanos(stamp, y)
+        if t is not None and t >= anchor - 31 * DAY_NS:
+            return t
+    return None
 
 
 def _nearest_year(stamp: Stamp, span: tuple[int, int]) -> int:

@@ -1,4 +1,4 @@
-"""strongSwan charon log lines (log-formats.md §3.7 and the lab's real logs).
+"""strongSwan charon log lines (docs/formats.md, "strongSwan").
 
 A line is ``[header] NN[GRP] [<conn|n> ]message``: the header is a syslog time and host,
 or the epoch-millisecond prefix of the lab logs (``1795723711.121 00[DMN] ...``).
@@ -18,7 +18,8 @@ from .rules import rule
 
 GROUPS = ("IKE", "CHD", "CFG", "ENC", "NET", "KNL", "LIB", "DMN", "JOB", "MGR", "ESP", "ASN", "APP", "TLS",
           "IMC", "IMV", "PTS", "TNC", "LIB")
-PREFIX = re.compile(r"\b\d\d\[(?:" + "|".join(GROUPS) + r")\] (?:<(?:(?P<conn>[^|>]*)\|)?(?P<ike>\d+)> )?")
+# "09[IKE] ", or "[IKE] " alone at the start of a line (vici event output, no thread number)
+PREFIX = re.compile(r"(?:\b\d\d|^\s*)\[(?:" + "|".join(GROUPS) + r")\] (?:<(?:(?P<conn>[^|>]*)\|)?(?P<ike>\d+)> )?")
 CHILD = r"CHILD_SA (?P<tunnel_name>[^\s{]+)\{\d+\}"
 SPIS = r"with SPIs (?P<spi_in>[0-9a-f]{8})_i (?:\(\d+ bytes\) )?(?P<spi_out>[0-9a-f]{8})_o"
 HEX8 = r"(?P<spi>[0-9a-f]{8})"
@@ -31,6 +32,11 @@ RULES = (
     rule(rf"^{CHILD} established {SPIS}", "p2-complete", needle="established with SPIs",
          message_id="child-established"),
     rule(rf"^rekeyed {CHILD} {SPIS}", "sa-rekeyed", needle="rekeyed CHILD_SA", message_id="child-rekeyed"),
+    rule(rf"^detected rekeying of {CHILD}", "p2-initiated", needle="detected rekeying",
+         message_id="child-rekey-detected"),
+    # the kernel names the expiring SA by SPI and destination: in or out depends on whose address that is
+    rule(r"^creating rekey job for CHILD_SA (?P<proto>ESP|AH)/0x(?P<spi>[0-9a-f]{8})/(?P<dst>\S+)", "p2-initiated",
+         needle="creating rekey job", message_id="child-rekey-job"),
     rule(rf"^closing (?:expired )?{CHILD} {SPIS}", "sa-deleted", needle="closing", message_id="child-closing"),
     rule(rf"^sending DELETE for (?P<proto>ESP|AH) CHILD_SA with SPI {HEX8}", "sa-deleted", needle="sending DELETE",
          message_id="delete-sent", direction="in"),
@@ -55,7 +61,13 @@ RULES = (
 
 
 def _fill_peers(result: Parsed, prefix: re.Match, state: dict) -> None:
-    """Remember the peer an IKE SA line names; give it to later lines of that IKE SA."""
+    """Remember the peer an IKE SA line names; give it to later lines of that IKE SA.
+    A rekeyed line also names the new SA's SPIs: two more rows, ``p2-complete``."""
+    new = _NEW_SPIS.search(result.text) if result.kind == "sa-rekeyed" else None
+    if new:
+        base = result.rows[0]
+        result.rows += [dict(base, kind="p2-complete", message_id="child-rekeyed-new", direction=way,
+                             spi=int(new[way], 16)) for way in ("in", "out")]
     peers = state.setdefault("strongswan_peers", {})
     for row in result.rows:
         if row.get("peer") and prefix["ike"]:
@@ -63,6 +75,8 @@ def _fill_peers(result: Parsed, prefix: re.Match, state: dict) -> None:
         elif prefix["ike"] in peers:
             row["peer"] = peers[prefix["ike"]]
 
+
+_NEW_SPIS = re.compile(r" with [^\s{]+\{\d+\} with SPIs (?P<in>[0-9a-f]{8})_i (?P<out>[0-9a-f]{8})_o")
 
 # "] " routes the line here cheaply; PREFIX checks the thread and group
 STRONGSWAN = syslog_format("strongswan-charon", "strongswan", ("] ",), PREFIX, RULES, text_after_start=True,

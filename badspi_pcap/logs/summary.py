@@ -9,10 +9,38 @@ from .kinds import KINDS
 from .parse import LogParse
 
 
+# vendors whose own output writes tunnel ids in hex (ScreenOS: 00026 "tunnel ID 0x9a", get sa "00000015")
+HEX_TUNNEL_IDS = {"screenos"}
+
+
+def tunnel_text(vendor, tunnel_id) -> str | None:
+    """A tunnel id as the vendor prints it: ScreenOS 0x9a, others decimal."""
+    if tunnel_id is None or pd.isna(tunnel_id):
+        return None
+    return f"0x{int(tunnel_id):x}" if vendor in HEX_TUNNEL_IDS else str(int(tunnel_id))
+
+
+def spi_strings(values: pd.Series) -> pd.Series:
+    return values.map(lambda v: None if pd.isna(v) else f"0x{int(v):08x}").astype("string")
+
+
+def display_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as people read it: SPIs ``0x%08x``, tunnel ids as the vendor prints them."""
+    out = df.copy()
+    for column in ("spi", "inner_spi"):
+        if column in out:
+            out[column] = spi_strings(out[column])
+    if "tunnel_id" in out and "vendor" in out:
+        out["tunnel_id"] = pd.Series([tunnel_text(v, t) for v, t in zip(out["vendor"], out["tunnel_id"])],
+                                     index=out.index, dtype="string")
+    return out
+
+
 def _label(df: pd.DataFrame) -> pd.Series:
-    """Tunnel id if the row has one, else the tunnel name, else '-'."""
-    ids = df["tunnel_id"].astype("string")
-    return ids.fillna(df["tunnel_name"]).fillna("-")
+    """Tunnel id (as the vendor prints it) if the row has one, else the tunnel name, else '-'."""
+    ids = pd.Series([tunnel_text(v, t) for v, t in zip(df["vendor"], df["tunnel_id"])], index=df.index,
+                    dtype="string")
+    return ids.fillna(df["tunnel_name"].astype("string")).fillna("-")
 
 
 def _clock(series: pd.Series) -> pd.Series:
@@ -58,17 +86,23 @@ def sas_summary(sas: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"device": sas["device"].astype("string").fillna("-"), "vendor": sas["vendor"],
                         "tunnel": _label(sas), "gateway": sas["gateway"].fillna(sas["dst"]),
                         "direction": sas["direction"],
-                        "spi": sas["spi"].map(lambda v: "-" if pd.isna(v) else f"0x{int(v):08x}"),
+                        "spi": spi_strings(sas["spi"]).fillna("-"),
                         "state": sas["state"], "lifetime_s": sas["lifetime_s"]})
-    return out[cols]
+    # the per-SA counters, when the tables printed them
+    shown = [c for c in ("replay_errors", "invalid_spi_errors", "replay_window") if sas[c].notna().any()]
+    for column in shown:
+        out[column] = sas[column].astype("Int64").astype("string").fillna("-")
+    return out[cols + shown]
 
 
 def counters_summary(counters: pd.DataFrame) -> pd.DataFrame:
     """Non-zero counters only: the ones that say something."""
     nonzero = counters[counters["value"] != 0]
+    tunnels = [tunnel_text(v, t) for v, t in zip(nonzero["vendor"], nonzero["tunnel_id"])]
     return pd.DataFrame({"device": nonzero["device"].astype("string").fillna("-"),
-                         "tunnel": nonzero["tunnel_id"].astype("string").fillna("-"),
+                         "tunnel": pd.Series(tunnels, index=nonzero.index, dtype="string").fillna("-"),
                          "gateway": nonzero["gateway"].astype("string").fillna("-"),
                          "direction": nonzero["direction"].astype("string").fillna("-"),
                          "counter": (nonzero["section"].astype("string") + ": ").fillna("") + nonzero["name"],
                          "value": nonzero["value"]}).reset_index(drop=True)
+

@@ -146,8 +146,7 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
                 ip_version=version.astype(np.uint8), vlan=vlan[rows].astype(np.int32),
                 length=batch.wirelen[rows].astype(np.uint32), ip_length=ip.length[keep].astype(np.uint32),
                 note=nt)
-    _set_addresses(f, cols, "src", np.arange(len(rows)), rows, version, ip.addr[keep])
-    _set_addresses(f, cols, "dst", np.arange(len(rows)), rows, version, ip.addr[keep] + np.where(version == 4, 4, 16))
+    _set_addresses(f, cols, ("src", "dst"), np.arange(len(rows)), rows, version, ip.addr[keep])
 
     # Ports of the UDP rows.
     at = np.flatnonzero(among(k, (K_ESPUDP, K_IKE, K_KEEPALIVE)))
@@ -170,16 +169,27 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     return cols, counts
 
 
-def _set_addresses(f: Fields, cols: Rows, name: str, at, rows, version, pos) -> None:
-    """Addresses at ``pos`` of rows ``at`` (frames ``rows``) by IP version; cut off ones stay null."""
+def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, version, pos) -> None:
+    """Source and destination addresses (``pos``: the source's offset; the destination
+    follows it) of rows ``at`` (frames ``rows``) by IP version; cut off ones stay null."""
+    src, dst = names
     v4 = np.flatnonzero(version == 4)
     if len(v4):
-        value, ok = f.u32(pos[v4], rows[v4])
-        cols.v4[name] = (at[v4][ok], value[ok].astype(np.uint32))
+        p, r, a = pos[v4], rows[v4], at[v4]
+        both = f.has(p, 8, r)
+        if both.all():   # the usual case: one 8-byte read gives both
+            pair = f.u64(p)
+            cols.v4[src] = (a, (pair >> np.uint64(32)).astype(np.uint32))
+            cols.v4[dst] = (a, pair.astype(np.uint32))
+        else:
+            for name, q in ((src, p), (dst, p + 4)):
+                value, ok = f.u32(q, r)
+                cols.v4[name] = (a[ok], value[ok].astype(np.uint32))
     v6 = np.flatnonzero(version == 6)
     if len(v6):
-        raw, ok = f.raw(pos[v6], 16, rows[v6])
-        cols.v6[name] = (at[v6][ok], raw[ok])
+        for name, q in ((src, pos[v6]), (dst, pos[v6] + 16)):
+            raw, ok = f.raw(q, 16, rows[v6])
+            cols.v6[name] = (at[v6][ok], raw[ok])
 
 
 def _decode_ike(f: Fields, cols: Rows, at, ike_pos, rows, nt) -> None:
@@ -220,8 +230,7 @@ def _decode_icmp(f: Fields, cols: Rows, at, l4, version, rows, nt) -> None:
     cols.set("icmp_mtu", at, np.where(frag_needed, v4_mtu, v6_mtu), frag_needed | too_big)
 
     q = parse_ip(f, r, pos + 8)
-    _set_addresses(f, cols, "inner_src", at, r, q.version, q.addr)
-    _set_addresses(f, cols, "inner_dst", at, r, q.version, q.addr + np.where(q.version == 4, 4, 16))
+    _set_addresses(f, cols, ("inner_src", "inner_dst"), at, r, q.version, q.addr)
     cols.set("inner_proto", at, q.proto, q.ok & (q.proto >= 0))
     quoted_l4 = q.ok & ~q.later_fragment & (q.l4 >= 0)
     qend = f.end[r]

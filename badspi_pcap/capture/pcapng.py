@@ -207,7 +207,12 @@ def iter_pcapng(stream: BinaryIO, name: str, skipped: list[Skipped],
                 try:
                     endian, blen = section_header(walker.data, off)
                 except ValueError as e:
-                    if at + off + 28 > end and not eof:
+                    if at + off + 28 > end:   # cut by the window, or by the end of the file
+                        if not eof:
+                            break
+                        notes.add(f"offset {file_offset + at + off}", f"the file ends inside a section header "
+                                  f"block ({end - at - off} bytes); ignored")
+                        off = end - at
                         break
                     endian, problem = state.endian, str(e)
                 if problem is None:

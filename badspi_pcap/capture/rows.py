@@ -104,8 +104,8 @@ def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exc
         "ip_length": _numeric(rows.ip_length, pa.uint32()),
         "note": _take(notes, rows.note.astype(np.int32), rows.note != 0),
     }
-    for name in ADDRESSES:
-        out[name] = _addresses(n, rows.v4.get(name), rows.v6.get(name))
+    for pair in (("src", "dst"), ("inner_src", "inner_dst")):
+        out.update(zip(pair, _addresses(n, [rows.v4.get(name) for name in pair], [rows.v6.get(name) for name in pair])))
     for name in IKE_SPIS:
         out[name] = _hex(n, rows.spis.get(name))
     at, key = rows.exchange
@@ -160,27 +160,35 @@ def _constant_strings(text: str, n: int) -> pa.Array:
     return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)])
 
 
-def _addresses(n: int, v4, v6) -> pa.Array:
-    """Text addresses, converting each distinct one once."""
-    ats, names, codes = [], [], []
-    if v4 is not None and len(v4[0]):
-        at, values = v4
+def _addresses(n: int, v4s: list, v6s: list) -> list[pa.Array]:
+    """Text address columns (e.g. src and dst), converting each distinct address once."""
+    empty = (np.empty(0, np.int64), None)
+    v4s = [v if v is not None else (empty[0], np.empty(0, np.uint32)) for v in v4s]
+    v6s = [v if v is not None else (empty[0], np.empty((0, 16), np.uint8)) for v in v6s]
+    names: list[str] = []
+    codes4 = codes6 = []
+    values = np.concatenate([v for _, v in v4s])
+    if len(values):
         inverse, uniq = pd.factorize(values)  # hashing: faster than np.unique's sort
         packed = uniq.astype(">u4").tobytes()
         names.extend(socket.inet_ntoa(packed[i:i + 4]) for i in range(0, len(packed), 4))
-        ats.append(at)
-        codes.append(inverse)
-    if v6 is not None and len(v6[0]):
-        at, raw = v6
+        codes4 = np.split(inverse, np.cumsum([len(v) for _, v in v4s])[:-1])
+    raw = np.concatenate([v for _, v in v6s])
+    if len(raw):
         keys = np.ascontiguousarray(raw).view("V16").ravel()
         uniq, inverse = np.unique(keys, return_inverse=True)
         base = len(names)
         names.extend(str(ipaddress.IPv6Address(u.tobytes())) for u in uniq)
-        ats.append(at)
-        codes.append(base + inverse.ravel())
-    if not ats:
-        return pa.nulls(n, type=pa.string())
-    return _scatter_strings(n, np.concatenate(ats), names, np.concatenate(codes).astype(np.int32))
+        codes6 = np.split(base + inverse.ravel(), np.cumsum([len(v) for _, v in v6s])[:-1])
+    out = []
+    for k in range(len(v4s)):
+        at = np.concatenate([v4s[k][0], v6s[k][0]])
+        if not len(at):
+            out.append(pa.nulls(n, type=pa.string()))
+            continue
+        parts = ([codes4[k]] if len(codes4) else []) + ([codes6[k]] if len(codes6) else [])
+        out.append(_scatter_strings(n, at, names, np.concatenate(parts).astype(np.int32)))
+    return out
 
 
 def _hex(n: int, spis) -> pa.Array:

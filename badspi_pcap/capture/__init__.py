@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 import pandas as pd
+import pyarrow as pa
 
 from .. import schema
 from ..compressed import DecompressionLimit
@@ -93,7 +94,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     opened = open_capture(path, stream=stream, decompression_limit=decompression_limit)
     skipped: list[Skipped] = []
     tick = (lambda: progress(opened.raw.tell())) if progress else None
-    got = None
+    got, tables = None, None
     try:
         if opened.format == "netscreen":
             batches, used = iter_netscreen(opened.stream, name, skipped, tick), "netscreen"
@@ -106,7 +107,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
             used = "own"
             whole = os.path.getsize(path) if stream is None and opened.compression is None else 0
             if parallel.can_split(whole, _jobs(jobs)):
-                got, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
+                got, tables, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
                 skipped.extend(more)
             else:
                 batches = walk(opened.stream, name, skipped, tick)
@@ -134,8 +135,11 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
         skipped.append(Skipped(name, "link layer", f"{n} frames of unsupported {linktype_name(lt)} not decoded", n))
     if counts.frames == 0 and not skipped:
         skipped.append(Skipped(name, "file", "no packets in the capture"))
-    table = packets_table(got.rows(), name)
-    got.parts = []
+    if tables is None:
+        table = packets_table(got.rows(), name)
+        got.parts = []
+    else:   # read in ranges: the parts' tables, joined
+        table = pa.concat_tables(tables) if tables else packets_table(got.rows(), name)
     return CaptureRead(
         capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
         packets=schema.to_frame(table), counts=counts, linktypes=got.linktypes,

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import Skipped
 from .batch import among
 from .collect import Collected
+from .decode import packets_table
 from .pcap import PcapHeader, PcapWalker, WalkEnd, iter_pcap
 from .pcapng import KNOWN_BLOCKS, SHB, PcapngWalker, Section, iter_pcapng, section_header
 from .windows import Windows
@@ -36,12 +37,13 @@ CHAIN = 4                 # records that must follow a range's first record
 class Part:
     start: int                       # where this part began (its first record), -1: no record found
     end: int                         # the first record after it
-    collected: Collected
+    collected: Collected             # counts, link types, times (its rows are in ``table``)
     skipped: list[Skipped]
     frames: int
     state: Section | None = None     # pcapng: section state at the start (assumed) ...
     end_state: Section | None = None  # ... and at the end
     size: int = 0
+    table: object = None             # the packets table, frames numbered from 1 (built by the worker)
 
 
 @dataclass
@@ -62,7 +64,8 @@ def can_split(size: int, jobs: int | None) -> bool:
 
 
 def read_parallel(path: str, fmt: str, name: str, size: int, jobs: int, progress=None):
-    """(Collected, skipped) of the whole file, read in ranges by ``jobs`` processes."""
+    """(Collected, tables, skipped) of the whole file, read in ranges by ``jobs`` processes;
+    the tables are the parts of the packets table in file order."""
     head = _head(path, fmt)
     count = max(2, min(jobs * RANGES_PER_JOB, size // RANGE_MIN))
     edges = [head["start"]] + [size * k // count for k in range(1, count)] + [None]
@@ -78,17 +81,25 @@ def read_parallel(path: str, fmt: str, name: str, size: int, jobs: int, progress
             if progress:
                 progress(min(done, size))
     # Join: each part must begin where the one before ended; read again those that do not.
-    out, skipped = Collected(), []
+    out, tables, skipped = Collected(), [], []
     at, state = parts[0].start, parts[0].state
     frames = 0
     for k, part in enumerate(parts):
         if part.start != at or (fmt == "pcapng" and _key(part.state) != _key(state)):
             part = read_range(Task(path, fmt, name, at, tasks[k].stop, exact=True, state=state))
         out.extend(part.collected, frames)
+        if part.table is not None and part.table.num_rows:
+            tables.append(_renumbered(part.table, frames))
         skipped.extend(part.skipped)
         frames += part.frames
         at, state = part.end, part.end_state
-    return out, skipped
+    return out, tables, skipped
+
+
+def _renumbered(table, offset: int):
+    import pyarrow.compute as pc
+    i = table.schema.get_field_index("frame")
+    return table.set_column(i, "frame", pc.add(table.column(i), offset))
 
 
 def _key(state: Section | None):
@@ -146,9 +157,11 @@ def read_range(task: Task) -> Part:
         for batch in batches:
             got.add(batch)
         size = _size(task, stream)
-    # the rows' buffers point into the file's mapping: they were copied into Rows already
+    # the table is built here, in parallel; the parent only joins the parts
+    table = packets_table(got.rows(), task.name)
+    got.parts = []
     return Part(start=start, end=ended.offset, collected=got, skipped=skipped, frames=ended.frames,
-                state=state, end_state=getattr(ended, "section", None), size=size)
+                state=state, end_state=getattr(ended, "section", None), size=size, table=table)
 
 
 def _size(task: Task, stream) -> int:

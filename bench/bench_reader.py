@@ -746,6 +746,12 @@ def multicore(a, cpu, ncpu) -> dict | None:
             print(f"  {fmt}: 1 process {row['jobs1']['seconds']:.2f} s, {jobs} processes "
                   f"{row[f'jobs{jobs}']['seconds']:.2f} s: x{row['speedup']:.2f}")
         out["formats"][fmt] = row
+        if "ceiling" not in out:
+            sys.path.insert(0, HERE)
+            from bench_batch import ceiling
+            out["ceiling"] = ceiling(jobs)
+            print(f"  machine ceiling now: {jobs} CPU-bound loops at once run x{out['ceiling']:.2f} as fast as one "
+                  "(the most any N-process speedup can reach here)")
         if new and not a.keep:
             os.unlink(path)
             os.unlink(path + ".json")
@@ -777,7 +783,7 @@ def print_markdown(results: dict, multi: dict | None, a) -> None:
                 print(f"| {fmt}, {row['packets'] / 1e6:g}M packets, {row['bytes'] / 1e9:.2f} GB | `read_packets(jobs={j})` "
                       f"| {row['packets'] / many['seconds']:,.0f} | {row['bytes'] / 1e6 / many['seconds']:,.0f} "
                       f"| {mb(many.get('ru_maxrss_kb'))} MiB | x{row['speedup']:.2f} over 1 process "
-                      f"({one['seconds']:.2f} s -> {many['seconds']:.2f} s) |")
+                      f"({one['seconds']:.2f} s -> {many['seconds']:.2f} s; machine ceiling x{multi.get('ceiling', 0):.2f}) |")
 
 
 def _cpu_model() -> str | None:

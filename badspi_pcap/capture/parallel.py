@@ -170,10 +170,19 @@ def _size(task: Task, stream) -> int:
 
 
 def _first_record(stream, task: Task) -> int | None:
-    """The first offset at or after ``task.begin`` from which CHAIN records follow."""
+    """The first offset at or after ``task.begin`` from which CHAIN records follow: searched
+    in 64 KiB first (a record is rarely longer), then further, up to SEARCH bytes."""
+    for span in (64 << 10, 1 << 20, SEARCH):
+        found = _first_record_within(stream, task, span)
+        if found is not None or span >= SEARCH:
+            return found
+    return None
+
+
+def _first_record_within(stream, task: Task, span: int) -> int | None:
     windows = Windows(stream)
     begin = task.begin + (-task.begin % 4 if task.fmt == "pcapng" else 0)
-    data, eof = windows.view(begin, SEARCH + (1 << 20))
+    data, eof = windows.view(begin, span + (256 << 10))
     end = len(data)
     if task.fmt == "pcap":
         stream.seek(0)
@@ -181,7 +190,7 @@ def _first_record(stream, task: Task) -> int | None:
         frac_limit = 1_000_000_000 if hdr.nano else 1_000_000
         walker = PcapWalker(data, end, hdr, frac_limit)
         w = walker.words
-        n = min(SEARCH, max(end - 16, 0))
+        n = min(span, max(end - 16, 0))
         if n <= 0:
             return None
         sec, frac, cap, wire = (w[k:k + n].astype(np.int64) for k in (0, 4, 8, 12))
@@ -192,7 +201,7 @@ def _first_record(stream, task: Task) -> int | None:
     else:
         walker = PcapngWalker(data, end, task.state.endian if task.state else "<")
         w = walker.words
-        n = min(SEARCH // 4, max(len(w) - 3, 0))
+        n = min(span // 4, max(len(w) - 3, 0))
         cand = np.flatnonzero(among(w[:n], KNOWN_BLOCKS) & (w[:n] != SHB)) * 4
     pos, alive = cand.astype(np.int64), np.ones(len(cand), dtype=bool)
     for _ in range(CHAIN):

@@ -215,3 +215,19 @@ def test_lockstep_walk_keeps_damage_reports(tiny_segments, tmp_path, segment):
         if got is not None:
             same_read(got, w)
             assert got.skipped == w.skipped, c.name
+
+
+def test_evidence_from_a_pcapng_is_read_with_the_same_walk(tmp_path):
+    # The evidence writer picks frames by number: it must count them as read_capture does.
+    from badspi_pcap import analyze
+    from badspi_pcap.report.evidence_pcap import write_evidence
+    from conftest import FIXTURES
+    log = FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log"
+    ng = analyze([PCAPS / "lab" / "icmp-net-unreach.pcapng"], [log], log_tz="Europe/Berlin")
+    classic = analyze([SOURCE], [log], log_tz="Europe/Berlin")
+    out_ng, out_classic = tmp_path / "ng.pcap", tmp_path / "classic.pcap"
+    write_evidence(ng, out_ng)
+    write_evidence(classic, out_classic)
+    a, b = read_capture(out_ng).packets, read_capture(out_classic).packets
+    assert (a["kind"] == "icmp-error").sum() == 35
+    pd.testing.assert_frame_equal(a.drop(columns="capture"), b.drop(columns="capture"))

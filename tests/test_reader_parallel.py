@@ -123,3 +123,11 @@ def test_cli_jobs_give_the_same_output(tiny_ranges, tmp_path, monkeypatch):
         assert one.exit_code == many.exit_code == 0
         assert many.output == one.output
     assert calls == [str(capture)] * 2
+
+
+@pytest.mark.parametrize("path", CAPTURES[:6] + [PCAPS / "lab" / "icmp-net-unreach.pcapng"], ids=lambda p: p.name)
+def test_table_built_in_small_chunks_is_the_same(monkeypatch, path):
+    import badspi_pcap.capture.collect as collect
+    whole = read_capture(path)
+    monkeypatch.setattr(collect, "CHUNK_ROWS", 7)
+    same(read_capture(path), whole)

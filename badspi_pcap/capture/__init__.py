@@ -13,14 +13,13 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 import pandas as pd
-import pyarrow as pa
 
 from .. import schema
 from ..compressed import DecompressionLimit
 from ..errors import InputError, Skipped, UsageError
 from . import parallel
 from .collect import Collected
-from .decode import BatchCounts, packets_table
+from .decode import BatchCounts
 from .linklayer import linktype_name
 from .netscreen import iter_netscreen
 from .pcap import PcapHeader, iter_pcap
@@ -94,7 +93,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     opened = open_capture(path, stream=stream, decompression_limit=decompression_limit)
     skipped: list[Skipped] = []
     tick = (lambda: progress(opened.raw.tell())) if progress else None
-    got, tables = None, None
+    got = None
     try:
         if opened.format == "netscreen":
             batches, used = iter_netscreen(opened.stream, name, skipped, tick), "netscreen"
@@ -107,14 +106,14 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
             used = "own"
             whole = os.path.getsize(path) if stream is None and opened.compression is None else 0
             if parallel.can_split(whole, _jobs(jobs)):
-                got, tables, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
+                got, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
                 skipped.extend(more)
             else:
                 batches = walk(opened.stream, name, skipped, tick)
         else:
             batches, used = iter_scapy(opened.stream, opened.format, name, skipped, tick), "scapy"
         if got is None:
-            got = Collected()
+            got = Collected(name)
             for batch in _guarded(batches, path, opened.compression, skipped, name):
                 got.add(batch)
         size = os.path.getsize(path) if size is None else size
@@ -135,11 +134,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
         skipped.append(Skipped(name, "link layer", f"{n} frames of unsupported {linktype_name(lt)} not decoded", n))
     if counts.frames == 0 and not skipped:
         skipped.append(Skipped(name, "file", "no packets in the capture"))
-    if tables is None:
-        table = packets_table(got.rows(), name)
-        got.parts = []
-    else:   # read in ranges: the parts' tables, joined
-        table = pa.concat_tables(tables) if tables else packets_table(got.rows(), name)
+    table = got.table()
     return CaptureRead(
         capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
         packets=schema.to_frame(table), counts=counts, linktypes=got.linktypes,

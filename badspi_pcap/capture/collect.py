@@ -1,20 +1,29 @@
-"""What reading a capture (or a range of one) gathers: decoded rows, counts, link types
-and the time span; parts of one capture join in file order."""
+"""What reading a capture (or a range of one) gathers: the packets table, counts, link
+types and the time span.
+
+Decoded rows are turned into Arrow table chunks every ``CHUNK_ROWS`` rows, so the NumPy
+rows of a big capture are never all held next to the finished table.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 import numpy as np
+import pyarrow as pa
 
 from .batch import FrameBatch
-from .decode import BatchCounts, decode_rows
+from .decode import BatchCounts, decode_rows, packets_table
 from .linklayer import linktype_name
 from .rows import Rows
+
+CHUNK_ROWS = 1 << 18
 
 
 @dataclass
 class Collected:
+    name: str                                   # the capture's name (its rows' ``capture``)
     parts: list[Rows] = field(default_factory=list)
+    chunks: list[pa.Table] = field(default_factory=list)
     counts: BatchCounts = field(default_factory=BatchCounts)
     linktypes: dict[str, int] = field(default_factory=dict)
     first: int | None = None
@@ -23,6 +32,8 @@ class Collected:
     def add(self, batch: FrameBatch) -> None:
         rows, counts = decode_rows(batch)
         self.parts.append(rows)
+        if sum(len(p) for p in self.parts) >= CHUNK_ROWS:
+            self._flush()
         self.counts.add(counts)
         if not len(batch):
             return
@@ -34,17 +45,25 @@ class Collected:
         self.first = lo if self.first is None else min(self.first, lo)
         self.last = hi if self.last is None else max(self.last, hi)
 
-    def rows(self) -> Rows:
-        """All rows, joined (the parts are let go: they would double the memory)."""
-        joined = Rows.join(self.parts)
-        self.parts = [joined]
-        return joined
+    def _flush(self) -> None:
+        parts, self.parts = self.parts, []
+        if any(len(p) for p in parts):
+            self.chunks.append(packets_table(Rows.join(parts), self.name))
+
+    def table(self) -> pa.Table:
+        """The packets table of everything added (its chunks in file order)."""
+        self._flush()
+        if not self.chunks:
+            return packets_table(Rows.empty(), self.name)
+        return pa.concat_tables(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
 
     def extend(self, other: "Collected", frame_offset: int) -> None:
         """Append a later part of the same capture (its frames numbered from 1)."""
-        for rows in other.parts:
-            rows.frame = rows.frame + frame_offset
-            self.parts.append(rows)
+        import pyarrow.compute as pc
+        other._flush()
+        for chunk in other.chunks:
+            i = chunk.schema.get_field_index("frame")
+            self.chunks.append(chunk.set_column(i, "frame", pc.add(chunk.column(i), frame_offset)))
         self.counts.add(other.counts)
         for k, v in other.linktypes.items():
             self.linktypes[k] = self.linktypes.get(k, 0) + v

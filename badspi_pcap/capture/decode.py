@@ -75,7 +75,8 @@ def decode_batch(batch: FrameBatch, capture: str) -> tuple[pa.Table, BatchCounts
 
 
 def packets_table(rows: Rows, capture: str) -> pa.Table:
-    """The ``packets`` table of decoded rows (of one batch or of a whole capture)."""
+    """The ``packets`` table of decoded rows (of one batch or of a whole capture); the
+    rows are used up."""
     return rows_table(rows, capture, KINDS, ["-"] + NOTES[1:], _exchange_name)
 
 

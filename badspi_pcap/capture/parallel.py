@@ -22,7 +22,6 @@ import numpy as np
 from ..errors import Skipped
 from .batch import among
 from .collect import Collected
-from .decode import packets_table
 from .pcap import PcapHeader, PcapWalker, WalkEnd, iter_pcap
 from .pcapng import KNOWN_BLOCKS, SHB, PcapngWalker, Section, iter_pcapng, section_header
 from .windows import Windows
@@ -37,13 +36,12 @@ CHAIN = 4                 # records that must follow a range's first record
 class Part:
     start: int                       # where this part began (its first record), -1: no record found
     end: int                         # the first record after it
-    collected: Collected             # counts, link types, times (its rows are in ``table``)
+    collected: Collected             # the part's table (frames numbered from 1), counts, link types, times
     skipped: list[Skipped]
     frames: int
     state: Section | None = None     # pcapng: section state at the start (assumed) ...
     end_state: Section | None = None  # ... and at the end
     size: int = 0
-    table: object = None             # the packets table, frames numbered from 1 (built by the worker)
 
 
 @dataclass
@@ -64,8 +62,7 @@ def can_split(size: int, jobs: int | None) -> bool:
 
 
 def read_parallel(path: str, fmt: str, name: str, size: int, jobs: int, progress=None):
-    """(Collected, tables, skipped) of the whole file, read in ranges by ``jobs`` processes;
-    the tables are the parts of the packets table in file order."""
+    """(Collected, skipped) of the whole file, read in ranges by ``jobs`` processes."""
     head = _head(path, fmt)
     count = max(2, min(jobs * RANGES_PER_JOB, size // RANGE_MIN))
     edges = [head["start"]] + [size * k // count for k in range(1, count)] + [None]
@@ -81,25 +78,17 @@ def read_parallel(path: str, fmt: str, name: str, size: int, jobs: int, progress
             if progress:
                 progress(min(done, size))
     # Join: each part must begin where the one before ended; read again those that do not.
-    out, tables, skipped = Collected(), [], []
+    out, skipped = Collected(name), []
     at, state = parts[0].start, parts[0].state
     frames = 0
     for k, part in enumerate(parts):
         if part.start != at or (fmt == "pcapng" and _key(part.state) != _key(state)):
             part = read_range(Task(path, fmt, name, at, tasks[k].stop, exact=True, state=state))
         out.extend(part.collected, frames)
-        if part.table is not None and part.table.num_rows:
-            tables.append(_renumbered(part.table, frames))
         skipped.extend(part.skipped)
         frames += part.frames
         at, state = part.end, part.end_state
-    return out, tables, skipped
-
-
-def _renumbered(table, offset: int):
-    import pyarrow.compute as pc
-    i = table.schema.get_field_index("frame")
-    return table.set_column(i, "frame", pc.add(table.column(i), offset))
+    return out, skipped
 
 
 def _key(state: Section | None):
@@ -138,7 +127,7 @@ def read_range(task: Task) -> Part:
     """Read the records that start in ``[begin, stop)`` (after finding the first one)."""
     skipped: list[Skipped] = []
     ended = WalkEnd()
-    got = Collected()
+    got = Collected(task.name)
     with open(task.path, "rb") as stream:
         start = task.begin if task.exact else _first_record(stream, task)
         state = task.state if task.fmt == "pcapng" else None
@@ -157,11 +146,9 @@ def read_range(task: Task) -> Part:
         for batch in batches:
             got.add(batch)
         size = _size(task, stream)
-    # the table is built here, in parallel; the parent only joins the parts
-    table = packets_table(got.rows(), task.name)
-    got.parts = []
+    got.table()   # the table is built here, in parallel; the parent only joins the parts
     return Part(start=start, end=ended.offset, collected=got, skipped=skipped, frames=ended.frames,
-                state=state, end_state=getattr(ended, "section", None), size=size, table=table)
+                state=state, end_state=getattr(ended, "section", None), size=size)
 
 
 def _size(task: Task, stream) -> int:

@@ -26,6 +26,9 @@ ADDRESSES = ("src", "dst", "inner_src", "inner_dst")
 IKE_SPIS = ("ike_ispi", "ike_rspi")
 
 
+DENSE = ("frame", "time", "kind", "ip_version", "vlan", "length", "ip_length", "note")
+
+
 def numpy_type(type_: pa.DataType):
     return np.bool_ if pa.types.is_boolean(type_) else type_.to_pandas_dtype()
 
@@ -69,20 +72,24 @@ class Rows:
 
     @classmethod
     def join(cls, parts: list["Rows"]) -> "Rows":
-        """The rows of ``parts`` one after the other."""
+        """The rows of ``parts`` one after the other.  The parts are emptied column by
+        column as they are joined, so memory never holds two copies of all rows."""
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
         if len(parts) == 1:
             return parts[0]
         base = np.cumsum([0] + [len(p) for p in parts[:-1]])
-        dense = {name: np.concatenate([getattr(p, name) for p in parts])
-                 for name in ("frame", "time", "kind", "ip_version", "vlan", "length", "ip_length", "note")}
+        dense = {}
+        for name in DENSE:
+            dense[name] = np.concatenate([getattr(p, name) for p in parts])
+            for p in parts:
+                setattr(p, name, None)
         out = cls(**dense)
         for attr in ("sparse", "v4", "v6", "spis"):
-            names = {n for p in parts for n in getattr(p, attr)}
+            names = sorted({n for p in parts for n in getattr(p, attr)})
             for n in names:
-                have = [(b, getattr(p, attr)[n]) for b, p in zip(base, parts) if n in getattr(p, attr)]
+                have = [(b, getattr(p, attr).pop(n)) for b, p in zip(base, parts) if n in getattr(p, attr)]
                 getattr(out, attr)[n] = (np.concatenate([at + b for b, (at, _) in have]),
                                          np.concatenate([v for _, (_, v) in have]))
         out.exchange = (np.concatenate([p.exchange[0] + b for b, p in zip(base, parts)]),
@@ -91,7 +98,8 @@ class Rows:
 
 
 def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exchange_name) -> pa.Table:
-    """The ``packets`` table of ``rows`` (``schema.PACKETS``)."""
+    """The ``packets`` table of ``rows`` (``schema.PACKETS``).  Takes the rows' sparse
+    columns out as it converts them (less memory at the peak): ``rows`` is used up."""
     n = len(rows)
     out = {
         "capture": _constant_strings(capture, n),
@@ -105,14 +113,15 @@ def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exc
         "note": _take(notes, rows.note.astype(np.int32), rows.note != 0),
     }
     for pair in (("src", "dst"), ("inner_src", "inner_dst")):
-        out.update(zip(pair, _addresses(n, [rows.v4.get(name) for name in pair], [rows.v6.get(name) for name in pair])))
+        out.update(zip(pair, _addresses(n, [rows.v4.pop(name, None) for name in pair],
+                                           [rows.v6.pop(name, None) for name in pair])))
     for name in IKE_SPIS:
-        out[name] = _hex(n, rows.spis.get(name))
+        out[name] = _hex(n, rows.spis.pop(name, None))
     at, key = rows.exchange
     uniq, codes = np.unique(key, return_inverse=True)
     out["ike_exchange"] = _scatter_strings(n, at, [exchange_name(int(k) >> 8, int(k) & 0xFF) for k in uniq], codes)
     for name, type_ in SPARSE.items():
-        at, values = rows.sparse.get(name, (np.empty(0, np.int64), np.empty(0, numpy_type(type_))))
+        at, values = rows.sparse.pop(name, (np.empty(0, np.int64), np.empty(0, numpy_type(type_))))
         dense = np.zeros(n, dtype=numpy_type(type_))
         dense[at] = values
         valid = np.zeros(n, dtype=bool)

@@ -94,17 +94,20 @@ class Fields:
         self._u16 = _unaligned(self._padded, ">u2")
         self._u32 = _unaligned(self._padded, ">u4")
         self._u64 = _unaligned(self._padded, ">u8")
-        self._ends: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._ends: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def _end(self, rows: np.ndarray) -> np.ndarray:
-        """``end[rows]``, remembered: the same row selection is read many times."""
-        hit = self._ends.get(id(rows))
+    def _limit(self, rows: np.ndarray, size: int) -> np.ndarray:
+        """Per row, one past the last offset a ``size``-byte read may start at, as uint64
+        (0 when none may), remembered: the same rows are read many times."""
+        key = (id(rows), size)
+        hit = self._ends.get(key)
         if hit is None or hit[0] is not rows:
-            hit = self._ends[id(rows)] = (rows, self.end[rows])
+            hit = self._ends[key] = (rows, np.maximum(self.end[rows] - (size - 1), 0).view(np.uint64))
         return hit[1]
 
     def has(self, pos: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
-        return (pos >= 0) & (pos + size <= self._end(rows))
+        # 0 <= pos <= end - size in one comparison: a negative pos is a huge unsigned one
+        return np.asarray(pos, dtype=np.int64).view(np.uint64) < self._limit(rows, size)
 
     def _gather(self, pos: np.ndarray, size: int, rows: np.ndarray):
         ok = self.has(pos, size, rows)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import PCAPS
 
 import badspi_pcap.capture.parallel as parallel
 from badspi_pcap.capture import read_capture
-from conftest import PCAPS
 
 CAPTURES = (sorted(PCAPS.glob("lab/*.pcap*")) + sorted(PCAPS.glob("corpus/*.pcap*"))
             + sorted(PCAPS.glob("corpus/*.cap")))

@@ -6,12 +6,12 @@ import struct
 
 import pandas as pd
 import pytest
+from capture_builders import real_frames
+from conftest import PCAPS, require_tshark
+from scapy.utils import RawPcapReader
 
 import badspi_pcap.capture.chains as chains
 from badspi_pcap.capture import read_capture
-from capture_builders import real_frames
-from scapy.utils import RawPcapReader
-from conftest import PCAPS, require_tshark
 
 PCAPNGS = sorted(PCAPS.glob("corpus/*.pcapng")) + sorted(PCAPS.glob("lab/*.pcapng"))
 PCAP_SOURCES = sorted(PCAPS.glob("lab/*.pcap")) + sorted(PCAPS.glob("corpus/*.pcap"))
@@ -219,9 +219,10 @@ def test_lockstep_walk_keeps_damage_reports(tiny_segments, tmp_path, segment):
 
 def test_evidence_from_a_pcapng_is_read_with_the_same_walk(tmp_path):
     # The evidence writer picks frames by number: it must count them as read_capture does.
+    from conftest import FIXTURES
+
     from badspi_pcap import analyze
     from badspi_pcap.report.evidence_pcap import write_evidence
-    from conftest import FIXTURES
     log = FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log"
     ng = analyze([PCAPS / "lab" / "icmp-net-unreach.pcapng"], [log], log_tz="Europe/Berlin")
     classic = analyze([SOURCE], [log], log_tz="Europe/Berlin")

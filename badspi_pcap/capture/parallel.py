@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import struct
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +23,14 @@ from ..errors import Skipped
 from .batch import among
 from .collect import Collected
 from .pcap import PcapHeader, PcapWalker, WalkEnd, iter_pcap
-from .pcapng import KNOWN_BLOCKS, SHB, PcapngWalker, Section, iter_pcapng, section_header
+from .pcapng import (
+    KNOWN_BLOCKS,
+    SHB,
+    PcapngWalker,
+    Section,
+    iter_pcapng,
+    section_header,
+)
 from .windows import Windows
 
 RANGE_MIN = 32 << 20      # bytes; smaller files are read on one core
@@ -54,7 +61,6 @@ class Task:
     exact: bool = False              # begin is a record start (no search)
     state: Section | None = None
     ref_sec: int = 0                 # pcap: seconds of the first record (plausibility)
-    extra: dict = field(default_factory=dict)
 
 
 def can_split(size: int, jobs: int | None) -> bool:

@@ -20,7 +20,7 @@ from .source import PCAP_MAGICS
 
 MAX_CAPLEN = 262144        # libpcap's MAXIMUM_SNAPLEN; larger records are corrupt
 RESYNC_WINDOW = 1 << 20    # how far to look for the next good record after damage
-CHUNK = 8 << 20
+CHUNK = 16 << 20      # bytes per window (decode batch); grows to this from FIRST_CHUNK
 FIRST_CHUNK = 64 << 10
 
 

@@ -155,10 +155,6 @@ class PcapngWalker:
         return out
 
 
-class _Damage(Exception):
-    pass
-
-
 def iter_pcapng(stream: BinaryIO, name: str, skipped: list[Skipped],
                 progress: Callable[[], None] | None = None, chunk: int | None = None, *,
                 start: int = 0, stop: int | None = None, section: Section | None = None,

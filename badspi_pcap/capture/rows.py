@@ -22,7 +22,6 @@ SPARSE = {f.name: f.type for f in schema.PACKETS
           if f.name in ("sport", "dport", "spi", "seq", "ike_version", "ike_msgid", "ike_initiator", "ike_response",
                         "icmp_type", "icmp_code", "icmp_mtu", "inner_proto", "inner_sport", "inner_dport",
                         "inner_spi", "inner_seq", "inner_bytes")}
-ADDRESSES = ("src", "dst", "inner_src", "inner_dst")
 IKE_SPIS = ("ike_ispi", "ike_rspi")
 
 

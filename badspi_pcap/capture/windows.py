@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import mmap
 import os
+import stat
 from typing import BinaryIO
 
 import numpy as np
@@ -82,5 +83,4 @@ def _mappable(stream: BinaryIO) -> int | None:
         st = os.fstat(fd)
     except (OSError, ValueError, io.UnsupportedOperation):
         return None
-    import stat
     return fd if stat.S_ISREG(st.st_mode) and st.st_size > 0 else None

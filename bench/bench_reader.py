@@ -761,8 +761,8 @@ def multicore(a, cpu, ncpu) -> dict | None:
 def print_markdown(results: dict, multi: dict | None, a) -> None:
     """The table for README's Performance section, from this run."""
     print("\n---- Markdown (README, Performance) ----\n")
-    print("| capture | tool | packets/s | MB/s | peak RSS | vs tshark |")
-    print("|---|---|---|---|---|---|")
+    print("| capture | tool | packets/s | MB/s | peak RSS | vs tshark | vs tshark by CPU time |")
+    print("|---|---|---|---|---|---|---|")
     for fmt, (_, out) in results.items():
         by = out.get("by", {})
         cap = out.get("capture", {})
@@ -774,7 +774,10 @@ def print_markdown(results: dict, multi: dict | None, a) -> None:
             if not r or not r.get("pps"):
                 continue
             ratio = f"x{r['pps'] / t['pps']:.1f}" if t.get("pps") and tool != "tshark" else ""
-            print(f"| {label} | {name} | {r['pps']:,.0f} | {r['mbps']:,.0f} | {mb(r.get('ru_maxrss_kb'))} MiB | {ratio} |")
+            by_cpu = (f"x{r['pps_cpu'] / t['pps_cpu']:.1f}" if r.get("pps_cpu") and t.get("pps_cpu")
+                      and tool != "tshark" else "")
+            print(f"| {label} | {name} | {r['pps']:,.0f} | {r['mbps']:,.0f} | {mb(r.get('ru_maxrss_kb'))} MiB "
+                  f"| {ratio} | {by_cpu} |")
     if multi:
         for fmt, row in multi["formats"].items():
             j = multi["jobs"]
@@ -782,8 +785,8 @@ def print_markdown(results: dict, multi: dict | None, a) -> None:
             if one.get("seconds") and many.get("seconds"):
                 print(f"| {fmt}, {row['packets'] / 1e6:g}M packets, {row['bytes'] / 1e9:.2f} GB | `read_packets(jobs={j})` "
                       f"| {row['packets'] / many['seconds']:,.0f} | {row['bytes'] / 1e6 / many['seconds']:,.0f} "
-                      f"| {mb(many.get('ru_maxrss_kb'))} MiB | x{row['speedup']:.2f} over 1 process "
-                      f"({one['seconds']:.2f} s -> {many['seconds']:.2f} s; machine ceiling x{multi.get('ceiling', 0):.2f}) |")
+                      f"| {mb(many.get('ru_maxrss_kb'))} MiB (parent) | x{row['speedup']:.2f} over 1 process "
+                      f"({one['seconds']:.2f} s -> {many['seconds']:.2f} s; machine ceiling x{multi.get('ceiling', 0):.2f}) | |")
 
 
 def _cpu_model() -> str | None:

@@ -13,6 +13,7 @@ from typing import Iterable
 import pandas as pd
 
 from . import schema
+from .storage import open_binary
 from .capture import CaptureRead, capture_names, read_capture
 from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
                         match_events, parse_clock_offset, receivers, whole_second_log)
@@ -105,7 +106,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
         reference = [t for r in reads for t in (r.first_time, r.last_time) if t is not None] or None
         parsed = parse_logs(list(_paths(events)), format=log_format, year=year, log_tz=log_tz,
                             reference_times=reference)
-        event_table, log_notes, unparsed = parsed.events, parsed.notes, len(parsed.unparsed)
+        event_table, log_notes, unparsed = parsed.events, parsed.notes, parsed.unparsed_count
         skipped += parsed.skipped
     else:
         event_table = schema.empty(schema.EVENTS)
@@ -139,7 +140,7 @@ def _screenos_version(paths) -> str | None:
     """'Software Version: 5.2.0r1, Type: Firewall+VPN' in `get system` / `get tech` output."""
     for path in paths:
         try:
-            with open(path, "rb") as f:
+            with open_binary(path) as f:
                 head = f.read(1 << 20).decode("latin-1")
         except OSError:
             continue

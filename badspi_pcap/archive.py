@@ -28,12 +28,15 @@ from typing import BinaryIO, Iterator
 
 from .capture.source import PCAP_MAGICS, PCAPNG_MAGIC, open_capture
 from .compressed import COMPRESSIONS, Decompressed, resolve_limit
-from .errors import InputError
+from .errors import InputError, without_content
+from .storage import absolute, open_binary
+from .storage import stat as storage_stat
 
 SEP = "::"
 MAX_DEPTH = 4            # archives inside archives inside ...
 MAX_MEMBERS = 100_000    # members read from one archive
 KEEP = 1 << 20           # bytes of a member kept so format detection can rewind
+HASH_SKIPPED_UP_TO = 256 << 20   # non-captures are hashed (to be known again) up to this size
 PIECE = 1 << 20
 CAPTURE_SUFFIXES = (".pcap", ".pcapng", ".cap", ".ntar", ".dmp", ".snoop", ".trc")
 # What reading a damaged archive or compressed stream raises.
@@ -297,14 +300,14 @@ def _decompressed(stream: BinaryIO, compression: str | None) -> BinaryIO:
 def scan(path: str | os.PathLike, address: str | None = None, limits: Limits | None = None) -> list:
     """What the file at ``path`` holds: ``CaptureSource``s and ``Unread`` entries."""
     address = address or str(path)
-    apath = os.path.abspath(path)
+    apath = absolute(path)
     limits = limits or Limits()
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode):
+        size, regular, _ = storage_stat(path)
+        if not regular:
             return [Unread(address, apath, "skipped", "not a regular file (folder, device, FIFO or socket)")]
-        with open(path, "rb") as f:
-            return list(_scan(f, address, apath, (), st.st_size, 0, limits))
+        with open_binary(path) as f:
+            return list(_scan(f, address, apath, (), size, 0, limits))
     except OSError as e:
         return [Unread(address, apath, "error", f"cannot read: {e.strerror or e}")]
 
@@ -331,9 +334,10 @@ def _identify(reader: HashingReader, address, path, hops, size):
         open_capture(address, stream=reader)
     except InputError as e:
         reason = str(e).removeprefix(f"{address}: ")
-        if looks_like_capture(address):
-            return Unread(address, path, "error", reason, hops, size, reader.finish())
-        return Unread(address, path, "skipped", reason, hops, size)
+        status = "error" if looks_like_capture(address) else "skipped"
+        # Hashed (up to a size): the content names the entry wherever the file is found.
+        digest = reader.finish() if status == "error" or size <= HASH_SKIPPED_UP_TO else None
+        return Unread(address, path, status, without_content(reason), hops, size, digest)
     return CaptureSource(address, path, hops, size, reader.finish())
 
 
@@ -417,13 +421,12 @@ _cache = threading.local()
 
 
 def _cached_container(path: str, hop: Hop):
-    st = os.stat(path)
-    key = (path, st.st_ino, st.st_size, st.st_mtime_ns, hop.archive, hop.compression)
+    key = (path, storage_stat(path)[2], hop.archive, hop.compression)
     entry = getattr(_cache, "entry", None)
     if entry and entry[0] == key:
         return entry[1]
     release()
-    raw = open(path, "rb")
+    raw = open_binary(path)
     try:
         container = zipfile.ZipFile(raw) if hop.archive == "zip" else _decompressed(raw, hop.compression)
     except BaseException:
@@ -448,7 +451,7 @@ def open_source(source: CaptureSource) -> Iterator[BinaryIO]:
     with ExitStack() as stack:
         if not source.hops:
             try:
-                stream = stack.enter_context(open(source.path, "rb"))
+                stream = stack.enter_context(open_binary(source.path))
             except OSError as e:
                 raise InputError(f"{source.address}: cannot open: {e.strerror or e}") from None
             yield stream

@@ -9,7 +9,8 @@ mapped to it, and writes its rows to the dataset itself:
     DATASET/packets/<capture_id>.parquet     the packets table (README), plus capture_id
     DATASET/findings/<capture_id>.parquet    the findings table, plus capture and capture_id
     DATASET/summary/<capture_id>.parquet     one row per capture (SUMMARY below)
-    DATASET/_manifest/<capture_id>.json      written last: this capture is done
+    DATASET/_manifest/<capture_id>.json      written last: this capture's rows are complete
+    DATASET/_lock                             held by the run writing (see ``check_lock``)
 
 ``capture_id`` is the first 16 hex digits of the SHA-256 of the capture's bytes, so a
 renamed or copied capture is recognised as done.  Every file is written under a
@@ -22,8 +23,10 @@ import csv
 import fnmatch
 import glob
 import hashlib
+import io
 import json
 import os
+import secrets
 import time
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -37,14 +40,17 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import schema
+from . import schema, storage
 from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .diagnose import FINDING_COLUMNS
-from .errors import BadspiError, InputError, Skipped, UsageError
+from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text, without_content
 from .output import atomic_path
+from .storage import RemoteStore, absolute, dataset_store, is_url, list_files, open_binary, stat
 
 TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
+LOCK = "_lock"                 # held (flock) by the run writing; holds that run's token
+NO_FLOCK = "no-flock"          # in the lock file when flock does not exclude (some network filesystems)
 ROW_GROUP = 131_072
 ID_DIGITS = 16
 DASK_CONNECT_TIMEOUT = "20s"
@@ -126,11 +132,28 @@ class Task:
     options: CheckOptions
     dataset: str
     fingerprint: str
+    token: str | None = None      # the run's lock token: nothing is written once it is not ours
+
+
+class RunLost(BadspiError):
+    """The run that started this worker no longer holds the dataset's lock."""
 
 
 def capture_id(entry: CaptureSource | Unread) -> str:
-    digest = entry.sha256 or hashlib.sha256(f"unread:{entry.address}".encode()).hexdigest()
+    """By content; an entry without content (a FIFO, a link, an unreadable file) by where
+    it really is, so that naming its folder another way (relative, absolute, through a
+    link) finds it done."""
+    digest = entry.sha256 or hashlib.sha256(f"unread:{resolved_address(entry)}".encode()).hexdigest()
     return digest[:ID_DIGITS]
+
+
+def resolved_address(entry: CaptureSource | Unread) -> str:
+    """The entry's file with its folder's links resolved (not the entry's own: a link is
+    the entry), then the archive members."""
+    if is_url(entry.path):
+        return SEP.join([entry.path, *(h.member for h in entry.hops)])
+    folder, name = os.path.split(entry.path)
+    return SEP.join([os.path.join(os.path.realpath(folder), name), *(h.member for h in entry.hops)])
 
 
 # ---------------------------------------------------------------- one capture
@@ -142,7 +165,7 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
 
     base = _base_row(source)
     try:
-        size = source.size or (0 if source.hops else os.path.getsize(source.path))
+        size = source.size or (0 if source.hops else stat(source.path)[0])
         with open_source(source) as stream:
             reader = HashingReader(stream)
             read = read_capture(source.address, name=source.address, engine=options.engine, stream=reader,
@@ -157,7 +180,8 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
                            log_self=options.log_self, rate_limit_s=options.rate_limit_s,
                            screenos_version=options.screenos_version, engine=options.engine)
     except BadspiError as e:
-        return CaptureResult({**base, "status": "error", "error": str(e).removeprefix(f"{source.address}: ")})
+        return CaptureResult({**base, "status": "error",
+                              "error": without_content(str(e).removeprefix(f"{source.address}: "))})
     except Exception as e:  # a bug, or a worker out of memory: listed and retried next run
         return CaptureResult({**base, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}"})
     findings = analysis.findings.copy()
@@ -210,7 +234,7 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
 
 
 def _warning_text(skipped, keep: int = 5) -> str | None:
-    text = "; ".join(str(s) for s in skipped[:keep])
+    text = "; ".join(without_content(str(s)) for s in skipped[:keep])
     if len(skipped) > keep:
         text += f"; ... {len(skipped) - keep} more"
     return text or None
@@ -224,33 +248,71 @@ def run_task(task: Task) -> dict:
         result = CaptureResult({**_base_row(entry), "status": entry.status, "error": entry.reason})
     else:
         result = check_capture(task.source, task.options)
-    write_result(result, task.dataset, task.fingerprint)
+    try:
+        write_result(result, task.dataset, task.fingerprint, task.token)
+    except OSError as e:   # a full disk, a read-only folder: the environment, not the capture
+        raise OutputError(f"{e.filename or task.dataset}: cannot write: {os_error_text(e)}") from None
     return result.summary
 
 
-def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint: str) -> None:
-    """Write one capture's rows, each file atomically, then mark it done (unless it
-    failed, so that the next run tries again)."""
-    root = Path(dataset)
+def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint: str,
+                 token: str | None = None) -> None:
+    """Replace one capture's rows as a set: its manifest entry removed first, each table
+    file written atomically, the manifest entry last (a ``failed`` one too: its rows are
+    complete, and the next run tries the capture again).  A kill in between leaves the
+    capture without a manifest entry: not done, whatever table files are there.  With
+    ``token``, nothing is renamed into place once the dataset's lock no longer holds it
+    (the run that started this worker was killed).  ``dataset``: a folder, or a URL
+    prefix in object storage (``storage.py``)."""
+    store = dataset_store(dataset)
     row = result.summary
     cid = row["capture_id"]
-    marker = root / MANIFEST / f"{cid}.json"
-    marker.unlink(missing_ok=True)        # redoing: not done until written again
+    marker = f"{MANIFEST}/{cid}.json"
+    check = (lambda: check_lock(dataset, token)) if token else None
+    if check:
+        check()
+    if store.exists(marker):              # redoing: not done until written again
+        store.remove(marker, durable=True)
     tables = {"summary": pa.Table.from_pylist([row], schema=SUMMARY)}
     if result.packets is not None:
         tables["packets"] = _with_id(result.packets, PACKETS, cid)
         tables["findings"] = _with_id(result.findings, FINDINGS, cid)
     for name in TABLES:
-        target = root / name / f"{cid}.parquet"
+        target = f"{name}/{cid}.parquet"
         if name in tables:
-            _write_parquet(tables[name], target)
+            _write_table(store, target, tables[name], check)
         else:
-            target.unlink(missing_ok=True)
-    if row["status"] != "failed":
-        done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
-                "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        with atomic_path(marker) as tmp:
-            Path(tmp).write_text(json.dumps(done, indent=1) + "\n")
+            store.remove(target)
+    done = {"capture": row["capture"], "sha256": row["sha256"], "status": row["status"],
+            "fingerprint": fingerprint, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "tables": sorted(tables)}
+    store.write_bytes(marker, (json.dumps(done, indent=1) + "\n").encode(), check)
+
+
+def check_lock(root: Path, token: str) -> None:
+    """Raise ``RunLost`` unless the run holding ``token`` still holds the dataset's lock:
+    the lock file names that token and someone (that run) holds its lock."""
+    import fcntl
+
+    if is_url(str(root)):
+        if not RemoteStore(str(root)).holds(token, LOCK):
+            raise RunLost(f"{root}: another run took over the dataset")
+        return
+    root = Path(root)
+    try:
+        with open(root / LOCK, "rb") as f:
+            held = f.read().decode(errors="replace").split()
+            if held[:1] != [token]:
+                raise RunLost(f"{root}: another run took over the dataset")
+            if NO_FLOCK in held:
+                return                        # locks do not exclude here: the token alone tells
+            try:
+                fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return                        # held: by our run
+            raise RunLost(f"{root}: the run that started this worker is gone")
+    except FileNotFoundError:
+        raise RunLost(f"{root}: the run that started this worker has ended") from None
 
 
 def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
@@ -259,9 +321,42 @@ def _with_id(df: pd.DataFrame, target: pa.Schema, cid: str) -> pa.Table:
     return pa.Table.from_pandas(df, schema=target, preserve_index=False).replace_schema_metadata(None)
 
 
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    with atomic_path(path) as tmp:
+def _write_table(store, name: str, table: pa.Table, before_rename=None) -> None:
+    if isinstance(store, RemoteStore):   # one object, sent whole
+        store.write_table(name, lambda f: pq.write_table(table, f, row_group_size=ROW_GROUP, compression="zstd"),
+                          before_rename)
+    else:
+        _write_parquet(table, store.root / name, before_rename)
+
+
+def _write_parquet(table: pa.Table, path: Path, before_rename=None) -> None:
+    with atomic_path(path, before_rename=before_rename, tidy=False, sync_folder=False) as tmp:
         pq.write_table(table, tmp, row_group_size=ROW_GROUP, compression="zstd")
+
+
+def complete_ids(dataset: str | os.PathLike) -> list[str]:
+    """The capture_ids whose rows are complete: those with a manifest entry.  A table file
+    without one is a run's work in progress (or a killed run's) and must not be read."""
+    names = dataset_store(dataset).names(MANIFEST)
+    return sorted(n[:-5] for n in names if n.endswith(".json") and not n.startswith("."))
+
+
+def read_dataset(dataset: str | os.PathLike, table: str = "summary") -> pd.DataFrame:
+    """One table of a batch dataset (packets | findings | summary), only the rows of
+    complete captures (``complete_ids``): what a reader should trust while a run writes
+    or after one was killed."""
+    if table not in TABLES:
+        raise UsageError(f"unknown table {table!r}: choose one of {', '.join(TABLES)}")
+    store = dataset_store(dataset)
+    files = [f"{table}/{cid}.parquet" for cid in complete_ids(dataset)]
+    files = [f for f in files if store.exists(f)]
+    target = {"packets": PACKETS, "findings": FINDINGS, "summary": SUMMARY}[table]
+    if not files:
+        return target.empty_table().to_pandas()
+    if isinstance(store, RemoteStore):
+        return pq.ParquetDataset([f"{store.root}/{f}" for f in files], schema=target,
+                                 filesystem=store.fs).read().to_pandas()
+    return pq.ParquetDataset([str(store.root / f) for f in files], schema=target).read().to_pandas()
 
 
 # ---------------------------------------------------------------- inputs and logs
@@ -275,13 +370,16 @@ def expand_inputs(paths: Iterable[str], exclude: str | os.PathLike | None = None
     skip = os.path.realpath(exclude) if exclude else None
 
     def add(path: str):
-        real = os.path.realpath(path)
+        real = path if is_url(path) else os.path.realpath(path)
         if real not in seen:
             seen.add(real)
             files.append((path, path))
 
     for arg in paths:
-        if os.path.isdir(arg):
+        if is_url(arg):
+            for url in list_files(arg, exclude=str(exclude) if exclude else None):
+                add(url)
+        elif os.path.isdir(arg):
             _walk(arg, add, unread, skip)
         elif os.path.lexists(arg):
             add(os.path.normpath(arg))
@@ -297,7 +395,11 @@ def expand_inputs(paths: Iterable[str], exclude: str | os.PathLike | None = None
 
 
 def _walk(folder: str, add, unread: list, skip: str | None) -> None:
-    if os.path.realpath(folder) == skip:
+    """Add the files under ``folder``.  Links to folders are not followed, nor links to
+    files outside ``folder`` (a link to /etc/shadow put in a case folder): both are listed
+    as skipped."""
+    top = os.path.realpath(folder)
+    if top == skip:
         return
     for root, dirs, names in os.walk(os.path.normpath(folder)):
         dirs.sort()
@@ -309,7 +411,12 @@ def _walk(folder: str, add, unread: list, skip: str | None) -> None:
             elif os.path.realpath(where) == skip:
                 dirs.remove(d)
         for name in sorted(names):
-            add(os.path.join(root, name))
+            where = os.path.join(root, name)
+            if os.path.islink(where) and os.path.commonpath([top, os.path.realpath(where)]) != top:
+                unread.append(Unread(where, os.path.abspath(where), "skipped",
+                                     "link to a file outside the folder: not followed"))
+            else:
+                add(where)
 
 
 @dataclass(frozen=True)
@@ -323,11 +430,12 @@ MAP_COLUMNS = ("capture", "events", "sas", "log_tz", "clock_offset", "year", "lo
 
 def read_map(path: str | os.PathLike) -> list[MapRow]:
     """The ``--map`` CSV: one row per pattern; see README (``badspi batch``)."""
-    folder = Path(path).parent
+    folder = storage.parent(path)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
-            header = rows and list(rows[0]) or []
+        with open_binary(path) as f:
+            text = f.read().decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        header = rows and list(rows[0]) or []
     except OSError as e:
         raise UsageError(f"{path}: cannot read the map: {e.strerror or e}") from None
     except (csv.Error, UnicodeDecodeError) as e:
@@ -341,7 +449,7 @@ def read_map(path: str | os.PathLike) -> list[MapRow]:
         values = {}
         for key in ("events", "sas"):
             if (row.get(key) or "").strip():
-                values[key] = tuple(str(folder / p.strip()) for p in row[key].split(";") if p.strip())
+                values[key] = tuple(storage.join(folder, p.strip()) for p in row[key].split(";") if p.strip())
         for key in ("log_tz", "clock_offset"):
             if (row.get(key) or "").strip():
                 values[key] = row[key].strip()
@@ -373,7 +481,7 @@ def options_for(address: str, base: CheckOptions, mapping: list[MapRow]) -> Chec
 
 def _absolute(values: dict) -> dict:
     """Log paths made absolute: workers may run elsewhere (another cwd, a cluster)."""
-    return {**values, **{k: tuple(os.path.abspath(p) for p in values[k]) for k in ("events", "sas") if k in values}}
+    return {**values, **{k: tuple(absolute(p) for p in values[k]) for k in ("events", "sas") if k in values}}
 
 
 class _Fingerprints:
@@ -386,7 +494,7 @@ class _Fingerprints:
         if path not in self.files:
             digest = hashlib.sha256()
             try:
-                with open(path, "rb") as f:
+                with open_binary(path) as f:
                     while chunk := f.read(1 << 20):
                         digest.update(chunk)
             except OSError as e:
@@ -405,7 +513,7 @@ class _Fingerprints:
 
 @dataclass
 class BatchResult:
-    dataset: Path
+    dataset: Path | str         # a folder, or a URL prefix in object storage
     summary: pd.DataFrame       # one row per entry found: SUMMARY + run (new | earlier | duplicate)
     found: int = 0
     checked: int = 0
@@ -422,8 +530,9 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     captures already done.  ``progress(phase, files, total_bytes)`` may return a context
     manager yielding ``step(bytes)``, called once per file (the CLI's progress bar).
     """
-    root = Path(dataset)
-    if root.exists() and not root.is_dir():
+    remote = is_url(storage.local(str(dataset)))
+    root = storage.local(str(dataset)).rstrip("/") if remote else Path(storage.local(dataset))
+    if not remote and root.exists() and not root.is_dir():
         raise UsageError(f"{root}: exists and is not a folder (the dataset is a folder)")
     mapping = mapping or []
     files, unread = expand_inputs(paths, exclude=root)
@@ -433,16 +542,20 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     for opts in [options, *(replace(options, **row.values) for row in mapping)]:
         fingerprint(opts)             # every log file readable before any work starts
     progress = progress or (lambda phase, files, total: nullcontext(lambda n: None))
-    with _locked(root), make_runner(jobs, scheduler) as runner:
-        _clean_temporaries(root)
+    locked = RemoteStore(root).locked(secrets.token_hex(8), LOCK) if remote else _locked(root)
+    with locked as token, make_runner(jobs, scheduler) as runner:
+        if not remote:
+            _clean_temporaries(root)
         entries = unread + _find(runner, files, limits or Limits(), progress)
-        tasks, rows = _plan(entries, root, options, mapping, fingerprint, force)
+        tasks, rows = _plan(entries, root, options, mapping, fingerprint, force, token)
         with progress("checking captures", len(tasks), sum(t.source.size for t in tasks)) as step:
             for task, ok, value in runner.run(run_task, tasks):
+                if not ok and isinstance(value, (OutputError, RunLost)):
+                    raise value   # the dataset cannot be written: stop (the next run resumes)
                 if not ok:   # the worker died (or the cluster lost it): listed, retried next run
                     value = {**_base_row(task.source), "status": "failed",
                              "error": f"worker lost: {type(value).__name__}: {value}"}
-                    write_result(CaptureResult(value), root, task.fingerprint)
+                    write_result(CaptureResult(value), root, task.fingerprint, token)
                 rows.append({**value, "run": "new"})
                 step(task.source.size)
     summary = pd.DataFrame(rows, columns=[*SUMMARY.names, "run"])
@@ -457,7 +570,7 @@ def _find(runner, files: list[tuple[str, str]], limits: Limits, progress) -> lis
     sizes = {address: _size(path) for path, address in files}
     found = {}
     with progress("finding captures", len(files), sum(sizes.values())) as step:
-        scans = [(os.path.abspath(path), address, limits) for path, address in files]
+        scans = [(absolute(path), address, limits) for path, address in files]
         for (path, address, _), ok, value in runner.run(_scan_task, scans):
             found[address] = value if ok else [Unread(address, path, "failed",
                                                       f"internal error: {type(value).__name__}: {value}")]
@@ -466,7 +579,7 @@ def _find(runner, files: list[tuple[str, str]], limits: Limits, progress) -> lis
 
 
 def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow], fingerprint: _Fingerprints,
-          force: bool) -> tuple[list[Task], list[dict]]:
+          force: bool, token: str | None = None) -> tuple[list[Task], list[dict]]:
     """The tasks still to do, and the rows of what needs no work (done earlier, duplicates)."""
     tasks, rows, firsts = [], [], {}
     for entry in entries:
@@ -485,7 +598,7 @@ def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow
         if earlier is not None:
             rows.append({**earlier, "capture": entry.address, "run": "earlier"})
         else:
-            tasks.append(Task(entry, opts, str(root.resolve()), fp))
+            tasks.append(Task(entry, opts, root if isinstance(root, str) else str(root.resolve()), fp, token))
     return _work_order(tasks), rows
 
 
@@ -496,7 +609,7 @@ def _scan_task(args) -> list:
 
 def _size(path: str) -> int:
     try:
-        return os.path.getsize(path)
+        return stat(path)[0]
     except OSError:
         return 0
 
@@ -515,26 +628,64 @@ def _work_order(tasks: list[Task]) -> list[Task]:
 
 def _done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
     """The stored summary row of a capture done with the same options, else None."""
+    store = dataset_store(root)
     try:
-        done = json.loads((root / MANIFEST / f"{cid}.json").read_text())
-        if done.get("fingerprint") != fingerprint:
+        done = json.loads(store.read_bytes(f"{MANIFEST}/{cid}.json"))
+        if done.get("fingerprint") != fingerprint or done.get("status") == "failed":
             return None
-        return pq.read_table(root / "summary" / f"{cid}.parquet").to_pylist()[0]
-    except (OSError, ValueError, IndexError, pa.ArrowException):
+        return pq.read_table(pa.BufferReader(store.read_bytes(f"summary/{cid}.parquet"))).to_pylist()[0]
+    except (OSError, ValueError, IndexError, pa.ArrowException, OutputError):
         return None
 
 
 @contextmanager
-def _locked(root: Path):
+def _locked(root: Path) -> Iterator[str]:
+    """Hold the dataset's lock for one run; yields the run's token, written in the lock
+    file so workers can tell their run still holds it.  The lock file is removed at the
+    end (while still held; a run that locked a removed file tries again)."""
+    import fcntl
+    import secrets
+
+    token = secrets.token_hex(8)
+    path = root / LOCK
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        while True:
+            lock = open(path, "a+b")
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.close()
+                raise UsageError(f"{root}: another badspi batch is writing this dataset") from None
+            try:
+                if os.fstat(lock.fileno()).st_ino == os.stat(path).st_ino:
+                    break
+            except FileNotFoundError:
+                pass
+            lock.close()
+        lock.truncate(0)
+        lock.write((token if _flock_excludes(path) else f"{token} {NO_FLOCK}").encode())
+        lock.flush()
+    except OSError as e:
+        raise OutputError(f"{e.filename or root}: cannot write the dataset: {os_error_text(e)}") from None
+    try:
+        yield token
+    finally:
+        path.unlink(missing_ok=True)
+        lock.close()
+
+
+def _flock_excludes(path: Path) -> bool:
+    """Whether a second lock on ``path`` fails while we hold it (not so on some network
+    filesystems, where workers then go by the token alone)."""
     import fcntl
 
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / "_lock", "w") as lock:
+    with open(path, "rb") as probe:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            raise UsageError(f"{root}: another badspi batch is writing this dataset") from None
-        yield
+            fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False
 
 
 def _clean_temporaries(root: Path) -> None:
@@ -592,11 +743,16 @@ class PoolRunner:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self._close()
+    def __exit__(self, exc_type, exc, tb):
+        self._close(kill=exc_type is not None)
 
-    def _close(self) -> None:
+    def _close(self, kill: bool = False) -> None:
+        """Shut the pool down; ``kill``: stop the workers now (interrupted, terminated,
+        or the dataset cannot be written), not after their current capture."""
         if self.pool is not None:
+            if kill:
+                for process in list((self.pool._processes or {}).values()):
+                    process.kill()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
@@ -604,9 +760,12 @@ class PoolRunner:
         if self.pool is None:
             import multiprocessing
 
+            from .lifeline import start_worker
+
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["badspi_pcap.batch"])
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context)
+            context.set_forkserver_preload(["badspi_pcap.forkserver_preload", "badspi_pcap.batch"])
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=start_worker,
+                                            initargs=(os.getpid(),))
         return self.pool.submit(fn, item)
 
     def run(self, fn, items) -> Iterator[tuple]:
@@ -646,7 +805,8 @@ class PoolRunner:
 
 class DaskRunner:
     """The same tasks on a Dask distributed cluster (``pip install badspi_pcap[dask]``).
-    Workers must see the input paths and the dataset folder (a shared filesystem)."""
+    Workers must reach the inputs and the dataset: a shared filesystem, or URLs in object
+    storage (``storage.py``)."""
 
     def __init__(self, address: str):
         try:
@@ -725,6 +885,6 @@ def batch_footer(result: BatchResult, limit: int = PRINT_ROWS) -> str:
     if len(quoted):
         lines.append(f"{len(quoted)} capture{'s' if len(quoted) != 1 else ''} with ICMP errors quoting IPsec")
     if len(s) > limit:
-        lines.append(f"(at most {limit} rows shown: the whole list is in {result.dataset / 'summary'})")
+        lines.append(f"(at most {limit} rows shown: the whole list is in {result.dataset}/summary)")
     lines.append(f"dataset: {result.dataset}/{{packets,findings,summary}}/*.parquet")
     return "\n".join(lines)

@@ -1,9 +1,9 @@
 """The ``badspi`` command: thin click commands over the library.
 
 ``main()`` does the error handling; each command calls one library function and prints.
-Exit codes: 0 done; 1 bad input or usage (one-line "Error: ..."); 2 command-line syntax
-(click's usage errors); 3 internal error (a bug: rerun with --traceback and report it);
-130 interrupted.
+Exit codes: 0 done; 1 bad input, usage or environment (one-line "Error: ..."); 2
+command-line syntax (click's usage errors); 3 internal error (a bug: rerun with
+--traceback and report it); 130 interrupted (SIGINT); 143 terminated (SIGTERM).
 """
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ import click
 from .cli_report import report_options
 from .errors import BadspiError
 
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+# Paths are checked by the commands (exit 1 and one "Error: PATH: ..." line), not by click
+# (exit 2 with the usage banner): a folder or an unreadable file is bad input, not syntax.
+PATH = click.Path(readable=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,15 +34,23 @@ def cli(ctx: click.Context, traceback: bool) -> None:
 
 @contextmanager
 def progress_bar(total_bytes: int, what: str):
-    """A bytes progress bar on stderr when it is a terminal; ``advance(n)`` per step."""
-    from rich.console import Console
+    """A bytes progress bar on stderr when it is a terminal; ``advance(n)`` per step.
+    File names reach it as plain text: no rich markup, no control characters."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                  console=console, transient=True, disable=not console.is_terminal) as bar:
-        task = bar.add_task(what, total=total_bytes)
-        yield lambda n: bar.advance(task, n), lambda text: bar.update(task, description=text)
+    from .errors import printable
+
+    console = terminal()
+    with Progress(TextColumn("{task.description}", markup=False), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=console, transient=True, disable=not console.is_terminal) as bar:
+        task = bar.add_task(printable(what), total=total_bytes)
+        yield lambda n: bar.advance(task, n), lambda text: bar.update(task, description=printable(text))
+
+
+def terminal():
+    """The rich console of the progress bars (stderr)."""
+    from rich.console import Console
+    return Console(stderr=True)
 
 
 def read_captures_with_progress(paths, engine: str = "auto", jobs: int | None = None):
@@ -68,7 +79,7 @@ def echo_skipped(results) -> None:
 
 
 @cli.command()
-@click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("captures", nargs=-1, required=True, type=PATH)
 @report_options
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True,
               help="auto: the own fast walk for pcap and pcapng; scapy: Scapy's reader for both.")
@@ -83,11 +94,13 @@ def packets(captures, fmt, output, engine, jobs):
     import pandas as pd
 
     from . import schema
-    from .cli_report import deliver, records
+    from .cli_report import OUTPUT_SUFFIXES, deliver, records
     from .logs.summary import display_table
+    from .output import check_outputs
     from .report.text import format_table
     from .summary import icmp_summary, ike_summary, sa_summary, spi_text
 
+    check_outputs(captures, [("-o", output, OUTPUT_SUFFIXES)])
     results = read_captures_with_progress(list(captures), engine, jobs)
     blocks, report = [], {"captures": []}
     for r in results:
@@ -138,7 +151,7 @@ VENDOR_HELP = "Read every line as this vendor or format only (default: detect pe
 
 
 @cli.command()
-@click.argument("logs", nargs=-1, required=True, type=click.Path())
+@click.argument("logs", nargs=-1, required=True, type=PATH)
 @click.option("--vendor", metavar="NAME", help=VENDOR_HELP)
 @click.option("--year", type=int, help="Year of the first line when the log headers have none.")
 @click.option("--log-tz", metavar="TZ", help="Device time zone, e.g. Europe/Berlin or +02:00 (default UTC).")
@@ -150,31 +163,39 @@ def events(logs, vendor, year, log_tz, show_unparsed, fmt, output):
     Formats are detected per line (ScreenOS syslog and get event, Junos, ASA, IOS,
     FortiOS, PAN-OS, strongSwan, libreswan, Linux audit); compressed and UTF-16 files are fine.
     """
-    from .cli_report import deliver, events_report
+    from .cli_report import OUTPUT_SUFFIXES, deliver, events_report
     from .logs import parse_logs
+    from .logs.parse import UNPARSED_SAMPLE
     from .logs.summary import display_table, events_footer, events_summary, unparsed_lines
+    from .output import check_outputs
     from .report.text import format_table
 
+    check_outputs(logs, [("-o", output, OUTPUT_SUFFIXES)])
     result = parse_logs(list(logs), format=vendor, year=year, log_tz=log_tz)
     text = [format_table(events_summary(result.events)), *events_footer(result)]
     if show_unparsed:
         text.append("\n".join(unparsed_lines(result.unparsed)) or "(no unparsed lines)")
+        if result.unparsed_count > len(result.unparsed):
+            text.append(f"({result.unparsed_count - len(result.unparsed)} more not listed: the first "
+                        f"{UNPARSED_SAMPLE} of each file are kept)")
     deliver("\n".join(text), events_report(result, unparsed=show_unparsed), fmt, output, result.events,
             csv_view=display_table)
 
 
 @cli.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path())
+@click.argument("files", nargs=-1, required=True, type=PATH)
 @click.option("--vendor", metavar="NAME", help="Read the files as this table format or vendor only.")
 @report_options
 def sas(files, vendor, fmt, output):
     """Read SA tables (get sa, get sa id, show security ipsec sa, show crypto ipsec sa,
     swanctl --list-sas, ip xfrm state, ...) and list the SAs and non-zero counters."""
-    from .cli_report import deliver, sas_report
+    from .cli_report import OUTPUT_SUFFIXES, deliver, sas_report
     from .logs.summary import counters_summary, display_table, sas_summary
+    from .output import check_outputs
     from .report.text import format_table
     from .sa import parse_sas
 
+    check_outputs(files, [("-o", output, OUTPUT_SUFFIXES)])
     result = parse_sas(list(files), format=vendor)
     counters = counters_summary(result.counters)
     text = [format_table(sas_summary(result.sas)),
@@ -210,21 +231,24 @@ def analysis_options(command):
     return command
 
 
+EVIDENCE_SUFFIXES = (".pcapng", ".pcap", ".cap")  # pcapng: with comments; the others: classic pcap
 CHECK_CODES = {"embedded-icmp": 10, "rekey-collision": 11, "spi-before-install": 12, "stale-sa": 13}
 CHECK_UNEXPLAINED = 20
 
 
 @cli.command()
-@click.argument("captures", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option("-e", "--events", "event_files", multiple=True, type=click.Path(dir_okay=False),
+@click.argument("captures", nargs=-1, required=True, type=PATH)
+@click.option("-e", "--events", "event_files", multiple=True, type=PATH,
               help="Gateway event log (syslog, `get event`, ...); repeat for more files.")
-@click.option("--sa", "sa_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--sa", "sa_files", multiple=True, type=PATH,
               help="SA table output (`get sa`, `get sa id N`, ...); repeat for more files.")
 @analysis_options
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to this file instead of stdout.")
-@click.option("--evidence", type=click.Path(dir_okay=False), help="Write the frames that prove the findings to this pcap.")
-@click.option("--report", type=click.Path(dir_okay=False),
+@click.option("-o", "--output", type=PATH, help="Write the report to this file instead of stdout.")
+@click.option("--evidence", type=PATH,
+              help="Write the frames that prove the findings to this file: pcapng with a comment per frame "
+                   "(.pcap or .cap: classic pcap, no comments).")
+@click.option("--report", type=PATH,
               help="Write a self-contained HTML report (verdicts, evidence, timeline plots) to this file.")
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
@@ -238,9 +262,17 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     rekeys).  The clock offset between log and capture is estimated unless given.
     """
     from .analyze import analyze as run_analysis
-    from .output import atomic_path
+    from .output import atomic_path, check_outputs
 
     paths = list(captures)
+    check_outputs([*paths, *event_files, *sa_files], [("-o", output, None), ("--evidence", evidence, EVIDENCE_SUFFIXES),
+                                                      ("--report", report, (".html", ".htm"))])
+    if evidence:   # the evidence frames are read again from the captures: a pipe gives its bytes once
+        from .errors import UsageError
+        for path in paths:
+            if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+                raise UsageError(f"{path}: --evidence reads the captures twice, and this one is a pipe or device: "
+                                 "save it to a file first")
     sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]
     with progress_bar(sum(sizes), "reading captures") as (advance, _describe):
         last = [0]
@@ -272,7 +304,8 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
         click.echo(text)
     if evidence:
         from .report.evidence_pcap import write_evidence
-        for path, n in write_evidence(result, evidence):
+        from .report.html import command_line
+        for path, n in write_evidence(result, evidence, command=command_line(click.get_current_context())):
             click.echo(f"wrote {n} evidence frames to {path}", err=True)
     if report:
         from .report.html import command_line, write_report
@@ -284,14 +317,14 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
-@click.option("-o", "--output", "dataset", required=True, type=click.Path(file_okay=False),
+@click.argument("paths", nargs=-1, required=True, type=PATH)
+@click.option("-o", "--output", "dataset", required=True, type=PATH,
               help="Dataset folder to write; running the same command again resumes it.")
-@click.option("-e", "--events", "event_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("-e", "--events", "event_files", multiple=True, type=PATH,
               help="Gateway event log for every capture (one device); repeat for more files.")
-@click.option("--sa", "sa_files", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--sa", "sa_files", multiple=True, type=PATH,
               help="SA table output for every capture; repeat for more files.")
-@click.option("--map", "map_file", type=click.Path(dir_okay=False),
+@click.option("--map", "map_file", type=PATH,
               help="CSV: capture pattern -> events, sas, log_tz, clock_offset, year, log_self (see README).")
 @analysis_options
 @click.option("-j", "--jobs", type=int, help="Worker processes (default: all cores; 1: in this process).")
@@ -307,7 +340,10 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
     captures already done (same content, same logs) unless --force.
     """
     from .batch import CheckOptions, batch_footer, batch_table, read_map, run_batch
+    from .output import check_outputs
     from .report.text import format_table
+
+    check_outputs([*paths, *event_files, *sa_files, map_file], [("-o", dataset, "folder")])
 
     options = CheckOptions(events=tuple(event_files), sas=tuple(sa_files), log_tz=log_tz, clock_offset=clock_offset,
                            year=year, log_format=log_format, log_self=log_self, rate_limit_s=rate_limit,
@@ -323,13 +359,13 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
 def batch_progress(phase: str, files: int, total_bytes: int):
     """``badspi batch``'s bar: files and MB done, and an ETA that counts each file as
     well as its bytes (a small capture costs about what 8 MB of a large one do)."""
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     per_file = 8_000_000
-    console = Console(stderr=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn(f"{{task.fields[files]}}/{files} files"),
-               TextColumn(f"{{task.fields[mb]:.0f}}/{total_bytes / 1e6:.0f} MB"), TimeRemainingColumn())
+    console = terminal()
+    columns = (TextColumn("{task.description}", markup=False), BarColumn(),
+               TextColumn(f"{{task.fields[files]}}/{files} files", markup=False),
+               TextColumn(f"{{task.fields[mb]:.0f}}/{total_bytes / 1e6:.0f} MB", markup=False), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task(phase, total=total_bytes + per_file * files, files=0, mb=0.0)
         done = {"files": 0, "bytes": 0}
@@ -354,9 +390,31 @@ def check_code(findings) -> int:
     return 0
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a supervisor, ``Popen.terminate()``): stop as cleanly as on Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
     args = sys.argv[1:] if argv is None else argv
     show_traceback = "--traceback" in args
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _run(args, show_traceback)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: list[str], show_traceback: bool) -> int:
     try:
         code = cli.main(args=args, prog_name="badspi", standalone_mode=False)
         if isinstance(code, int):  # click returns Exit codes instead of raising here
@@ -366,23 +424,41 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         e.show()
         return EXIT_USAGE if isinstance(e, click.UsageError) else EXIT_ERROR
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:   # click turns KeyboardInterrupt into Abort
+        if isinstance(e.__cause__, Terminated):
+            click.echo("Terminated.", err=True)
+            return EXIT_TERMINATED
         click.echo("Aborted.", err=True)
         return EXIT_INTERRUPTED
     except BadspiError as e:
         click.echo(f"Error: {e}", err=True)
         return EXIT_ERROR
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as e:
+        if e.errno is None or show_traceback:   # not the system's word on a file: a bug
+            return _internal(e, show_traceback)
+        # The environment, not the input: a full disk, a read-only folder, permissions.
+        from .errors import os_error_text, printable
+        where = f"{printable(str(e.filename))}: " if e.filename else ""
+        click.echo(f"Error: {where}{os_error_text(e)}", err=True)
+        return EXIT_ERROR
     except Exception as e:  # a bug: say so plainly, traceback on request
-        if show_traceback:
-            raise
-        click.echo(f"Internal error: {type(e).__name__}: {e} (rerun with --traceback and report it)", err=True)
-        return EXIT_INTERNAL
+        return _internal(e, show_traceback)
     return EXIT_OK
+
+
+def _internal(e: Exception, show_traceback: bool) -> int:
+    if show_traceback:
+        raise e
+    click.echo(f"Internal error: {type(e).__name__}: {e} (rerun with --traceback and report it)", err=True)
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

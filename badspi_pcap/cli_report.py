@@ -15,17 +15,20 @@ from typing import TYPE_CHECKING
 import click
 
 from .errors import UsageError
+from .output import FORMATS as TABLE_SUFFIXES
+from .output import atomic_path, output_format, write_table
 
 if TYPE_CHECKING:  # imported where used, so that `badspi --help` stays light
     import pandas as pd
 
 REPORT_SUFFIXES = {".txt": "text", ".json": "json"}
+OUTPUT_SUFFIXES = tuple(REPORT_SUFFIXES) + tuple(TABLE_SUFFIXES)   # what -o may end in
 
 
 def report_options(command):
     """``--format`` and ``-o`` for a command that has a report and a table."""
     command = click.option(
-        "-o", "--output", type=click.Path(dir_okay=False),
+        "-o", "--output", type=click.Path(readable=False),   # checked by the command (exit 1)
         help="Write to this file, by its suffix: .txt or .json the report; .parquet, .csv or .jsonl the full table.",
     )(command)
     return click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -42,9 +45,6 @@ def records(frame: pd.DataFrame) -> list[dict]:
 def deliver(text: str, report: dict, fmt: str, output: str | None, table: pd.DataFrame | None,
             csv_view=None) -> None:
     """Print or write the report, or write the table (see the module docstring)."""
-    from .output import FORMATS as TABLE_SUFFIXES
-    from .output import atomic_path, output_format, write_table
-
     rendered = json.dumps(report, indent=2, ensure_ascii=False) if fmt == "json" else text
     if output is None:
         click.echo(rendered)

@@ -103,10 +103,11 @@ class Decompressed(io.RawIOBase):
         self.raw = raw
         self.new = new_decompressor
         self.limit = limit
-        self._reset()
+        self._reset(rewind=raw.seekable())   # a pipe is read once, from where it is
 
-    def _reset(self) -> None:
-        self.raw.seek(0)
+    def _reset(self, rewind: bool = True) -> None:
+        if rewind:
+            self.raw.seek(0)
         self.error: str | None = None
         self.limited: str | None = None
         self.trailing: str | None = None

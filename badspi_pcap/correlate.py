@@ -203,78 +203,147 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     failing that, the nearest reference of each role with the same SPI within
     SPI_WINDOW_S; and, unless an ICMP error already matched, the nearest ICMP error
     quoting the line's address pair (NAT-T quotes that stop before the SPI).  ``dt`` is
-    packet time minus line time, in seconds.  Each line costs a binary search in its
-    SPI's references, so long logs against big captures stay fast.
+    packet time minus line time, in seconds.  All lines are matched at once: references
+    sorted by (key, time) and every line's window found by one sort-and-search, so the
+    cost grows as n log n whatever the number of SPIs.
     """
     cols = ["event", "source", "line", "capture", "frame", "dt", "key", "role"]
-    if not (events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()).any():
-        return pd.DataFrame([], columns=cols)   # no line to match: skip building the timelines
-    refs = references(packets)
-    refs = refs.assign(role=_roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
-    by_spi = {spi: _Timeline(g) for spi, g in refs.groupby("spi", observed=True)}
-    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
-    short = short.assign(t=_seconds(short["time"]), role="quoted-by-icmp", pair=_pair_keys(short["inner_src"], short["inner_dst"]))
-    by_pair = {pair: _Timeline(g.sort_values("t", kind="stable")) for pair, g in short.groupby("pair")}
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
-    rows = []
-    for idx, spi, seq, src, dst, source, line, ns in zip(
-            bad.index, bad["spi"], bad["seq"], bad["src"], bad["dst"], bad["source"], bad["line"],
-            bad["time"].astype("int64")):
-        t = ns / 1e9
-        found = []
-        timeline = by_spi.get(spi) if pd.notna(spi) else None
-        if timeline is not None and pd.notna(seq):
-            found = [(i, "spi+seq") for i in timeline.exact(seq, t - EXACT_TOLERANCE_S, t + resolution + EXACT_TOLERANCE_S)]
-        if not found and timeline is not None:
-            found = [(i, "spi") for i in timeline.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
-        hits = [(timeline, i, key) for i, key in found]
-        if not any(timeline.role[i] == "quoted-by-icmp" for _, i, _ in hits) and pd.notna(src) and pd.notna(dst):
-            # A NAT-T quote may stop before the SPI: match the quoted address pair.
-            quotes = by_pair.get(_pair_key(src, dst))
-            if quotes is not None:
-                hits += [(quotes, i, "tuple") for i in quotes.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
-        for tl, i, key in hits:
-            rows.append({"event": idx, "source": source, "line": line, "capture": tl.capture[i],
-                         "frame": int(tl.frame[i]), "dt": float(tl.t[i] - t), "key": key, "role": tl.role[i]})
-    return pd.DataFrame(rows, columns=cols)
+    if bad.empty:
+        return pd.DataFrame(columns=cols)
+    refs = references(packets)
+    refs = pd.DataFrame({"capture": refs["capture"].to_numpy(), "frame": refs["frame"].to_numpy(),
+                         "ns": refs["time"].astype("int64").to_numpy(), "spi": _numbers(refs["spi"]),
+                         "seq": _numbers(refs["seq"]), "role": _roles(refs, local)})
+    lines = pd.DataFrame({"ns": bad["time"].astype("int64").to_numpy(), "spi": _numbers(bad["spi"]),
+                          "seq": _numbers(bad["seq"])})
+    exact = _exact_hits(refs, lines, resolution)
+    by_spi = _spi_hits(refs, lines, np.setdiff1d(np.arange(len(lines)), exact["e"]), resolution)
+    hits = pd.concat([exact, by_spi], ignore_index=True)
+    unquoted = ~np.isin(np.arange(len(lines)), hits.loc[hits["role"] == "quoted-by-icmp", "e"])
+    by_pair = _pair_hits(packets, bad, lines, np.flatnonzero(unquoted & bad["src"].notna().to_numpy()
+                                                             & bad["dst"].notna().to_numpy()), resolution)
+    # Lines in log order; per line the exact matches in time order, then one per role, then the pair.
+    out = pd.concat([hits, by_pair], ignore_index=True).sort_values(["e", "stage", "per_role", "ns"], kind="stable")
+    e = out["e"].to_numpy(dtype=np.int64)
+    return pd.DataFrame({
+        "event": bad.index.to_numpy()[e], "source": bad["source"].to_numpy()[e], "line": bad["line"].to_numpy()[e],
+        "capture": out["capture"].to_numpy(), "frame": out["frame"].to_numpy(dtype=np.int64),
+        "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / 1e9,
+        "key": out["key"].to_numpy(), "role": out["role"].to_numpy(),
+    }, columns=cols)
 
 
-class _Timeline:
-    """References of one SPI (or one quoted address pair) as arrays sorted by time."""
-
-    def __init__(self, g: pd.DataFrame):
-        self.t = g["t"].to_numpy(dtype=float)
-        self.seq = g["seq"].to_numpy(dtype=float, na_value=np.nan) if "seq" in g else np.full(len(g), np.nan)
-        self.role = g["role"].to_numpy()
-        self.capture = g["capture"].to_numpy()
-        self.frame = g["frame"].to_numpy()
-
-    def _window(self, lo: float, hi: float) -> range:
-        return range(int(np.searchsorted(self.t, lo, "left")), int(np.searchsorted(self.t, hi, "right")))
-
-    def exact(self, seq, lo: float, hi: float) -> list[int]:
-        w = self._window(lo, hi)
-        return [w.start + int(i) for i in np.flatnonzero(self.seq[w.start:w.stop] == float(seq))]
-
-    def nearest_per_role(self, t: float, lo: float, hi: float) -> list[int]:
-        w = self._window(lo, hi)
-        if not len(w):
-            return []
-        roles = self.role[w.start:w.stop]
-        distance = np.abs(self.t[w.start:w.stop] - t)
-        out = []
-        for r in np.unique(roles):
-            mine = np.flatnonzero(roles == r)
-            out.append(w.start + int(mine[np.argmin(distance[mine])]))
-        return out
+def _exact_hits(refs: pd.DataFrame, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
+    """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
+    r = refs[refs["spi"].notna() & refs["seq"].notna()]
+    q = lines[lines["spi"].notna() & lines["seq"].notna()]
+    pairs = _all_within(_pair_code(r["spi"], r["seq"]), r["ns"].to_numpy(), _pair_code(q["spi"], q["seq"]),
+                        q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S))
+    return _hits(r, q.index.to_numpy()[pairs[0]], pairs[1], "spi+seq", stage=0)
 
 
-def _pair_key(a, b) -> str:
-    return "|".join(sorted((str(a), str(b))))
+def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolution: float) -> pd.DataFrame:
+    """For the lines ``todo``, the nearest reference of each role with the line's SPI."""
+    q = lines.iloc[todo]
+    q = q[q["spi"].notna()]
+    parts = [_hits(refs.iloc[:0], np.array([], dtype=np.int64), np.array([], dtype=np.int64), "spi", stage=1)]
+    for role, r in refs[refs["spi"].notna()].groupby("role", sort=True):
+        line, ref = _nearest_within(r["spi"].to_numpy(), r["ns"].to_numpy(), q["spi"].to_numpy(), q["ns"].to_numpy(),
+                                    _ns(SPI_WINDOW_S), _ns(resolution + 1))
+        parts.append(_hits(r, q.index.to_numpy()[line], ref, "spi", stage=1))
+    return pd.concat(parts, ignore_index=True)
 
 
-def _pair_keys(a: pd.Series, b: pd.Series) -> list[str]:
-    return [_pair_key(x, y) if pd.notna(x) and pd.notna(y) else "" for x, y in zip(a, b)]
+def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray,
+               resolution: float) -> pd.DataFrame:
+    """For the lines ``todo``, the nearest ICMP error that quotes their address pair but no SPI."""
+    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
+    quotes = pd.DataFrame({"capture": short["capture"].to_numpy(), "frame": short["frame"].to_numpy(),
+                           "ns": short["time"].astype("int64").to_numpy(), "role": "quoted-by-icmp"})
+    codes, names = pd.factorize(np.concatenate([_pair_keys(short["inner_src"], short["inner_dst"]),
+                                                _pair_keys(bad["src"].iloc[todo], bad["dst"].iloc[todo])]))
+    codes = np.where(np.asarray(names, dtype=object)[codes] == "", np.nan, codes) if len(codes) else codes
+    line, ref = _nearest_within(codes[:len(short)].astype(float), quotes["ns"].to_numpy(),
+                                codes[len(short):].astype(float), lines["ns"].to_numpy()[todo],
+                                _ns(SPI_WINDOW_S), _ns(resolution + 1))
+    return _hits(quotes, todo[line], ref, "tuple", stage=2)
+
+
+def _hits(refs: pd.DataFrame, line: np.ndarray, ref: np.ndarray, key: str, stage: int) -> pd.DataFrame:
+    """Line positions ``line`` linked to the rows ``ref`` of ``refs``; ``per_role`` orders
+    the one-per-role SPI matches of a line by role (the others by time alone)."""
+    role = refs["role"].to_numpy()[ref]
+    return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key,
+                         "capture": refs["capture"].to_numpy()[ref], "frame": refs["frame"].to_numpy()[ref],
+                         "ns": refs["ns"].to_numpy()[ref], "role": role, "per_role": role if key == "spi" else ""})
+
+
+def _ns(seconds: float) -> int:
+    return int(round(seconds * 1e9))
+
+
+def _numbers(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _pair_code(spi: pd.Series, seq: pd.Series) -> np.ndarray:
+    """(SPI, SEQ) as one exact number (both are 32-bit)."""
+    return spi.to_numpy().astype(np.uint64) << np.uint64(32) | seq.to_numpy().astype(np.uint64)
+
+
+def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
+    """For each query (key, time): how many references sort before it by (key, time),
+    i.e. ``np.searchsorted`` on pairs; ``side`` as there (ties: 'left' before, 'right' after)."""
+    n = len(ref_key)
+    is_query = np.concatenate([np.zeros(n, dtype=np.int8), np.ones(len(q_key), dtype=np.int8)])
+    tie = is_query if side == "right" else 1 - is_query
+    order = np.lexsort((tie, np.concatenate([ref_ns, q_ns]), np.concatenate([ref_key, q_key])))
+    queries_so_far = np.cumsum(is_query[order])
+    at = np.empty(len(order), dtype=np.int64)
+    at[order] = np.arange(len(order))
+    q_at = at[n:]
+    return q_at - (queries_so_far[q_at] - 1)
+
+
+def _all_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query, reference) positions of every pair with the same key and the reference
+    in [t - before, t + after]."""
+    order = np.lexsort((ref_ns, ref_key))   # stable: ties keep the references' order
+    key, t = ref_key[order], ref_ns[order]
+    lo = _count_before(key, t, q_key, q_ns - before, "left")
+    hi = _count_before(key, t, q_key, q_ns + after, "right")
+    counts = np.maximum(hi - lo, 0)
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.repeat(np.arange(len(q_key)), counts), order[starts + np.arange(counts.sum())]
+
+
+def _nearest_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query, reference) positions: for each query the reference with its key nearest in
+    time within [t - before, t + after] (on a tie the earlier; among equal times the first)."""
+    keep = np.flatnonzero(~np.isnan(ref_key))
+    if not len(keep) or not len(q_key):
+        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
+    order = keep[np.lexsort((ref_ns[keep], ref_key[keep]))]
+    key, t = ref_key[order], ref_ns[order]
+    lo = _count_before(key, t, q_key, q_ns - before, "left")
+    hi = _count_before(key, t, q_key, q_ns + after, "right")
+    found = np.flatnonzero(hi > lo)
+    lo, hi, q_key, q_ns = lo[found], hi[found], q_key[found], q_ns[found]
+    at_or_after = np.clip(_count_before(key, t, q_key, q_ns, "left"), lo, hi - 1)
+    before_i = np.clip(at_or_after - 1, lo, hi - 1)
+    before_i = np.maximum(_count_before(key, t, q_key, t[before_i], "left"), lo)   # first of equal times
+    closer = np.abs(t[before_i] - q_ns) <= np.abs(t[at_or_after] - q_ns)
+    return found, order[np.where(closer, before_i, at_or_after)]
+
+
+def _pair_keys(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """'a|b' with the two addresses in sorted order ('' where one is missing)."""
+    known = (a.notna() & b.notna()).to_numpy()
+    x = a.astype(object).where(known, "").astype(str).to_numpy(dtype=object)
+    y = b.astype(object).where(known, "").astype(str).to_numpy(dtype=object)
+    pair = np.where(x <= y, x + "|" + y, y + "|" + x)
+    return np.where(known, pair, "").astype(object)
 
 
 def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> set[str]:

@@ -7,6 +7,7 @@ The thresholds are named constants so a report can say what they were.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -392,7 +393,8 @@ def _sees_tunnel(packets, spis, peer) -> bool:
 
 def _peer(group, local) -> str:
     addrs = [a for a in pd.concat([group["peer"], group["src"], group["dst"]]).dropna() if a not in local]
-    return max(set(addrs), key=addrs.count) if addrs else ""
+    # the most frequent; a tie goes to the first seen (a set's order changes from process to process)
+    return Counter(addrs).most_common(1)[0][0] if addrs else ""
 
 
 def _affected_version(version: str | None):

@@ -16,6 +16,16 @@ from dataclasses import dataclass
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 and C1 controls but tab and newline
 
 
+QUOTED_BYTES = re.compile(r"[;,]? *\(?it starts with [0-9a-f]{2}(?: [0-9a-f]{2})*\)?")
+
+
+def without_content(text: str) -> str:
+    """``text`` without the bytes a message quotes ('...; it starts with 72 6f 6f 74'): for
+    files the user did not name (found in folders and archives), whose content stays out
+    of datasets and terminals."""
+    return QUOTED_BYTES.sub("", text)
+
+
 def printable(text: str) -> str:
     """``text`` with control characters (terminal escape sequences too) replaced by '?'."""
     return CONTROL.sub("?", text)
@@ -34,6 +44,16 @@ class InputError(BadspiError):
 
 class UsageError(BadspiError):
     """The call itself is wrong (bad option value, conflicting options)."""
+
+
+class OutputError(BadspiError):
+    """An output cannot be written: permissions, a read-only filesystem, a full disk."""
+
+
+def os_error_text(e: OSError) -> str:
+    """'no space left on device' from an OSError (its strerror, lower case)."""
+    text = e.strerror or str(e) or type(e).__name__
+    return text[:1].lower() + text[1:]
 
 
 @dataclass(frozen=True)

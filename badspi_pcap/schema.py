@@ -75,6 +75,8 @@ EVENTS = pa.schema([
     ("ike_msgid", pa.string()),
     ("lifetime_s", pa.int64()),
     ("text", pa.string()),           # the message text as written
+    ("time_received", UTC_NS),       # the time a SIEM export / RFC 5424 header gives the record
+    ("received_tz", pa.string()),    # the zone that time was written in (+02:00, UTC)
 ])
 
 SAS = pa.schema([

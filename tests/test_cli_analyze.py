@@ -91,6 +91,63 @@ def test_evidence_pcap_holds_the_proof(tmp_path, capsys):
     assert len(run_tshark(out)) == len(proof)
 
 
+def by_event_id(table):
+    """Rows by event id: the table's ``event_id`` column where it has one (the causes/
+    engine's tables), else its index."""
+    return table.set_index("event_id", drop=False) if "event_id" in table.columns else table
+
+
+def event_column(matches) -> str:
+    return "event_id" if "event_id" in matches.columns else "event"
+
+
+def test_evidence_pcapng_comments_sit_on_their_frames(tmp_path, capsys):
+    import subprocess
+
+    import badspi_pcap as bp
+
+    require_tshark()
+    out = tmp_path / "proof.pcapng"
+    code, _, err = run(BASE + ["--evidence", str(out)], capsys)
+    assert code == 0 and f"wrote 37 evidence frames to {out}" in err
+    listed = json.loads(subprocess.run(
+        ["tshark", "-r", str(out), "-Y", "frame.comment", "-T", "json", "-e", "frame.number", "-e", "frame.time_epoch",
+         "-e", "frame.comment"], capture_output=True, text=True, check=True).stdout)
+    comments = {}
+    for packet in listed:
+        fields = packet["_source"]["layers"]
+        seconds, _, fraction = fields["frame.time_epoch"][0].partition(".")
+        comments[int(seconds) * 10**9 + int(fraction.ljust(9, "0"))] = (int(fields["frame.number"][0]),
+                                                                        fields["frame.comment"])
+    assert len(comments) == 37                                  # every evidence frame says why it is there
+    as_readme = subprocess.run(["tshark", "-r", str(out), "-Y", "frame.comment", "-T", "fields", "-e", "frame.number",
+                                "-e", "frame.comment"], capture_output=True, text=True, check=True).stdout
+    assert [line.split("\t")[0] for line in as_readme.splitlines()] == [str(n) for n in range(1, 38)]
+    first = min(comments.values())
+    assert first[0] == 1 and first[1][0].startswith("badspi evidence: badspi analyze " + CAPTURE)
+    assert "clock offset +37.0 s" in first[1][0]
+    # the same words are the file's own comment (Wireshark: Statistics > Capture File Properties)
+    info = subprocess.run(["capinfos", "-k", str(out)], capture_output=True, text=True, check=True).stdout
+    assert f"Capture comment:     {first[1][0]}" in info
+    result = bp.analyze(CAPTURE, events=[LOG], log_tz="Europe/Berlin")
+    filters = [f for f in result.findings["display_filter"].dropna() if f]
+    assert filters and all(f in first[1][0] for f in filters)   # the filters the report prints
+    times = result.packets.set_index("frame")["time"].astype("int64")
+    events, event = by_event_id(result.events), event_column(result.matches)
+    cause = by_event_id(result.lines)["cause"]
+    assert len(result.matches) == 4
+    for m in result.matches.itertuples():
+        ev = events.loc[getattr(m, event)]
+        number, texts = comments[int(times[m.frame])]           # the comment on the frame the line names
+        mine = [t for t in texts if t.startswith(f"{ev['source']}:{ev['line']}: ")]
+        assert len(mine) == 1, texts
+        assert f"cause {cause[getattr(m, event)]}, confirmed" in mine[0] and f"dt {m.dt:+.3f} s ({m.role}" in mine[0]
+    quoted = result.packets[(result.packets["kind"] == "icmp-error") & ~result.packets["frame"].isin(result.matches["frame"])]
+    for t, seq in zip(quoted["time"].astype("int64"), quoted["inner_seq"]):
+        assert comments[t][1] == [f"ICMP error from 192.0.2.254 quoting SPI 0x1000a001 SEQ 0x{seq:x}; "
+                                  "no log line names this packet"]
+
+
 def test_report_to_file_and_bad_options(tmp_path, capsys):
     report = tmp_path / "case.txt"
     code, out, err = run(BASE + ["-o", str(report)], capsys)
@@ -110,3 +167,46 @@ def test_hostile_log_text_is_inert_in_reports(tmp_path, capsys):
     assert "\x1b" not in out
     code, out, _ = run(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin", "--format", "markdown"], capsys)
     assert "<script>" not in out
+
+
+def test_a_log_passed_as_a_capture_is_named_a_log(tmp_path, capsys):
+    export = FIXTURES / "logs" / "reference" / "exports" / "splunk-export.csv"
+    for path, found in ((LOG, "screenos-syslog"), (str(export), "splunk-csv")):
+        code, out, err = run(["analyze", path], capsys)
+        assert code == 1 and out == ""
+        assert err == f"Error: {path}: this looks like a log ({found}), not a capture: pass it with -e\n"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("case 4711: customer sends captures on Monday\n")
+    code, _, err = run(["analyze", str(notes)], capsys)
+    assert code == 1 and "not a capture file" in err and "starts with 63 61 73 65" in err
+
+
+def test_damaged_input_is_warned_about_at_the_top_and_counted(tmp_path, capsys):
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(open(CAPTURE, "rb").read()[:20017])        # the last record breaks off
+    warning = "cut.pcap: offset 19856: last record truncated: 145 of 198 bytes present; kept what is there"
+    code, out, _ = run(["analyze", str(cut), "-e", LOG, "--log-tz", "Europe/Berlin"], capsys)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].endswith(", 1 damaged part(s) skipped (see warnings)")
+    top = lines.index("Warning  1 damaged part(s) of the input skipped: the verdicts cover only what could be read")
+    assert lines[top + 1] == "         " + warning and top < lines.index(next(l for l in lines if l.startswith("Verdict")))
+    assert lines[-1] == "warning: " + warning
+    code, out, _ = run(["analyze", str(cut), "--format", "markdown"], capsys)
+    assert out.index("> **Warning:** 1 damaged part\\(s\\)") < out.index("## ")
+
+
+def test_evidence_comments_name_the_line_an_ike_message_is_near(tmp_path):
+    import badspi_pcap as bp
+    from badspi_pcap.report.evidence_pcap import frame_comments, write_evidence
+
+    result = bp.analyze(PCAPS / "lab" / "ikev2-rekey.pcap", events=[FIXTURES / "logs" / "ikev2-rekey" / "screenos-syslog.log"],
+                        log_tz="Australia/Adelaide")
+    comments = frame_comments(result)
+    ike = result.packets[result.packets["kind"] == "ike"]
+    near = [comments[(c, f)] for c, f in zip(ike["capture"], ike["frame"]) if (c, f) in comments]
+    assert near and all(len(c) == 1 and c[0].startswith("IKE ") for c in near)
+    events = by_event_id(result.events)
+    matched = {f"{events.loc[e, 'source']}:{events.loc[e, 'line']}" for e in result.matches[event_column(result.matches)]}
+    assert all(c[0].rsplit(" of ", 1)[1] in matched for c in near)
+    (path, frames), = write_evidence(result, str(tmp_path / "e.pcapng"))
+    assert frames == len(set(comments)) >= 24     # every frame written has its comment, and only those

@@ -3,6 +3,9 @@ temporary folder, and are committed without outputs.  The batch notebook reads a
 dataset made here by ``badspi batch`` over a few lab captures with their logs."""
 import json
 import os
+import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -25,11 +28,12 @@ def require_nbclient():
         pytest.skip(f"{e.name} not installed: pip install -e '.[notebook]'")
 
 
-def execute(name: str, folder) -> tuple[object, float]:
+def execute(name: str, folder, extra_cells=()) -> tuple[object, float]:
     import nbformat
     from nbclient import NotebookClient
 
     book = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    book.cells += [nbformat.v4.new_code_cell(source) for source in extra_cells]
     started = time.monotonic()
     NotebookClient(book, timeout=180, kernel_name="python3", allow_errors=False,
                    resources={"metadata": {"path": str(folder)}}).execute()
@@ -80,3 +84,33 @@ def test_batch_results_runs_on_a_batch_dataset(tmp_path, monkeypatch, capsys):
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
     assert not (tmp_path / "batch-out").exists()     # it read the dataset it was given
     print(f"batch-results: {seconds:.1f} s")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory):
+    """badspi_pcap installed as the README's quick start does (``pip install .``, not
+    editable), into a folder of its own; built from a copy so the clone stays clean."""
+    root = tmp_path_factory.mktemp("installed")
+    repo = FIXTURES.parent
+    shutil.copytree(repo / "badspi_pcap", root / "src" / "badspi_pcap", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(repo / name, root / "src" / name)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--target", str(root / "site"), str(root / "src")], check=True, capture_output=True)
+    return root / "site"
+
+
+def test_notebooks_run_from_a_clone_against_a_non_editable_install(installed, tmp_path, monkeypatch):
+    require_nbclient()
+    clone = tmp_path / "clone"
+    (clone / "notebooks").mkdir(parents=True)
+    (clone / "fixtures").symlink_to(FIXTURES)
+    monkeypatch.delenv("BADSPI_ROOT", raising=False)
+    monkeypatch.delenv("BADSPI_DATASET", raising=False)
+    monkeypatch.setenv("PYTHONPATH", str(installed))        # the kernel imports the installed copy only
+    for name in NAMES:
+        book, seconds = execute(name, clone / "notebooks", ["print(bp.__file__)"])
+        printed = book.cells[-1].outputs[0]["text"].strip()
+        assert printed.startswith(str(installed)), printed
+        print(f"{name} on a non-editable install: {seconds:.1f} s")
+    assert (clone / "notebooks" / "batch-out" / "summary").is_dir()   # made where a user's run makes it

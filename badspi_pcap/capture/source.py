@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from ..compressed import COMPRESSIONS, Decompressed, DecompressionLimit, open_decompressed  # noqa: F401 (re-exported)
+from ..compressed import (COMPRESSIONS, NO_LIMIT_ENV, Decompressed, DecompressionLimit,  # noqa: F401 (re-exported)
+                          open_decompressed, resolve_limit)
 from ..errors import InputError
 
 PCAP_MAGICS = {
@@ -51,6 +54,8 @@ def open_capture(path: str | os.PathLike, *, stream: BinaryIO | None = None,
             raise InputError(f"{path}: is a directory, not a capture file") from None
         except OSError as e:
             raise InputError(f"{path}: cannot open: {e.strerror or e}") from None
+        if not raw.seekable():   # a pipe, /dev/stdin, <(gzip -dc x.pcap.gz)
+            raw = _spooled(raw, path, decompression_limit)
     try:
         start = raw.read(8)
         if not start:
@@ -59,8 +64,41 @@ def open_capture(path: str | os.PathLike, *, stream: BinaryIO | None = None,
         stream, compression = open_decompressed(raw, start, decompression_limit)
         head = _peek(stream, path, compression)
         return OpenedCapture(stream, raw, _detect(head, path), compression, head)
+    except OSError as e:   # the first read of a device or special file
+        raw.close()
+        if e.errno is None:
+            raise
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
     except BaseException:
         raw.close()
+        raise
+
+
+def _spooled(pipe: BinaryIO, path, decompression_limit) -> BinaryIO:
+    """The whole of a stream that cannot seek, copied to an unnamed temporary file (the
+    readers rewind to tell the format), up to the decompression limit's total size."""
+    limit = resolve_limit(decompression_limit)
+    most = limit.max_size if limit is not None else None
+    spool = tempfile.TemporaryFile(prefix="badspi-pipe-")
+    try:
+        with pipe:
+            if most is None:
+                shutil.copyfileobj(pipe, spool, 1 << 20)
+            else:
+                left = most + 1
+                while left > 0 and (chunk := pipe.read(min(1 << 20, left))):
+                    spool.write(chunk)
+                    left -= len(chunk)
+                if left <= 0:
+                    raise InputError(f"{path}: a stream of more than {most >> 30} GiB: stopped reading; "
+                                     f"to read it all, set {NO_LIMIT_ENV}=1")
+        spool.seek(0)
+        return spool
+    except OSError as e:
+        spool.close()
+        raise InputError(f"{path}: cannot read: {e.strerror or e}") from None
+    except BaseException:
+        spool.close()
         raise
 
 
@@ -83,6 +121,11 @@ def _detect(head: bytes, path) -> str:
     lines = head.decode("latin-1").splitlines()[:NETSCREEN_LINES_TO_CHECK]
     if any("(i) len=" in line or "(o) len=" in line for line in lines):
         return "netscreen"
+    from ..logs.sniff import log_format_of
+
+    found = log_format_of(head)
+    if found:
+        raise InputError(f"{path}: this looks like a log ({found}), not a capture: pass it with -e")
     raise InputError(
         f"{path}: not a capture file (pcap, pcapng or NetScreen snoop text); "
         f"it starts with {head[:8].hex(' ')}"

@@ -3,7 +3,9 @@
 Each line is routed by cheap markers to the formats that may own it (the format of the
 previous line is tried first), so one syslog file may mix devices and vendors.  Every
 non-blank line ends up counted in exactly one of: an event, ``ignored`` (a known format
-with nothing to report), ``unparsed`` or ``duplicates``.
+with nothing to report), ``unparsed`` or ``duplicates``.  Unparsed lines are all counted
+but only the first ``UNPARSED_SAMPLE`` of each file are kept (random bytes given as a log
+must not fill the memory).
 """
 from __future__ import annotations
 
@@ -15,15 +17,16 @@ import pandas as pd
 
 from ..errors import InputError, Skipped, UsageError
 from ..schema import EVENTS, from_rows, to_frame
-from . import asa, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
+from . import asa, exports, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
 from .record import LineFormat, Parsed
 from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
-from .textfile import as_paths, read_lines
+from .textfile import STOPPED, as_paths, read_lines
 
 FORMATS: tuple[LineFormat, ...] = (screenos.FORMATS + junos.FORMATS + asa.FORMATS + ios.FORMATS
                                    + fortios.FORMATS + panos.FORMATS + panos_system.FORMATS + strongswan.FORMATS
                                    + libreswan.FORMATS + linux.FORMATS)
 VENDORS = tuple(dict.fromkeys(f.vendor for f in FORMATS))
+UNPARSED_SAMPLE = 1000   # unrecognised lines kept per file (all are counted)
 
 
 @dataclass
@@ -31,11 +34,12 @@ class LogParse:
     """What ``parse_logs`` found: events plus everything that did not become one."""
 
     events: pd.DataFrame
-    unparsed: pd.DataFrame                       # source, line, text
+    unparsed: pd.DataFrame                       # source, line, text: the first UNPARSED_SAMPLE per file
     duplicates: pd.DataFrame                     # source, line, first_source, first_line
     skipped: list[Skipped] = field(default_factory=list)
     stats: pd.DataFrame | None = None            # one row per file
     notes: list[str] = field(default_factory=list)  # assumptions made, in words
+    unparsed_count: int = 0                      # every unparsed line, kept or not
 
 
 @dataclass
@@ -45,19 +49,23 @@ class _Line:
     parsed: Parsed
     stamp: Stamp | None
     raw: str            # the line as read (tells relay copies from repeats)
+    wrapper: exports.Wrapper | None = None  # the SIEM export record it came in
 
 
 @dataclass
 class _File:
     source: str
     events: list[_Line] = field(default_factory=list)
-    unparsed: list[tuple[int, str]] = field(default_factory=list)
+    unparsed: list[tuple[int, str]] = field(default_factory=list)   # the first UNPARSED_SAMPLE
+    unparsed_count: int = 0
     ignored: int = 0
     lines: int = 0
     formats: Counter = field(default_factory=Counter)
     year: YearChoice = YearChoice(None, None)
     zoned: bool = False  # some times were device-local (the time zone applied)
     duplicates: int = 0
+    layout: str | None = None  # the export layout the lines came in (exports.py)
+    pinned: int = 0            # lines whose zone the export's times gave
 
 
 def select_formats(name: str | None) -> tuple[LineFormat, ...]:
@@ -98,6 +106,7 @@ def parse_logs(paths, *, format: str | None = None, year: int | None = None, log
         skipped=skipped,
         stats=_stats(files, tz),
         notes=_notes(files, tz),
+        unparsed_count=sum(f.unparsed_count for f in files),
     )
 
 
@@ -127,7 +136,9 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
     # takes that line's time, never one from another host or across a blank or unknown line
     previous: tuple[str, Stamp | None, str | None] | None = None
     wrapping = [(f.continues, f.joins) for f in formats if f.continues is not None]
-    for number, count, text in _logical_lines(read_lines(path, skipped, decompression_limit), wrapping):
+    unwrapper = exports.Unwrapper(result.source, skipped)
+    numbered = unwrapper.lines(read_lines(path, skipped, decompression_limit))
+    for number, count, text in _logical_lines(numbered, wrapping):
         if not text:
             previous = None
             continue
@@ -138,22 +149,30 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
             skipped.append(Skipped(result.source, f"line {number}", f"parser error {type(e).__name__}: {e}"))
             found = None
         if found is None:
-            result.unparsed.append((number, text))
+            result.unparsed_count += 1
+            if len(result.unparsed) < UNPARSED_SAMPLE:
+                result.unparsed.append((number, text))
             previous = None
             continue
         parsed, last = found
         result.formats[parsed.fmt] += count
+        wrapper = unwrapper.wrappers.get(number)
         host = parsed.rows[0].get("device") if parsed.rows else None
-        stamp = parsed.stamp
+        stamp = exports.pin(parsed.stamp, wrapper)   # the export's time settles what the line leaves open
+        result.pinned += parsed.kind is not None and stamp is not parsed.stamp
         if stamp is None and previous is not None and previous[0] == parsed.fmt and host in (None, previous[2]):
             stamp = previous[1]
         previous = (parsed.fmt, stamp, host or (previous[2] if previous and previous[0] == parsed.fmt else None))
         if parsed.kind is None:
             result.ignored += count
         else:
-            result.events.append(_Line(number, count, parsed, stamp, text))
+            result.events.append(_Line(number, count, parsed, stamp, text, wrapper))
+    result.layout = unwrapper.layout
     if not result.events and not result.ignored:
         what = "is empty" if not result.lines else "has no lines of a known log format"
+        stopped = [x.reason for x in skipped if x.source == result.source and x.reason.startswith(STOPPED)]
+        if stopped:   # an endless or huge input: say where reading stopped, and how to go on
+            what = f"no lines of a known log format; {stopped[0]}"
         raise InputError(f"{path}: {what}")
     return result
 
@@ -241,24 +260,29 @@ def _rows(files: list[_File], *, year, reference, tz) -> tuple[list[dict], list[
                     known[0].add(device)
                 else:
                     seen[key] = ({device}, f.source, event.number)
+            received = exports.received_columns(event.wrapper)
             for row in event.parsed.rows:
-                rows.append(dict(row, source=f.source, line=event.number, time_local=t_local, time=t_utc))
+                row = dict(row, source=f.source, line=event.number, time_local=t_local, time=t_utc, **received)
+                if row.get("device") is None and event.wrapper is not None:
+                    row["device"] = event.wrapper.host
+                rows.append(row)
     return rows, duplicates
 
 
 def _stats(files: list[_File], tz) -> pd.DataFrame:
     return pd.DataFrame([{
         "source": f.source,
-        "format": "+".join(name for name, _ in f.formats.most_common()) or None,
+        "format": (f"{f.layout}:" if f.layout else "") + "+".join(n for n, _ in f.formats.most_common()) or None,
         "lines": f.lines,
         "recognised": sum(e.lines for e in f.events) - f.duplicates,
         "ignored": f.ignored,
-        "unparsed": len(f.unparsed),
+        "unparsed": f.unparsed_count,
         "duplicates": f.duplicates,
         "events": sum(len(e.parsed.rows) for e in f.events),
         "year": f.year.year,
         "year_from": f.year.source,
-        "tz": (tz_name(tz) if tz is not None else "UTC (assumed)") if f.zoned else "from lines",
+        "tz": (tz_name(tz) if tz is not None else "UTC (assumed)") if f.zoned
+              else "from export" if f.pinned else "from lines",
     } for f in files]).astype({"year": "Int64"})
 
 

@@ -7,7 +7,9 @@ pattern of zero bytes.  Everything else is decoded line by line, UTF-8 first and
 when that fails, so one bad byte spoils nothing but its own line.  NUL bytes are dropped
 (real SRX lines carry them).  A line longer than 64 KiB is cut there.  A stream that
 breaks off, or stops at the decompression limit, is read up to there and recorded as
-``Skipped``.
+``Skipped``.  A log is read up to ``MAX_LOG_BYTES`` (after decompression; the environment
+variable ``BADSPI_MAX_LOG_SIZE`` sets another limit, 0 none), so that /dev/zero or an
+endless pipe ends with a message instead of running forever.
 """
 from __future__ import annotations
 
@@ -17,19 +19,25 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from ..compressed import MAX_LINE, Decompressed, DecompressionLimit, bounded_lines, compression_of, resolve_limit
-from ..errors import InputError, Skipped
+from ..compressed import (MAX_LINE, Decompressed, DecompressionLimit, _size, bounded_lines, compression_of,
+                          resolve_limit)
+from ..errors import InputError, Skipped, UsageError
+from ..storage import is_url, local, open_binary
 
 _STREAM_ERRORS = (EOFError, OSError, ValueError)
+MAX_LOG_BYTES = 8 << 30           # bytes of text read from one log (8 GiB)
+LOG_LIMIT_ENV = "BADSPI_MAX_LOG_SIZE"
+CUT_LINES_LISTED = 10             # long lines warned about one by one; the rest in one warning
+STOPPED = "stopped reading after"
 _CAPTURE_MAGIC = (b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d",
                   b"\x0a\x0d\x0d\x0a")
 
 
-def as_paths(paths) -> list[Path]:
-    """One path or many (str or PathLike) -> list of Paths."""
+def as_paths(paths) -> list[Path | str]:
+    """One path or many (str or PathLike) -> list of Paths (URLs stay strings: storage.py)."""
     if isinstance(paths, (str, os.PathLike)):
-        return [Path(paths)]
-    return [Path(p) for p in paths]
+        paths = [paths]
+    return [p if is_url(local(p)) else Path(local(p)) for p in paths]
 
 
 def read_lines(path: Path, skipped: list[Skipped],
@@ -39,16 +47,27 @@ def read_lines(path: Path, skipped: list[Skipped],
     stream = _decompressing(raw, decompression_limit)
     dec = getattr(stream, "raw", None)
     dec = dec if isinstance(dec, Decompressed) else None
+    capped = _Capped(stream, log_size_limit())
+    text = io.BufferedReader(capped, 1 << 16)
     try:
-        head = stream.peek(4096)[:4096] if hasattr(stream, "peek") else b""
+        head = text.peek(4096)[:4096]
         if head[:4] in _CAPTURE_MAGIC:
             raise InputError(f"{path}: this is a packet capture, not a log")
         encoding = _utf16_encoding(head)
         cut: list[int] = []
-        lines = _utf16_lines(stream, encoding, cut) if encoding else _byte_lines(stream, cut)
-        number = yield from _guard(lines, path, skipped, lambda: dec is not None and (dec.error or dec.limited))
-        for n in cut:
+        lines = _utf16_lines(text, encoding, cut) if encoding else _byte_lines(text, cut)
+        number = yield from _guard(lines, path, skipped,
+                                   lambda: capped.stopped or (dec is not None and (dec.error or dec.limited)))
+        for n in cut[:CUT_LINES_LISTED]:
             skipped.append(Skipped(str(path), f"line {n}", f"line longer than {MAX_LINE} characters; the rest is ignored"))
+        if len(cut) > CUT_LINES_LISTED:
+            skipped.append(Skipped(str(path), f"lines {cut[CUT_LINES_LISTED]} to {cut[-1]}",
+                                   f"more lines longer than {MAX_LINE} characters; the rest of each is ignored",
+                                   len(cut) - CUT_LINES_LISTED))
+        if capped.stopped:
+            skipped.append(Skipped(str(path), f"after line {number}",
+                                   f"{STOPPED} {_size(capped.limit)}: the log size limit (set {LOG_LIMIT_ENV}=64G, say, "
+                                   f"to read further, 0 for no limit)"))
         if dec is not None and dec.error:
             skipped.append(Skipped(str(path), f"after line {number}", f"file ends early or is damaged ({dec.error}); "
                                                                       "a line cut off there is not read"))
@@ -57,13 +76,59 @@ def read_lines(path: Path, skipped: list[Skipped],
         if dec is not None and dec.trailing:
             skipped.append(Skipped(str(path), f"after line {number}", dec.trailing))
     finally:
+        text.detach()
         stream.close()
         raw.close()
 
 
+def log_size_limit() -> int | None:
+    """Bytes read from one log at most: ``MAX_LOG_BYTES`` or ``BADSPI_MAX_LOG_SIZE``
+    (a number of bytes with an optional K, M, G or T; 0 for no limit)."""
+    text = os.environ.get(LOG_LIMIT_ENV, "").strip()
+    if not text:
+        return MAX_LOG_BYTES
+    units = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}
+    number, unit = text.rstrip("KMGTkmgtiIbB"), text[len(text.rstrip("KMGTkmgtiIbB")):].upper()[:1]
+    try:
+        value = int(float(number) * (1 << units[unit]))
+    except (ValueError, KeyError):
+        raise UsageError(f"{LOG_LIMIT_ENV}={text!r}: give a size like 64G or 500M (0: no limit)") from None
+    return value or None
+
+
+class _Capped(io.RawIOBase):
+    """A stream that ends after ``limit`` bytes (None: never); ``stopped`` says whether
+    there was more."""
+
+    def __init__(self, stream, limit: int | None):
+        super().__init__()
+        self.stream, self.limit = stream, limit
+        self.count = 0
+        self.stopped = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        want = len(buffer)
+        if self.limit is not None:
+            want = min(want, self.limit - self.count)
+            if want <= 0:
+                self.stopped = self.stopped or bool(self.stream.read(1))
+                return 0
+        data = self.stream.read(want)
+        buffer[:len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+    def close(self) -> None:
+        """The stream below is closed by its owner."""
+        super().close()
+
+
 def _open_binary(path: Path) -> io.BufferedReader:
     try:
-        return open(path, "rb")
+        return open_binary(path)
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory, not a log file") from None
     except OSError as e:
@@ -80,6 +145,9 @@ def _decompressing(f: io.BufferedReader, limit) -> io.BufferedReader:
     stream = io.BufferedReader(dec, 1 << 16)
     if not stream.peek(1) and dec.error:
         stream.detach()
+        if not f.seekable():   # a pipe cannot go back to read it as plain text
+            raise InputError(f"{getattr(f, 'name', 'input')}: starts like {found[0]} data but does not "
+                             f"decompress ({dec.error})")
         f.seek(0)
         return f
     return stream

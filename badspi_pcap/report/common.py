@@ -6,6 +6,30 @@ import pandas as pd
 from ..summary import spi_text
 
 
+DAMAGE_SHOWN = 5  # damaged-input warnings repeated at the top of a report
+
+
+def damage_counts(analysis) -> dict[str, int]:
+    """Input name -> how many damaged parts of it were skipped."""
+    counts: dict[str, int] = {}
+    for s in analysis.skipped:
+        counts[s.source] = counts.get(s.source, 0) + 1
+    return counts
+
+
+def damage_headline(analysis) -> list[str]:
+    """For the top of a report: a sentence, then the first warnings (all are listed at
+    the end); empty when nothing was damaged."""
+    skipped = analysis.skipped
+    if not skipped:
+        return []
+    head = [f"{len(skipped)} damaged part(s) of the input skipped: the verdicts cover only what could be read"]
+    head += [str(s) for s in skipped[:DAMAGE_SHOWN]]
+    if len(skipped) > DAMAGE_SHOWN:
+        head.append(f"... {len(skipped) - DAMAGE_SHOWN} more at the end")
+    return head
+
+
 def finding_lines(analysis, finding) -> pd.DataFrame:
     """The log lines a finding speaks about."""
     lines = analysis.lines

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 
-from .common import evidence_pairs, line_label
+from .common import damage_headline, evidence_pairs, line_label
 from .text import VERDICT_ORDER, clean
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|])")
@@ -28,6 +28,9 @@ def render_markdown(analysis, evidence: int = 3) -> str:
             out.append(f"| log {md(line_label(analysis, source))} | {n} events |")
         out.append(f"| clock offset | {md(analysis.clock_offset.describe())} |")
     out.append(f"| device | {md(', '.join(analysis.local_addresses) or '-')} |")
+    warnings = damage_headline(analysis)
+    if warnings:
+        out += ["", f"> **Warning:** {md(warnings[0])}"] + [f"> - {md(w)}" for w in warnings[1:]]
     order = analysis.findings.assign(_o=analysis.findings["verdict"].map(VERDICT_ORDER)).sort_values(["tunnel", "_o"])
     for _, f in order.iterrows():
         out += ["", f"## {md(f['tunnel'])}: {md(f['cause'])} — **{md(f['verdict'])}**", "", md(f["summary"])]
@@ -41,4 +44,6 @@ def render_markdown(analysis, evidence: int = 3) -> str:
             out += ["", f"Wireshark filter: `{f['display_filter'].replace('`', '')}`"]
         if f["action"]:
             out += ["", f"**Action:** {md(f['action'])}"]
+    if analysis.skipped:
+        out += ["", "## Warnings", ""] + [f"- {md(s)}" for s in analysis.skipped]
     return "\n".join(out) + "\n"

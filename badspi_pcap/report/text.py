@@ -56,23 +56,27 @@ def headline(findings) -> str:
 def render_analysis(analysis, *, evidence: int = 3) -> str:
     """The case-note report: inputs, clock offset, then one block per finding.  File names
     and log text are customers' bytes: no control character reaches the terminal."""
-    from .common import evidence_pairs, line_label
+    from .common import damage_counts, damage_headline, evidence_pairs, line_label
 
     out = []
+    damaged = damage_counts(analysis)
     for r in analysis.captures:
         span = f"{clean(r.first_time)} .. {clean(r.last_time)} UTC" if r.first_time is not None else "no packets"
-        out.append(f"Capture  {r.capture}: {r.counts.frames} frames, {span}, {len(r.packets)} IPsec-relevant")
+        out.append(f"Capture  {r.capture}: {r.counts.frames} frames, {span}, {len(r.packets)} IPsec-relevant"
+                   + _damaged(damaged.get(r.capture)))
     ev = analysis.events
     if len(ev):
         bad = ev["kind"].isin(["bad-spi", "replay"]).sum()
         for source, n in ev["source"].value_counts(sort=False).items():
-            out.append(f"Log      {line_label(analysis, source)}: {n} events")
+            out.append(f"Log      {line_label(analysis, source)}: {n} events" + _damaged(damaged.get(source)))
         out.append(f"         {bad} bad-SPI/replay lines; {analysis.unparsed_lines} lines not recognised")
         for note in analysis.log_notes:
             out.append(f"         note: {clean(note)}")
         out.append(f"Clock    offset {analysis.clock_offset.describe()}")
     else:
         out.append("Log      none given: what the capture alone shows")
+    for i, warning in enumerate(damage_headline(analysis)):
+        out.append(("Warning  " if i == 0 else "         ") + clean(warning))
     out.append(f"Device   {', '.join(analysis.local_addresses) or 'address not identified'}"
                + (f"; ScreenOS {analysis.options.screenos_version}" if analysis.options.screenos_version else ""))
     findings = analysis.findings
@@ -100,6 +104,10 @@ def render_analysis(analysis, *, evidence: int = 3) -> str:
     for s in analysis.skipped:
         out.append(f"warning: {clean(s)}")
     return _CONTROL.sub("?", "\n".join(out))
+
+
+def _damaged(count: int | None) -> str:
+    return f", {count} damaged part(s) skipped (see warnings)" if count else ""
 
 
 def _capture_overview(analysis) -> list[str]:

@@ -1,0 +1,222 @@
+"""The pieces every cause module shares: thresholds, the analysis context, one line's
+proof, a claim (the lines a cause explains on one tunnel) and the judgement on it.
+
+A cause module declares ``NAME``, ``KINDS`` (the event kinds it explains) and two
+functions: ``explain(line, ctx) -> Proof | None`` and ``judge(claim, ctx) -> Judgement``.
+See docs in ``causes/__init__.py`` and README "Reading a verdict".
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..vendors import VendorProfile, profile
+from .selectors import Selector
+
+P2_EXCHANGES = ("CREATE_CHILD_SA", "QUICK_MODE")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every number a verdict depends on; the JSON report includes them."""
+
+    confirm_windows: float = 0.8      # share of ICMP rate-limit windows that must have a line (embedded-icmp)
+    install_window_s: float = 15.0    # a Phase 2 completing this soon after a line: SPI used before install
+    rekey_window_s: float = 30.0      # a Phase 2 negotiation this near a line: rekey
+    collision_window_s: float = 5.0   # both peers starting a rekey this close together: a collision
+    small_seq: int = 16               # sequence numbers of a brand-new SA
+    stale_min_span_s: float = 5.0     # the peer kept sending this long on an SA the device does not have
+    default_rate_limit_s: float = 10.0  # one line per tunnel per this many seconds when the vendor's is unknown
+
+    def as_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class Proof:
+    """Why one line belongs to a cause.  ``exact``: the line's own proof (its SPI and SEQ
+    found in the quoted or peer packet, or the Phase 2 order); otherwise only a hint."""
+
+    cause: str
+    key: str                                   # spi+seq | spi | tuple | phase2-order | negotiation
+    exact: bool
+    frames: tuple[tuple[str, int], ...] = ()   # (capture, frame) of the packet(s) behind the line
+
+
+@dataclass
+class Claim:
+    """The lines one cause explains on one tunnel, handed to its ``judge``."""
+
+    cause: str
+    tunnel: str                   # display key: "tunnel 0x9a", "peer 198.51.100.1", "SPI 0x…"
+    tunnel_id: int | None
+    peer: str
+    lines: pd.DataFrame           # the lines it explains (LINES columns), index = event_id
+    proofs: dict                  # event_id -> Proof
+    covered: pd.DataFrame         # every covered line of the cause's kinds on this tunnel
+    profile: VendorProfile        # the vendor that wrote the lines
+
+    @property
+    def spis(self) -> list[int]:
+        return sorted({int(s) for s in self.lines["spi"].dropna()})
+
+    def exact_count(self) -> int:
+        return sum(p.exact for p in self.proofs.values())
+
+    def frames(self) -> list[tuple[str, int]]:
+        return sorted({f for p in self.proofs.values() for f in p.frames})
+
+
+@dataclass
+class Judgement:
+    """A cause's verdict on its claim.  ``facts`` fill typed finding columns (see
+    schema.FINDINGS); prose is made from them at rendering, never stored."""
+
+    verdict: str                              # confirmed | likely | inconclusive | ruled-out
+    evidence: tuple[Selector, ...] = ()       # what selects the evidence frames (also the display filter)
+    facts: dict[str, Any] = field(default_factory=dict)
+    spis: list[int] | None = None             # default: the SPIs of the claimed lines
+
+
+class Context:
+    """Everything a cause may look at, built once per analysis; per-line lookups are
+    dictionary or binary-search lookups so explaining N lines costs O(N log P)."""
+
+    def __init__(self, events: pd.DataFrame, packets: pd.DataFrame, matches: pd.DataFrame, local: set[str],
+                 sas: pd.DataFrame | None = None, options=None, thresholds: Thresholds | None = None,
+                 resolution_s: float = 1.0):
+        from ..options import AnalysisOptions
+
+        self.events = events
+        self.packets = packets
+        self.matches = matches
+        self.local = frozenset(local)
+        self.sas = sas
+        self.options = options or AnalysisOptions()
+        self.thresholds = thresholds or Thresholds()
+        self.resolution_s = resolution_s          # log time resolution (1.0: whole seconds)
+        self.outbound = set() if sas is None or sas.empty else \
+            {int(s) for s in sas.loc[sas["direction"] == "out", "spi"].dropna()}
+        self._matches_by_event = {int(e): g for e, g in matches.groupby("event_id")} if len(matches) else {}
+        self._order = chronological_order(events)
+        self.installs = Installs(events[events["kind"] == "p2-complete"].assign(order=self._order), self.thresholds)
+        self.negotiations = phase2_times(events, packets)
+        self._collisions = None
+
+    # -- per line
+    def matches_for(self, event_id: int) -> pd.DataFrame:
+        """The matches table rows of one line (empty frame when none)."""
+        return self._matches_by_event.get(int(event_id), self.matches.iloc[:0])
+
+    def order(self, event_id: int) -> int:
+        return int(self._order.get(event_id, 0))
+
+    def nearest_negotiation(self, t: float) -> float:
+        """Seconds from t to the nearest Phase 2 negotiation (log line or IKE exchange)."""
+        s = self.negotiations
+        if not len(s):
+            return np.inf
+        i = np.searchsorted(s, t)
+        return float(np.min(np.abs(s[max(i - 1, 0):i + 1] - t)))
+
+    # -- per tunnel
+    def profile(self, vendor: str | None) -> VendorProfile:
+        return profile(vendor)
+
+    def version(self, prof: VendorProfile) -> str | None:
+        """The firmware version given or read for this vendor (ScreenOS only so far)."""
+        return self.options.screenos_version if prof.key == "screenos" else None
+
+    def rate_limit_s(self, prof: VendorProfile) -> tuple[float, bool]:
+        """(seconds between lines per tunnel, documented?): the option when given, else
+        the vendor's documented limit, else the default (then not documented)."""
+        if self.options.log_self:
+            return 0.0, True
+        if self.options.rate_limit_s is not None:
+            return float(self.options.rate_limit_s), True
+        if prof.bad_spi_rate_limit_s is not None:
+            return prof.bad_spi_rate_limit_s, True
+        return self.thresholds.default_rate_limit_s, False
+
+    @property
+    def collisions(self) -> list[tuple[float, tuple[int, int]]]:
+        if self._collisions is None:
+            self._collisions = collision_starts(self.packets, self.thresholds.collision_window_s)
+        return self._collisions
+
+
+def seconds(series: pd.Series) -> np.ndarray:
+    return series.astype("int64").to_numpy() / 1e9
+
+
+def chronological_order(events: pd.DataFrame) -> pd.Series:
+    """Position of each line in time order within its file, by event_id: the line number,
+    negated for files written newest first (``get event``), so lines in the same second
+    still sort."""
+    if events.empty:
+        return pd.Series(dtype="int64")
+    order = pd.Series(events["line"].astype("int64").to_numpy(), index=events["event_id"].astype("int64").to_numpy())
+    for _, g in events.groupby("source"):
+        g = g.sort_values("line")
+        t = g["time"].astype("int64").to_numpy()
+        if len(t) > 1 and (np.diff(t) < 0).sum() > (np.diff(t) > 0).sum():
+            order.loc[g["event_id"].astype("int64").to_numpy()] = -g["line"].astype("int64").to_numpy()
+    return order
+
+
+def phase2_times(events: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
+    """When Phase 2 was negotiated: Phase 2 log lines and rekey exchanges in the capture."""
+    p2 = events[events["kind"].isin(["p2-complete", "p2-initiated", "sa-rekeyed"])]["time"]
+    ike = packets[(packets["kind"] == "ike") & packets["ike_exchange"].isin(P2_EXCHANGES)]["time"]
+    times = pd.concat([p2, ike]).dropna()
+    return np.sort(seconds(times)) if len(times) else np.array([])
+
+
+class Installs:
+    """Phase 2 completions per SPI, to ask whether one follows a bad-SPI line."""
+
+    def __init__(self, completes: pd.DataFrame, thresholds: Thresholds):
+        self.window = thresholds.install_window_s
+        written = completes["time_device" if "time_device" in completes else "time"].astype("int64").to_numpy()
+        table = pd.DataFrame({
+            "spi": completes["spi"].to_numpy(), "t": completes["time"].astype("int64").to_numpy() / 1e9,
+            # A whole-second stamp covers that whole second: within it, file order decides.
+            "blur": np.where(written % 1_000_000_000 == 0, 1.0, 0.0),
+            "source": completes["source"].to_numpy(), "order": completes["order"].to_numpy(),
+        }).dropna(subset=["spi"])
+        self.by_spi = {spi: g for spi, g in table.groupby("spi")}
+
+    def completes_after(self, spi, source, line_order, ts: float) -> bool:
+        """A Phase 2 with this SPI completes after the line, within the install window."""
+        same = self.by_spi.get(spi) if pd.notna(spi) else None
+        if same is None:
+            return False
+        dt = same["t"].to_numpy() - ts
+        later_line = (same["source"].to_numpy() == source) & (same["order"].to_numpy() > line_order)
+        after = (dt > 0) | (later_line & (dt > -same["blur"].to_numpy()))
+        return bool((after & (dt <= self.window)).any())
+
+
+def collision_starts(packets: pd.DataFrame, window_s: float) -> list[tuple[float, tuple[int, int]]]:
+    """Times when both sides started a Phase 2 rekey within ``window_s``: (time, (frame a, frame b))."""
+    ike = packets[(packets["kind"] == "ike") & packets["ike_exchange"].isin(P2_EXCHANGES)]
+    if ike.empty:
+        return []
+    requests = ike[ike["ike_response"].fillna(False) == False]  # noqa: E712 (nullable bool)
+    if ike["ike_version"].eq(1).all():
+        requests = ike  # IKEv1 has no response flag: every Quick Mode message counts
+    requests = requests.sort_values("time")
+    t = seconds(requests["time"])
+    src, dst = requests["src"].to_numpy(), requests["dst"].to_numpy()
+    frame = requests["frame"].to_numpy()
+    ends = np.searchsorted(t, t + window_s, side="right")
+    out = []
+    for i in range(len(t)):
+        for j in range(i + 1, ends[i]):
+            if src[i] != src[j] and dst[i] == src[j]:
+                out.append((float(t[i]), (int(frame[i]), int(frame[j]))))
+                break
+    return out

@@ -1,0 +1,119 @@
+"""Evidence selectors: one spec gives both the frames of the packets table it selects
+and the Wireshark 4.x display filter that selects the same frames, so what the report
+prints is what the evidence pcap holds (a test runs tshark on every printed filter).
+
+Wireshark names the quoted packet inside an ICMP error with the same fields as a top
+level one (``esp.spi`` matches both), so top-level selectors exclude ICMP explicitly.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
+# isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
+PHASE2_EXCHANGE_TYPES = {"QUICK_MODE": 32, "CREATE_CHILD_SA": 36}
+NOT_ICMP = "!icmp && !icmpv6"
+TIME_MARGIN_S = 5e-7      # half a microsecond: bounds never fall on a packet's own time
+
+
+@dataclass(frozen=True)
+class Selector:
+    """``what``: icmp-quoting (ICMP errors quoting ``spis``, or the address ``pair`` when the
+    quote stops before the SPI), ipsec-to (top-level ESP/AH on ``spis`` sent to ``dst``)
+    or ike-phase2 (Quick Mode / CREATE_CHILD_SA messages).  ``start``/``end``: epoch
+    seconds (inclusive) or None."""
+
+    what: str
+    spis: tuple[int, ...] = ()
+    dst: str | None = None
+    pair: tuple[str, str] | None = None
+    start: float | None = None
+    end: float | None = None
+
+    @classmethod
+    def spanning(cls, what: str, times_s, **kw) -> "Selector":
+        """A selector bounded by the first and last of these times (seconds)."""
+        t = np.asarray(list(times_s), dtype=float)
+        return cls(what, start=float(t.min()) - TIME_MARGIN_S, end=float(t.max()) + TIME_MARGIN_S, **kw)
+
+    # -- the packets table
+    def mask(self, packets: pd.DataFrame) -> np.ndarray:
+        p = packets
+        if self.what == "icmp-quoting":
+            m = p["kind"].eq("icmp-error")
+            if self.pair:
+                m &= p["inner_spi"].isna() & p["inner_src"].eq(self.pair[0]) & p["inner_dst"].eq(self.pair[1]) \
+                    & (p["inner_proto"].isin([50, 51]) | p["inner_dport"].eq(4500) | p["inner_sport"].eq(4500))
+            else:
+                m &= p["inner_spi"].isin(list(self.spis))
+        elif self.what == "ipsec-to":
+            m = p["kind"].isin(IPSEC_KINDS) & p["spi"].isin(list(self.spis))
+            if self.dst:
+                m &= p["dst"].eq(self.dst)
+        elif self.what == "ike-phase2":
+            m = p["kind"].eq("ike") & p["ike_exchange"].isin(list(PHASE2_EXCHANGE_TYPES))
+        else:
+            raise ValueError(f"unknown selector {self.what!r}")
+        if self.start is not None or self.end is not None:
+            t = p["time"].astype("int64").to_numpy() / 1e9
+            lo = -np.inf if self.start is None else self.start
+            hi = np.inf if self.end is None else self.end
+            m &= (t >= lo) & (t <= hi)
+        return m.fillna(False).to_numpy(dtype=bool)
+
+    # -- Wireshark
+    def display_filter(self) -> str:
+        if self.what == "icmp-quoting":
+            if self.pair:
+                a, b = self.pair
+                ip = "ipv6" if ":" in a else "ip"
+                # Layer 2 of ip/ipv6 is the quoted header; UDP 4500 (NAT-T) or ESP/AH inside it.
+                parts = ["(icmp || icmpv6)", f"{ip}.src#2 == {a}", f"{ip}.dst#2 == {b}",
+                         "(udp.port == 4500 || esp || ah)", "!esp.spi && !ah.spi"]
+            else:
+                parts = ["(icmp || icmpv6)", spi_test(self.spis)]
+        elif self.what == "ipsec-to":
+            parts = [NOT_ICMP, spi_test(self.spis)]
+            if self.dst:
+                parts.append(f"{'ipv6' if ':' in self.dst else 'ip'}.dst == {self.dst}")
+        elif self.what == "ike-phase2":
+            parts = [NOT_ICMP, "isakmp.exchangetype in {" + ", ".join(
+                str(v) for v in sorted(PHASE2_EXCHANGE_TYPES.values())) + "}"]
+        else:
+            raise ValueError(f"unknown selector {self.what!r}")
+        if self.start is not None:
+            parts.append(f"frame.time_epoch >= {self.start:.7f}")
+        if self.end is not None:
+            parts.append(f"frame.time_epoch <= {self.end:.7f}")
+        return " && ".join(parts)
+
+
+def spi_test(spis) -> str:
+    """``(esp.spi == 0x… || ah.spi == 0x…)``, with a comma-separated set for several SPIs."""
+    spis = sorted(int(s) for s in spis)
+    if len(spis) == 1:
+        value = f"== 0x{spis[0]:08x}"
+    else:
+        value = "in {" + ", ".join(f"0x{s:08x}" for s in spis) + "}"
+    return f"(esp.spi {value} || ah.spi {value})"
+
+
+def select(packets: pd.DataFrame, selectors) -> pd.DataFrame:
+    """The packets any of the selectors selects, in capture/frame order."""
+    if not selectors or packets.empty:
+        return packets.iloc[:0]
+    mask = np.zeros(len(packets), dtype=bool)
+    for s in selectors:
+        mask |= s.mask(packets)
+    return packets[mask].sort_values(["capture", "frame"])
+
+
+def display_filter(selectors) -> str:
+    """One filter for the union of the selectors ('' for none)."""
+    parts = [s.display_filter() for s in selectors]
+    if len(parts) == 1:
+        return parts[0]
+    return " || ".join(f"({p})" for p in parts)

@@ -1,0 +1,120 @@
+"""`match_events` matches all lines at once (sort-and-search, issue 17 point 9): it must
+give exactly what matching line by line gives.  The reference below is the line-by-line
+version it replaced, kept here as the specification."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from badspi_pcap import schema
+from badspi_pcap.correlate import (BAD_SPI_KINDS, EXACT_TOLERANCE_S, SPI_WINDOW_S, _roles, _seconds, match_events,
+                                   references)
+
+
+def reference_match_events(events, packets, local, resolution=1.0):
+    refs = references(packets)
+    refs = refs.assign(role=_roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
+    by_spi = {spi: Timeline(g) for spi, g in refs.groupby("spi", observed=True)}
+    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
+    short = short.assign(t=_seconds(short["time"]), role="quoted-by-icmp",
+                         pair=[pair(x, y) if pd.notna(x) and pd.notna(y) else "" for x, y in
+                               zip(short["inner_src"], short["inner_dst"])])
+    by_pair = {p: Timeline(g.sort_values("t", kind="stable")) for p, g in short.groupby("pair")}
+    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
+    rows = []
+    for idx, spi, seq, src, dst, source, line, ns in zip(bad.index, bad["spi"], bad["seq"], bad["src"], bad["dst"],
+                                                          bad["source"], bad["line"], bad["time"].astype("int64")):
+        t = ns / 1e9
+        found = []
+        timeline = by_spi.get(spi) if pd.notna(spi) else None
+        if timeline is not None and pd.notna(seq):
+            found = [(i, "spi+seq") for i in timeline.exact(seq, t - EXACT_TOLERANCE_S, t + resolution + EXACT_TOLERANCE_S)]
+        if not found and timeline is not None:
+            found = [(i, "spi") for i in timeline.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
+        hits = [(timeline, i, key) for i, key in found]
+        if not any(timeline.role[i] == "quoted-by-icmp" for _, i, _ in hits) and pd.notna(src) and pd.notna(dst):
+            quotes = by_pair.get(pair(src, dst))
+            if quotes is not None:
+                hits += [(quotes, i, "tuple") for i in quotes.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
+        for tl, i, key in hits:
+            rows.append({"event": idx, "source": source, "line": line, "capture": tl.capture[i],
+                         "frame": int(tl.frame[i]), "dt": float(tl.t[i] - t), "key": key, "role": tl.role[i]})
+    return pd.DataFrame(rows, columns=["event", "source", "line", "capture", "frame", "dt", "key", "role"])
+
+
+def pair(a, b) -> str:
+    return "|".join(sorted((str(a), str(b))))
+
+
+class Timeline:
+    def __init__(self, g):
+        self.t = g["t"].to_numpy(dtype=float)
+        self.seq = g["seq"].to_numpy(dtype=float, na_value=np.nan) if "seq" in g else np.full(len(g), np.nan)
+        self.role, self.capture, self.frame = g["role"].to_numpy(), g["capture"].to_numpy(), g["frame"].to_numpy()
+
+    def window(self, lo, hi):
+        return range(int(np.searchsorted(self.t, lo, "left")), int(np.searchsorted(self.t, hi, "right")))
+
+    def exact(self, seq, lo, hi):
+        w = self.window(lo, hi)
+        return [w.start + int(i) for i in np.flatnonzero(self.seq[w.start:w.stop] == float(seq))]
+
+    def nearest_per_role(self, t, lo, hi):
+        w = self.window(lo, hi)
+        if not len(w):
+            return []
+        roles, distance = self.role[w.start:w.stop], np.abs(self.t[w.start:w.stop] - t)
+        return [w.start + int(np.flatnonzero(roles == r)[np.argmin(distance[roles == r])]) for r in np.unique(roles)]
+
+
+ADDRESSES = ["192.0.2.1", "198.51.100.1", "203.0.113.9", "2001:db8::1"]
+BASE = 1_700_000_000
+
+
+def random_case(rng: np.random.Generator):
+    n = int(rng.integers(0, 60))
+    kinds = rng.choice(["esp", "ah", "esp-in-udp", "icmp-error", "ike"], n)
+    spis = rng.integers(1, 6, n).astype(float)
+    quoted = kinds == "icmp-error"
+    inner_spi = np.where(quoted & (rng.random(n) < 0.6), spis, np.nan)
+    # whole and half seconds: ties in time and in distance are common
+    times = BASE + rng.choice(rng.integers(0, 80, 12), n) / 2   # few distinct times: many exact ties
+    packets = schema.empty(schema.PACKETS)
+    packets = pd.DataFrame({
+        "capture": rng.choice(["a.pcap", "b.pcap"], n), "frame": np.arange(1, n + 1), "time":
+        pd.to_datetime(times * 1e9, utc=True), "kind": kinds,
+        "src": rng.choice(ADDRESSES, n), "dst": rng.choice(ADDRESSES, n),
+        "spi": pd.array(np.where(quoted | (kinds == "ike"), np.nan, spis), dtype="UInt32"),
+        "seq": pd.array(np.where(quoted | (kinds == "ike"), np.nan, rng.integers(1, 4, n)), dtype="UInt32"),
+        "inner_spi": pd.array(inner_spi, dtype="UInt32"),
+        "inner_seq": pd.array(np.where(np.isnan(inner_spi), np.nan, rng.integers(1, 4, n)), dtype="UInt32"),
+        "inner_src": np.where(quoted, rng.choice(ADDRESSES, n), None),
+        "inner_dst": np.where(quoted, rng.choice(ADDRESSES, n), None),
+    })
+    m = int(rng.integers(0, 40))
+    events = pd.DataFrame({
+        "source": "gw.log", "line": np.arange(1, m + 1), "kind": rng.choice(["bad-spi", "replay", "p2-complete"], m),
+        "time": pd.to_datetime((BASE + rng.integers(-10, 50, m)) * 1e9, utc=True),
+        "spi": pd.array(np.where(rng.random(m) < 0.85, rng.integers(1, 7, m), np.nan), dtype="UInt32"),
+        "seq": pd.array(np.where(rng.random(m) < 0.6, rng.integers(1, 4, m), np.nan), dtype="UInt32"),
+        "src": np.where(rng.random(m) < 0.7, rng.choice(ADDRESSES, m), None),
+        "dst": np.where(rng.random(m) < 0.7, rng.choice(ADDRESSES, m), None),
+    }, index=rng.permutation(np.arange(100, 100 + m)))
+    local = set(rng.choice(ADDRESSES, int(rng.integers(0, 3)), replace=False))
+    return events, packets, local, float(rng.choice([0.0, 1.0]))
+
+
+def normalised(df: pd.DataFrame) -> list[tuple]:
+    return [(int(r.event), r.source, int(r.line), r.capture, int(r.frame), round(float(r.dt), 6), r.key, r.role)
+            for r in df.itertuples(index=False)]
+
+
+def test_all_lines_at_once_equal_line_by_line():
+    keys = set()
+    for seed in range(100):   # hundreds of matches of every key and role in all
+        events, packets, local, resolution = random_case(np.random.default_rng(seed))
+        want = reference_match_events(events, packets, local, resolution)
+        got = match_events(events, packets, local, resolution)
+        assert list(got.columns) == list(want.columns)
+        assert normalised(got) == normalised(want), f"seed {seed}"
+        keys |= set(got["key"]) | set(got["role"])
+    assert keys == {"spi+seq", "spi", "tuple", "esp", "quoted-by-icmp", "sent-by-peer", "sent-by-device"}

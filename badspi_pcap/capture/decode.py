@@ -131,12 +131,11 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     esp_at[kind == K_ESP] = ip.l4[kind == K_ESP]
     esp_at[udp[esp_udp]] = payload[esp_udp]
 
-    icmp_type, ok_type = f.u8(ip.l4, ip_rows)
-    is_icmp_error = ok_type & (
-        ((proto == ICMP) & (ip.version == 4) & among(icmp_type, ICMP_ERRORS))
-        | ((proto == ICMPV6) & (ip.version == 6) & among(icmp_type, ICMPV6_ERRORS))
-    )
-    kind[is_icmp_error] = K_ICMP
+    icmp = np.flatnonzero(((proto == ICMP) & (ip.version == 4)) | ((proto == ICMPV6) & (ip.version == 6)))
+    icmp_type, ok_type = f.u8(ip.l4[icmp], ip_rows[icmp])
+    v4 = ip.version[icmp] == 4
+    is_error = ok_type & ((v4 & among(icmp_type, ICMP_ERRORS)) | (~v4 & among(icmp_type, ICMPV6_ERRORS)))
+    kind[icmp[is_error]] = K_ICMP
 
     keep = np.flatnonzero(kind > 0)
     rows = ip_rows[keep]  # frame index in the batch of each kept row

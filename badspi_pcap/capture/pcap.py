@@ -39,7 +39,6 @@ class PcapWalker:
     """Record steps and guesses over one window (see ``chains``)."""
 
     GUESS_SPAN = 1600  # bytes searched after each segment bound: an Ethernet frame and its header
-    FIRST_SPAN = 512   # searched for every bound first
 
     def __init__(self, data: np.ndarray, end: int, hdr: PcapHeader, frac_limit: int):
         self.data, self.end, self.hdr, self.frac_limit = data, end, hdr, frac_limit
@@ -68,9 +67,7 @@ class PcapWalker:
 
     def guess(self, bounds: np.ndarray, anchor: int, segment: int) -> np.ndarray:
         """Per bound, the first offset after it that looks like a record followed by
-        another: sane lengths and fraction, and seconds within 18 hours of the anchor's.
-        The first FIRST_SPAN bytes are searched for every bound, the rest of GUESS_SPAN
-        only for bounds without a find there (most records are short)."""
+        another: sane lengths and fraction, and seconds within 18 hours of the anchor's."""
         out = np.full(len(bounds), -1, dtype=np.int64)
         span = self.GUESS_SPAN
         if anchor + 16 > self.end or not len(bounds) or bounds[-1] + span + 32 > self.end:
@@ -78,16 +75,10 @@ class PcapWalker:
         hi = int(self.words[anchor]) >> 16
         # candidates: the top byte of the seconds matches (a byte compare is cheap)
         top_at = self.hi_at + (1 if self.hi_at == 2 else 0)
-        near = min(self.FIRST_SPAN, span)
-        grid = np.lib.stride_tricks.as_strided(self.data[bounds[0] + top_at:], shape=(len(bounds), near),
+        grid = np.lib.stride_tricks.as_strided(self.data[bounds[0] + top_at:], shape=(len(bounds), span),
                                                strides=(segment, 1))
-        rows, cols = np.divmod(np.flatnonzero(grid == hi >> 8), near)
+        rows, cols = np.divmod(np.flatnonzero(grid == hi >> 8), span)
         self._keep_first(out, rows, bounds[rows] + cols, hi)
-        rest = np.flatnonzero(out < 0)
-        if len(rest) and span > near:
-            far = self.data[(bounds[rest] + top_at)[:, None] + np.arange(near, span)]
-            rows, cols = np.divmod(np.flatnonzero(far == hi >> 8), span - near)
-            self._keep_first(out, rest[rows], bounds[rest[rows]] + near + cols, hi)
         return out
 
     def _keep_first(self, out: np.ndarray, rows: np.ndarray, q: np.ndarray, hi: int) -> None:

@@ -41,6 +41,7 @@ def parse(line: str, state: dict) -> Parsed | None:
     return parsed(LINUX, match(RULES, text), stamp=stamp, text=text, **host_columns(host), message_id=m["message_id"])
 
 
+# tried on every line: "type=" first lets the regex engine skip to it (a leading \b would not)
 LINUX = LineFormat("linux-audit", "linux", ("op=SA-", "op=SAD-"), parse,
-                   continues=re.compile(r"\btype=(?:MAC_IPSEC_EVENT|1415)\b"))
+                   continues=re.compile(r"type=(?<!\wtype=)(?:MAC_IPSEC_EVENT|1415)\b"))
 FORMATS = (LINUX,)

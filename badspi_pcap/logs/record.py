@@ -64,14 +64,11 @@ def parsed(fmt: LineFormat, found: tuple[Rule, dict] | None, *, stamp: Stamp | N
     if found is None or found[0].kind is None:
         return Parsed(fmt.name, fmt.vendor, None, [], stamp, text)
     rule, groups = found
-    rows = normalise(groups, rule.const)
-    for row in rows:
-        for key, value in common.items():
-            if value is not None:
-                row.setdefault(key, value)
-        if rule.message_id:
-            row["message_id"] = rule.message_id
-        row["vendor"], row["kind"], row["text"] = fmt.vendor, rule.kind, text
+    given = {key: value for key, value in common.items() if value is not None}
+    fixed = {"vendor": fmt.vendor, "kind": rule.kind, "text": text}
+    if rule.message_id:
+        fixed["message_id"] = rule.message_id
+    rows = [{**given, **row, **fixed} for row in normalise(groups, rule.const)]
     return Parsed(fmt.name, fmt.vendor, rule.kind, rows, stamp, text)
 
 

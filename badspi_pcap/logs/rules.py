@@ -23,6 +23,7 @@ anything else in EVENT_TEXT    kept as text
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ def auto_u32(text: str | None) -> int | None:
     return dec_u32(text)
 
 
+@functools.lru_cache(maxsize=1 << 16)   # a log names few addresses, many times
 def address(text: str | None) -> str | None:
     """Address as written, without brackets or a port; IPs in canonical form."""
     if not text:
@@ -115,26 +117,10 @@ def proto(text: str | None) -> str | None:
 def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | None = None) -> list[dict]:
     """Named groups -> one event row, or two when the line names an in and an out SPI."""
     row: dict = dict(const or {})
-    for name in EVENT_TEXT:
-        value = groups.get(name)
+    for name, column, convert in _steps(tuple(groups)):
+        value = groups[name]
         if value:
-            row[name] = value.strip()
-    for name in ("src", "dst", "peer"):
-        if groups.get(name):
-            row[name] = address(groups[name])
-    if groups.get("proto"):
-        row["proto"] = proto(groups["proto"])
-    if groups.get("direction"):
-        row["direction"] = direction(groups["direction"])
-    for column, parse, names in (("spi", hex_u32, ("spi",)), ("spi", auto_u32, ("spi_auto",)),
-                                 ("spi", dec_u32, ("spi_dec",)), ("seq", hex_u32, ("seq",)),
-                                 ("seq", auto_u32, ("seq_auto",)), ("seq", dec_u32, ("seq_dec",)),
-                                 ("tunnel_id", hex_u32, ("tunnel_hex",)),
-                                 ("tunnel_id", dec_u32, ("tunnel_dec",)), ("conn_id", dec_u32, ("conn_id",)),
-                                 ("length", dec_u32, ("length",)), ("lifetime_s", dec_u32, ("lifetime",))):
-        for name in names:
-            if groups.get(name):
-                row[column] = parse(groups[name])
+            row[column] = convert(value)
     local = address(groups.get("local"))
     if local and row.get("peer") and row.get("direction") and "src" not in row:
         inbound = row["direction"] == "in"
@@ -143,6 +129,23 @@ def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | No
         return [_with_direction(row, "in", groups.get("spi_in"), local),
                 _with_direction(row, "out", groups.get("spi_out"), local)]
     return [row]
+
+
+# group -> (column, converter), in the order they are applied (a later one wins a column)
+_STEPS = (tuple((name, name, str.strip) for name in EVENT_TEXT)
+          + tuple((name, name, address) for name in ("src", "dst", "peer"))
+          + (("proto", "proto", proto), ("direction", "direction", direction),
+             ("spi", "spi", hex_u32), ("spi_auto", "spi", auto_u32), ("spi_dec", "spi", dec_u32),
+             ("seq", "seq", hex_u32), ("seq_auto", "seq", auto_u32), ("seq_dec", "seq", dec_u32),
+             ("tunnel_hex", "tunnel_id", hex_u32), ("tunnel_dec", "tunnel_id", dec_u32),
+             ("conn_id", "conn_id", dec_u32), ("length", "length", dec_u32),
+             ("lifetime", "lifetime_s", dec_u32)))
+
+
+@functools.lru_cache(maxsize=None)   # one entry per rule regex: its group names
+def _steps(names: tuple[str, ...]) -> tuple[tuple, ...]:
+    """The steps of ``_STEPS`` for groups a regex has."""
+    return tuple(step for step in _STEPS if step[0] in names)
 
 
 def _with_direction(row: dict, way: str, spi: str | None, local: str | None) -> dict:

@@ -101,7 +101,8 @@ RULES["00041"] = RULES["00040"]
 SYSLOG = re.compile(
     r"NetScreen device_id=(?P<device>\S*)\s+(?:\[(?P<vsys>[^\]]*)\])?system-(?:(?P<severity>[a-z]+)-)?"
     r"(?P<message_id>\d{5})(?:\((?P<flavour>[^)]*)\))?: ?(?P<payload>.*)")
-DEVICE_TIME = re.compile(r"\s*\((?P<date>\d{4}-\d\d-\d\d) (?P<hms>\d\d:\d\d:\d\d)\)\s*$")
+# starts at "(" (a leading \s* would be tried at every position): strip the spaces before it
+DEVICE_TIME = re.compile(r"\((?P<date>\d{4}-\d\d-\d\d) (?P<hms>\d\d:\d\d:\d\d)\)\s*$")
 LEVELS = r"alert|crit|critical|info|information|notif|notification|warn|warning|emer|emergency|err|error|debug"
 EVENT_ROW = re.compile(
     rf"(?P<date>\d{{4}}-\d\d-\d\d) +(?P<hms>\d\d:\d\d:\d\d) +(?:(?P<module>[A-Za-z][\w-]*) +)?"
@@ -129,7 +130,7 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     header, host = envelope(line)
     stamp = iso_stamp(own["date"], own["hms"]) if own else header
     if own:
-        payload = payload[:own.start()]
+        payload = payload[:own.start()].rstrip()
     device = m["device"] or None
     relay = next(iter(host_columns(host).values()), None) if host and host.rstrip(":") != device else None
     return _payload_event(SCREENOS_SYSLOG, m["message_id"], payload, stamp,

@@ -65,6 +65,7 @@ def parse_offset(text: str | None) -> int | None:
 _OFFSET = re.compile(r"(?P<sign>[+-])(?P<h>\d{1,2}):?(?P<m>\d\d)?")
 
 
+@functools.lru_cache(maxsize=1 << 14)   # lines come in bursts of the same second
 def iso_stamp(date: str, hms: str, frac: str | None = None, offset: str | None = None) -> Stamp | None:
     """'2021-06-30', '12:08:35' (+ fraction, offset) -> Stamp, None when out of range."""
     nanos = clock_nanos(hms, frac)
@@ -74,6 +75,7 @@ def iso_stamp(date: str, hms: str, frac: str | None = None, offset: str | None =
     return Stamp(int(date[0:4]), month, day, nanos, parse_offset(offset))
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def month_stamp(month: str, day: str, year: str | None, hms: str, frac: str | None,
                 offset: str | None = None) -> Stamp | None:
     """'Jun', '30', year or None, '12:08:36' -> Stamp (classic syslog / Cisco headers)."""

@@ -131,3 +131,33 @@ def test_table_built_in_small_chunks_is_the_same(monkeypatch, path):
     whole = read_capture(path)
     monkeypatch.setattr(collect, "CHUNK_ROWS", 7)
     same(read_capture(path), whole)
+
+
+@pytest.fixture(scope="module")
+def million(tmp_path_factory):
+    """The benchmark's 1M-packet capture (bench/make_capture.py), as pcap and as pcapng."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from make_capture import generate
+    folder = tmp_path_factory.mktemp("million")
+    out = {}
+    for fmt in ("pcap", "pcapng"):
+        path = folder / f"bench.{fmt}"
+        out[fmt] = (path, generate(str(path), 1_000_000, seed=1, fmt=fmt, quiet=True, sidecar=False))
+    yield out
+    for path, _ in out.values():
+        path.unlink()
+
+
+def test_million_packets_one_core_many_cores_pcap_pcapng_and_scapy_agree(million):
+    pcap, info = million["pcap"]
+    pcapng, _ = million["pcapng"]
+    one = read_capture(pcap)
+    assert one.counts.frames == 1_000_000 and len(one.packets) == info["relevant"] and not one.skipped
+    ng = read_capture(pcapng)
+    pd.testing.assert_frame_equal(ng.packets.drop(columns="capture"), one.packets.drop(columns="capture"))
+    assert ng.counts == one.counts
+    same(read_capture(pcap, jobs=2), one)
+    same(read_capture(pcapng, jobs=2), ng)
+    ref = read_capture(pcapng, engine="scapy")   # Scapy's reader: the reference for the own walk
+    pd.testing.assert_frame_equal(ref.packets, ng.packets)
+    assert ref.counts == ng.counts

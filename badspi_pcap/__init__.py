@@ -16,22 +16,56 @@ Public API (plain functions from files or tables to pandas DataFrames):
 - ``plot_timeline(analysis, tunnel)`` and ``plot_offset_histogram(analysis)``: matplotlib
   figures (needs the ``notebook`` extra); an ``Analysis`` shows itself as HTML in Jupyter.
 """
-from .analyze import Analysis, Correlation, analyze, correlate
-from .causes import CAUSES, Thresholds
-from .capture import CaptureRead, CaptureWarning, read_capture, read_packets
-from .diagnose import classify_lines, diagnose
-from .errors import BadspiError, InputError, Skipped, UsageError
-from .logs import parse_logs, read_events
-from .options import AnalysisOptions
-from .report.plots import plot_offset_histogram, plot_timeline
-from .sa import parse_sas, read_sas
-from .counters import counter_deltas
-from .sequence import sequence_summary, sequence_table
-from .summary import icmp_summary, ike_summary, sa_summary
+import sys
+import types
+from importlib import import_module
+
+# Imported when first used (PEP 562), so that `badspi --help` and small commands do not
+# pay for pandas, pyarrow and Scapy: name -> module that defines it.
+_LAZY = {
+    "Analysis": ".analyze", "AnalysisOptions": ".options", "CAUSES": ".causes", "Thresholds": ".causes", "Correlation": ".analyze", "analyze": ".analyze", "correlate": ".analyze",
+    "CaptureRead": ".capture", "CaptureWarning": ".capture", "read_capture": ".capture", "read_packets": ".capture",
+    "classify_lines": ".diagnose", "diagnose": ".diagnose",
+    "BadspiError": ".errors", "InputError": ".errors", "Skipped": ".errors", "UsageError": ".errors",
+    "parse_logs": ".logs", "read_events": ".logs",
+    "plot_offset_histogram": ".report.plots", "plot_timeline": ".report.plots",
+    "parse_sas": ".sa", "read_sas": ".sa",
+    "icmp_summary": ".summary", "ike_summary": ".summary", "sa_summary": ".summary",
+    "sequence_table": ".sequence", "sequence_summary": ".sequence", "counter_deltas": ".counters",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    try:  # a submodule used as an attribute (badspi_pcap.schema)
+        return import_module(f".{name}", __name__)
+    except ModuleNotFoundError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """``analyze`` and ``diagnose`` are functions named like their modules: importing the
+    module sets the package attribute to the module, so these two are looked up here."""
+
+    def __getattribute__(self, name: str):
+        if name in ("analyze", "diagnose"):
+            return getattr(import_module(f"{__name__}.{name}"), name)
+        return super().__getattribute__(name)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
-    "Analysis", "AnalysisOptions", "BadspiError", "CAUSES", "Thresholds", "CaptureRead", "CaptureWarning", "Correlation", "InputError", "Skipped",
-    "UsageError", "analyze", "classify_lines", "correlate", "diagnose", "icmp_summary", "ike_summary",
+    "Analysis", "AnalysisOptions", "BadspiError", "CAUSES", "CaptureRead", "CaptureWarning", "Correlation",
+    "InputError", "Skipped", "Thresholds", "UsageError", "analyze", "classify_lines", "correlate", "diagnose", "icmp_summary", "ike_summary",
     "parse_logs", "parse_sas", "plot_offset_histogram", "plot_timeline", "read_capture", "read_events",
     "read_packets", "read_sas", "sa_summary", "sequence_summary", "sequence_table", "counter_deltas",
 ]

@@ -106,7 +106,7 @@ class Analysis:
 
 def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = None, sas: Iterable | None = None,
             options: AnalysisOptions | None = None, *, thresholds: Thresholds | None = None, progress=None,
-            **option_values) -> Analysis:
+            jobs: int | None = None, **option_values) -> Analysis:
     """Read, correlate and diagnose.  ``events``/``sas`` are log and SA-table files;
     ``captures`` are capture files or ``CaptureRead``s already read (``read_capture``).
 
@@ -114,13 +114,14 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     (seconds, or '1h2m3s') overrides the estimate; ``log_tz`` is the time zone the
     device logs in; ``log_self`` means every bad packet is logged (no rate limit);
     ``screenos_version`` (e.g. '5.2.0r1') sharpens the embedded-ICMP verdict and is
-    otherwise read from `get system`/`get tech` output among the files.
+    otherwise read from `get system`/`get tech` output among the files.  ``jobs``:
+    processes per big capture (see ``read_capture``).
     """
     options = replace(options or AnalysisOptions(), **option_values)
     items = _paths(captures)
     names = iter(capture_names([p for p in items if not isinstance(p, CaptureRead)]))
     reads = [p if isinstance(p, CaptureRead) else read_capture(p, name=next(names), engine=options.engine,
-                                                                progress=progress)
+                                                                progress=progress, jobs=jobs)
              for p in items]
     packets = pd.concat([r.packets for r in reads], ignore_index=True) if reads else schema.empty(schema.PACKETS)
     skipped = [s for r in reads for s in r.skipped]

@@ -53,7 +53,7 @@ def terminal():
     return Console(stderr=True)
 
 
-def read_captures_with_progress(paths, engine: str = "auto"):
+def read_captures_with_progress(paths, engine: str = "auto", jobs: int | None = None):
     """Read captures one by one with a progress bar; returns the CaptureRead list."""
     from .capture import capture_names, read_capture
 
@@ -68,7 +68,7 @@ def read_captures_with_progress(paths, engine: str = "auto"):
                 advance(pos - done[0])
                 done[0] = pos
 
-            results.append(read_capture(path, name=name, engine=engine, progress=moved))
+            results.append(read_capture(path, name=name, engine=engine, progress=moved, jobs=jobs))
     return results
 
 
@@ -82,10 +82,12 @@ def echo_skipped(results) -> None:
 @click.argument("captures", nargs=-1, required=True, type=PATH)
 @report_options
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True,
-              help="auto: own fast walk for pcap, Scapy for pcapng; scapy: Scapy for both.")
+              help="auto: the own fast walk for pcap and pcapng; scapy: Scapy's reader for both.")
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Processes per big uncompressed capture (0: one per core).")
 @click.option("--replay-window", type=click.IntRange(min=0), default=32, show_default=True,
               help="Receiver's anti-replay window (packets) for the sequence table's drops.")
-def packets(captures, fmt, output, engine, replay_window):
+def packets(captures, fmt, output, engine, jobs, replay_window):
     """Read captures and summarise their IPsec packets per SA, ICMP errors and IKE.
 
     Prints one block per capture; -o writes the report (.txt, .json) or every
@@ -101,7 +103,7 @@ def packets(captures, fmt, output, engine, replay_window):
     from .summary import icmp_summary, ike_summary, sa_summary, spi_text
 
     check_outputs(captures, [("-o", output, OUTPUT_SUFFIXES)])
-    results = read_captures_with_progress(list(captures), engine)
+    results = read_captures_with_progress(list(captures), engine, jobs)
     blocks, report = [], {"captures": []}
     for r in results:
         p = r.packets
@@ -330,8 +332,10 @@ CHECK_UNEXPLAINED = 20
               help="Write a self-contained HTML report (verdicts, evidence, timeline plots) to this file.")
 @click.option("--check", is_flag=True, help="Exit with the code of the main cause found (see README), for scripts.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
+@click.option("-j", "--jobs", type=click.IntRange(min=0), default=1, show_default=True,
+              help="Processes per big uncompressed capture (0: one per core).")
 def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_format, log_self, rate_limit,
-            screenos_version, replay_window, fmt, output, evidence, report, check, engine):
+            screenos_version, replay_window, fmt, output, evidence, report, check, engine, jobs):
     """Explain the bad-SPI lines of a gateway log with the capture taken near it.
 
     Without --events, reports what the capture alone shows (ICMP errors quoting IPsec,
@@ -360,7 +364,7 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
             advance(pos - last[0])
             last[0] = pos
 
-        result = run_analysis(paths, list(event_files), list(sa_files), options, progress=moved)
+        result = run_analysis(paths, list(event_files), list(sa_files), options, progress=moved, jobs=jobs)
     if fmt == "json":
         from .report.jsonout import render_json
         text = render_json(result)

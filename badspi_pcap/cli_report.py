@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
 
 from .errors import UsageError
 from .output import FORMATS as TABLE_SUFFIXES
 from .output import atomic_path, output_format, write_table
+
+if TYPE_CHECKING:  # imported where used, so that `badspi --help` stays light
+    import pandas as pd
 
 REPORT_SUFFIXES = {".txt": "text", ".json": "json"}
 OUTPUT_SUFFIXES = tuple(REPORT_SUFFIXES) + tuple(TABLE_SUFFIXES)   # what -o may end in

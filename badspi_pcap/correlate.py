@@ -82,6 +82,8 @@ def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame) -> ClockO
     second), so stray pairs (a reused SPI, an unrelated packet) do not move it.
     """
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()]
+    if bad.empty:  # nothing to pair (a capture checked without logs): skip building references
+        return ClockOffset(0.0, "assumed", 0, 0, 0.0)
     refs = references(packets)
     half_second = 0.5 if whole_second_log(events) else 0.0
     for method, pairs in (
@@ -179,7 +181,8 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
     """
-    icmp = packets[quotes_ipsec(packets)]
+    icmp = packets[packets["kind"] == "icmp-error"]   # the few rows quotes_ipsec can select
+    icmp = icmp[quotes_ipsec(icmp)]
     local = set(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"].dropna())
     peers = set(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"].dropna())
     if sas is not None and len(sas):
@@ -187,11 +190,8 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     peers -= local
     if peers:
         esp = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp", "ike"])]
-        for a, b in zip(esp["src"], esp["dst"]):
-            if a in peers and b not in peers:
-                local.add(b)
-            elif b in peers and a not in peers:
-                local.add(a)
+        from_peer, to_peer = esp["src"].isin(peers).to_numpy(bool), esp["dst"].isin(peers).to_numpy(bool)
+        local |= set(esp.loc[from_peer & ~to_peer, "dst"]) | set(esp.loc[to_peer & ~from_peer, "src"])
     return local
 
 
@@ -352,6 +352,8 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
     """Where the packets that made the device log a line went: the destination of an
     ICMP error matched to the line, else of the ESP/AH packet the line names exactly
     (unless the device itself sent that packet)."""
+    if matches.empty:
+        return set()
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
     hit = packets.merge(pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates(), on=["capture", "frame"])

@@ -14,13 +14,12 @@ import errno
 import os
 import tempfile
 from pathlib import Path
-from typing import Iterable
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Iterable
 
 from .errors import OutputError, UsageError, os_error_text
+
+if TYPE_CHECKING:  # pandas and pyarrow are imported by the functions that write
+    import pandas as pd
 
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -45,12 +44,18 @@ def neutralise_formula(value):
 
 
 def _categorical(dtype) -> bool:
+    import pandas as pd
+    import pyarrow as pa
     return isinstance(dtype, pd.CategoricalDtype) or (
         isinstance(dtype, pd.ArrowDtype) and pa.types.is_dictionary(dtype.pyarrow_dtype))
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
     """Write ``df`` to ``path`` in the format its suffix names, atomically."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     fmt = output_format(path)
     path = Path(path)
     with atomic_path(path) as tmp:

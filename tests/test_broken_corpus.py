@@ -69,7 +69,7 @@ def _boundaries(source: str, engine: str) -> list[int]:
 def test_cut_at_every_record_boundary(source, tmp_path):
     data = CUT[source].read_bytes()
     spans = record_spans(source, data)
-    engines = ("auto", "scapy") if kind(source) == "pcap" else ("auto",)  # pcapng is Scapy's either way
+    engines = ("auto", "scapy") if kind(source) in ("pcap", "pcapng") else ("auto",)
     path = tmp_path / ("cut" + CUT[source].suffix)
     for engine in engines:
         want = original(source, engine)

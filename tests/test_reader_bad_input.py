@@ -116,22 +116,37 @@ def test_caplen_beyond_the_file(tmp_path):
     assert "last record truncated: 60 of 5000 bytes present" in got.skipped[0].reason
 
 
-def test_pcapng_block_length_lies(tmp_path):
+def _pcapng_with_lying_block(length: int) -> tuple[bytes, int]:
+    """The capture as pcapng, the 11th enhanced packet block's length set to ``length``."""
     data = bytearray(pcapng_bytes([(1, 6, FRAMES)]))
-    # Find the 11th enhanced packet block and make its length absurd.
     off, seen = 0, 0
     while True:
         btype, blen = struct.unpack_from("<II", data, off)
         if btype == 6:
             seen += 1
             if seen == 11:
-                struct.pack_into("<I", data, off + 4, 0xFFFFFFF0)
-                break
+                struct.pack_into("<I", data, off + 4, length)
+                return bytes(data), off
         off += blen
-    got = read_capture(_write(tmp_path, bytes(data), "x.pcapng"))
-    assert got.counts.frames == 10
-    same_rows(got.packets, GOOD[GOOD["frame"] <= 10])
-    assert got.skipped and any("Scapy" in s.reason for s in got.skipped)
+
+
+@pytest.mark.parametrize("length", [0xFFFFFFF0, 8, 13, 64])
+def test_pcapng_block_length_lies(tmp_path, length):
+    # The own walk (engine auto) skips the damaged block and goes on, like the pcap walk;
+    # Scapy's reader stops there.  Both keep frames 1-10 as they are.
+    data, bad = _pcapng_with_lying_block(length)
+    got = read_capture(_write(tmp_path, data, "x.pcapng"))
+    assert [s.where for s in got.skipped] == [f"offset {bad}"]
+    problem = (f"block length {length} at its start but" if length == 64 else f"impossible block length {length}")
+    assert f"corrupt block ({problem}" in got.skipped[0].reason and "skipped" in got.skipped[0].reason
+    assert got.counts.frames == len(FRAMES) - 1
+    expected = GOOD[GOOD["frame"] != 11].copy()
+    expected.loc[expected["frame"] > 11, "frame"] -= 1
+    same_rows(got.packets, expected)
+    ref = read_capture(_write(tmp_path, data, "x.pcapng"), engine="scapy")
+    assert ref.counts.frames == 10
+    same_rows(ref.packets, GOOD[GOOD["frame"] <= 10])
+    assert ref.skipped
 
 
 def test_truncated_gzip_keeps_what_came_before(tmp_path):

@@ -13,19 +13,22 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
 import pandas as pd
-import pyarrow as pa
 
 from .. import schema
 from ..compressed import DecompressionLimit
 from ..errors import InputError, Skipped, UsageError
-from .decode import BatchCounts, decode_batch
+from . import parallel
+from .collect import Collected
+from .decode import BatchCounts
 from .linklayer import linktype_name
 from .netscreen import iter_netscreen
 from .pcap import PcapHeader, iter_pcap
+from .pcapng import iter_pcapng, section_header
 from .scapy_reader import iter_scapy
 from .source import open_capture
 
 ENGINES = ("auto", "scapy")
+OWN_WALKS = {"pcap": (PcapHeader, iter_pcap), "pcapng": (section_header, iter_pcapng)}  # header check, walk
 
 
 class CaptureWarning(UserWarning):
@@ -66,11 +69,11 @@ class CaptureRead:
 def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: str = "auto",
                  progress: Callable[[int], None] | None = None, stream: BinaryIO | None = None,
                  size: int | None = None, decompression_limit: DecompressionLimit | bool | None = None,
-                 ) -> CaptureRead:
+                 jobs: int | None = None) -> CaptureRead:
     """Read one capture file.
 
-    ``engine="auto"`` walks classic pcap with the project's own reader and uses Scapy's
-    raw reader for pcapng; ``engine="scapy"`` uses Scapy for both (the reference).
+    ``engine="auto"`` walks pcap and pcapng with the project's own readers;
+    ``engine="scapy"`` uses Scapy's raw readers for both (the reference).
     ``progress`` is called with the number of bytes of the file consumed so far.
     Raises InputError when the file cannot be read at all; damage after a readable
     start is reported in ``skipped`` and everything before it is kept.
@@ -80,6 +83,8 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     (beyond 64 MiB) or past 64 GiB, keeping what came before: None for that default
     (lifted by the environment variable BADSPI_NO_DECOMPRESSION_LIMIT=1), False for no
     limit, or a ``DecompressionLimit``.
+    ``jobs`` > 1 reads a big (32 MiB or more) uncompressed pcap or pcapng file in byte
+    ranges on that many processes (0: one per core); the table is the same as on one.
     """
     if engine not in ENGINES:
         raise UsageError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -88,30 +93,29 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     opened = open_capture(path, stream=stream, decompression_limit=decompression_limit)
     skipped: list[Skipped] = []
     tick = (lambda: progress(opened.raw.tell())) if progress else None
+    got = None
     try:
         if opened.format == "netscreen":
             batches, used = iter_netscreen(opened.stream, name, skipped, tick), "netscreen"
-        elif opened.format == "pcap" and engine == "auto":
+        elif opened.format in OWN_WALKS and engine == "auto":
+            check, walk = OWN_WALKS[opened.format]
             try:
-                PcapHeader(opened.head)
+                check(opened.head)
             except ValueError as e:
                 raise InputError(f"{path}: {e}") from None
-            batches, used = iter_pcap(opened.stream, name, skipped, tick), "own"
+            used = "own"
+            whole = os.path.getsize(path) if stream is None and opened.compression is None else 0
+            if parallel.can_split(whole, _jobs(jobs)):
+                got, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
+                skipped.extend(more)
+            else:
+                batches = walk(opened.stream, name, skipped, tick)
         else:
             batches, used = iter_scapy(opened.stream, opened.format, name, skipped, tick), "scapy"
-        tables, counts, linktypes = [], BatchCounts(), {}
-        first = last = None
-        for batch in _guarded(batches, path, opened.compression, skipped, name):
-            table, c = decode_batch(batch, name)
-            tables.append(table)
-            counts.add(c)
-            for lt in set(batch.linktype.tolist()):
-                key = linktype_name(lt)
-                linktypes[key] = linktypes.get(key, 0) + int((batch.linktype == lt).sum())
-            if len(batch):
-                lo, hi = int(batch.time_ns.min()), int(batch.time_ns.max())
-                first = lo if first is None else min(first, lo)
-                last = hi if last is None else max(last, hi)
+        if got is None:
+            got = Collected(name)
+            for batch in _guarded(batches, path, opened.compression, skipped, name):
+                got.add(batch)
         size = os.path.getsize(path) if size is None else size
         error = getattr(opened.stream, "error", None)
         limited = getattr(opened.stream, "limited", None)
@@ -125,16 +129,23 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
             skipped.append(Skipped(name, "reader", f"{opened.compression}: {trailing}"))
     finally:
         opened.close()
+    counts = got.counts
     for lt, n in counts.unsupported_linktype.items():
         skipped.append(Skipped(name, "link layer", f"{n} frames of unsupported {linktype_name(lt)} not decoded", n))
     if counts.frames == 0 and not skipped:
         skipped.append(Skipped(name, "file", "no packets in the capture"))
-    table = pa.concat_tables(tables) if tables else schema.PACKETS.empty_table()
+    table = got.table()
     return CaptureRead(
         capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
-        packets=schema.to_frame(table), counts=counts, linktypes=linktypes,
-        first_time=_ts(first), last_time=_ts(last), size=size, skipped=skipped,
+        packets=schema.to_frame(table), counts=counts, linktypes=got.linktypes,
+        first_time=_ts(got.first), last_time=_ts(got.last), size=size, skipped=skipped,
     )
+
+
+def _jobs(jobs: int | None) -> int:
+    if jobs is not None and jobs < 0:
+        raise UsageError(f"jobs must be 0 (one per core) or more, not {jobs}")
+    return (os.cpu_count() or 1) if jobs == 0 else (jobs or 1)
 
 
 def _guarded(batches, path, compression, skipped: list[Skipped], name: str):
@@ -153,18 +164,18 @@ def _ts(ns: int | None):
 
 
 def read_packets(paths: str | os.PathLike | Iterable[str | os.PathLike], *, engine: str = "auto",
-                 decompression_limit: DecompressionLimit | bool | None = None) -> pd.DataFrame:
+                 decompression_limit: DecompressionLimit | bool | None = None, jobs: int | None = None) -> pd.DataFrame:
     """The ``packets`` table of one or more captures (see README for the columns).
 
     Damage inside a capture is reported with a ``CaptureWarning`` per problem; files
-    that cannot be read at all raise InputError.  ``decompression_limit``: as for
-    ``read_capture``.
+    that cannot be read at all raise InputError.  ``decompression_limit`` and ``jobs``:
+    as for ``read_capture``.
     """
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     names = capture_names(paths)
     frames = []
     for path, name in zip(paths, names):
-        result = read_capture(path, name=name, engine=engine, decompression_limit=decompression_limit)
+        result = read_capture(path, name=name, engine=engine, decompression_limit=decompression_limit, jobs=jobs)
         for s in result.skipped:
             warnings.warn(str(s), CaptureWarning, stacklevel=2)
         frames.append(result.packets)

@@ -90,38 +90,72 @@ class Fields:
         # A read that fails the bounds check gathers from offset 0 instead (and is masked),
         # so the buffer only needs padding when it is shorter than the widest read.
         self._padded = batch.buf if len(batch.buf) >= 16 else np.concatenate([batch.buf, np.zeros(16, np.uint8)])
+        # element i = the 16/32-bit big-endian value at byte i: one gather per field
+        self._u16 = _unaligned(self._padded, ">u2")
+        self._u32 = _unaligned(self._padded, ">u4")
+        self._u64 = _unaligned(self._padded, ">u8")
+        self._ends: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def _limit(self, rows: np.ndarray, size: int) -> np.ndarray:
+        """Per row, one past the last offset a ``size``-byte read may start at, as uint64
+        (0 when none may), remembered: the same rows are read many times."""
+        key = (id(rows), size)
+        hit = self._ends.get(key)
+        if hit is None or hit[0] is not rows:
+            hit = self._ends[key] = (rows, np.maximum(self.end[rows] - (size - 1), 0).view(np.uint64))
+        return hit[1]
 
     def has(self, pos: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
-        return (pos >= 0) & (pos + size <= self.end[rows])
+        # 0 <= pos <= end - size in one comparison: a negative pos is a huge unsigned one
+        return np.asarray(pos, dtype=np.int64).view(np.uint64) < self._limit(rows, size)
 
     def _gather(self, pos: np.ndarray, size: int, rows: np.ndarray):
         ok = self.has(pos, size, rows)
-        return np.where(ok, pos, 0), ok
+        whole = bool(ok.all())   # the usual case: no masking needed
+        return (pos if whole else np.where(ok, pos, 0)), ok, whole
 
     def u8(self, pos, rows):
-        safe, ok = self._gather(pos, 1, rows)
-        return np.where(ok, self._padded[safe], 0).astype(np.int64), ok
+        safe, ok, whole = self._gather(pos, 1, rows)
+        v = self._padded[safe].astype(np.int64)
+        return (v if whole else np.where(ok, v, 0)), ok
 
     def u16(self, pos, rows):
-        safe, ok = self._gather(pos, 2, rows)
-        p = self._padded
-        v = (p[safe].astype(np.int64) << 8) | p[safe + 1]
-        return np.where(ok, v, 0), ok
+        safe, ok, whole = self._gather(pos, 2, rows)
+        v = self._u16[safe].astype(np.int64)
+        return (v if whole else np.where(ok, v, 0)), ok
 
     def u32(self, pos, rows):
-        safe, ok = self._gather(pos, 4, rows)
-        p = self._padded
-        v = (
-            (p[safe].astype(np.int64) << 24)
-            | (p[safe + 1].astype(np.int64) << 16)
-            | (p[safe + 2].astype(np.int64) << 8)
-            | p[safe + 3]
-        )
-        return np.where(ok, v, 0), ok
+        safe, ok, whole = self._gather(pos, 4, rows)
+        v = self._u32[safe].astype(np.int64)
+        return (v if whole else np.where(ok, v, 0)), ok
+
+    def u64(self, pos: np.ndarray) -> np.ndarray:
+        """8 bytes at ``pos``, unchecked: only for offsets ``has`` said are inside."""
+        return self._u64[pos]
 
     def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
         """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
-        safe, ok = self._gather(pos, size, rows)
-        out = self._padded[safe[:, None] + np.arange(size)]
-        out[~ok] = 0
+        safe, ok, whole = self._gather(pos, size, rows)
+        if size % 8 == 0:   # whole 64-bit words: one gather per 8 bytes
+            words = np.stack([self._u64[safe + k] for k in range(0, size, 8)], axis=1)
+            out = words.astype(">u8").view(np.uint8).reshape(len(safe), size)
+        else:
+            out = self._padded[safe[:, None] + np.arange(size)]
+        if not whole:
+            out[~ok] = 0
         return out, ok
+
+
+def _unaligned(data: np.ndarray, dtype: str) -> np.ndarray:
+    """Element i = the value at byte i (any alignment), so one gather reads a field."""
+    size = np.dtype(dtype).itemsize
+    return np.ndarray(shape=(max(len(data) - size + 1, 0),), dtype=dtype, buffer=data, strides=(1,))
+
+
+def among(values: np.ndarray, items) -> np.ndarray:
+    """``np.isin`` for a few constants, without its sorting."""
+    items = tuple(items)
+    out = values == items[0]
+    for item in items[1:]:
+        out |= values == item
+    return out

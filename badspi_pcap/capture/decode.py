@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
-from .. import schema
-from .batch import Fields, FrameBatch
-from .ip import address_strings, parse_ip
+from .batch import Fields, FrameBatch, among
+from .ip import parse_ip
 from .linklayer import SUPPORTED, locate_ip
+from .rows import Rows, rows_table
 
 ESP, AH, UDP, TCP, ICMP, ICMPV6 = 50, 51, 17, 6, 1, 58
 IKE_PORT, NATT_PORT = 500, 4500
@@ -69,39 +68,30 @@ class BatchCounts:
             self.unsupported_linktype[k] = self.unsupported_linktype.get(k, 0) + v
 
 
-class _Columns:
-    """Column arrays for the kept rows, each with a validity mask."""
-
-    def __init__(self, n: int):
-        self.n = n
-        self.values: dict[str, np.ndarray] = {}
-        self.valid: dict[str, np.ndarray] = {}
-
-    def set(self, name: str, at: np.ndarray, values, valid=True) -> None:
-        if name not in self.values:
-            self.values[name] = np.zeros(self.n, dtype=np.int64)
-            self.valid[name] = np.zeros(self.n, dtype=bool)
-        self.values[name][at] = values
-        self.valid[name][at] = valid
-
-    def arrow(self, name: str, type_: pa.DataType) -> pa.Array:
-        if name not in self.values:
-            return pa.nulls(self.n, type=type_)
-        values = self.values[name]
-        if pa.types.is_boolean(type_):
-            values = values.astype(bool)
-        return pa.array(values, type=type_, mask=~self.valid[name])
-
-
 def decode_batch(batch: FrameBatch, capture: str) -> tuple[pa.Table, BatchCounts]:
+    """The ``packets`` rows of one batch as an Arrow table, and the batch's counts."""
+    rows, counts = decode_rows(batch)
+    return packets_table(rows, capture), counts
+
+
+def packets_table(rows: Rows, capture: str) -> pa.Table:
+    """The ``packets`` table of decoded rows (of one batch or of a whole capture); the
+    rows are used up."""
+    return rows_table(rows, capture, KINDS, ["-"] + NOTES[1:], _exchange_name)
+
+
+def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
+    """The rows of the IPsec-relevant frames of a batch (NumPy arrays), and the counts."""
     n = len(batch)
     counts = BatchCounts(frames=n, truncated=int(np.count_nonzero(batch.caplen < batch.wirelen)))
     if n == 0:
-        return schema.PACKETS.empty_table(), counts
-    unsupported = ~np.isin(batch.linktype, list(SUPPORTED))
-    if unsupported.any():
-        lts, cnt = np.unique(batch.linktype[unsupported], return_counts=True)
-        counts.unsupported_linktype = {int(a): int(b) for a, b in zip(lts, cnt)}
+        return Rows.empty(), counts
+    lt = batch.linktype
+    if not (int(lt[0]) in SUPPORTED and (lt == lt[0]).all()):  # usually one, supported
+        unsupported = ~among(lt, SUPPORTED)
+        if unsupported.any():
+            lts, cnt = np.unique(lt[unsupported], return_counts=True)
+            counts.unsupported_linktype = {int(a): int(b) for a, b in zip(lts, cnt)}
 
     f = Fields(batch)
     l3, version, vlan = locate_ip(batch, f)
@@ -141,29 +131,35 @@ def decode_batch(batch: FrameBatch, capture: str) -> tuple[pa.Table, BatchCounts
     esp_at[kind == K_ESP] = ip.l4[kind == K_ESP]
     esp_at[udp[esp_udp]] = payload[esp_udp]
 
-    icmp_type, ok_type = f.u8(ip.l4, ip_rows)
-    is_icmp_error = ok_type & (
-        ((proto == ICMP) & (ip.version == 4) & np.isin(icmp_type, ICMP_ERRORS))
-        | ((proto == ICMPV6) & (ip.version == 6) & np.isin(icmp_type, ICMPV6_ERRORS))
-    )
-    kind[is_icmp_error] = K_ICMP
+    icmp = np.flatnonzero(((proto == ICMP) & (ip.version == 4)) | ((proto == ICMPV6) & (ip.version == 6)))
+    icmp_type, ok_type = f.u8(ip.l4[icmp], ip_rows[icmp])
+    v4 = ip.version[icmp] == 4
+    is_error = ok_type & ((v4 & among(icmp_type, ICMP_ERRORS)) | (~v4 & among(icmp_type, ICMPV6_ERRORS)))
+    kind[icmp[is_error]] = K_ICMP
 
     keep = np.flatnonzero(kind > 0)
     rows = ip_rows[keep]  # frame index in the batch of each kept row
-    m = len(keep)
-    cols = _Columns(m)
     k = kind[keep]
     nt = note[keep]
+    version = ip.version[keep]
+    cols = Rows(frame=batch.frame[rows], time=batch.time_ns[rows], kind=(k - 1).astype(np.int8),
+                ip_version=version.astype(np.uint8), vlan=vlan[rows].astype(np.int32),
+                length=batch.wirelen[rows].astype(np.uint32), ip_length=ip.length[keep].astype(np.uint32),
+                note=nt)
+    _set_addresses(f, cols, ("src", "dst"), np.arange(len(rows)), rows, version, ip.addr[keep])
+    everyone = np.arange(len(rows))
+    cols.set("ip_ttl", everyone, ip.ttl[keep], ip.ttl[keep] >= 0)     # a loop lowers it on a copy
+    cols.set("ip_id", everyone, ip.ident[keep], ip.ident[keep] >= 0)
 
     # Ports of the UDP rows.
-    at = np.flatnonzero(np.isin(k, (K_ESPUDP, K_IKE, K_KEEPALIVE)))
+    at = np.flatnonzero(among(k, (K_ESPUDP, K_IKE, K_KEEPALIVE)))
     udp_index = np.searchsorted(udp, keep[at])
     cols.set("sport", at, sport[udp_index])
     cols.set("dport", at, dport[udp_index])
 
     # ESP / AH / ESP-in-UDP: SPI and sequence number.
     spi_pos = np.where(k == K_AH, ip.l4[keep] + 4, esp_at[keep])
-    at = np.flatnonzero(np.isin(k, (K_ESP, K_AH, K_ESPUDP)))
+    at = np.flatnonzero(among(k, (K_ESP, K_AH, K_ESPUDP)))
     spi, ok_spi = f.u32(spi_pos[at], rows[at])
     seq, ok_seq = f.u32(spi_pos[at] + 4, rows[at])
     cols.set("spi", at, spi, ok_spi)
@@ -171,13 +167,35 @@ def decode_batch(batch: FrameBatch, capture: str) -> tuple[pa.Table, BatchCounts
     nt[at] = np.where(ok_seq | (nt[at] != N_NONE), nt[at], N_SHORT_SEQ)
 
     _decode_ike(f, cols, np.flatnonzero(k == K_IKE), ike_at[keep], rows, nt)
-    inner = _decode_icmp(f, cols, np.flatnonzero(k == K_ICMP), ip.l4[keep], ip.version[keep], rows, nt)
+    _decode_icmp(f, cols, np.flatnonzero(k == K_ICMP), ip.l4[keep], version, rows, nt)
+    cols.note = nt.astype(np.int8)
+    return cols, counts
 
-    table = _assemble(batch, capture, f, rows, keep, k, nt, cols, ip, vlan, inner)
-    return table, counts
+
+def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, version, pos) -> None:
+    """Source and destination addresses (``pos``: the source's offset; the destination
+    follows it) of rows ``at`` (frames ``rows``) by IP version; cut off ones stay null."""
+    src, dst = names
+    v4 = np.flatnonzero(version == 4)
+    if len(v4):
+        p, r, a = pos[v4], rows[v4], at[v4]
+        both = f.has(p, 8, r)
+        if both.all():   # the usual case: one 8-byte read gives both
+            pair = f.u64(p)
+            cols.v4[src] = (a, (pair >> np.uint64(32)).astype(np.uint32))
+            cols.v4[dst] = (a, pair.astype(np.uint32))
+        else:
+            for name, q in ((src, p), (dst, p + 4)):
+                value, ok = f.u32(q, r)
+                cols.v4[name] = (a[ok], value[ok].astype(np.uint32))
+    v6 = np.flatnonzero(version == 6)
+    if len(v6):
+        for name, q in ((src, pos[v6]), (dst, pos[v6] + 16)):
+            raw, ok = f.raw(q, 16, rows[v6])
+            cols.v6[name] = (at[v6][ok], raw[ok])
 
 
-def _decode_ike(f: Fields, cols: _Columns, at, ike_pos, rows, nt) -> None:
+def _decode_ike(f: Fields, cols: Rows, at, ike_pos, rows, nt) -> None:
     if not len(at):
         return
     pos, r = ike_pos[at], rows[at]
@@ -188,20 +206,21 @@ def _decode_ike(f: Fields, cols: _Columns, at, ike_pos, rows, nt) -> None:
     msgid, ok_m = f.u32(pos + 20, r)
     major = vbyte >> 4
     cols.set("ike_version", at, major, ok_v)
-    cols.set("ike_exchange", at, exch, ok_x)
+    cols.exchange = (at[ok_x], (major * 256 + exch)[ok_x])
     cols.set("ike_msgid", at, msgid, ok_m)
     v2 = ok_f & (major == 2)
     cols.set("ike_initiator", at, (flags & 0x08) != 0, v2)
     cols.set("ike_response", at, (flags & 0x20) != 0, v2)
-    cols.set("ike_ispi_pos", at, pos, f.has(pos, 8, r))
-    cols.set("ike_rspi_pos", at, pos + 8, f.has(pos + 8, 8, r))
-    nt[at] = np.select([~complete, ok_v & ~np.isin(major, (1, 2))], [N_SHORT_IKE, N_IKE_VERSION], nt[at])
+    for name, spi_pos in (("ike_ispi", pos), ("ike_rspi", pos + 8)):
+        whole = f.has(spi_pos, 8, r)
+        cols.spis[name] = (at[whole], f.raw(spi_pos[whole], 8, r[whole])[0])
+    nt[at] = np.select([~complete, ok_v & ~among(major, (1, 2))], [N_SHORT_IKE, N_IKE_VERSION], nt[at])
 
 
-def _decode_icmp(f: Fields, cols: _Columns, at, l4, version, rows, nt):
-    """ICMP error fields and the quoted packet; returns the quoted IP headers."""
+def _decode_icmp(f: Fields, cols: Rows, at, l4, version, rows, nt) -> None:
+    """ICMP error fields and the quoted packet."""
     if not len(at):
-        return None
+        return
     pos, r = l4[at], rows[at]
     typ, _ = f.u8(pos, r)
     code, _ = f.u8(pos + 1, r)
@@ -214,6 +233,7 @@ def _decode_icmp(f: Fields, cols: _Columns, at, l4, version, rows, nt):
     cols.set("icmp_mtu", at, np.where(frag_needed, v4_mtu, v6_mtu), frag_needed | too_big)
 
     q = parse_ip(f, r, pos + 8)
+    _set_addresses(f, cols, ("inner_src", "inner_dst"), at, r, q.version, q.addr)
     cols.set("inner_proto", at, q.proto, q.ok & (q.proto >= 0))
     quoted_l4 = q.ok & ~q.later_fragment & (q.l4 >= 0)
     qend = f.end[r]
@@ -222,7 +242,7 @@ def _decode_icmp(f: Fields, cols: _Columns, at, l4, version, rows, nt):
     lp = q.l4
 
     # Ports of a quoted UDP/TCP header, and the SPI behind UDP 4500 when quoted.
-    ported = quoted_l4 & np.isin(qp, (UDP, TCP))
+    ported = quoted_l4 & among(qp, (UDP, TCP))
     s, ok_s = f.u16(lp, r)
     d, ok_d = f.u16(lp + 2, r)
     cols.set("inner_sport", at, s, ported & ok_s)
@@ -250,77 +270,6 @@ def _decode_icmp(f: Fields, cols: _Columns, at, l4, version, rows, nt):
         [N_Q_IP, N_Q_FRAG, N_Q_EXT, N_Q_SPI, N_Q_SEQ, N_Q_PORTS, N_Q_SPI],
         nt[at],
     )
-    return at, q
-
-
-def _assemble(batch, capture, f, rows, keep, k, nt, cols, ip, vlan, inner) -> pa.Table:
-    m = len(rows)
-    out = {
-        "capture": pa.DictionaryArray.from_arrays(
-            pa.array(np.zeros(m, dtype=np.int32)), pa.array([capture])).cast(pa.string()),
-        "frame": pa.array(batch.frame[rows], type=pa.int64()),
-        "time": pa.array(batch.time_ns[rows], type=pa.int64()).cast(schema.UTC_NS),
-        "kind": pa.DictionaryArray.from_arrays(pa.array((k - 1).astype(np.int32)), pa.array(KINDS)).cast(pa.string()),
-        "ip_version": pa.array(ip.version[keep], type=pa.uint8()),
-        "src": address_strings(f, rows, ip.version[keep], ip.addr[keep]),
-        "dst": address_strings(f, rows, ip.version[keep], ip.addr[keep] + np.where(ip.version[keep] == 4, 4, 16)),
-        "vlan": pa.array(vlan[rows], type=pa.uint16(), mask=vlan[rows] < 0),
-        "length": pa.array(batch.wirelen[rows], type=pa.uint32()),
-        "ip_length": pa.array(ip.length[keep], type=pa.uint32()),
-        "ip_ttl": pa.array(ip.ttl[keep], type=pa.uint8(), mask=ip.ttl[keep] < 0),
-        "ip_id": pa.array(ip.ident[keep], type=pa.uint16(), mask=ip.ident[keep] < 0),
-        "ike_ispi": _hex_column(f, rows, cols, "ike_ispi_pos"),
-        "ike_rspi": _hex_column(f, rows, cols, "ike_rspi_pos"),
-        "ike_exchange": _exchange_names(cols),
-        "note": pa.DictionaryArray.from_arrays(
-            pa.array(nt.astype(np.int32), mask=nt == N_NONE), pa.array(["-"] + NOTES[1:])
-        ).cast(pa.string()),
-    }
-    if inner is not None:
-        at, q = inner
-        qv = np.zeros(m, dtype=np.int64)
-        qv[at] = q.version
-        qaddr = np.zeros(m, dtype=np.int64)
-        qaddr[at] = q.addr
-        out["inner_src"] = address_strings(f, rows, qv, qaddr)
-        out["inner_dst"] = address_strings(f, rows, qv, qaddr + np.where(qv == 4, 4, 16))
-    arrays = []
-    for fld in schema.PACKETS:
-        if fld.name in out:
-            arrays.append(out[fld.name])
-        else:
-            arrays.append(cols.arrow(fld.name, fld.type))
-    return pa.Table.from_arrays(arrays, schema=schema.PACKETS)
-
-
-def _hex_column(f: Fields, rows, cols: _Columns, pos_name: str) -> pa.Array:
-    """8 bytes at the given positions as 16 hex digits (IKE SPIs), without a Python loop."""
-    n = len(rows)
-    if pos_name not in cols.values:
-        return pa.nulls(n, type=pa.string())
-    at = np.flatnonzero(cols.valid[pos_name])
-    raw, _ = f.raw(cols.values[pos_name][at], 8, rows[at])
-    text = np.frombuffer(raw.tobytes().hex().encode(), dtype="S16")
-    index = np.zeros(n, dtype=np.int32)
-    index[at] = np.arange(len(at), dtype=np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(index, mask=~cols.valid[pos_name]),
-                                          pa.array(text, type=pa.binary()).cast(pa.string())).cast(pa.string())
-
-
-def _exchange_names(cols: _Columns) -> pa.Array:
-    """Exchange type names (by IKE version), converting each distinct code once."""
-    n = cols.n
-    if "ike_exchange" not in cols.values:
-        return pa.nulls(n, type=pa.string())
-    valid = cols.valid["ike_exchange"]
-    at = np.flatnonzero(valid)
-    key = cols.values["ike_version"][at] * 256 + cols.values["ike_exchange"][at]
-    inverse, uniq = pd.factorize(key)
-    index = np.zeros(n, dtype=np.int32)
-    index[at] = inverse
-    names = [_exchange_name(int(k) >> 8, int(k) & 0xFF) for k in uniq]
-    return pa.DictionaryArray.from_arrays(pa.array(index, mask=~valid),
-                                          pa.array(names, type=pa.string())).cast(pa.string())
 
 
 def _exchange_name(version: int, code: int) -> str:

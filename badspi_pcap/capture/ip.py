@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .batch import Fields
+from .batch import Fields, among
 
 # IPv6 extension headers we walk over.  AH (51) and ESP (50) end the walk: they are
 # what we are looking for.
@@ -53,12 +53,20 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
     if len(v4):
         r, p = rows[v4], l3[v4]
         ihl = (b0[v4] & 0x0F) * 4
-        good = f.has(p, 20, r) & (ihl >= 20)
-        total, _ = f.u16(p + 2, r)
-        frag, _ = f.u16(p + 6, r)
-        pr, _ = f.u8(p + 9, r)
+        whole = f.has(p, 20, r)
+        good = whole & (ihl >= 20)
+        if whole.all():   # the usual case: bytes 0-7 in one read (total length, fragment), then the protocol
+            head = f.u64(p)
+            total = ((head >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
+            idv = ((head >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64)
+            frag = (head & np.uint64(0xFFFF)).astype(np.int64)
+            pr = f.u8(p + 9, r)[0]
+        else:
+            total, _ = f.u16(p + 2, r)
+            idv, _ = f.u16(p + 4, r)
+            frag, _ = f.u16(p + 6, r)
+            pr, _ = f.u8(p + 9, r)
         hops, _ = f.u8(p + 8, r)
-        idv, _ = f.u16(p + 4, r)
         ttl[v4] = np.where(good, hops, -1)
         ident[v4] = np.where(good, idv, -1)
         ok[v4] = good
@@ -79,7 +87,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
         pos = p + 40
         frag_later = np.zeros(len(v6), dtype=bool)
         for _ in range(MAX_EXTENSION_HEADERS):
-            walking = np.isin(nh, IPV6_EXTENSIONS)
+            walking = among(nh, IPV6_EXTENSIONS)
             if not walking.any():
                 break
             w = np.flatnonzero(walking)
@@ -92,7 +100,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
             # A chain cut off by the capture leaves the protocol unknown.
             nh[w] = np.where(ok_nxt & (ok_len | is_frag), nxt, -1)
             pos[w] = pos[w] + step
-        still = np.isin(nh, IPV6_EXTENSIONS)
+        still = among(nh, IPV6_EXTENSIONS)
         nh[still] = -1
         ok[v6] = good
         proto[v6] = nh

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batch import Fields, FrameBatch
+from .batch import Fields, FrameBatch, among
 
 # LINKTYPE_* values from https://www.tcpdump.org/linktypes.html
 ETHERNET, NULL, PPP, RAW, RAW_OLD1, RAW_OLD2, PPP_HDLC, LOOP, SLL, IPV4, IPV6, SLL2 = (
@@ -40,10 +40,11 @@ def locate_ip(batch: FrameBatch, f: Fields):
     ethertype = np.zeros(n, dtype=np.int64)
     lt = batch.linktype
     start = batch.start
+    rows_of = _selector(lt)
 
     # Ethernet: type at 12; SLL: protocol at 14; SLL2: protocol at 0.
     for kind, type_at, header in ((ETHERNET, 12, 14), (SLL, 14, 16), (SLL2, 0, 20)):
-        rows = np.flatnonzero(lt == kind)
+        rows = rows_of((kind,))
         if len(rows):
             etype, ok = f.u16(start[rows] + type_at, rows)
             l3[rows] = np.where(ok, start[rows] + header, -1)
@@ -51,7 +52,7 @@ def locate_ip(batch: FrameBatch, f: Fields):
     _strip_vlan_tags(f, l3, ethertype, vlan)
 
     # Raw IP and the IPv4/IPv6-only link types: the version nibble decides.
-    rows = np.flatnonzero(np.isin(lt, (RAW, RAW_OLD1, RAW_OLD2, IPV4, IPV6)))
+    rows = rows_of((RAW, RAW_OLD1, RAW_OLD2, IPV4, IPV6))
     if len(rows):
         b0, ok = f.u8(start[rows], rows)
         l3[rows] = np.where(ok, start[rows], -1)
@@ -59,16 +60,16 @@ def locate_ip(batch: FrameBatch, f: Fields):
 
     # BSD loopback: a 4-byte address family in the capturing host's byte order (NULL)
     # or network order (LOOP).  AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30.
-    rows = np.flatnonzero(np.isin(lt, (NULL, LOOP)))
+    rows = rows_of((NULL, LOOP))
     if len(rows):
         fam_be, ok = f.u32(start[rows], rows)
         fam_le = ((fam_be & 0xFF) << 24) | ((fam_be & 0xFF00) << 8) | ((fam_be >> 8) & 0xFF00) | (fam_be >> 24)
         fam = np.where(fam_be < 256, fam_be, fam_le)
         l3[rows] = np.where(ok, start[rows] + 4, -1)
-        ethertype[rows] = np.select([fam == 2, np.isin(fam, (24, 28, 30))], [ETH_IPV4, ETH_IPV6], 0)
+        ethertype[rows] = np.select([fam == 2, among(fam, (24, 28, 30))], [ETH_IPV4, ETH_IPV6], 0)
 
     # PPP: optional 0xff03 address/control, then a 2-byte protocol (0x21 IPv4, 0x57 IPv6).
-    rows = np.flatnonzero(np.isin(lt, (PPP, PPP_HDLC)))
+    rows = rows_of((PPP, PPP_HDLC))
     if len(rows):
         first, ok = f.u16(start[rows], rows)
         skip = np.where(first == 0xFF03, 2, 0)
@@ -82,10 +83,22 @@ def locate_ip(batch: FrameBatch, f: Fields):
     return l3, version, vlan
 
 
+def _selector(lt: np.ndarray):
+    """``rows_of(kinds)``: the frames of these link types (a capture usually has one)."""
+    uniform = len(lt) > 0 and bool((lt == lt[0]).all())
+    every, none = np.arange(len(lt)), np.empty(0, dtype=np.int64)
+
+    def rows_of(kinds):
+        if uniform:
+            return every if int(lt[0]) in kinds else none
+        return np.flatnonzero(among(lt, kinds))
+    return rows_of
+
+
 def _strip_vlan_tags(f: Fields, l3, ethertype, vlan) -> None:
     """Skip 802.1Q/802.1ad tags in place, remembering the outermost VLAN id."""
+    rows = np.flatnonzero(among(ethertype, VLAN_TPIDS) & (l3 >= 0))
     for _ in range(MAX_VLAN_TAGS):
-        rows = np.flatnonzero(np.isin(ethertype, VLAN_TPIDS) & (l3 >= 0))
         if not len(rows):
             return
         tci, ok_tci = f.u16(l3[rows], rows)
@@ -94,3 +107,4 @@ def _strip_vlan_tags(f: Fields, l3, ethertype, vlan) -> None:
         vlan[rows] = np.where(first_tag & ok_tci, tci & 0x0FFF, vlan[rows])
         ethertype[rows] = np.where(ok, inner, 0)
         l3[rows] = np.where(ok, l3[rows] + 4, -1)
+        rows = rows[among(ethertype[rows], VLAN_TPIDS) & (l3[rows] >= 0)]

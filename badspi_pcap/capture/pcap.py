@@ -14,12 +14,13 @@ from typing import BinaryIO, Callable, Iterator
 import numpy as np
 
 from ..errors import Skipped
-from .batch import FrameBatch
+from . import chains
+from .batch import FrameBatch, _unaligned
 from .source import PCAP_MAGICS
 
 MAX_CAPLEN = 262144        # libpcap's MAXIMUM_SNAPLEN; larger records are corrupt
 RESYNC_WINDOW = 1 << 20    # how far to look for the next good record after damage
-CHUNK = 8 << 20
+CHUNK = 16 << 20      # bytes per window (decode batch); grows to this from FIRST_CHUNK
 FIRST_CHUNK = 64 << 10
 
 
@@ -34,115 +35,193 @@ class PcapHeader:
         self.max_caplen = max(MAX_CAPLEN, min(self.snaplen, 1 << 24))
 
 
+class PcapWalker:
+    """Record steps and guesses over one window (see ``chains``)."""
+
+    GUESS_SPAN = 1600  # bytes searched after each segment bound: an Ethernet frame and its header
+
+    def __init__(self, data: np.ndarray, end: int, hdr: PcapHeader, frac_limit: int):
+        self.data, self.end, self.hdr, self.frac_limit = data, end, hdr, frac_limit
+        n = len(data)
+        self.words = _unaligned(data, hdr.endian + "u4")
+        self.pairs = _unaligned(data, hdr.endian + "u8")   # two header words in one read
+        self.caplen_at = struct.Struct(hdr.endian + "I").unpack_from
+        self.mv = memoryview(data)
+        self.hi_at = 2 if hdr.endian == "<" else 0   # where the upper 16 bits of the seconds are
+        self.halves = _unaligned(data, hdr.endian + "u2")
+        self.n = n
+
+    def step(self, pos: np.ndarray):
+        if self.n < 16:
+            return pos, np.zeros(len(pos), dtype=bool)
+        has = pos + 16 <= self.end
+        cap = self.words[np.minimum(pos + 8, self.n - 4)]   # (clamped reads are rejected by has)
+        nxt = pos + 16 + cap                                  # int64 + uint32: int64
+        return nxt, has & (cap <= self.hdr.max_caplen) & (nxt <= self.end)
+
+    def step1(self, pos: int) -> int:
+        if pos + 16 > self.end:
+            return -1
+        cap = self.caplen_at(self.mv, pos + 8)[0]
+        nxt = pos + 16 + cap
+        return -1 if cap > self.hdr.max_caplen or nxt > self.end else nxt
+
+    def guess(self, bounds: np.ndarray, anchor: int, segment: int) -> np.ndarray:
+        """Per bound, the first offset after it that looks like a record followed by
+        another: sane lengths and fraction, and seconds within 18 hours of the anchor's."""
+        out = np.full(len(bounds), -1, dtype=np.int64)
+        span = self.GUESS_SPAN
+        if anchor + 16 > self.end or not len(bounds) or bounds[-1] + span + 32 > self.end:
+            return out
+        hi = int(self.words[anchor]) >> 16
+        # candidates: the top byte of the seconds matches (a byte compare is cheap)
+        top_at = self.hi_at + (1 if self.hi_at == 2 else 0)
+        grid = np.lib.stride_tricks.as_strided(self.data[bounds[0] + top_at:], shape=(len(bounds), span),
+                                               strides=(segment, 1))
+        rows, cols = np.divmod(np.flatnonzero(grid == hi >> 8), span)
+        self._keep_first(out, rows, bounds[rows] + cols, hi)
+        return out
+
+    def _keep_first(self, out: np.ndarray, rows: np.ndarray, q: np.ndarray, hi: int) -> None:
+        """For each row, the first candidate ``q`` (in order) that is a plausible record
+        followed by another (or by the end of the window)."""
+        ok = self._plausible(q, hi)
+        rows, q = rows[ok], q[ok]
+        nxt = q + 16 + self.words[q + 8].astype(np.int64)
+        inside = nxt + 16 <= self.end
+        ok = ~inside | self._plausible(np.where(inside, nxt, q), hi)
+        rows, q = rows[ok], q[ok]
+        first = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else rows
+        out[rows[first]] = q[first]
+
+    def _plausible(self, q: np.ndarray, hi: int) -> np.ndarray:
+        w = self.words
+        sec_hi = self.halves[q + self.hi_at]
+        cap, wire = w[q + 8], w[q + 12]
+        return (((sec_hi == hi) | (sec_hi == (hi + 1) & 0xFFFF)) & (w[q + 4] < self.frac_limit)
+                & (cap <= self.hdr.max_caplen) & (wire >= cap) & (wire <= 1 << 24))
+
+
+class WalkEnd:
+    """Where a ranged walk ended: the offset of the first record at or past ``stop``."""
+
+    def __init__(self):
+        self.offset: int | None = None
+        self.frames = 0
+        self.section = None   # pcapng: the section state there
+
+
 def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
-              progress: Callable[[], None] | None = None, chunk: int | None = None) -> Iterator[FrameBatch]:
+              progress: Callable[[], None] | None = None, chunk: int | None = None, *,
+              start: int = 24, stop: int | None = None, first_frame: int = 1,
+              ended: WalkEnd | None = None) -> Iterator[FrameBatch]:
+    """Batches of records from file offset ``start`` (a record boundary) on; with ``stop``,
+    only the records that start before it (``ended`` then says where the next one is)."""
+    from .windows import Windows
+
     largest = chunk or CHUNK
-    chunk = min(FIRST_CHUNK, largest)  # grows: small files stay cheap, big ones get big reads
-    head = stream.read(24)
-    hdr = PcapHeader(head)
-    caplen_at = struct.Struct(hdr.endian + "I").unpack_from
-    dtype = np.dtype(hdr.endian + "u4")
+    size = min(FIRST_CHUNK, largest)  # grows: small files stay cheap, big ones get big windows
+    hdr = PcapHeader(stream.read(24))
+    windows = Windows(stream, base=24)
+    if start != 24 and not windows.mapped:
+        raise ValueError("a range of a capture can only be read from a plain file")
     frac_limit = 1_000_000_000 if hdr.nano else 1_000_000
-    frame = 1
-    file_offset = 24           # file offset of data[0], for messages
-    data = b""
+    frame = first_frame
+    file_offset = start          # file offset of data[0], for messages
     eof = False
+    beyond = 1 << 20   # a ranged walk reads this far past its stop (more for a longer record)
     while not eof:
-        data, eof = _read_more(stream, data, chunk)
-        chunk = min(chunk * 4, largest)
+        want = size if stop is None else max(16, min(size, stop - file_offset + beyond))
+        data, eof = windows.view(file_offset, want)
         end, off = len(data), 0
-        offsets: list[int] = []
+        walker = PcapWalker(data, end, hdr, frac_limit)
+        parts: list[np.ndarray] = []
+        heads: list[np.ndarray] = []    # the records' timestamps (seconds and fraction), read once
         while True:
-            off = _walk(data, off, end, hdr.max_caplen, caplen_at, offsets)
+            offs, off = chains.walk(walker, off, end)
             # Timestamps are checked for all records at once; a fraction out of range
             # means the walk went through garbage: cut there and treat it as damage.
-            bad = _first_bad_fraction(data, offsets, dtype, frac_limit)
+            bad, times = _first_bad_fraction(walker, offs, frac_limit)
             if bad is not None:
-                off = offsets[bad]
-                del offsets[bad:]
-            if off + 16 > end or (bad is None and caplen_at(data, off + 8)[0] <= hdr.max_caplen):
-                break  # the rest of the chunk is a record cut by the read: read more
+                off = int(offs[bad])
+                offs = offs[:bad]
+            parts.append(offs)
+            heads.append(times)
+            if stop is not None and file_offset + off >= stop:
+                break  # the rest belongs to the next range, damage included
+            if off + 16 > end or (bad is None and walker.caplen_at(data, off + 8)[0] <= hdr.max_caplen):
+                break  # the rest of the window is a record cut by the window: read more
             good, searched = _resync(data, off, end, hdr, frac_limit, eof)
             if good is None and not searched:
                 break  # need more data to decide
             lost = (good if good is not None else min(end, off + RESYNC_WINDOW)) - off
             what = "skipped" if good is not None else "no good record within; skipped"
             skipped.append(Skipped(name, f"offset {file_offset + off}",
-                                   f"corrupt record header (caplen {caplen_at(data, off + 8)[0]}); {what} {lost} bytes"))
+                                   f"corrupt record header (caplen {walker.caplen_at(data, off + 8)[0]}); {what} {lost} bytes"))
             off += lost
-        if eof and off < end:
+        offsets = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        done = False
+        if stop is not None:
+            past = int(np.searchsorted(offsets, stop - file_offset))
+            if past < len(offsets) or file_offset + off >= stop:
+                # the records from here on belong to the next range
+                off = int(offsets[past]) if past < len(offsets) else off
+                offsets = offsets[:past]
+                done = True
+        if eof and off < end and not done:
             if end - off >= 16:
-                cap = caplen_at(data, off + 8)[0]
+                cap = walker.caplen_at(data, off + 8)[0]
                 skipped.append(Skipped(name, f"offset {file_offset + off}",
                                        f"last record truncated: {end - off - 16} of {cap} bytes present; kept what is there"))
-                offsets.append(off)
+                offsets = np.append(offsets, off)
             else:
                 skipped.append(Skipped(name, f"offset {file_offset + off}",
                                        f"{end - off} trailing bytes, too short for a record header; ignored"))
             off = end
-        if offsets:
-            batch = _batch(data, np.asarray(offsets, dtype=np.int64), dtype, hdr, frame)
+        if len(offsets):
+            batch = _batch(walker, offsets, hdr, frame, np.concatenate(heads))
             frame += len(offsets)
             yield batch
+        if off == 0 and not eof:
+            size *= 2   # a record longer than the window
+            beyond *= 2
+        else:
+            size = min(size * 4, largest)
         file_offset += off
-        data = bytes(data[off:])
         if progress:
             progress()
+        if done:
+            break
+    if ended is not None:
+        ended.frames = frame - first_frame
+        ended.offset = file_offset
 
 
-def _walk(data, off: int, end: int, maxcap: int, caplen_at, offsets: list[int]) -> int:
-    """Append the offsets of whole records from ``off`` on; stop at a record cut by the
-    end of the data or at an impossible length.  The one per-record Python loop."""
-    append = offsets.append
-    while off + 16 <= end:
-        cap = caplen_at(data, off + 8)[0]
-        nxt = off + 16 + cap
-        if cap > maxcap or nxt > end:
-            return off
-        append(off)
-        off = nxt
-    return off
+def _split(walker: PcapWalker, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first, second) 32-bit header words from the 64-bit reads of both."""
+    low, high = pair & np.uint64(0xFFFFFFFF), pair >> np.uint64(32)
+    return (low, high) if walker.hdr.endian == "<" else (high, low)
 
 
-def _read_more(stream: BinaryIO, carry: bytes, chunk: int):
-    """``carry`` plus up to ``chunk`` more bytes, read straight into one new buffer."""
-    readinto = getattr(stream, "readinto", None)
-    if readinto is None:
-        more = stream.read(chunk)
-        return (carry + more if carry else more), not more
-    buf = bytearray(len(carry) + chunk)
-    buf[:len(carry)] = carry
-    got = readinto(memoryview(buf)[len(carry):])
-    del buf[len(carry) + got:]
-    return buf, got == 0
+def _first_bad_fraction(walker: PcapWalker, offsets: np.ndarray, frac_limit: int):
+    """(index of the first record whose timestamp fraction is out of range or None, the
+    timestamp words (seconds, fraction as one 64-bit read) of the records before it)."""
+    times = walker.pairs[offsets]
+    bad = np.flatnonzero(_split(walker, times)[1] >= frac_limit)
+    return (int(bad[0]), times[:bad[0]]) if len(bad) else (None, times)
 
 
-def _first_bad_fraction(data, offsets: list[int], dtype, frac_limit: int) -> int | None:
-    if not offsets:
-        return None
-    offs = np.asarray(offsets, dtype=np.int64)
-    frac = np.frombuffer(data, dtype=np.uint8)[(offs + 4)[:, None] + np.arange(4)].copy().view(dtype).ravel()
-    bad = np.flatnonzero(frac >= frac_limit)
-    return int(bad[0]) if len(bad) else None
-
-
-def _batch(data: bytes, offs: np.ndarray, dtype, hdr: PcapHeader, first_frame: int) -> FrameBatch:
-    buf = np.frombuffer(data, dtype=np.uint8)
-    words = _gather_words(buf, offs, dtype)
-    sec, frac, caplen, wirelen = (words[:, i].astype(np.int64) for i in range(4))
+def _batch(walker: PcapWalker, offs: np.ndarray, hdr: PcapHeader, first_frame: int, times) -> FrameBatch:
+    if len(times) != len(offs):      # a truncated last record added, or records cut at a range's end
+        times = walker.pairs[offs]
+    sec, frac = (v.astype(np.int64) for v in _split(walker, times))
+    caplen, wirelen = (v.astype(np.int64) for v in _split(walker, walker.pairs[offs + 8]))
     start = offs + 16
-    caplen = np.minimum(caplen, len(data) - start)  # a truncated last record
+    caplen = np.minimum(caplen, walker.end - start)  # a truncated last record
     time_ns = sec * 1_000_000_000 + (frac if hdr.nano else frac * 1000)
-    return FrameBatch(buf=buf, start=start, caplen=caplen, wirelen=wirelen, time_ns=time_ns,
+    return FrameBatch(buf=walker.data, start=start, caplen=caplen, wirelen=wirelen, time_ns=time_ns,
                       linktype=np.full(len(offs), hdr.linktype, dtype=np.int64),
                       frame=np.arange(first_frame, first_frame + len(offs), dtype=np.int64))
-
-
-def _gather_words(buf: np.ndarray, offs: np.ndarray, dtype) -> np.ndarray:
-    """The four 32-bit words of each record header, as an (n, 4) array."""
-    idx = offs[:, None] + np.arange(16)
-    raw = np.ascontiguousarray(buf[idx])
-    return raw.view(dtype).reshape(len(offs), 4)
 
 
 def _resync(data: bytes, off: int, end: int, hdr: PcapHeader, frac_limit: int, eof: bool):

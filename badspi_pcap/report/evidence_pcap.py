@@ -18,6 +18,7 @@ from scapy.utils import RawPcapWriter
 
 from ..capture.netscreen import iter_netscreen
 from ..capture.pcap import iter_pcap
+from ..capture.pcapng import iter_pcapng
 from ..capture.scapy_reader import iter_scapy
 from ..capture.source import open_capture
 from ..errors import printable
@@ -225,6 +226,8 @@ def _frames(path: str, want: set[int]):
             batches = iter_netscreen(opened.stream, path, skipped)
         elif opened.format == "pcap":
             batches = iter_pcap(opened.stream, path, skipped)
+        elif opened.format == "pcapng":
+            batches = iter_pcapng(opened.stream, path, skipped)
         else:
             batches = iter_scapy(opened.stream, opened.format, path, skipped)
         for batch in batches:

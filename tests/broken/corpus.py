@@ -161,7 +161,7 @@ def _pcap_cases(source: str, data: bytes, spans) -> list[Case]:
 
 
 def _pcapng_cases(source: str, data: bytes, spans) -> list[Case]:
-    n, both = len(spans), ("auto",)  # both engines read pcapng with Scapy
+    n, both = len(spans), ("auto", "scapy")  # auto: the own block walk; scapy: the reference
     cases = []
     for k in sample(n):
         start, end = spans[k]
@@ -188,8 +188,57 @@ def _pcapng_cases(source: str, data: bytes, spans) -> list[Case]:
         Case(f"{source}/garbage-after", source, lambda d: d + bytes(range(7, 250, 3)), n, both),
         Case(f"{source}/gzip-cut-two-thirds", source,
              lambda d: gzip.compress(d, mtime=0)[: len(gzip.compress(d, mtime=0)) * 2 // 3], 0, both),
+        # A second section after the first: in the other byte order, then with a broken header.
+        Case(f"{source}/second-section-big-endian", source, lambda d: d + big_endian_pcapng(d), n, both),
+        Case(f"{source}/second-section-bad-magic", source, lambda d: d + _flip(d, 8), n, both),
+        Case(f"{source}/epb-shorter-than-its-header-{n // 2}", source,
+             lambda d, s=mid_start, e=mid_end: d[:s] + _epb_stub(d[s:e]) + d[e:], n // 2, both),
     ]
     return cases
+
+
+def big_endian_pcapng(data: bytes) -> bytes:
+    """A little-endian pcapng rewritten in big-endian byte order (block by block: header
+    words, interface and packet fields, option codes and lengths; packet bytes unchanged)."""
+    out, off = [], 0
+    while off + 8 <= len(data):
+        btype, blen = struct.unpack_from("<II", data, off)
+        body = data[off + 8:off + blen - 4]
+        if btype == 0x0A0D0D0A:
+            major, minor, length = struct.unpack_from("<HHq", body, 4)
+            new = struct.pack(">IHHq", 0x1A2B3C4D, major, minor, length) + _swap_options(body[16:])
+        elif btype == 1:
+            linktype, snaplen = struct.unpack_from("<HxxI", body)
+            new = struct.pack(">HxxI", linktype, snaplen) + _swap_options(body[8:])
+        elif btype == 6:
+            fields = struct.unpack_from("<5I", body)
+            cap = fields[3]
+            padded = cap + (-cap % 4)
+            new = struct.pack(">5I", *fields) + body[20:20 + padded] + _swap_options(body[20 + padded:])
+        else:
+            raise ValueError(f"block type {btype} not handled")
+        out.append(struct.pack(">II", btype, blen) + new + struct.pack(">I", blen))
+        off += blen
+    return b"".join(out)
+
+
+def _swap_options(raw: bytes) -> bytes:
+    out, pos = [], 0
+    while pos + 4 <= len(raw):
+        code, length = struct.unpack_from("<HH", raw, pos)
+        value = raw[pos + 4:pos + 4 + length + (-length % 4)]
+        if code == 14 and length == 8:  # if_tsoffset: a number
+            value = struct.pack(">q", struct.unpack("<q", value)[0])
+        out.append(struct.pack(">HH", code, length) + value)
+        pos += 4 + len(value)
+        if code == 0:
+            break
+    return b"".join(out)
+
+
+def _epb_stub(block: bytes) -> bytes:
+    """An enhanced packet block of 24 bytes: type, length, interface, time, no lengths."""
+    return struct.pack("<II", 6, 24) + block[8:20] + struct.pack("<I", 24)
 
 
 def _snoop_cases(source: str, data: bytes, spans) -> list[Case]:

@@ -23,7 +23,8 @@ from importlib import import_module
 # Imported when first used (PEP 562), so that `badspi --help` and small commands do not
 # pay for pandas, pyarrow and Scapy: name -> module that defines it.
 _LAZY = {
-    "Analysis": ".analyze", "AnalysisOptions": ".options", "CAUSES": ".causes", "Thresholds": ".causes", "Correlation": ".analyze", "analyze": ".analyze", "correlate": ".analyze",
+    "Analysis": ".analyze", "AnalysisOptions": ".options", "CAUSES": ".causes", "Thresholds": ".causes",
+    "Correlation": ".analyze", "analyze": ".analyze", "correlate": ".analyze",
     "CaptureRead": ".capture", "CaptureWarning": ".capture", "read_capture": ".capture", "read_packets": ".capture",
     "classify_lines": ".diagnose", "diagnose": ".diagnose",
     "BadspiError": ".errors", "InputError": ".errors", "Skipped": ".errors", "UsageError": ".errors",
@@ -65,7 +66,8 @@ sys.modules[__name__].__class__ = _Package
 
 __all__ = [
     "Analysis", "AnalysisOptions", "BadspiError", "CAUSES", "CaptureRead", "CaptureWarning", "Correlation",
-    "InputError", "Skipped", "Thresholds", "UsageError", "analyze", "classify_lines", "correlate", "diagnose", "icmp_summary", "ike_summary",
+    "InputError", "Skipped", "Thresholds", "UsageError", "analyze", "classify_lines", "correlate", "diagnose",
+    "icmp_summary", "ike_summary",
     "parse_logs", "parse_sas", "plot_offset_histogram", "plot_timeline", "read_capture", "read_events",
     "read_packets", "read_sas", "sa_summary", "sequence_summary", "sequence_table", "counter_deltas",
 ]

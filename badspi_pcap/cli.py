@@ -279,8 +279,10 @@ def counters(before, after, captures, replay_window, local, fmt, output):
 ANALYSIS_OPTIONS = [
     click.option("--clock-offset", metavar="SECONDS",
                  help="Device clock minus capture clock (+37, -2h0m13s); default: estimate."),
-    click.option("--log-tz", metavar="TZ", help="Time zone the device logs in, e.g. Europe/Berlin or +02:00 (default UTC)."),
-    click.option("--year", type=int, help="Year of the log lines when their headers have none (default: from the capture)."),
+    click.option("--log-tz", metavar="TZ",
+                 help="Time zone the device logs in, e.g. Europe/Berlin or +02:00 (default UTC)."),
+    click.option("--year", type=int,
+                 help="Year of the log lines when their headers have none (default: from the capture)."),
     click.option("--vendor", "--log-format", "log_format", metavar="NAME",
                  help="Read the logs as this vendor or format (default: detect per line)."),
     click.option("--log-self", is_flag=True,
@@ -407,7 +409,8 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
               help="CSV: capture pattern -> events, sas, log_tz, clock_offset, year, log_self (see README).")
 @analysis_options
 @click.option("-j", "--jobs", type=int, help="Worker processes (default: all cores; 1: in this process).")
-@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask cluster (pip install 'badspi_pcap[dask]').")
+@click.option("--scheduler", metavar="tcp://HOST:PORT",
+              help="Run on this Dask cluster (pip install 'badspi_pcap[dask]').")
 @click.option("--force", is_flag=True, help="Check again the captures an earlier run already did.")
 @click.option("--engine", type=click.Choice(["auto", "scapy"]), default="auto", show_default=True)
 def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz, year, log_format, log_self,

@@ -229,7 +229,8 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     out = pd.concat([hits, by_pair], ignore_index=True).sort_values(["e", "stage", "per_role", "ns"], kind="stable")
     e = out["e"].to_numpy(dtype=np.int64)
     return pd.DataFrame({
-        "event_id": bad["event_id"].to_numpy(dtype=np.int64)[e], "source": bad["source"].to_numpy()[e], "line": bad["line"].to_numpy()[e],
+        "event_id": bad["event_id"].to_numpy(dtype=np.int64)[e], "source": bad["source"].to_numpy()[e],
+        "line": bad["line"].to_numpy()[e],
         "capture": out["capture"].to_numpy(), "frame": out["frame"].to_numpy(dtype=np.int64),
         "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / 1e9,
         "key": out["key"].to_numpy(), "role": out["role"].to_numpy(),
@@ -383,7 +384,7 @@ def rate_limited(times: np.ndarray, window: float) -> np.ndarray:
 
 def capture_spans(packets_by_capture: dict[str, tuple[pd.Timestamp | None, pd.Timestamp | None]]):
     """[(start, end)] in seconds of every capture that has packets."""
-    return [(a.value / 1e9, b.value / 1e9) for a, b in packets_by_capture.values() if a is not None]
+    return [(a.value / 1e9, b.value / 1e9) for a, b in packets_by_capture.values() if a is not None and b is not None]
 
 
 def covered(times_s: np.ndarray, spans, margin: float = 1.0) -> np.ndarray:

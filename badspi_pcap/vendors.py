@@ -133,7 +133,8 @@ PROFILES: dict[str, VendorProfile] = {p.key: p for p in (
         collect=("show version", "show security ipsec security-associations detail",
                  "show security ipsec statistics", "a packet capture at the time of the messages")),
     VendorProfile(
-        "asa", "Cisco ASA", None, Fact("bad-SPI log rate limit not documented (402119 replay: one per 5 s)", ASA_402119),
+        "asa", "Cisco ASA", None,
+        Fact("bad-SPI log rate limit not documented (402119 replay: one per 5 s)", ASA_402119),
         None, Fact("default replay window not documented", None),
         Fact("keeps per-SA counters of valid and invalid ICMP errors; no document describes logging them as bad "
              "SPI", ASA_COUNTERS),
@@ -219,7 +220,8 @@ IOS_REPLAY_WINDOW = Source("IO2", "Cisco IOS XE 16 IPsec Anti-Replay Window: Exp
                                   "xe-16-book/sec-ipsec-antireplay.html")
 IOS_REPLAY_RATE = Source("IO4", "Cisco community, https://community.cisco.com/t5/routing/crypto-4-pkt-replay-err-decrypt-"
                                 "replay-check-failed/m-p/1566688 (a TAC engineer's answer)")
-SRX_REPLAY_SAMPLES = Source("JX4", "SRX configuration samples (anti-replay-window-size); no Juniper SRX reference found")
+SRX_REPLAY_SAMPLES = Source("JX4",
+                            "SRX configuration samples (anti-replay-window-size); no Juniper SRX reference found")
 SRX_REPLAY_COUNTER = Source("JX2", "https://www.centricsit.com/fixit-anti-replay-error-for-the-vpn-tunnel-for-junipers-"
                                    "srx-line/")
 SCREENOS_REPLAY_VPN = Source("SO6", "ScreenOS configuration samples (set vpn ... replay | no-replay tunnel ...)")
@@ -309,9 +311,11 @@ REPLAY_ACTIONS = {
 
 # Where each vendor's replay advice comes from (the JSON report lists them).
 REPLAY_SOURCES = {
-    "ios": (IOS_REPLAY, IOS_REPLAY_WINDOW, IOS_REPLAY_RATE), "junos": (SRX_STIG, SRX_REPLAY_SAMPLES, SRX_REPLAY_COUNTER),
+    "ios": (IOS_REPLAY, IOS_REPLAY_WINDOW, IOS_REPLAY_RATE),
+    "junos": (SRX_STIG, SRX_REPLAY_SAMPLES, SRX_REPLAY_COUNTER),
     "asa": (ASA_402119, ASA_COUNTERS), "screenos": (SCREENOS_REPLAY_VPN,),
-    "strongswan": (STRONGSWAN_REPLAY, STRONGSWAN_REKEY, LINUX_XFRM_STAT), "libreswan": (LIBRESWAN_REPLAY, LINUX_XFRM_STAT),
+    "strongswan": (STRONGSWAN_REPLAY, STRONGSWAN_REKEY, LINUX_XFRM_STAT),
+    "libreswan": (LIBRESWAN_REPLAY, LINUX_XFRM_STAT),
     "linux": (LINUX_IP_XFRM, LINUX_DSCP, LINUX_XFRM_STAT), "panos": (PANOS_REPLAY, PANOS_REPLAY_UI),
     "fortios": (FORTI_REPLAY,),
 }

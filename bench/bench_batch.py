@@ -214,7 +214,8 @@ def main() -> None:
     print(f"machine ceiling: {most} CPU-bound processes at once do {limit:.2f}x the work of one "
           f"(load average {os.getloadavg()[0]:.1f})")
     results = []
-    print(f"\n{'input':6}  {'jobs':>4}  {'wall s':>7}  {'cpu s':>7}  {'files/s':>8}  {'MB/s':>7}  {'other':>5}   footer")
+    print(f"\n{'input':6}  {'jobs':>4}  {'wall s':>7}  {'cpu s':>7}  {'files/s':>8}  {'MB/s':>7}  "
+          f"{'other':>5}   footer")
     for label, target, n, nbytes in targets:
         for j in jobs:
             best = min((run(target, work / f"ds-{label}-{j}", j) for _ in range(args.repeat)),

@@ -403,7 +403,8 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--multicore-packets", type=int, default=3_000_000,
                     help="packets of the capture for the multi-core row (default 3M, about 2 GB; 0: no such row)")
-    ap.add_argument("--multicore-jobs", type=int, default=0, help="processes for the multi-core row (default: all CPUs)")
+    ap.add_argument("--multicore-jobs", type=int, default=0,
+                    help="processes for the multi-core row (default: all CPUs)")
     a = ap.parse_args(argv)
 
     if a.child:
@@ -768,7 +769,8 @@ def print_markdown(results: dict, multi: dict | None, a) -> None:
         cap = out.get("capture", {})
         label = f"{fmt}, {cap.get('packets', 0) / 1e6:g}M packets, {cap.get('bytes', 0) / 1e6:,.0f} MB"
         t = by.get("tshark", {})
-        for tool, name in (("ours/auto", "`read_packets` (own walk)"), ("ours/scapy", "`read_packets(engine=\"scapy\")`"),
+        for tool, name in (("ours/auto", "`read_packets` (own walk)"),
+                           ("ours/scapy", "`read_packets(engine=\"scapy\")`"),
                            ("tshark", "tshark field export"), ("scapy", "Scapy dissection (prefix)")):
             r = by.get(tool)
             if not r or not r.get("pps"):
@@ -783,10 +785,12 @@ def print_markdown(results: dict, multi: dict | None, a) -> None:
             j = multi["jobs"]
             one, many = row.get("jobs1", {}), row.get(f"jobs{j}", {})
             if one.get("seconds") and many.get("seconds"):
-                print(f"| {fmt}, {row['packets'] / 1e6:g}M packets, {row['bytes'] / 1e9:.2f} GB | `read_packets(jobs={j})` "
+                print(f"| {fmt}, {row['packets'] / 1e6:g}M packets, {row['bytes'] / 1e9:.2f} GB "
+                      f"| `read_packets(jobs={j})` "
                       f"| {row['packets'] / many['seconds']:,.0f} | {row['bytes'] / 1e6 / many['seconds']:,.0f} "
                       f"| {mb(many.get('ru_maxrss_kb'))} MiB (parent) | x{row['speedup']:.2f} over 1 process "
-                      f"({one['seconds']:.2f} s -> {many['seconds']:.2f} s; machine ceiling x{multi.get('ceiling', 0):.2f}) | |")
+                      f"({one['seconds']:.2f} s -> {many['seconds']:.2f} s; "
+                      f"machine ceiling x{multi.get('ceiling', 0):.2f}) | |")
 
 
 def _cpu_model() -> str | None:

@@ -130,7 +130,8 @@ def main() -> None:
         assert (a.matches["key"] == "spi").sum() >= args.lines, a.matches["key"].value_counts()
         timed("  match_events alone", lambda: match_events(a.events, a.packets, set(a.local_addresses), 1.0))
         timed("  parse_logs alone", lambda: parse_logs([log]))
-        timed("  classify_lines alone", lambda: classify_lines(a.events, a.matches, a.packets, spans(a), set(a.local_addresses)))
+        timed("  classify_lines alone",
+              lambda: classify_lines(a.events, a.matches, a.packets, spans(a), set(a.local_addresses)))
         capture, log = many_spis_case(folder, args.spis)
         timed(f"analyze: capture alone, {args.spis} SPIs", lambda: analyze(capture))
         b = timed(f"analyze: {args.spis} SPIs, 1000 lines", lambda: analyze(capture, [log], clock_offset=0))

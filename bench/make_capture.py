@@ -830,7 +830,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench/out/ipsec-mix.pcap")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--format", choices=("pcap", "pcapng"), default="pcap")
-    ap.add_argument("--ns", action="store_true", help="nanosecond timestamps (pcap magic 0xa1b23c4d; pcapng if_tsresol 9)")
+    ap.add_argument("--ns", action="store_true",
+                    help="nanosecond timestamps (pcap magic 0xa1b23c4d; pcapng if_tsresol 9)")
     ap.add_argument("--mix", choices=("ipsec", "plain"), default="ipsec",
                     help="plain: same traffic with IPsec cut to ~2%% (memory check)")
     ap.add_argument("--no-sidecar", action="store_true", help="do not write <out>.json")

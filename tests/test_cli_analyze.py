@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from badspi_pcap.capture import read_capture
 from badspi_pcap.cli import main
@@ -35,12 +34,12 @@ def test_text_report_states_offset_verdict_evidence_and_action(capsys):
            "(2 lines), not covered by the capture (1 line)" in lines
     assert lines.count("tunnel 0x9a (peer 198.51.100.1)") == 1          # one heading per tunnel
     assert "  embedded-icmp: CONFIRMED, explains 2 of 2 covered bad-SPI lines" in lines
-    evidence = [l for l in lines if "<->" in l]
+    evidence = [ln for ln in lines if "<->" in ln]
     assert evidence[0] == ("    screenos-syslog.log:3 21:06:03 device (UTC+01:00) SPI 0x1000a001 SEQ 0xe  <->  "
                            "icmp-net-unreach.pcap#35 20:05:26.334 UTC ICMP 3/0 192.0.2.254 -> 192.0.2.1 "
                            "quoting 192.0.2.1 -> 198.51.100.1 SPI 0x1000a001 seq 14 (dt +0.3 s, same SPI and SEQ)")
     assert "    Wireshark: (icmp || icmpv6) && (esp.spi == 0x1000a001 || ah.spi == 0x1000a001)" in lines
-    assert any(l.startswith("    Action: The ScreenOS version is unknown: `get system` shows it") for l in lines)
+    assert any(ln.startswith("    Action: The ScreenOS version is unknown: `get system` shows it") for ln in lines)
     assert "  not-covered: NOT-COVERED" in lines
     assert "1 line of the tunnel is not covered" in out and "1 lines" not in out and "1 events" not in out
 
@@ -155,7 +154,8 @@ def test_evidence_pcapng_comments_sit_on_their_frames(tmp_path, capsys):
         mine = [t for t in texts if t.startswith(f"{ev['source']}:{ev['line']}: ")]
         assert len(mine) == 1, texts
         assert f"cause {cause[getattr(m, event)]}, confirmed" in mine[0] and f"dt {m.dt:+.3f} s ({m.role}" in mine[0]
-    quoted = result.packets[(result.packets["kind"] == "icmp-error") & ~result.packets["frame"].isin(result.matches["frame"])]
+    packets = result.packets
+    quoted = packets[(packets["kind"] == "icmp-error") & ~packets["frame"].isin(result.matches["frame"])]
     for t, seq in zip(quoted["time"].astype("int64"), quoted["inner_seq"]):
         assert comments[t][1] == [f"ICMP error from 192.0.2.254 quoting SPI 0x1000a001 SEQ 0x{seq:x}; "
                                   "no log line names this packet"]
@@ -178,7 +178,8 @@ def test_hostile_log_text_is_inert_in_reports(tmp_path, capsys):
     log.write_text(text)
     code, out, _ = run(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin"], capsys)
     assert "\x1b" not in out
-    code, out, _ = run(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin", "--format", "markdown"], capsys)
+    code, out, _ = run(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin", "--format", "markdown"],
+                       capsys)
     assert "<script>" not in out
 
 
@@ -202,7 +203,8 @@ def test_damaged_input_is_warned_about_at_the_top_and_counted(tmp_path, capsys):
     lines = out.splitlines()
     assert code == 0 and lines[0].endswith(", 1 damaged part(s) skipped (see warnings)")
     top = lines.index("Warning  1 damaged part(s) of the input skipped: the verdicts cover only what could be read")
-    assert lines[top + 1] == "         " + warning and top < lines.index(next(l for l in lines if l.startswith("Verdict")))
+    verdict = next(ln for ln in lines if ln.startswith("Verdict"))
+    assert lines[top + 1] == "         " + warning and top < lines.index(verdict)
     assert lines[-1] == "warning: " + warning
     code, out, _ = run(["analyze", str(cut), "--format", "markdown"], capsys)
     assert out.index("> **Warning:** 1 damaged part(s)") < out.index("## ")   # no escape clutter (issue 11)
@@ -212,14 +214,16 @@ def test_evidence_comments_name_the_line_an_ike_message_is_near(tmp_path):
     import badspi_pcap as bp
     from badspi_pcap.report.evidence_pcap import frame_comments, write_evidence
 
-    result = bp.analyze(PCAPS / "lab" / "ikev2-rekey.pcap", events=[FIXTURES / "logs" / "ikev2-rekey" / "screenos-syslog.log"],
+    result = bp.analyze(PCAPS / "lab" / "ikev2-rekey.pcap",
+                        events=[FIXTURES / "logs" / "ikev2-rekey" / "screenos-syslog.log"],
                         log_tz="Australia/Adelaide")
     comments = frame_comments(result)
     ike = result.packets[result.packets["kind"] == "ike"]
     near = [comments[(c, f)] for c, f in zip(ike["capture"], ike["frame"]) if (c, f) in comments]
     assert near and all(len(c) == 1 and c[0].startswith("IKE ") for c in near)
     events = by_event_id(result.events)
-    matched = {f"{events.loc[e, 'source']}:{events.loc[e, 'line']}" for e in result.matches[event_column(result.matches)]}
+    matched = {f"{events.loc[e, 'source']}:{events.loc[e, 'line']}"
+               for e in result.matches[event_column(result.matches)]}
     assert all(c[0].rsplit(" of ", 1)[1] in matched for c in near)
     (path, frames), = write_evidence(result, str(tmp_path / "e.pcapng"))
     assert frames == len(set(comments)) >= 24     # every frame written has its comment, and only those

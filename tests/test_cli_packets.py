@@ -21,17 +21,17 @@ def test_summary_of_an_embedded_icmp_capture():
     assert lines[0] == ("== icmp-net-unreach.pcap: pcap, 144 frames, 2026-11-26 20:05:19.526 .. "
                         "2026-11-26 20:05:49.214 UTC (29.7 s); link Ethernet")
     assert lines[1] == "   IPsec-relevant rows 134: esp 99, icmp-error 35; later IP fragments 0"
-    sa_rows = [l for l in lines if l.startswith("0x")]
+    sa_rows = [ln for ln in lines if ln.startswith("0x")]
     assert sa_rows[0].split() == ["0x1000a001", "esp", "192.0.2.1", "198.51.100.1", "58", "2026-11-26",
                                   "20:05:19.526", "2026-11-26", "20:05:49.214", "1", "58", "0", "35"]
-    icmp = [l.split() for l in lines if l.startswith("192.0.2.254")]
+    icmp = [ln.split() for ln in lines if ln.startswith("192.0.2.254")]
     assert [(r[1], r[2], r[4], r[8]) for r in icmp] == [("3", "0", "0x1000a001", "16"), ("3", "1", "0x1000a001", "9"),
                                                         ("3", "13", "0x1000a001", "10")]
 
 
 def test_frag_needed_shows_the_mtu():
     result = run("packets", LAB / "icmp-frag-needed.pcap")
-    icmp = [l.split() for l in result.output.splitlines() if l.startswith("192.0.2.254")]
+    icmp = [ln.split() for ln in result.output.splitlines() if ln.startswith("192.0.2.254")]
     assert icmp and all(r[1:5] == ["3", "4", "1200", "0x1000a001"] for r in icmp)
 
 
@@ -109,11 +109,11 @@ def test_sequence_block_per_sa_with_the_receivers_window():
     assert lines[at + 4].split() == ["0x2000b002", "198.51.100.1", "192.0.2.1", "892", "0", "35", "7", "0", "62",
                                      "63", "7"]
     wide = run("packets", "--replay-window", "64", LAB / "replay-reorder.pcap").output.splitlines()
-    row = next(l for l in wide if l.startswith("0x2000b002") and l.split()[-1].isdigit() and len(l.split()) == 11)
+    row = next(ln for ln in wide if ln.startswith("0x2000b002") and ln.split()[-1].isdigit() and len(ln.split()) == 11)
     assert row.split()[6] == "0" and row.split()[-1] == "0"   # nothing 64 behind: a 64 window drops nothing
     dup = run("packets", LAB / "replay-duplicate.pcap").output.splitlines()
-    assert any(l.split()[:7] == ["0x2000b002", "198.51.100.1", "192.0.2.1", "953", "65", "0", "0"] and
-               l.split()[-1] == "65" for l in dup)
+    assert any(ln.split()[:7] == ["0x2000b002", "198.51.100.1", "192.0.2.1", "953", "65", "0", "0"] and
+               ln.split()[-1] == "65" for ln in dup)
 
 
 def test_sequence_in_the_json_report_has_stable_keys():

@@ -64,7 +64,8 @@ def test_events_json_report():
 def test_sas_json_report():
     report = json.loads(run("sas", GET_SA, "--format", "json").output)
     row = report["sas"][2]
-    assert (row["tunnel"], row["gateway"], row["direction"], row["spi"]) == ("0x15", "10.10.104.235", "in", "0x33511797")
+    assert (row["tunnel"], row["gateway"], row["direction"], row["spi"]) == ("0x15", "10.10.104.235", "in",
+                                                                             "0x33511797")
     assert {"counter": "Totalbytes", "value": 345976469}.items() <= report["counters"][0].items()
 
 
@@ -115,6 +116,7 @@ def test_unknown_output_suffix_is_a_one_line_error(tmp_path, capsys):
 def test_sas_text_shows_per_sa_counters_where_tables_print_them():
     out = run("sas", FIXTURES / "real" / "sa" / "ios-ntc-show-crypto-ipsec-sa-detail.txt").output.splitlines()
     assert out[0].split()[-3:] == ["replay_errors", "invalid_spi_errors", "replay_window"]
-    assert out[4].split() == ["-", "ios", "-", "3.3.3.3", "in", "0x1234dcba", "ACTIVE(ACTIVE)", "2813", "1", "0", "1024"]
+    assert out[4].split() == ["-", "ios", "-", "3.3.3.3", "in", "0x1234dcba", "ACTIVE(ACTIVE)", "2813", "1", "0",
+                              "1024"]
     plain = run("sas", GET_SA).output.splitlines()[0].split()
     assert plain[-1] == "lifetime_s"  # tables without them get no empty columns

@@ -227,7 +227,8 @@ def test_table_commands_check_their_output_first(case, command, capsys, monkeypa
 def test_analyze_outputs_are_checked_before_the_analysis(case, capsys, no_work):
     for option, target, words in (("--report", "/sys/r.html", "cannot write here"),
                                   ("--evidence", str(case / "e.txt"), "cannot tell the output format"),
-                                  ("-o", str(case / "missing-folder-is-made" / ".." / "same.pcap"), "overwrite an input"),
+                                  ("-o", str(case / "missing-folder-is-made" / ".." / "same.pcap"),
+                                   "overwrite an input"),
                                   ("--report", str(case / "same.pcap" / "r.html"), "not a folder")):
         assert main(["analyze", str(case / "same.pcap"), option, target]) == 1
         one_error_line(capsys, target, *words.split(" | "))
@@ -291,7 +292,8 @@ def test_pipes_and_stdin_are_read_as_captures(tmp_path):
 
     plain = run_cli("packets", CAPTURE, "-o", tmp_path / "file.parquet")
     assert plain.returncode == 0, plain.stderr
-    piped = run_cli("packets", "/dev/stdin", "-o", tmp_path / "stdin.parquet", stdin=gzip.compress(CAPTURE.read_bytes()))
+    piped = run_cli("packets", "/dev/stdin", "-o", tmp_path / "stdin.parquet",
+                    stdin=gzip.compress(CAPTURE.read_bytes()))
     assert piped.returncode == 0, piped.stderr.decode()
     read, write = os.pipe()   # what bash's <(gzip -dc x.pcap.gz) hands over: /dev/fd/N, a pipe
     feeder = threading.Thread(target=lambda: (os.write(write, CAPTURE.read_bytes()), os.close(write)))
@@ -452,7 +454,8 @@ def test_links_out_of_the_folder_are_not_followed_and_content_is_never_quoted(tm
     assert s.loc["evil.pcap", "error"] == "link to a file outside the folder: not followed"
     assert s.loc["notes.pcap", "status"] == "error" and "starts with" not in s.loc["notes.pcap", "error"]
     assert "inside.pcap" not in s.index or s.loc["inside.pcap", "status"] == "duplicate"
-    dumped = "".join(p.read_bytes().hex() + p.read_bytes().decode("latin-1") for p in (tmp_path / "ds").rglob("*") if p.is_file())
+    dumped = "".join(p.read_bytes().hex() + p.read_bytes().decode("latin-1")
+                     for p in (tmp_path / "ds").rglob("*") if p.is_file())
     for leak in ("root:$", "secret-hash", "$6$other", b"root:".hex(), "72 6f 6f 74 3a"):
         assert leak not in dumped, leak
 
@@ -561,7 +564,8 @@ def test_unparsed_lines_are_counted_but_only_a_sample_is_kept(tmp_path, monkeypa
     assert result.unparsed_count == int(result.stats["unparsed"].sum()) > UNPARSED_SAMPLE
     assert main(["events", str(log), "--unparsed"]) == 0
     listed = capsys.readouterr().out.splitlines()
-    assert listed[-1] == f"({result.unparsed_count - UNPARSED_SAMPLE} more not listed: the first 1000 of each file are kept)"
+    more = result.unparsed_count - UNPARSED_SAMPLE
+    assert listed[-1] == f"({more} more not listed: the first 1000 of each file are kept)"
     assert sum(line.startswith(f"{log}:") for line in listed) == UNPARSED_SAMPLE
     # Cut at the size limit: what came before is kept and the stop is a warning.
     monkeypatch.setenv("BADSPI_MAX_LOG_SIZE", str(len(LOG.read_bytes()) + 1000))
@@ -603,6 +607,7 @@ def test_a_dataset_the_workers_cannot_write_stops_the_pool_with_one_error_line(c
     out, err = proc.communicate(timeout=300)
     text = err.decode()
     assert proc.returncode == 1 and text.count("\n") == 1, text
-    assert text.startswith(f"Error: {dataset}/summary/") and text.endswith(".parquet: cannot write: permission denied\n"), text
+    assert text.startswith(f"Error: {dataset}/summary/"), text
+    assert text.endswith(".parquet: cannot write: permission denied\n"), text
     assert wait_for(lambda: not session_members(proc.pid), 10), session_members(proc.pid)
     assert not manifests(dataset) and not (dataset / "_lock").exists()

@@ -20,7 +20,8 @@ def _tar(path):
             info = tarfile.TarInfo(name)
             info.size = len(CAPTURE)
             t.addfile(info, io.BytesIO(CAPTURE))
-        for name, kind, target in (("sym.pcap", tarfile.SYMTYPE, "/etc/passwd"), ("hard.pcap", tarfile.LNKTYPE, "ok.pcap"),
+        for name, kind, target in (("sym.pcap", tarfile.SYMTYPE, "/etc/passwd"),
+                                   ("hard.pcap", tarfile.LNKTYPE, "ok.pcap"),
                                    ("dev.pcap", tarfile.CHRTYPE, ""), ("fifo.pcap", tarfile.FIFOTYPE, "")):
             info = tarfile.TarInfo(name)
             info.type, info.linkname = kind, target

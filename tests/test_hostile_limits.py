@@ -303,7 +303,8 @@ def test_every_damaged_file_in_a_row_gets_its_warning(write):
     data = pcapng_bytes([(1, 6, FRAMES[:5])]) + b"\x06\0\0\0\x08\0\0\0"
     path = write("bad.pcapng", data)
     for _ in range(4):
-        assert [s.reason for s in read_capture(path, engine="scapy").skipped] == ["Scapy: PcapNg: Invalid block length !"]
+        skipped = read_capture(path, engine="scapy").skipped
+        assert [s.reason for s in skipped] == ["Scapy: PcapNg: Invalid block length !"]
 
 
 @pytest.mark.parametrize("fmt", ["pcap", "pcapng"])

@@ -36,7 +36,8 @@ def read_csv_cells(path) -> list[list[str]]:
 def test_csv_formula_cells_are_neutralised_in_every_text_column_type(tmp_path, dtype):
     values = FORMULAS + ["plain", None]
     if dtype == "arrow-dictionary":
-        column = pd.Series(pa.array(values).dictionary_encode(), dtype=pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string())))
+        column = pd.Series(pa.array(values).dictionary_encode(),
+                           dtype=pd.ArrowDtype(pa.dictionary(pa.int32(), pa.string())))
     else:
         column = pd.Series(values, dtype=dtype)
     df = pd.DataFrame({"text": column, "number": range(-1, len(values) - 1)})

@@ -21,13 +21,14 @@ def reference_match_events(events, packets, local, resolution=1.0):
     by_pair = {p: Timeline(g.sort_values("t", kind="stable")) for p, g in short.groupby("pair")}
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
     rows = []
-    for idx, spi, seq, src, dst, source, line, ns in zip(bad["event_id"], bad["spi"], bad["seq"], bad["src"], bad["dst"],
-                                                          bad["source"], bad["line"], bad["time"].astype("int64")):
+    columns = ("event_id", "spi", "seq", "src", "dst", "source", "line")
+    for idx, spi, seq, src, dst, source, line, ns in zip(*(bad[c] for c in columns), bad["time"].astype("int64")):
         t = ns / 1e9
         found = []
         timeline = by_spi.get(spi) if pd.notna(spi) else None
         if timeline is not None and pd.notna(seq):
-            found = [(i, "spi+seq") for i in timeline.exact(seq, t - EXACT_TOLERANCE_S, t + resolution + EXACT_TOLERANCE_S)]
+            hits = timeline.exact(seq, t - EXACT_TOLERANCE_S, t + resolution + EXACT_TOLERANCE_S)
+            found = [(i, "spi+seq") for i in hits]
         if not found and timeline is not None:
             found = [(i, "spi") for i in timeline.nearest_per_role(t, t - SPI_WINDOW_S, t + resolution + 1)]
         hits = [(timeline, i, key) for i, key in found]

@@ -85,7 +85,8 @@ def test_pcapng_with_two_interfaces_of_different_link_type_and_resolution(tmp_pa
 
 @pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress], ids=["gz", "bz2", "xz"])
 def test_compressed_captures_read_as_streams(tmp_path, compress):
-    for source in (SOURCES[0], PCAPS / "lab" / "icmp-net-unreach.pcapng", PCAPS / "corpus" / "netscreen-movingpackets-ike-vlan.txt"):
+    for source in (SOURCES[0], PCAPS / "lab" / "icmp-net-unreach.pcapng",
+                   PCAPS / "corpus" / "netscreen-movingpackets-ike-vlan.txt"):
         path = tmp_path / (source.name + ".z")
         path.write_bytes(compress(source.read_bytes()))
         got = read_capture(path)

@@ -56,7 +56,8 @@ def test_every_icmp_error_and_its_quote(truth_path):
         q = e["quoted"]
         assert (row["src"], row["dst"]) == (e["src"], e["dst"])
         assert (int(row["icmp_type"]), int(row["icmp_code"])) == (e["type"], e["code"])
-        assert (None if row["icmp_mtu"] is None or str(row["icmp_mtu"]) == "<NA>" else int(row["icmp_mtu"])) == e.get("mtu")
+        mtu = None if row["icmp_mtu"] is None or str(row["icmp_mtu"]) == "<NA>" else int(row["icmp_mtu"])
+        assert mtu == e.get("mtu")
         assert (row["inner_src"], row["inner_dst"], int(row["inner_proto"])) == (q["src"], q["dst"], q["proto"])
         assert int(row["inner_spi"]) == int(q["esp_spi"], 16)
         assert int(row["inner_seq"]) == q["esp_seq"]

@@ -25,7 +25,7 @@ def truth(scenario):
 
 def kernel_seq_errors(scenario):
     def read(which):
-        rows = dict(l.split() for l in (LAB / f"{scenario}.xfrm_stat.{which}.txt").read_text().splitlines())
+        rows = dict(ln.split() for ln in (LAB / f"{scenario}.xfrm_stat.{which}.txt").read_text().splitlines())
         return int(rows["XfrmInStateSeqError"])
     return read("after") - read("before")
 
@@ -49,13 +49,14 @@ def test_the_right_replay_cause_is_confirmed_with_its_frames(scenario, form):
     a = run(scenario, form)
     f = finding(a, EXPECTED[scenario])
     assert f["verdict"] == "confirmed"
-    want = [l for l in t["files"][form]["lines"] if l["cause"] == EXPECTED[scenario]]
+    want = [ln for ln in t["files"][form]["lines"] if ln["cause"] == EXPECTED[scenario]]
     assert f["lines_explained"] == f["lines_exact"] == len(want) > 0
     # each line is proved by the very frame the model dropped
     proved = a.lines[a.lines["cause"] == EXPECTED[scenario]]
-    assert sorted(int(r["frame"]) for refs in proved["frames"] for r in refs) == sorted(x for l in want for x in l["frames"])
+    proved_frames = sorted(int(r["frame"]) for refs in proved["frames"] for r in refs)
+    assert proved_frames == sorted(x for ln in want for x in ln["frames"])
     evidence = {int(e["frame"]) for e in f["evidence"]}
-    assert {x for l in want for x in l["frames"]} <= evidence
+    assert {x for ln in want for x in ln["frames"]} <= evidence
     assert abs(a.clock_offset.seconds - t["params"]["clock_offset_s"]) < 1.0
     # no replay line is counted in a bad-SPI cause
     bad_spi = a.findings[a.findings["kind"] == "bad-spi"]
@@ -157,7 +158,7 @@ def test_bad_spi_and_replay_lines_on_one_tunnel_are_explained_apart():
         lines = a.lines.set_index("event_id")
         assert set(lines.loc[list(by_cause["stale-sa"]), "kind"]) == {"bad-spi"}
         assert set(lines.loc[list(by_cause["duplicated-path"]), "kind"]) == {"replay"}
-        want = {c: sum(1 for l in t["files"][form]["lines"] if l["cause"] == c) for c in by_cause}
+        want = {c: sum(1 for ln in t["files"][form]["lines"] if ln["cause"] == c) for c in by_cause}
         assert {c: len(ids) for c, ids in by_cause.items()} == want
 
 
@@ -170,7 +171,7 @@ def test_ios_line_without_its_sa_table_joins_by_sequence_number_and_time_never_e
     f = finding(a, "reordered-beyond-window")
     assert (f["verdict"], f["lines_explained"], f["lines_exact"]) == ("likely", 1, 0)
     line = a.lines[a.lines["cause"] == "reordered-beyond-window"].iloc[0]
-    want = next(l for l in t["files"]["ios.log"]["lines"] if l["cause"] == "reordered-beyond-window")
+    want = next(ln for ln in t["files"]["ios.log"]["lines"] if ln["cause"] == "reordered-beyond-window")
     assert line["proof"] == "seq+time" and [int(r["frame"]) for r in line["frames"]] == want["frames"]
 
 

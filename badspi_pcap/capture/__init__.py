@@ -10,7 +10,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 import pandas as pd
 
@@ -18,6 +18,7 @@ from .. import schema
 from ..compressed import DecompressionLimit
 from ..errors import InputError, Skipped, UsageError
 from . import parallel
+from .batch import FrameBatch
 from .collect import Collected
 from .decode import BatchCounts
 from .linklayer import linktype_name
@@ -28,7 +29,9 @@ from .scapy_reader import iter_scapy
 from .source import open_capture
 
 ENGINES = ("auto", "scapy")
-OWN_WALKS = {"pcap": (PcapHeader, iter_pcap), "pcapng": (section_header, iter_pcapng)}  # header check, walk
+# format: (header check, raising ValueError on a bad header; walk)
+OWN_WALKS: dict[str, tuple[Callable[[bytes], object], Callable[..., Iterator[FrameBatch]]]] = {
+    "pcap": (PcapHeader, iter_pcap), "pcapng": (section_header, iter_pcapng)}
 
 
 class CaptureWarning(UserWarning):

@@ -6,6 +6,7 @@ frames in Python; it reads fields for all frames at once with ``Fields``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,12 @@ class FrameCollector:
         self.first += len(self.frames)
         self._clear()
         return batch
+
+    def drain(self) -> Iterator[FrameBatch]:
+        """``take`` as a generator: the kept frames as one batch, or nothing when there are none."""
+        batch = self.take()
+        if batch is not None:
+            yield batch
 
 
 class Fields:

@@ -77,7 +77,7 @@ def decode_batch(batch: FrameBatch, capture: str) -> tuple[pa.Table, BatchCounts
 def packets_table(rows: Rows, capture: str) -> pa.Table:
     """The ``packets`` table of decoded rows (of one batch or of a whole capture); the
     rows are used up."""
-    return rows_table(rows, capture, KINDS, ["-"] + NOTES[1:], _exchange_name)
+    return rows_table(rows, capture, KINDS, ["-"] + [str(n) for n in NOTES[1:]], _exchange_name)
 
 
 def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:

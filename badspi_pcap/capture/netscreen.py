@@ -36,8 +36,9 @@ def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
             skipped.append(Skipped(name, f"line {current['line']}", "record without packet bytes; ignored"))
         else:
             if at_end and len(data) < current["len"] and current["short"] != -1:
-                skipped.append(Skipped(name, f"line {current['line']}", f"last record truncated: {len(data)} of "
-                                                                        f"{current['len']} bytes present; kept what is there"))
+                skipped.append(Skipped(name, f"line {current['line']}",
+                                       f"last record truncated: {len(data)} of {current['len']} bytes present; "
+                                       "kept what is there"))
             if len(data) > current["len"]:
                 skipped.append(Skipped(name, f"line {current['line']}",
                                        f"{len(data)} bytes dumped but len={current['len']}; extra bytes ignored"))
@@ -69,15 +70,13 @@ def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
             continue
         _add_hex(current, line, number, name, skipped)
         if len(collect.frames) >= BATCH_FRAMES:
-            yield collect.take()
+            yield from collect.drain()
             if progress:
                 progress()
     finish(at_end=True)
     for number in cut:
         skipped.append(Skipped(name, f"line {number}", f"line longer than {MAX_LINE} bytes; the rest is ignored"))
-    batch = collect.take()
-    if batch is not None:
-        yield batch
+    yield from collect.drain()
     if progress:
         progress()
 

@@ -42,7 +42,7 @@ CHAIN = 4                 # records that must follow a range's first record
 @dataclass
 class Part:
     start: int                       # where this part began (its first record), -1: no record found
-    end: int                         # the first record after it
+    end: int | None                  # the first record after it (None: the part reads to the end of the file)
     collected: Collected             # the part's table (frames numbered from 1), counts, link types, times
     skipped: list[Skipped]
     frames: int
@@ -83,11 +83,16 @@ def read_parallel(path: str, fmt: str, name: str, size: int, jobs: int, progress
             done += part.size
             if progress:
                 progress(min(done, size))
+    read = [p for p in parts if p is not None]
+    assert len(read) == count   # as_completed gave every range
     # Join: each part must begin where the one before ended; read again those that do not.
     out, skipped = Collected(name), []
-    at, state = parts[0].start, parts[0].state
+    at: int | None = read[0].start
+    state = read[0].state
     frames = 0
-    for k, part in enumerate(parts):
+    for k, part in enumerate(read):
+        if at is None:   # the part before read on to the end of the file: it has every frame left
+            break
         if part.start != at or (fmt == "pcapng" and _key(part.state) != _key(state)):
             part = read_range(Task(path, fmt, name, at, tasks[k].stop, exact=True, state=state))
         out.extend(part.collected, frames)
@@ -181,7 +186,7 @@ def _first_record_within(stream, task: Task, span: int) -> int | None:
         stream.seek(0)
         hdr = PcapHeader(stream.read(24))
         frac_limit = 1_000_000_000 if hdr.nano else 1_000_000
-        walker = PcapWalker(data, end, hdr, frac_limit)
+        walker: PcapWalker | PcapngWalker = PcapWalker(data, end, hdr, frac_limit)
         w = walker.words
         n = min(span, max(end - 16, 0))
         if n <= 0:

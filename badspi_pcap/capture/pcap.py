@@ -157,7 +157,8 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
             lost = (good if good is not None else min(end, off + RESYNC_WINDOW)) - off
             what = "skipped" if good is not None else "no good record within; skipped"
             skipped.append(Skipped(name, f"offset {file_offset + off}",
-                                   f"corrupt record header (caplen {walker.caplen_at(data, off + 8)[0]}); {what} {lost} bytes"))
+                                   f"corrupt record header (caplen {walker.caplen_at(data, off + 8)[0]}); "
+                                   f"{what} {lost} bytes"))
             off += lost
         offsets = np.concatenate(parts) if len(parts) > 1 else parts[0]
         done = False
@@ -172,7 +173,8 @@ def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
             if end - off >= 16:
                 cap = walker.caplen_at(data, off + 8)[0]
                 skipped.append(Skipped(name, f"offset {file_offset + off}",
-                                       f"last record truncated: {end - off - 16} of {cap} bytes present; kept what is there"))
+                                       f"last record truncated: {end - off - 16} of {cap} bytes present; "
+                                       "kept what is there"))
                 offsets = np.append(offsets, off)
             else:
                 skipped.append(Skipped(name, f"offset {file_offset + off}",
@@ -224,7 +226,7 @@ def _batch(walker: PcapWalker, offs: np.ndarray, hdr: PcapHeader, first_frame: i
                       frame=np.arange(first_frame, first_frame + len(offs), dtype=np.int64))
 
 
-def _resync(data: bytes, off: int, end: int, hdr: PcapHeader, frac_limit: int, eof: bool):
+def _resync(data: np.ndarray, off: int, end: int, hdr: PcapHeader, frac_limit: int, eof: bool):
     """Find the next record that looks right and is followed by another one (or by the
     end of the file).  Returns (offset or None, whether the whole window was searched).
     Candidates are found with NumPy, so a megabyte of garbage costs milliseconds."""

@@ -129,7 +129,8 @@ class PcapngWalker:
             return -1
         typ, blen = self.head(self.mv, pos)
         nxt = pos + blen
-        if blen < 12 or blen & 3 or blen > MAX_BLOCK or nxt > self.end or typ == SHB or self.tail(self.mv, nxt - 4)[0] != blen:
+        if (blen < 12 or blen & 3 or blen > MAX_BLOCK or nxt > self.end or typ == SHB
+                or self.tail(self.mv, nxt - 4)[0] != blen):
             return -1
         return nxt
 
@@ -214,7 +215,8 @@ def iter_pcapng(stream: BinaryIO, name: str, skipped: list[Skipped],
                 if problem is None:
                     if at + off + blen > end and not eof:
                         break
-                    if at + off + blen > end or struct.unpack_from(endian + "I", walker.data, off + blen - 4)[0] != blen:
+                    if (at + off + blen > end  # the trailer is read only when the block is in the window
+                            or struct.unpack_from(endian + "I", walker.data, off + blen - 4)[0] != blen):
                         problem = _length_problem(walker.data, off, end - at, endian, blen)
                     else:
                         state = Section(endian)
@@ -238,7 +240,8 @@ def iter_pcapng(stream: BinaryIO, name: str, skipped: list[Skipped],
             walker = PcapngWalker(data[at:], end - at, state.endian)
         off += at
         if eof and not done and 0 < end - off < 12:
-            notes.add(f"offset {file_offset + off}", f"{end - off} trailing bytes, too short for a block header; ignored")
+            notes.add(f"offset {file_offset + off}",
+                      f"{end - off} trailing bytes, too short for a block header; ignored")
             off = end
         yield from batches
         if off == 0 and not eof and not done:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,8 @@ from .. import schema
 
 # Columns filled for some rows only: (row indices, values, valid), the rest null.
 SPARSE = {f.name: f.type for f in schema.PACKETS
-          if f.name in ("ip_ttl", "ip_id", "sport", "dport", "spi", "seq", "ike_version", "ike_msgid", "ike_initiator", "ike_response",
+          if f.name in ("ip_ttl", "ip_id", "sport", "dport", "spi", "seq", "ike_version", "ike_msgid", "ike_initiator",
+                        "ike_response",
                         "icmp_type", "icmp_code", "icmp_mtu", "inner_proto", "inner_sport", "inner_dport",
                         "inner_spi", "inner_seq", "inner_bytes")}
 IKE_SPIS = ("ike_ispi", "ike_rspi")
@@ -79,7 +81,7 @@ class Rows:
         if len(parts) == 1:
             return parts[0]
         base = np.cumsum([0] + [len(p) for p in parts[:-1]])
-        dense = {}
+        dense: dict[str, Any] = {}
         for name in DENSE:
             dense[name] = np.concatenate([getattr(p, name) for p in parts])
             for p in parts:

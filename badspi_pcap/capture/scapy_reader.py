@@ -104,12 +104,10 @@ def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
                 ns = meta.sec * 1_000_000_000 + meta.usec * (1 if reader.nano else 1000)
                 linktype = reader.linktype & 0xFFFF  # upper bits: FCS info, pcap-linktype(7)
             if collect.add(data, wirelen, ns, linktype):
-                yield collect.take()
+                yield from collect.drain()
                 if progress:
                     progress()
-        batch = collect.take()
-        if batch is not None:
-            yield batch
+        yield from collect.drain()
         if late:
             skipped.append(Skipped(name, "reader", f"{late} frames have a timestamp after 2262-04-11; "
                                                    "set to that date", late))

@@ -39,6 +39,7 @@ class Windows:
         return self._stream_view(pos, size)
 
     def _mapped_view(self, pos: int, size: int):
+        assert self.fd is not None and self.size is not None   # only a mapped file gets here
         size = max(0, min(size, self.size - pos))
         if size == 0:
             return np.empty(0, np.uint8), True

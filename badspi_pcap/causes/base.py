@@ -122,7 +122,7 @@ class Context:
         self._order = chronological_order(events)
         self.installs = Installs(events[events["kind"] == "p2-complete"].assign(order=self._order), self.thresholds)
         self.negotiations = phase2_times(events, packets)
-        self._collisions = None
+        self._collisions: list[tuple[float, tuple[int, int]]] | None = None
 
     # -- per line
     def matches_for(self, event_id: int) -> list[Match]:

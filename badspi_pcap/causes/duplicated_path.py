@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Claim, Context, Judgement, Proof, seconds
-from .replay import capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
+from .replay import (capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows,
+                     seq_selector, window_facts)
 
 NAME = "duplicated-path"
 KINDS = ("replay",)
@@ -88,7 +89,8 @@ def describe(f) -> str:
     gap = x.get("copy_gap_ms_median")
     how = "" if gap is None else f"; the copies arrive {gap:.3f} ms apart (median, max {x['copy_gap_ms_max']:.3f} ms)"
     how += headers_text(x)
-    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} {'names' if f['lines_covered'] == 1 else 'name'} a packet that reached "
+    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} "
+            f"{'names' if f['lines_covered'] == 1 else 'name'} a packet that reached "
             f"the device twice, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
             f"{plural(x.get('duplicates', 0), 'duplicated packet')} on SPI "
             f"{', '.join(f'0x{int(s):08x}' for s in f['spis'])}{how}. A copy is dropped whatever the window.")

@@ -280,7 +280,8 @@ def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[di
         if kind == "duplicate":
             from .duplicated_path import copy_headers
             headers = copy_headers(g, ctx)
-        facts = {**headers, "capture_only": True, "sequence_kind": kind, "count": len(g), "sender": str(g["src"].iloc[0]),
+        facts = {**headers, "capture_only": True, "sequence_kind": kind, "count": len(g),
+                 "sender": str(g["src"].iloc[0]),
                  "receiver": str(dst), "max_behind": int(behind.max()), "window_needed": int(behind.max()) + 1,
                  "vendor_windows": vendor_windows(g, ctx)}
         given = getattr(ctx.options, "replay_window", None)
@@ -288,8 +289,8 @@ def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[di
             from ..sequence import replay_failures
             facts.update(replay_window=int(given), capture_drops=int(replay_failures(g, int(given)).sum()))
         ident = {"tunnel": f"SPI 0x{int(spi):08x}", "peer": str(g["src"].iloc[0])}
-        out.append((ident, Judgement("inconclusive", (seq_selector(g, ctx, with_first_copies=kind == "duplicate"),),
-                                     facts=facts, spis=[int(spi)])))
+        selector = seq_selector(g, ctx, with_first_copies=kind == "duplicate")
+        out.append((ident, Judgement("inconclusive", (selector,) if selector else (), facts=facts, spis=[int(spi)])))
     return out
 
 

@@ -139,8 +139,7 @@ class PacketIndex:
             return self.ike
         if selector.what == "icmp-quoting" and selector.pair:
             return self.short_quotes
-        parts = [self.by_spi.get(int(s)) for s in selector.spis]
-        parts = [x for x in parts if x is not None]
+        parts = [x for x in (self.by_spi.get(int(s)) for s in selector.spis) if x is not None]
         return np.unique(np.concatenate(parts)) if parts else np.array([], dtype=int)
 
 

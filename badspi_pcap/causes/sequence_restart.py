@@ -9,7 +9,8 @@ starts again at small numbers far below the top (the sequence table's ``restart`
 from __future__ import annotations
 
 from .base import Claim, Context, Judgement, Proof
-from .replay import capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows, seq_selector, window_facts
+from .replay import (capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows,
+                     seq_selector, window_facts)
 
 NAME = "sequence-restart"
 KINDS = ("replay",)
@@ -40,7 +41,8 @@ def describe(f) -> str:
     x = extra_facts(f)
     if x.get("capture_only"):
         return capture_only_text(f, x, "restarted-sequence packet")
-    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} {'names' if f['lines_covered'] == 1 else 'name'} a packet of a sequence "
+    return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} "
+            f"{'names' if f['lines_covered'] == 1 else 'name'} a packet of a sequence "
             f"that began again at small numbers on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])} (from frame "
             f"{x.get('restart_frame')}, below the old top {x.get('old_top')}); the capture shows "
             f"{plural(x.get('restart_packets', 0), 'such packet')}, all dropped until the SA is replaced.")

@@ -43,13 +43,15 @@ RULES = (
          "ike-error", needle="not found", message_id="delete-unknown", direction="out"),
     rule(r"Delete SA payload: PROTO_IPSEC_(?P<proto>ESP|AH) SA\((?P<spi>0x[0-9a-f]{8})\) is our own SPI",
          "sa-deleted", needle="is our own SPI", message_id="delete-own-spi", direction="in"),
-    rule(r"deleting (?:IPsec SA \(\w+\)|(?:other )?state (?:#\d+ )?\((?:STATE_QUICK_\w+|STATE_V2_ESTABLISHED_CHILD_SA)\)"
+    rule(r"deleting (?:IPsec SA \(\w+\)|(?:other )?state (?:#\d+ )?"
+         r"\((?:STATE_QUICK_\w+|STATE_V2_ESTABLISHED_CHILD_SA)\)"
          r"|established Child SA using IKE SA)",
          "sa-deleted", needle="deleting", message_id="child-deleting"),
     rule(r"initiating rekey to replace Child SA #\d+", "p2-initiated", needle="initiating rekey",
          message_id="child-rekey-initiating"),
     rule(r"initiating Quick Mode", "p2-initiated", needle="initiating Quick Mode", message_id="quick-mode-initiating"),
-    rule(r"sent IKE_AUTH request .*?; Child SA #(?P<conn_id>\d+) \{(?P<proto>ESP|AH)\w* <(?P<spi>0x[0-9a-f]{8})\}", "p2-initiated",
+    rule(r"sent IKE_AUTH request .*?; Child SA #(?P<conn_id>\d+) \{(?P<proto>ESP|AH)\w* <(?P<spi>0x[0-9a-f]{8})\}",
+         "p2-initiated",
          needle="Child SA #", message_id="child-initiating", direction="in"),
     rule(r"initiating IKEv\d connection", "p1-initiated", needle="initiating IKEv", message_id="ike-initiating",
          direction="out"),

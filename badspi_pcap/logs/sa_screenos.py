@@ -17,7 +17,8 @@ from .satable import ARROWS, Lines, Output, SaTable, counter, lifetime
 SA_ROW = re.compile(
     r"^\s*(?P<id>[0-9a-fA-F]{8})(?P<arrow>[<>])\s+(?P<gateway>\S+)\s+(?P<port>\d+)\s+(?P<proto>esp|ah):(?P<alg>\S+)"
     r"\s+(?P<spi>[0-9a-fA-F]{8})\s+(?P<life>\d+|expir\w*)\s+(?P<kb>\d+|unlim)\s+(?P<state>\S+)", re.I)
-STAT_ROW = re.compile(r"^\s*(?P<id>[0-9a-fA-F]{8})(?P<arrow>[<>])\s+(?P<gateway>\S+)\s+(?P<counts>\d+(?:\s+\d+){3})\s*$")
+STAT_ROW = re.compile(r"^\s*(?P<id>[0-9a-fA-F]{8})(?P<arrow>[<>])\s+(?P<gateway>\S+)"
+                      r"\s+(?P<counts>\d+(?:\s+\d+){3})\s*$")
 STAT_NAMES = ("Fragment", "Auth-Fail", "Other", "Totalbytes")
 
 

@@ -14,7 +14,8 @@ REMOTE = re.compile(r"^\s+remote .*?@ (?P<addr>[^\s\[]+)\[(?P<port>\d+)\]")
 CHILD = re.compile(r"^\s+(?P<name>[^\s:]+): #\d+, reqid (?P<reqid>\d+), (?P<state>\w+), [\w-]+,"
                    r" (?P<proto>ESP|AH):(?P<alg>\S+)")
 EXPIRES = re.compile(r"^\s+installed .*?expires in (?P<sec>-?\d+)s")
-SPI = re.compile(r"^\s+(?P<way>in|out)\s+(?P<spi>[0-9a-f]{8})\b[^,]*,\s+(?P<bytes>\d+) bytes,\s+(?P<packets>\d+) packets")
+SPI = re.compile(r"^\s+(?P<way>in|out)\s+(?P<spi>[0-9a-f]{8})\b[^,]*,"
+                 r"\s+(?P<bytes>\d+) bytes,\s+(?P<packets>\d+) packets")
 
 
 def list_sas(lines: Lines) -> Output:

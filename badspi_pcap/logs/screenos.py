@@ -56,7 +56,8 @@ def _notify(name: str, kind: str):
 
 
 IKE_RULES = (
-    rule(rf"{IKE_PEER} Phase 2 msg ID {v('ike_msgid', '[0-9a-fA-F]+')}: Completed negotiations with SPI {v('spi', HEX)},"
+    rule(rf"{IKE_PEER} Phase 2 msg ID {v('ike_msgid', '[0-9a-fA-F]+')}: "
+         rf"Completed negotiations with SPI {v('spi', HEX)},"
          rf" tunnel ID {v('tunnel_dec', DIGITS)}, and lifetime {v('lifetime', DIGITS)} seconds",
          "p2-complete", needle="Completed negotiations with SPI"),
     rule(rf"{IKE_PEER} Phase 2(?: msg ID {v('ike_msgid', '[0-9a-fA-F]+')})?: Initiated negotiations",

@@ -173,7 +173,8 @@ def resolve_years(stamps: Sequence[Stamp | None], *, year: int | None,
         else:
             today = today or dt.date.today()
             guess = today.year
-            if (local_nanos(first, guess) or 0) > local_nanos(Stamp(guess, today.month, today.day, 0, None), guess) + 2 * DAY_NS:
+            today_ns = local_nanos(Stamp(guess, today.month, today.day, 0, None), guess)
+            if (local_nanos(first, guess) or 0) > today_ns + 2 * DAY_NS:
                 guess -= 1
             choice = YearChoice(guess, "assumed")
     out: list[int | None] = []
@@ -229,7 +230,8 @@ def parse_tz(value) -> dt.tzinfo | None:
     try:
         return zoneinfo.ZoneInfo(text)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        raise UsageError(f"unknown time zone {text!r}: use a name like Europe/Berlin or an offset like +02:00") from None
+        raise UsageError(f"unknown time zone {text!r}: "
+                         "use a name like Europe/Berlin or an offset like +02:00") from None
 
 
 def tz_name(tz: dt.tzinfo | None) -> str:

@@ -59,14 +59,16 @@ def read_lines(path: Path, skipped: list[Skipped],
         number = yield from _guard(lines, path, skipped,
                                    lambda: capped.stopped or (dec is not None and (dec.error or dec.limited)))
         for n in cut[:CUT_LINES_LISTED]:
-            skipped.append(Skipped(str(path), f"line {n}", f"line longer than {MAX_LINE} characters; the rest is ignored"))
+            skipped.append(Skipped(str(path), f"line {n}",
+                                   f"line longer than {MAX_LINE} characters; the rest is ignored"))
         if len(cut) > CUT_LINES_LISTED:
             skipped.append(Skipped(str(path), f"lines {cut[CUT_LINES_LISTED]} to {cut[-1]}",
                                    f"more lines longer than {MAX_LINE} characters; the rest of each is ignored",
                                    len(cut) - CUT_LINES_LISTED))
         if capped.stopped:
             skipped.append(Skipped(str(path), f"after line {number}",
-                                   f"{STOPPED} {_size(capped.limit)}: the log size limit (set {LOG_LIMIT_ENV}=64G, say, "
+                                   f"{STOPPED} {_size(capped.limit)}: the log size limit "
+                                   f"(set {LOG_LIMIT_ENV}=64G, say, "
                                    f"to read further, 0 for no limit)"))
         if dec is not None and dec.error:
             skipped.append(Skipped(str(path), f"after line {number}", f"file ends early or is damaged ({dec.error}); "

@@ -155,7 +155,8 @@ def _head(analysis) -> list[str]:
         for i, r in enumerate(rows, 1):
             out.append(f'<tr><td>{esc(r["tunnel"])}</td><td><a href="#finding-{i}">{esc(r["cause"])}</a></td>'
                        f'<td>{_badge(r["verdict"])}</td>'
-                       f'<td class="num">{esc(r["lines_explained"])} / {esc(r["lines_covered"])} / {esc(r["lines"])}</td>'
+                       f'<td class="num">{esc(r["lines_explained"])} / {esc(r["lines_covered"])} / '
+                       f'{esc(r["lines"])}</td>'
                        f'<td class="num">{esc(r["icmp_errors"] or 0)}</td><td>{prose(summary(r))}</td></tr>')
         out.append("</table>")
     return out
@@ -209,7 +210,8 @@ def _plots(analysis) -> list[str]:
     from .plots import figure_png, plot_offset_histogram, plot_timeline, timeline_tunnels
 
     out = ["<h2>Timeline</h2>",
-           '<p class="muted">Capture time (UTC) below, the device clock as its log shows it above. Diamonds are BAD SPI '
+           '<p class="muted">Capture time (UTC) below, the device clock as its log shows it above. '
+           'Diamonds are BAD SPI '
            "lines moved onto the capture clock by the clock offset, coloured by cause (red: embedded ICMP, orange: "
            "rekey collision, purple: SPI used before install, brown: stale SA, hollow: not covered); dashed lines "
            "carry them through every panel. Grey: no capture running.</p>"]
@@ -217,8 +219,9 @@ def _plots(analysis) -> list[str]:
     unseen = [t for t in timeline_tunnels(analysis) if t not in tunnels]
     for name in tunnels[:MAX_TUNNEL_PLOTS]:
         png = figure_png(plot_timeline(analysis, name))
-        out.append(_figure(png, f"Timeline of {name}", f"{name}: ESP rate per SPI, ICMP errors quoting the tunnel, "
-                                                        "BAD SPI lines, IKE exchanges, Phase 2 lines and SA lifetimes."))
+        out.append(_figure(png, f"Timeline of {name}",
+                           f"{name}: ESP rate per SPI, ICMP errors quoting the tunnel, "
+                           "BAD SPI lines, IKE exchanges, Phase 2 lines and SA lifetimes."))
     if len(tunnels) > MAX_TUNNEL_PLOTS:
         out.append(f'<p class="muted">{len(tunnels) - MAX_TUNNEL_PLOTS} more tunnels not plotted: '
                    f"{esc(', '.join(tunnels[MAX_TUNNEL_PLOTS:]))}.</p>")
@@ -228,7 +231,8 @@ def _plots(analysis) -> list[str]:
     if len(analysis.events):
         png = figure_png(plot_offset_histogram(analysis))
         out.append(_figure(png, "Clock offset histogram",
-                           "Log line time minus packet time for every (SPI, SEQ) pair; the red line is the offset used."))
+                           "Log line time minus packet time for every (SPI, SEQ) pair; "
+                           "the red line is the offset used."))
     return out
 
 

@@ -72,7 +72,8 @@ def render_markdown(analysis, evidence: int = 3) -> str:
             out += ["", f"### {md(f['cause'])}: **{md(f['verdict'].upper())}**{explains}", "", prose(summary(f))]
             pairs = evidence_pairs(analysis, f, evidence)
             if len(pairs):
-                out += ["", "| log line | written | SPI / SEQ | frame | packet (UTC) | dt |", "|---|---|---|---|---|---|"]
+                out += ["", "| log line | written | SPI / SEQ | frame | packet (UTC) | dt |",
+                        "|---|---|---|---|---|---|"]
                 for p in pairs.itertuples():
                     out.append(f"| {md(line_label(analysis, p.source))}:{p.line} | {md(p.device_time)} | "
                                f"{md(p.line_spi)} / {md(p.line_seq)} | {md(p.capture)}#{p.frame} | "

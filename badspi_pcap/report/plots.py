@@ -129,7 +129,8 @@ def tunnel_data(analysis, name: str) -> TunnelData:
         & icmp_all["capture"].isin(captures)
     icmp = icmp_all[(icmp_all["inner_spi"].isin(spis) | quoted_pair).fillna(False).to_numpy(dtype=bool)]
     ike_all = p[(p["kind"] == "ike") & p["capture"].isin(captures | set(esp["capture"]))]
-    ike = ike_all[_pair_mask(ike_all["src"], ike_all["dst"], peer, ends).to_numpy(dtype=bool)] if peer else ike_all.iloc[:0]
+    ike = (ike_all[_pair_mask(ike_all["src"], ike_all["dst"], peer, ends).to_numpy(dtype=bool)] if peer
+           else ike_all.iloc[:0])
     lines = analysis.lines[analysis.lines["tunnel"] == name] if len(analysis.lines) else analysis.lines
     ev = analysis.events
     other = ev[~ev["kind"].isin(BAD_SPI_KINDS)]
@@ -280,7 +281,8 @@ def _time_range(analysis, td: TunnelData, start, end):
         times.append(td.lines.loc[td.lines["covered"].astype(bool), "time"])
     times = pd.concat(times).dropna() if times else pd.Series(dtype=object)
     if times.empty:  # nothing in a capture: show the log lines themselves
-        times = pd.concat([td.lines["time"], td.log_events["time"]]).dropna() if len(td.lines) else td.log_events["time"]
+        times = (pd.concat([td.lines["time"], td.log_events["time"]]).dropna() if len(td.lines)
+                 else td.log_events["time"])
     if times.empty:
         first = [c.first_time for c in analysis.captures if c.first_time is not None]
         last = [c.last_time for c in analysis.captures if c.last_time is not None]
@@ -304,7 +306,8 @@ def _time_range(analysis, td: TunnelData, start, end):
             if len(rows):
                 when = rows["time"].min() if where == "before" else rows["time"].max()
                 notes.append(f"{len(rows)} BAD SPI line{'s' if len(rows) > 1 else ''} {where} this range "
-                             f"({'from' if where == 'before' else 'until'} {when.strftime('%Y-%m-%d %H:%M:%S')} UTC) not shown")
+                             f"({'from' if where == 'before' else 'until'} "
+                             f"{when.strftime('%Y-%m-%d %H:%M:%S')} UTC) not shown")
     return t0, t1, "; ".join(notes)
 
 
@@ -406,7 +409,8 @@ def _lanes(td: TunnelData, t0, t1) -> list[_Lane]:
         t = td.icmp["time"].sort_values()
         logged = rate_limited(t.astype("int64").to_numpy() / 1e9, td.rate_limit_s)
         lane = _Lane("BAD SPI lines an affected\ndevice would log (model)")
-        lane.marks.append((t[logged], dict(marker="D", s=36, facecolors="none", edgecolors=CAUSE_COLORS["embedded-icmp"],
+        lane.marks.append((t[logged],
+                           dict(marker="D", s=36, facecolors="none", edgecolors=CAUSE_COLORS["embedded-icmp"],
                                            linewidths=1.2, zorder=4),
                            f"expected line (one per {td.rate_limit_s:g} s of ICMP errors)" if td.rate_limit_s
                            else "expected line (one per ICMP error)"))
@@ -467,13 +471,15 @@ def _lanes(td: TunnelData, t0, t1) -> list[_Lane]:
         if len(p2):
             lanes.append(_Lane("Phase 2 complete\n(log)", [(p2["time"], dict(marker="s", s=34, color="#2ca02c",
                                                                              edgecolors="black", linewidths=0.5,
-                                                                             zorder=3), "log: Phase 2 complete / SA up")]))
+                                                                             zorder=3),
+                                                                             "log: Phase 2 complete / SA up")]))
         if len(rest):
             lane = _Lane("other IKE/VPN lines\n(log)")
             down = rest["kind"].isin(["sa-deleted", "sa-deactivated", "vpn-down", "ike-error"])
             if (~down).any():
                 lane.marks.append((rest.loc[~down, "time"], dict(marker="o", s=26, facecolors="none",
-                                                                 edgecolors="#2ca02c", linewidths=1.2), "log: IKE/VPN up"))
+                                                                 edgecolors="#2ca02c", linewidths=1.2),
+                                                                 "log: IKE/VPN up"))
             if down.any():
                 lane.marks.append((rest.loc[down, "time"], dict(marker="x", s=30, color="#444444", linewidths=1.2),
                                    "log: SA/VPN down, IKE error"))
@@ -671,7 +677,8 @@ def plot_offset_histogram(analysis, *, width: float = 8.0):
     width_s = 0.1 if half <= 10 else half / 50
     edges = np.arange(centre - half, centre + half + width_s, width_s)
     ax.hist(view, bins=edges, color="#1f77b4", edgecolor="white", linewidth=0.4,
-            label=f"{len(d)} {METHOD_WORDS[method]} pairs" + (f" ({out} outside this view, {d.min():+.0f}..{d.max():+.0f} s)" if out else ""))
+            label=f"{len(d)} {METHOD_WORDS[method]} pairs"
+            + (f" ({out} outside this view, {d.min():+.0f}..{d.max():+.0f} s)" if out else ""))
     ax.axvspan(lo, hi, color="#2ca02c", alpha=0.15, label=f"densest {CLUSTER_WIDTH_S:g} s cluster: {count} pairs")
     used = "given" if off.method == "given" else "estimate"
     ax.axvline(off.seconds, color="#d62728", linewidth=2, label=f"{used}: {off.seconds:+.1f} s")
@@ -680,7 +687,8 @@ def plot_offset_histogram(analysis, *, width: float = 8.0):
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", frameon=False)
     if (np.asarray(events["time"].dropna().astype("int64")) % 1_000_000_000 == 0).all():
-        ax.text(0.99, 0.97, "whole-second log times: pairs fill the second\nbelow the offset; estimate = median + 0.5 s",
+        ax.text(0.99, 0.97,
+                "whole-second log times: pairs fill the second\nbelow the offset; estimate = median + 0.5 s",
                 transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#444444")
     return fig
 

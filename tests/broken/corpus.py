@@ -130,13 +130,14 @@ def _pcap_cases(source: str, data: bytes, spans) -> list[Case]:
         "magic": (0, 0), "version": (4, 0), "snaplen": (18, 0), "linktype": (20, 0),
         f"time-{n // 2}": (mid_start + 1, n // 2), f"caplen-{n // 2}": (mid_start + 11, n // 2),
         f"caplen-low-{n // 2}": (mid_start + 8, n // 2),
-        f"ip-version-{n // 2}": (mid_start + 16 + 14 if source != "ikev2four-null.pcap" else mid_start + 16 + 4, n // 2),
+        f"ip-version-{n // 2}": (mid_start + 16 + (14 if source != "ikev2four-null.pcap" else 4), n // 2),
         f"spi-{n // 2}": (mid_start + 16 + 14 + 20 + 2, n // 2),
     }
     if source not in FULL:
         flips = {k: v for k, v in flips.items() if k.startswith(("linktype", "ip-version"))}
     for what, (at, intact) in flips.items():
-        cases.append(Case(f"{source}/flip-{what}", source, lambda d, a=at: _flip(d, a), intact if at >= 24 else 0, both))
+        cases.append(Case(f"{source}/flip-{what}", source, lambda d, a=at: _flip(d, a),
+                          intact if at >= 24 else 0, both))
     more = [
         Case(f"{source}/magic-zeros", source, lambda d: b"\0\0\0\0" + d[4:], 0, both),
         Case(f"{source}/magic-html", source, lambda d: b"<html><body>" + d[12:], 0, both),

@@ -10,9 +10,12 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import pandas as pd
+
 from conftest import FIXTURES, PCAPS
 
 LAB, LAB2, CORPUS = PCAPS / "lab", PCAPS / "lab2", PCAPS / "corpus"
+INPUTS = ["folder", "caps.tar.gz", "caps.zip"]   # the batch inputs, relative to the inputs folder
 
 # address (relative to the inputs folder) -> the fixture file whose packets it holds
 CAPTURES = {
@@ -93,3 +96,17 @@ def die_on_crash(item):
     if item == "crash":
         os._exit(9)
     return item * 2
+
+
+def table(dataset, name):
+    return pd.read_parquet(Path(dataset) / name, dtype_backend="pyarrow")
+
+
+def assert_same_dataset(a, b):
+    for name in ("packets", "findings", "summary"):
+        x, y = (table(d, name) for d in (a, b))
+        keys = ["capture_id", "frame"] if name == "packets" else ["capture_id", "tunnel", "cause"] \
+            if name == "findings" else ["capture_id"]
+        x, y = (t.sort_values(keys).reset_index(drop=True) for t in (x, y))
+        assert len(x) > 0
+        pd.testing.assert_frame_equal(x, y)

@@ -2,21 +2,19 @@
 model in fixtures/devicelog (which the analyzer never imports).  Each assertion is
 against the model's truth file: the cause of every line, the clock offset, the counts."""
 import json
-import struct
-import warnings
-from pathlib import Path
 
 import pytest
 
 from badspi_pcap.analyze import analyze
 from badspi_pcap.report.common import action, icmp_text, records, summary
-from capture_builders import pcap_bytes, real_frames
+from capture_builders import natt_short_quotes
 from conftest import FIXTURES, PCAPS
 
-warnings.simplefilter("ignore")
+pytestmark = pytest.mark.filterwarnings("ignore::badspi_pcap.capture.CaptureWarning")   # damaged inputs on purpose
 ROOT = FIXTURES.parent
 SCENARIOS = sorted(p.parent.name for p in (FIXTURES / "logs").glob("*/truth.json"))
-CASES = [(s, f) for s in SCENARIOS for f in sorted(json.loads((FIXTURES / "logs" / s / "truth.json").read_text())["files"])
+CASES = [(s, f) for s in SCENARIOS
+         for f in sorted(json.loads((FIXTURES / "logs" / s / "truth.json").read_text())["files"])
          if f.endswith(".log")]
 
 
@@ -50,17 +48,19 @@ def test_verdict_offset_and_every_line(scenario, form):
     assert a.clock_offset.method == "spi+seq"
     assert abs(a.clock_offset.seconds - truth["params"]["clock_offset_s"]) < 1.0
     for cap in truth["captures"]:
-        f = a.findings[(a.findings["tunnel"] == tunnel_name(cap, form)) & (a.findings["cause"] == cap["expected_cause"])]
-        assert list(f["verdict"]) == ["confirmed"], a.findings[["tunnel", "cause", "verdict", "lines_exact", "lines_explained"]].to_string()
-        want = [l for l in truth["files"][form]["lines"]
-                if l["cause"] == cap["expected_cause"] and l["tunnel_id"] == cap["tunnel_id"]
-                and l["kind"] in ("bad-spi", "replay")]
+        f = a.findings[(a.findings["tunnel"] == tunnel_name(cap, form))
+                       & (a.findings["cause"] == cap["expected_cause"])]
+        shown = a.findings[["tunnel", "cause", "verdict", "lines_exact", "lines_explained"]]
+        assert list(f["verdict"]) == ["confirmed"], shown.to_string()
+        want = [ln for ln in truth["files"][form]["lines"]
+                if ln["cause"] == cap["expected_cause"] and ln["tunnel_id"] == cap["tunnel_id"]
+                and ln["kind"] in ("bad-spi", "replay")]
         assert int(f["lines_explained"].iloc[0]) == len(want)
-    lines = {l["line"]: l for l in truth["files"][form]["lines"]}
+    lines = {ln["line"]: ln for ln in truth["files"][form]["lines"]}
     for n, cause in zip(a.lines["line"], a.lines["cause"]):
         assert same_cause(lines[n]["cause"], cause), (n, lines[n], cause)
     # Every bad-SPI line of the log was classified, none dropped.
-    assert len(a.lines) == sum(1 for l in lines.values() if l["kind"] in ("bad-spi", "replay"))
+    assert len(a.lines) == sum(1 for ln in lines.values() if ln["kind"] in ("bad-spi", "replay"))
 
 
 def test_embedded_icmp_is_ruled_out_where_the_capture_sees_the_tunnel_without_icmp():
@@ -97,8 +97,8 @@ def test_a_given_clock_offset_is_used_as_given():
 def test_lines_outside_the_capture_are_not_covered_never_ruled_out():
     truth, a = run("natt", "screenos-syslog.log")
     outside = a.lines[~a.lines["covered"]]
-    assert len(outside) == sum(1 for l in truth["files"]["screenos-syslog.log"]["lines"]
-                               if l["kind"] == "bad-spi" and not l["covered"])
+    assert len(outside) == sum(1 for ln in truth["files"]["screenos-syslog.log"]["lines"]
+                               if ln["kind"] == "bad-spi" and not ln["covered"])
     assert set(outside["cause"]) == {"not-covered"}
     nc = a.findings[a.findings["cause"] == "not-covered"]
     assert set(nc["verdict"]) == {"not-covered"}
@@ -126,27 +126,8 @@ def test_capture_alone_reports_icmp_errors_quoting_tunnels():
     assert analyze(PCAPS / "lab" / "ikev2-rekey.pcap").findings.empty
 
 
-def _truncate_natt_quotes(tmp_path: Path) -> Path:
-    """The real NAT-T capture with every ICMP error cut to an 8-byte quote (the UDP
-    header only), as RFC 792 routers send: the quoted SPI is gone."""
-    out = []
-    for t, frame in real_frames(PCAPS / "lab" / "natt.pcap"):
-        ip = frame[14:]
-        if ip[9] == 1 and ip[20] == 3:
-            ihl = (ip[0] & 15) * 4
-            quote = ip[ihl + 8:]
-            inner_ihl = (quote[0] & 15) * 4
-            ip = ip[:ihl + 8] + quote[:inner_ihl + 8]
-            ip = ip[:2] + struct.pack("!H", len(ip)) + ip[4:]
-            frame = frame[:14] + ip
-        out.append((t, frame))
-    path = tmp_path / "natt-short-quotes.pcap"
-    path.write_bytes(pcap_bytes(out))
-    return path
-
-
 def test_nat_t_quotes_without_the_spi_still_match_by_address_pair(tmp_path):
-    capture = _truncate_natt_quotes(tmp_path)
+    capture = natt_short_quotes(tmp_path)
     truth = truth_of("natt")
     a = analyze(capture, [FIXTURES / "logs" / "natt" / "screenos-syslog.log"], log_tz=truth["params"]["tz"])
     icmp = a.packets[a.packets["kind"] == "icmp-error"]

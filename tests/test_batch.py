@@ -6,7 +6,6 @@ import hashlib
 import json
 import os
 import sys
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -22,22 +21,10 @@ from badspi_pcap.archive import HashingReader, Limits
 from badspi_pcap.capture import read_capture
 from badspi_pcap.cli import cli, main
 from badspi_pcap.errors import UsageError
-from batch_inputs import CAPTURES, ERRORS, LAB, LAB2, SKIPPED, build_inputs, logs
+from batch_inputs import CAPTURES, ERRORS, INPUTS, LAB, SKIPPED, assert_same_dataset, build_inputs, logs, table
+from conftest import chdir
 
-warnings.simplefilter("ignore")
-INPUTS = ["folder", "caps.tar.gz", "caps.zip"]
-
-
-class chdir:
-    def __init__(self, path):
-        self.path = path
-
-    def __enter__(self):
-        self.old = os.getcwd()
-        os.chdir(self.path)
-
-    def __exit__(self, *exc):
-        os.chdir(self.old)
+pytestmark = pytest.mark.filterwarnings("ignore::badspi_pcap.capture.CaptureWarning")   # damaged inputs on purpose
 
 
 @pytest.fixture(scope="module")
@@ -51,10 +38,6 @@ def done(inputs):
     with chdir(inputs):
         result = batch.run_batch(INPUTS, "out", jobs=1)
     return inputs, result
-
-
-def table(dataset, name):
-    return pd.read_parquet(Path(dataset) / name, dtype_backend="pyarrow")
 
 
 def rows_of(summary, address):
@@ -309,16 +292,6 @@ def test_pool_results_equal_inline_results(inputs, tmp_path):
     assert_same_dataset(tmp_path / "one", tmp_path / "two")
 
 
-def assert_same_dataset(a, b):
-    for name in ("packets", "findings", "summary"):
-        x, y = (table(d, name) for d in (a, b))
-        keys = ["capture_id", "frame"] if name == "packets" else ["capture_id", "tunnel", "cause"] \
-            if name == "findings" else ["capture_id"]
-        x, y = (t.sort_values(keys).reset_index(drop=True) for t in (x, y))
-        assert len(x) > 0
-        pd.testing.assert_frame_equal(x, y)
-
-
 def test_logs_are_matched_by_the_map_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("cases/1").mkdir(parents=True)
@@ -409,9 +382,9 @@ def test_cli_prints_the_summary_and_exits_0_with_a_bad_file(inputs, tmp_path, mo
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == ["capture", "status", "frames", "ipsec", "spis", "icmp_ipsec", "result"]
-    row = next(l for l in lines if l.startswith("folder/icmp-net-unreach.pcap "))
+    row = next(ln for ln in lines if ln.startswith("folder/icmp-net-unreach.pcap "))
     assert row.split()[1:6] == ["ok", "144", "134", "2", "35"]
-    bad = next(l for l in lines if l.startswith("folder/sub/corrupt.pcap "))
+    bad = next(ln for ln in lines if ln.startswith("folder/sub/corrupt.pcap "))
     assert bad.split()[1] == "error" and "not a capture file" in bad
     n = len(CAPTURES) + len(SKIPPED) + len(ERRORS)
     assert f"{n} found: {len(CAPTURES)} ok, 1 error, {len(SKIPPED)} skipped; {n} checked now" in out

@@ -1,16 +1,16 @@
 """`badspi batch --scheduler`: the same per-capture function on a real Dask cluster
 (two worker processes) gives the same dataset as the local pool."""
-import warnings
 
 import pytest
 
 import badspi_pcap.batch as batch
 from badspi_pcap.cli import main
-from batch_inputs import CAPTURES, build_inputs
-from test_batch import INPUTS, assert_same_dataset, chdir
+from batch_inputs import CAPTURES, INPUTS, assert_same_dataset, build_inputs
+from conftest import chdir
 
 distributed = pytest.importorskip("distributed")
-warnings.simplefilter("ignore")
+# a local Dask cluster warns as it starts and stops workers (ports, leaked semaphores): not the code under test
+pytestmark = pytest.mark.filterwarnings("ignore")
 
 
 @pytest.fixture(scope="module")

@@ -4,15 +4,14 @@ the dataset is written there too.  Inline and on a Dask cluster whose workers ru
 another folder and reach the data only through the bucket, the dataset equals the one a
 local run writes; resume and "done only when its manifest exists" hold there too."""
 import os
-import warnings
 
 import pandas as pd
 import pytest
 
 import badspi_pcap.batch as batch
 from badspi_pcap.cli import main
-from batch_inputs import CAPTURES, build_inputs, logs
-from test_batch import INPUTS, chdir
+from batch_inputs import CAPTURES, INPUTS, build_inputs, logs
+from conftest import chdir
 
 
 def require(module: str):
@@ -72,7 +71,8 @@ def by_id(dataset, table: str) -> pd.DataFrame:
     if "evidence" in df:   # typed findings (issue 11): (capture, frame) pairs
         df["evidence"] = [[{**e, "capture": e["capture"].replace("s3://cases/in/", "")} for e in refs]
                           for refs in df["evidence"]]
-    keys = {"packets": ["capture_id", "frame"], "findings": ["capture_id", "tunnel", "cause"]}.get(table, ["capture_id"])
+    keys = {"packets": ["capture_id", "frame"],
+            "findings": ["capture_id", "tunnel", "cause"]}.get(table, ["capture_id"])
     return df.drop(columns=[c for c in ("capture", "path", "logs") if c in df]).sort_values(keys).reset_index(drop=True)
 
 
@@ -83,7 +83,8 @@ def test_bucket_to_bucket_equals_a_local_run_and_resumes(s3, tmp_path):
     assert len(ok) == len(CAPTURES) and ok["capture"].str.startswith("s3://cases/in/").all()
     assert "s3://cases/in/caps.zip::more.tar::ikev2-rekey.pcap" in set(ok["capture"])   # nested archive, streamed
     net = ok[ok["capture"] == "s3://cases/in/folder/icmp-net-unreach.pcap"].iloc[0]
-    assert net["logs"] == "s3://cases/logs/gw.log" and net["main_cause"] == "embedded-icmp"   # the map's log, read from S3
+    # the map's log, read from S3
+    assert net["logs"] == "s3://cases/logs/gw.log" and net["main_cause"] == "embedded-icmp"
     assert not fs.exists("results/inline/_lock")
     with chdir(local_inputs):
         batch.run_batch(INPUTS, tmp_path / "local", jobs=1, mapping=batch.read_map(_local_map(tmp_path)))
@@ -115,10 +116,10 @@ def _local_map(tmp_path) -> str:
     return str(path)
 
 
+@pytest.mark.filterwarnings("ignore")   # a local Dask cluster's start/stop warnings, not the code under test
 def test_a_dask_cluster_without_the_client_s_files_writes_the_same_dataset(s3, tmp_path, capsys):
     fs, _ = s3
     distributed = require("distributed")
-    warnings.simplefilter("ignore")
     elsewhere = tmp_path / "worker-cwd"
     elsewhere.mkdir()
     if not fs.exists("results/inline/_manifest"):

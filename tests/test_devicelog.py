@@ -6,6 +6,7 @@ tie the lines to the captures through sources other than the generator: the lab'
 files, the kernel's own XfrmInNoStates counter, tshark.
 """
 import json
+import os
 import re
 import subprocess
 import sys
@@ -90,7 +91,7 @@ def test_the_generator_and_the_analyzer_stay_apart():
 
 def test_make_all_runs_the_generator(tmp_path):
     out = subprocess.run(["sh", str(ROOT / "fixtures/devicelog/make_all.sh"), "--out", str(tmp_path)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env={**os.environ, "PYTHON": sys.executable})
     assert out.stderr == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == NAMES
 

@@ -5,7 +5,7 @@ import pandas as pd
 from click.testing import CliRunner
 
 from badspi_pcap.cli import cli, main
-from test_logs_support import REF, write
+from logs_support import REF, write
 
 SCREENOS = str(REF / "screenos-syslog.log")
 

@@ -12,7 +12,7 @@ import pytest
 
 from badspi_pcap.errors import InputError, UsageError
 from badspi_pcap.logs import parse_logs, read_events
-from test_logs_support import REF, local, one, rows_of, utc, write
+from logs_support import REF, local, one, rows_of, utc, write
 
 BAD_SPI = ("Jun 30 12:08:36 test test: NetScreen device_id=test  [Root]system-alert-00026: IPSec tunnel on interface"
            " ethernet0/2 with tunnel ID 0x9a received a packet with a bad SPI. 202.1.1.154->124.1.1.186/96, ESP,"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from badspi_pcap.logs import KINDS, parse_logs
-from test_logs_support import REF, local, one, rows_of, subset, utc, write
+from logs_support import REF, local, one, rows_of, subset, utc, write
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from badspi_pcap.errors import InputError
 from badspi_pcap.logs import parse_logs
-from test_logs_support import REF
+from logs_support import REF
 
 REAL = [line for path in sorted(REF.glob("*.log")) for line in path.read_text().splitlines()[:40] if line.strip()]
 GET_EVENT_ROW = "2021-06-30 12:08:35 system alert  00026 IPSec tunnel on interface e0 with tunnel ID 0x9a"

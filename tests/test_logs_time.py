@@ -9,7 +9,7 @@ import pytest
 from badspi_pcap.errors import UsageError
 from badspi_pcap.logs import parse_logs
 from badspi_pcap.logs.stamp import Stamp, resolve_years
-from test_logs_support import local, utc, write
+from logs_support import local, utc, write
 
 IOS = ("{ts}: %CRYPTO-4-RECVD_PKT_INV_SPI: decaps: rec'd IPSEC packet has invalid spi for destaddr=61.128.1.1,"
        " prot=50, spi=0x3EA71AED(1051138797), srcaddr=103.1.1.{n}\n")

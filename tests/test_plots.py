@@ -2,47 +2,26 @@
 synthetic week-long capture.  Figures are built with matplotlib's object API and
 rendered with Agg; the tests read the drawn artists back instead of comparing pixels."""
 import dataclasses
-import json
 import os
 import subprocess
 import sys
-import warnings
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 import pytest
 
-try:
-    import matplotlib  # noqa: F401
-except ImportError:
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("matplotlib not installed: pip install -e '.[notebook]'", allow_module_level=True)
+from conftest import FIXTURES, capture_only, require_matplotlib, scenario
+
+require_matplotlib()
 import matplotlib.dates as mdates  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
 from badspi_pcap import analyze, plot_offset_histogram, plot_timeline, schema  # noqa: E402
 from badspi_pcap.correlate import offset_candidates, rate_limited  # noqa: E402
 from badspi_pcap.report.plots import figure_png, rate_bin_seconds, timeline_tunnels, tunnel_data  # noqa: E402
-from conftest import FIXTURES  # noqa: E402
 
-warnings.simplefilter("ignore")
+pytestmark = pytest.mark.filterwarnings("ignore::badspi_pcap.capture.CaptureWarning")   # damaged inputs on purpose
 ROOT = FIXTURES.parent
-
-
-@lru_cache(maxsize=None)
-def scenario(name: str, form: str = "screenos-syslog.log", with_sa: bool = False):
-    """``analyze`` of a fixture scenario as its truth file describes it (cached)."""
-    truth = json.loads((FIXTURES / "logs" / name / "truth.json").read_text())
-    sas = [FIXTURES / "logs" / name / "get-sa.txt"] if with_sa else None
-    return analyze([ROOT / c["pcap"] for c in truth["captures"]], [FIXTURES / "logs" / name / form], sas,
-                   log_tz=truth["params"]["tz"], log_self=truth["params"]["log_self"])
-
-
-@lru_cache(maxsize=None)
-def capture_only(path: str = "pcaps/lab/icmp-net-unreach.pcap"):
-    return analyze(FIXTURES / path)
 
 
 def axes_of(fig):
@@ -150,7 +129,7 @@ def test_axes_read_in_utc_and_in_the_devices_logged_time():
     assert top.get_xlabel().startswith("device clock as logged, 2026-11-26 (UTC+01:00; device clock +37.0 s")
     labels = [t.get_text() for t in top.get_xticklabels() if t.get_text()]
     assert "21:06:10" in labels   # 20:05:33 UTC + 37 s + 1 h: what the log lines say
-    log_line = next(l for l in a.lines.itertuples() if l.covered)
+    log_line = next(ln for ln in a.lines.itertuples() if ln.covered)
     written = pd.Timestamp(log_line.time_local)
     shifted = log_line.time + pd.Timedelta(seconds=a.clock_offset.seconds + 3600)
     assert abs(shifted.tz_localize(None) - written) < pd.Timedelta(seconds=1)
@@ -167,7 +146,8 @@ def test_rekey_timeline_shows_both_peers_starting_phase2_and_sa_lifetimes():
     assert {"IKE request from device", "IKE request from peer", "line: rekey-collision",
             "log: Phase 2 complete / SA up"} <= set(legend)
     # requests from both sides within 0.1 s: the collision
-    ike = a.packets[(a.packets["ike_exchange"] == "CREATE_CHILD_SA") & ~a.packets["ike_response"].fillna(False).astype(bool)]
+    packets = a.packets
+    ike = packets[(packets["ike_exchange"] == "CREATE_CHILD_SA") & ~packets["ike_response"].fillna(False).astype(bool)]
     assert (ike["time"].diff().dt.total_seconds() < 0.1).any()
     rows = [t.get_text() for t in sas.get_yticklabels()]
     assert "0xc275bfa9 in" in rows and "0xc10ebe7c (log only)" in rows
@@ -197,7 +177,8 @@ def test_without_findings_each_address_pair_gets_a_timeline():
     fig = plot_timeline(a)
     rate, lanes, sas = axes_of(fig)
     assert "0xc275bfa9 198.51.100.1 -> 192.0.2.1, 40 pkts" in legend_texts(rate)
-    assert "IKE request from 198.51.100.1" in legend_texts(lanes) and "IKE request from 192.0.2.1" in legend_texts(lanes)
+    assert "IKE request from 198.51.100.1" in legend_texts(lanes)
+    assert "IKE request from 192.0.2.1" in legend_texts(lanes)
     assert len(sas.get_yticklabels()) == 6
     assert not any(label.startswith("BAD SPI") for label in lane_marks(lanes))
 
@@ -293,7 +274,7 @@ def test_offset_histogram_shows_the_pairs_and_the_estimate(name):
     fig = plot_offset_histogram(a)
     ax = fig.axes[0]
     assert sum(bar.get_height() for bar in ax.containers[0]) == a.clock_offset.candidates
-    red = [l for l in ax.lines if l.get_color() == "#d62728"]
+    red = [ln for ln in ax.lines if ln.get_color() == "#d62728"]
     assert red and np.allclose(red[0].get_xdata(), a.clock_offset.seconds)
     assert f"estimate: {a.clock_offset.seconds:+.1f} s" in legend_texts(ax)
     assert ax.get_title(loc="left") == f"Clock offset: {a.clock_offset.describe()}"

@@ -64,8 +64,8 @@ def test_a_wrong_first_record_is_read_again_from_the_right_place(tiny_ranges, mo
 
 
 def test_interfaces_described_mid_file_reach_the_later_ranges(tiny_ranges, tmp_path):
-    from test_reader_pcapng import SOURCE, block, option, real_frames, section
-    frames = real_frames(SOURCE)
+    from capture_builders import block, option, real_frames, section
+    frames = real_frames(PCAPS / "lab" / "icmp-net-unreach.pcap")
     data = section("<", frames[:40])
     # a second interface (raw IP, ns) described after 40 packets, then packets on both
     idb = block("<", 1, struct.pack("<HHI", 101, 0, 0) + option("<", 9, bytes([9])) + option("<", 0, b""))

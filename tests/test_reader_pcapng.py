@@ -6,7 +6,7 @@ import struct
 
 import pandas as pd
 import pytest
-from capture_builders import real_frames
+from capture_builders import real_frames, section
 from conftest import PCAPS, require_tshark
 from scapy.utils import RawPcapReader
 
@@ -41,41 +41,6 @@ def records(path) -> list[tuple[int, bytes, int]]:
     out = [(m.sec * 10**9 + m.usec * scale, data, m.wirelen) for data, m in reader]
     reader.close()
     return out
-
-
-def block(e: str, btype: int, body: bytes) -> bytes:
-    body += b"\0" * (-len(body) % 4)
-    return struct.pack(e + "II", btype, len(body) + 12) + body + struct.pack(e + "I", len(body) + 12)
-
-
-def option(e: str, code: int, value: bytes) -> bytes:
-    return struct.pack(e + "HH", code, len(value)) + value + b"\0" * (-len(value) % 4)
-
-
-def section(e: str, records, *, tsresol: int = 6, tsoffset: int = 0, kind: str = "epb", snaplen: int = 0,
-            linktype: int = 1) -> bytes:
-    """One section: header, one interface, the records [(ns, frame)] as EPB, SPB or PB."""
-    out = [block(e, 0x0A0D0D0A, struct.pack(e + "IHHq", 0x1A2B3C4D, 1, 0, -1))]
-    opts = option(e, 9, bytes([tsresol]))
-    if tsoffset:
-        opts += option(e, 14, struct.pack(e + "q", tsoffset))
-    out.append(block(e, 1, struct.pack(e + "HHI", linktype, 0, snaplen) + opts + option(e, 0, b"")))
-    per_second = (2 if tsresol & 0x80 else 10) ** (tsresol & 0x7F)
-    for ns, frame, *wire in records:
-        wirelen = wire[0] if wire else len(frame)
-        ticks = (ns - tsoffset * 10**9) * per_second // 10**9
-        if kind == "epb":
-            out.append(block(e, 6, struct.pack(e + "5I", 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame), wirelen)
-                             + frame))
-        elif kind == "pb":
-            out.append(block(e, 2, struct.pack(e + "HH4I", 0, 0, ticks >> 32, ticks & 0xFFFFFFFF, len(frame),
-                                               wirelen) + frame))
-        else:
-            out.append(block(e, 3, struct.pack(e + "I", len(frame)) + frame))
-    # blocks the walk skips by their length: name resolution, interface statistics
-    out.insert(2, block(e, 4, struct.pack(e + "HH", 0, 0)))
-    out.append(block(e, 5, struct.pack(e + "III", 0, 0, 0) + option(e, 0, b"")))
-    return b"".join(out)
 
 
 def write(tmp_path, data: bytes, name="x.pcapng"):

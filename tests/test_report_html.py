@@ -8,15 +8,13 @@ import subprocess
 import sys
 from html.parser import HTMLParser
 
-import pytest
+from conftest import FIXTURES, require_matplotlib, scenario
 
-from test_plots import scenario, capture_only  # noqa: F401  (skips without matplotlib)
-from badspi_pcap.cli import main
-from badspi_pcap.report.html import CSP, analysis_html, equivalent_command
-from conftest import FIXTURES, PCAPS
+require_matplotlib()
+from badspi_pcap.cli import main  # noqa: E402
+from badspi_pcap.report.html import CSP, analysis_html, equivalent_command  # noqa: E402
+from report_cases import CAPTURE, HOSTILE_NAME, LOG, PAYLOAD, hostile_log, report  # noqa: E402
 
-CAPTURE = str(PCAPS / "lab" / "icmp-net-unreach.pcap")
-LOG = str(FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log")
 VERDICT = "Verdict: tunnel 0x67: not covered by the capture (2 lines); tunnel 0x9a: embedded-icmp CONFIRMED (2 lines)"
 FILTER = "(icmp || icmpv6) && (esp.spi == 0x1000a001 || ah.spi == 0x1000a001)"
 
@@ -28,8 +26,6 @@ def _icmp_frames():
 
 
 ICMP_FRAMES = _icmp_frames()
-PAYLOAD = "<script>document.title='PWNED'</script><img src=x onerror=alert(1)>"
-HOSTILE_NAME = "<svg onload=alert(1)>.log"
 
 
 class Elements(HTMLParser):
@@ -49,21 +45,6 @@ class Elements(HTMLParser):
 
     def all_text(self) -> str:
         return " ".join(" ".join(self.text).split())
-
-
-def hostile_log(tmp_path):
-    """The icmp-net-unreach log with markup after every line's text, under a file name
-    that is itself markup."""
-    lines = (FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log").read_text().splitlines()
-    path = tmp_path / HOSTILE_NAME
-    path.write_text("\n".join(l.replace(" (2026-11-26", f" {PAYLOAD} (2026-11-26") for l in lines) + "\n")
-    return path
-
-
-def report(tmp_path, *extra, log=LOG) -> str:
-    out = tmp_path / "case.html"
-    assert main(["analyze", CAPTURE, "-e", str(log), "--log-tz", "Europe/Berlin", "--report", str(out), *extra]) == 0
-    return out.read_text(encoding="utf-8")
 
 
 def test_report_is_one_self_contained_file_with_verdicts_plots_and_commands(tmp_path, capsys):
@@ -131,7 +112,7 @@ def test_hostile_log_text_and_file_names_stay_text(tmp_path):
 def test_control_characters_from_a_log_do_not_reach_the_page(tmp_path):
     lines = (FIXTURES / "logs" / "icmp-net-unreach" / "screenos-syslog.log").read_text().splitlines()
     path = tmp_path / "ctl.log"
-    path.write_text("\n".join(l.replace(" (2026-11-26", " \x1b[31mred\x07 (2026-11-26") for l in lines) + "\n")
+    path.write_text("\n".join(ln.replace(" (2026-11-26", " \x1b[31mred\x07 (2026-11-26") for ln in lines) + "\n")
     text = report(tmp_path, log=path)
     assert "\x1b" not in text and "\x07" not in text and "?[31mred?" in text
 

@@ -13,7 +13,10 @@ import subprocess
 
 import pytest
 
-from test_report_html import HOSTILE_NAME, PAYLOAD, hostile_log, report  # noqa: F401  (skips without matplotlib)
+from conftest import require_matplotlib
+
+require_matplotlib()
+from report_cases import HOSTILE_NAME, PAYLOAD, hostile_log, report  # noqa: E402
 
 PROBE = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
 <iframe id="report" src="case.html" style="width:1280px;height:2000px"></iframe><pre id="result">pending</pre>

@@ -5,7 +5,7 @@ import pytest
 
 from badspi_pcap.errors import InputError, UsageError
 from badspi_pcap.sa import parse_sas, read_sas
-from test_logs_support import REF, subset, write
+from logs_support import REF, subset, write
 
 COLUMNS = ("line", "device", "vendor", "tunnel_id", "gateway", "port", "proto", "algorithm", "spi", "direction",
            "lifetime_s", "state", "seq")

@@ -4,7 +4,6 @@ hints, plain output, and one rule for unwritable outputs."""
 import json
 import re
 import subprocess
-import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -19,7 +18,7 @@ from badspi_pcap.report.common import action, records, summary
 from badspi_pcap.vendors import GENERIC_ACTIONS, PROFILES
 from conftest import FIXTURES, PCAPS, require_tshark
 
-warnings.simplefilter("ignore")
+pytestmark = pytest.mark.filterwarnings("ignore::badspi_pcap.capture.CaptureWarning")   # damaged inputs on purpose
 ROOT = FIXTURES.parent
 TWO = FIXTURES / "logs" / "one-tunnel-icmp-stale"
 TWO_TRUTH = json.loads((TWO / "truth.json").read_text())
@@ -206,10 +205,10 @@ def test_every_printed_filter_selects_exactly_the_evidence(scenario, form, kw, c
 
 def test_filters_of_capture_only_findings_and_of_quotes_without_the_spi(tmp_path, capsys):
     require_tshark()
-    from test_analyze import _truncate_natt_quotes
+    from capture_builders import natt_short_quotes
     from badspi_pcap.report.evidence_pcap import write_evidence
     for a in (analyze(PCAPS / "lab" / "icmp-frag-needed.pcap"),
-              analyze(_truncate_natt_quotes(tmp_path), [FIXTURES / "logs" / "natt" / "screenos-syslog.log"],
+              analyze(natt_short_quotes(tmp_path), [FIXTURES / "logs" / "natt" / "screenos-syslog.log"],
                       log_tz="Asia/Tokyo")):
         assert a.findings["display_filter"].notna().any()
         evidence = tmp_path / "ev.pcap"

@@ -689,7 +689,8 @@ def _clean_temporaries(root: Path) -> None:
 def make_runner(jobs: int | None, scheduler: str | None):
     if scheduler:
         return DaskRunner(scheduler)
-    jobs = len(os.sched_getaffinity(0)) if jobs is None else jobs
+    from .capture.parallel import available_cpus
+    jobs = available_cpus() if jobs is None else jobs
     if jobs < 1:
         raise UsageError("--jobs must be at least 1")
     return InlineRunner() if jobs == 1 else PoolRunner(jobs)

@@ -110,9 +110,7 @@ class atomic_path:
         if exc_type is None:
             try:
                 # mkstemp makes the file private (0600); give it the permissions a plain open() would.
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(self.tmp, 0o666 & ~umask)
+                os.chmod(self.tmp, 0o666 & ~UMASK)
                 fsync_path(self.tmp)
                 if self.before_rename is not None:
                     self.before_rename()
@@ -173,6 +171,25 @@ def _alive(pid: int) -> bool:
 # ---------------------------------------------------------------- before any work
 
 TABLE_SUFFIXES = tuple(FORMATS)
+
+
+def _process_umask() -> int:
+    """The process's umask.  Linux states it in /proc/self/status; elsewhere it can only be
+    read by setting it, which is done once here, at import, not around each write (another
+    thread's file could get the wrong mode in that moment)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+UMASK = _process_umask()   # read once: no process-global change on a worker's write path
 
 
 def check_outputs(inputs: Iterable, outputs: Iterable[tuple]) -> None:

@@ -148,7 +148,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
 def _jobs(jobs: int | None) -> int:
     if jobs is not None and jobs < 0:
         raise UsageError(f"jobs must be 0 (one per core) or more, not {jobs}")
-    return (os.cpu_count() or 1) if jobs == 0 else (jobs or 1)
+    return parallel.available_cpus() if jobs == 0 else (jobs or 1)
 
 
 def _guarded(batches, path, compression, skipped: list[Skipped], name: str):

@@ -63,6 +63,14 @@ class Task:
     ref_sec: int = 0                 # pcap: seconds of the first record (plausibility)
 
 
+def available_cpus() -> int:
+    """The CPUs this process may run on: its CPU affinity where the system keeps one
+    (Linux), else every CPU of the machine (macOS and Windows have no sched_getaffinity)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def can_split(size: int, jobs: int | None) -> bool:
     return bool(jobs and jobs > 1 and size >= 2 * RANGE_MIN)
 

@@ -8,7 +8,9 @@ instead of allocating 4 GB, and a reader that stops with data left says so.
 from __future__ import annotations
 
 import logging
+import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import BinaryIO, Callable, Iterator
 
 from scapy.error import Scapy_Exception
@@ -48,29 +50,45 @@ class BoundedReads:
         return getattr(self.stream, name)
 
 
+# (file name, skipped list) of the read running in this thread/context, if any
+_READING: ContextVar[tuple[str, list[Skipped]] | None] = ContextVar("badspi_scapy_reading", default=None)
+_INSTALL = threading.Lock()
+
+
+def _collect(record: logging.LogRecord) -> bool:
+    """A filter on Scapy's logger: during one of our reads, its warnings become that read's
+    ``Skipped`` records and are not printed; otherwise the record goes on as Scapy meant."""
+    reading = _READING.get()
+    if reading is None:
+        return True
+    if record.levelno >= logging.WARNING:
+        name, skipped = reading
+        skipped.append(Skipped(name, "reader", f"Scapy: {record.getMessage()}"))
+    return False
+
+
+def _install_collector() -> None:
+    """Put ``_collect`` first among the filters of ``scapy.runtime``, once per process.  It
+    must come before Scapy's own filter, which drops a warning repeated from the same place
+    within 5 s (the third damaged file read in a row would lose its warning).  Installed
+    once, the logger is never rewired around a read, so reads in several threads each get
+    their own messages."""
+    logger = logging.getLogger("scapy.runtime")
+    with _INSTALL:
+        if _collect not in logger.filters:
+            logger.filters.insert(0, _collect)
+
+
 @contextmanager
 def _scapy_messages(name: str, skipped: list[Skipped]):
-    """Collect Scapy's warnings as ``Skipped`` while reading.  Scapy's own filter on its
-    logger drops a warning repeated from the same place within 5 s (the third damaged
-    file read in a row would lose its warning): it is set aside meanwhile."""
-    class Collect(logging.Handler):
-        def emit(self, record):
-            skipped.append(Skipped(name, "reader", f"Scapy: {record.getMessage()}"))
-
-    logger = logging.getLogger("scapy.runtime")
-    handler = Collect(level=logging.WARNING)
-    previous, filters = logger.propagate, logger.filters[:]
-    logger.addHandler(handler)
-    logger.propagate = False
-    for f in filters:
-        logger.removeFilter(f)
+    """Collect Scapy's warnings as ``Skipped`` while reading (in this thread/context)."""
+    _install_collector()
+    previous = _READING.get()
+    _READING.set((name, skipped))
     try:
         yield
     finally:
-        logger.removeHandler(handler)
-        logger.propagate = previous
-        for f in filters:
-            logger.addFilter(f)
+        _READING.set(previous)
 
 
 def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],

@@ -1,8 +1,9 @@
 """Junos SRX kmd syslog messages (docs/formats.md, "Juniper Junos").
 
 ``KMD_PM_SA_ESTABLISHED`` is logged once per direction with its SPI; VPN up/down alarms
-carry the tunnel id, the peer and the st0 interface.  A kmd line for a bad *ESP* SPI is
-UNCONFIRMED (none found), so none is modelled.
+carry the tunnel id, the peer and the st0 interface.  ``RT_IPSEC_REPLAY`` (flowd) is an
+anti-replay drop with SPI and SEQ, worded like ScreenOS 00042 but without the length.  A line
+for a bad *ESP* SPI is UNCONFIRMED (none found), so none is modelled.
 """
 from __future__ import annotations
 
@@ -25,11 +26,16 @@ RULES = (
          "p2-complete", needle="KMD_PM_SA_ESTABLISHED"),
     _alarm("up"),
     _alarm("down"),
+    rule(r"(?P<message_id>RT_IPSEC_REPLAY): Replay packet detected on IPSec tunnel on (?P<interface>\S+) with tunnel"
+         r" ID (?P<tunnel_hex>0x[0-9a-fA-F]+)! From (?P<src>[^\s,]+) to (?P<dst>[^\s,/]+)(?:/\d+)?,"
+         r" (?P<proto>ESP|AH), SPI (?P<spi>0x[0-9a-fA-F]+), SEQ (?P<seq>0x[0-9a-fA-F]+)", "replay",
+         needle="RT_IPSEC_REPLAY"),
     rule(r"IKE negotiation successfully completed\..*?VPN: (?P<tunnel_name>[^\s,]+),? Gateway: [^\s,]+,?"
          r" Local: (?P<local>[^/,\s]+)/\d+, Remote: (?P<peer>[^/,\s]+)/\d+", "p1-complete",
          needle="IKE negotiation successfully completed"),
 )
 
-JUNOS = syslog_format("junos-syslog", "junos", ("KMD_", "kmd["),
-                      re.compile(r"\bKMD_\w+:|\bkmd\[\d+\]: |IKE negotiation successfully completed"), RULES)
+JUNOS = syslog_format("junos-syslog", "junos", ("KMD_", "kmd[", "RT_IPSEC_"),
+                      re.compile(r"\bKMD_\w+:|\bkmd\[\d+\]: |\bRT_IPSEC_\w+:|IKE negotiation successfully completed"),
+                      RULES)
 FORMATS = (JUNOS,)

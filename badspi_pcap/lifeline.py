@@ -59,12 +59,13 @@ def _watch(pid: int) -> None:
     except ProcessLookupError:
         pass                                  # already gone
     except (AttributeError, OSError):
-        while _alive(pid):
+        while process_alive(pid):
             time.sleep(POLL_S)
     os._exit(1)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (one we may not signal counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 from .errors import OutputError, UsageError, os_error_text
+from .lifeline import process_alive
 
 if TYPE_CHECKING:  # pandas and pyarrow are imported by the functions that write
     import pandas as pd
@@ -154,18 +155,8 @@ def remove_stale_parts(folder: Path, name: str | None = None) -> None:
         if not (entry.name.startswith(".") and entry.name.endswith(".part") and len(parts) == 4):
             continue
         owner, pid = parts[0][1:], parts[1]
-        if (name is None or owner == name) and pid.isdigit() and not _alive(int(pid)):
+        if (name is None or owner == name) and pid.isdigit() and not process_alive(int(pid)):
             _unlink(entry.path)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # ---------------------------------------------------------------- before any work

@@ -249,12 +249,14 @@ def counters(before, after, captures, replay_window, local, fmt, output):
     what the capture shows."""
     import pandas as pd
 
-    from .cli_report import deliver, records
+    from .cli_report import OUTPUT_SUFFIXES, deliver, records
     from .counters import counter_deltas, nonzero, replay_check, replay_check_text
     from .logs.summary import display_table
+    from .output import check_outputs
     from .report.text import format_table
     from .sa import parse_sas
 
+    check_outputs([before, after, *captures], [("-o", output, OUTPUT_SUFFIXES)])
     parsed = [parse_sas([path]) for path in (before, after)]
     for p in parsed:
         for s in p.skipped:

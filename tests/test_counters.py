@@ -112,3 +112,13 @@ def test_cli_counters_json_and_table(tmp_path):
     assert result.exit_code == 0
     table = pd.read_parquet(out)
     assert len(table) == 28 and table.set_index("name").loc["XfrmInStateSeqError", "delta"] == 65
+
+
+def test_cli_counters_never_writes_over_a_snapshot(tmp_path, capsys):
+    before, after = tmp_path / "before.txt", tmp_path / "after.txt"
+    before.write_bytes((LAB / "replay-reorder.xfrm_stat.before.txt").read_bytes())
+    after.write_bytes((LAB / "replay-reorder.xfrm_stat.after.txt").read_bytes())
+    kept = after.read_bytes()
+    assert main(["counters", str(before), str(after), "-o", str(after)]) == 1
+    assert "would overwrite an input" in capsys.readouterr().err
+    assert after.read_bytes() == kept

@@ -30,9 +30,9 @@ _LAZY = {
     "BadspiError": ".errors", "InputError": ".errors", "Skipped": ".errors", "UsageError": ".errors",
     "parse_logs": ".logs", "read_events": ".logs",
     "plot_offset_histogram": ".report.plots", "plot_timeline": ".report.plots",
-    "parse_sas": ".sa", "read_sas": ".sa",
+    "parse_sas": ".sas", "read_sas": ".sas",
     "icmp_summary": ".summary", "ike_summary": ".summary", "sa_summary": ".summary",
-    "sequence_table": ".sequence", "sequence_summary": ".sequence", "counter_deltas": ".counters",
+    "sequence_table": ".sequence", "sequence_summary": ".sequence", "counter_deltas": ".sas.counters",
 }
 
 

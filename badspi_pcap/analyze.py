@@ -139,7 +139,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     event_table = schema.with_event_ids(event_table)
     sa_table = schema.empty(schema.SAS)
     if sas:
-        from .sa import read_sas
+        from .sas import read_sas
         sa_table = read_sas(list(_paths(sas)))
 
     version = options.screenos_version or _screenos_version(list(_paths(events or [])) + list(_paths(sas or [])))

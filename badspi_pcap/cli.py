@@ -345,7 +345,7 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     Without --events, reports what the capture alone shows (ICMP errors quoting IPsec,
     rekeys).  The clock offset between log and capture is estimated unless given.
     """
-    from .analyze import analyze as run_analysis
+    from .analysis import analyze as run_analysis
     from .output import atomic_path, check_outputs
 
     options = options_from(click.get_current_context().params)

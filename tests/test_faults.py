@@ -182,7 +182,7 @@ def no_work(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("work started before the outputs were checked")
 
-    monkeypatch.setattr(importlib.import_module("badspi_pcap.analyze"), "analyze", boom)
+    monkeypatch.setattr(importlib.import_module("badspi_pcap.analysis"), "analyze", boom)
     monkeypatch.setattr(importlib.import_module("badspi_pcap.capture"), "read_capture", boom)
 
 

@@ -15,13 +15,13 @@ import pandas as pd
 from . import schema
 from .storage import open_binary
 from .capture import CaptureRead, capture_names, read_capture
-from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
+from .correlation import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
                         match_events, parse_clock_offset, receivers, spis_from_conn_ids, spis_from_seq_and_time,
                         whole_second_log)
 from . import clock
 from .causes import Context, Thresholds
 from .clock import ClockNote
-from .diagnose import classify_lines, diagnose
+from .diagnosis import classify_lines, diagnose
 from .options import AnalysisOptions
 from .vendors import VendorProfile, profile
 

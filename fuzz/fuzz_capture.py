@@ -35,7 +35,7 @@ with atheris.instrument_imports(include=["badspi_pcap", "scapy.utils"]):
     from scapy.utils import RawPcapReader
 
     from badspi_pcap.capture import read_capture
-    from badspi_pcap.capture.batch import FrameBatch
+    from badspi_pcap.capture.frames import FrameBatch
     from badspi_pcap.capture.decode import decode_batch
     from badspi_pcap.capture.linklayer import SUPPORTED
     from badspi_pcap.errors import BadspiError

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from badspi_pcap.capture import read_capture
-from badspi_pcap.capture.batch import FrameBatch
+from badspi_pcap.capture.frames import FrameBatch
 from badspi_pcap.capture.decode import decode_batch
 from badspi_pcap.errors import BadspiError, InputError
 from badspi_pcap.logs import parse_logs

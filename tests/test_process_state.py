@@ -6,7 +6,7 @@ import pytest
 
 import badspi_pcap.batch as batch
 from badspi_pcap import output
-from badspi_pcap.capture import _jobs
+from badspi_pcap.capture.read import _jobs
 from badspi_pcap.capture.parallel import available_cpus
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from .batch import FrameBatch
+from .frames import FrameBatch
 from .decode import BatchCounts, decode_rows, packets_table
 from .linklayer import linktype_name
 from .rows import Rows

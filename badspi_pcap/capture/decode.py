@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from .batch import Fields, FrameBatch, among
+from .frames import Fields, FrameBatch, among
 from .ip import parse_ip
 from .linklayer import SUPPORTED, locate_ip
 from .rows import Rows, rows_table

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .batch import Fields, among
+from .frames import Fields, among
 
 # IPv6 extension headers we walk over.  AH (51) and ESP (50) end the walk: they are
 # what we are looking for.

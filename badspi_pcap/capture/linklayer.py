@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .batch import Fields, FrameBatch, among
+from .frames import Fields, FrameBatch, among
 
 # LINKTYPE_* values from https://www.tcpdump.org/linktypes.html
 ETHERNET, NULL, PPP, RAW, RAW_OLD1, RAW_OLD2, PPP_HDLC, LOOP, SLL, IPV4, IPV6, SLL2 = (

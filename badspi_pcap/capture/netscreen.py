@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from ..compressed import MAX_LINE, bounded_lines
 from ..errors import Skipped
-from .batch import FrameBatch, FrameCollector
+from .frames import FrameBatch, FrameCollector
 from .linklayer import ETHERNET, PPP
 
 HEADER = re.compile(r"(\d{1,9})\.(\d{1,9}): ([a-z0-9/:.-]{1,15})\(([io])\) len=(\d{1,9}):([0-9a-fA-F]{12})->")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import Skipped
-from .batch import among
+from .frames import among
 from .collect import Collected
 from .pcap import PcapHeader, PcapWalker, WalkEnd, iter_pcap
 from .pcapng import (

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import Skipped
 from . import chains
-from .batch import FrameBatch, _unaligned
+from .frames import FrameBatch, _unaligned
 from .source import PCAP_MAGICS
 
 MAX_CAPLEN = 262144        # libpcap's MAXIMUM_SNAPLEN; larger records are corrupt

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import Skipped
 from . import chains
-from .batch import FrameBatch, _unaligned, among
+from .frames import FrameBatch, _unaligned, among
 from .pcap import CHUNK, FIRST_CHUNK, RESYNC_WINDOW, WalkEnd
 
 SHB, IDB, PB, SPB, NRB, ISB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 5, 6

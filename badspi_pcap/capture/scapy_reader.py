@@ -17,7 +17,7 @@ from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
 from ..errors import InputError, Skipped
-from .batch import FrameBatch, FrameCollector
+from .frames import FrameBatch, FrameCollector
 
 BATCH_FRAMES = 50_000
 SNAP = 1 << 18  # keep whole frames: Scapy's default read size is the MTU

@@ -23,7 +23,8 @@ from importlib import import_module
 _LAZY = {
     "Analysis": ".analysis", "AnalysisOptions": ".options", "CAUSES": ".causes", "Thresholds": ".causes",
     "Correlation": ".analysis", "analyze": ".analysis", "correlate": ".analysis",
-    "CaptureRead": ".capture", "CaptureWarning": ".capture", "read_capture": ".capture", "read_packets": ".capture",
+    "CaptureContents": ".capture", "CaptureRead": ".capture", "CaptureWarning": ".capture",
+    "read_capture": ".capture", "read_packets": ".capture",
     "classify_lines": ".diagnosis", "diagnose": ".diagnosis",
     "BadspiError": ".errors", "InputError": ".errors", "Skipped": ".errors", "UsageError": ".errors",
     "parse_logs": ".logs", "read_events": ".logs",
@@ -50,7 +51,8 @@ def __dir__():
 
 
 __all__ = [
-    "Analysis", "AnalysisOptions", "BadspiError", "CAUSES", "CaptureRead", "CaptureWarning", "Correlation",
+    "Analysis", "AnalysisOptions", "BadspiError", "CAUSES", "CaptureContents", "CaptureRead", "CaptureWarning",
+    "Correlation",
     "InputError", "Skipped", "Thresholds", "UsageError", "analyze", "classify_lines", "correlate", "diagnose",
     "icmp_summary", "ike_summary",
     "parse_logs", "parse_sas", "plot_offset_histogram", "plot_timeline", "read_capture", "read_events",

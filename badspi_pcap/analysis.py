@@ -14,7 +14,7 @@ import pandas as pd
 
 from . import schema
 from .storage import open_binary
-from .capture import CaptureRead, capture_names, read_capture
+from .capture import CaptureContents, capture_names, read_capture
 from .correlation import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
                         match_events, parse_clock_offset, receivers, spis_from_conn_ids, spis_from_seq_and_time,
                         whole_second_log)
@@ -60,7 +60,7 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
 class Analysis:
     """Everything ``analyze`` found; every table is a pandas DataFrame."""
 
-    captures: list[CaptureRead]
+    captures: list[CaptureContents]
     packets: pd.DataFrame
     events: pd.DataFrame         # on the capture clock; ``event_id`` keys matches, lines and findings
     sas: pd.DataFrame
@@ -108,7 +108,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
             options: AnalysisOptions | None = None, *, thresholds: Thresholds | None = None, progress=None,
             jobs: int | None = None, **option_values) -> Analysis:
     """Read, correlate and diagnose.  ``events``/``sas`` are log and SA-table files;
-    ``captures`` are capture files or ``CaptureRead``s already read (``read_capture``).
+    ``captures`` are capture files or ``CaptureContents``s already read (``read_capture``).
 
     ``options`` (an ``AnalysisOptions``) or its fields as keywords: ``clock_offset``
     (seconds, or '1h2m3s') overrides the estimate; ``log_tz`` is the time zone the
@@ -119,8 +119,8 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     """
     options = replace(options or AnalysisOptions(), **option_values)
     items = _paths(captures)
-    names = iter(capture_names([p for p in items if not isinstance(p, CaptureRead)]))
-    reads = [p if isinstance(p, CaptureRead) else read_capture(p, name=next(names), engine=options.engine,
+    names = iter(capture_names([p for p in items if not isinstance(p, CaptureContents)]))
+    reads = [p if isinstance(p, CaptureContents) else read_capture(p, name=next(names), engine=options.engine,
                                                                 progress=progress, jobs=jobs)
              for p in items]
     packets = pd.concat([r.packets for r in reads], ignore_index=True) if reads else schema.empty(schema.PACKETS)
@@ -175,7 +175,7 @@ def _zoned_lines(events: pd.DataFrame, log_tz) -> bool:
 def _paths(items) -> list:
     if items is None:
         return []
-    if isinstance(items, (str, os.PathLike, CaptureRead)):
+    if isinstance(items, (str, os.PathLike, CaptureContents)):
         return [items]
     return list(items)
 

@@ -56,7 +56,7 @@ class Hop:
 
 
 @dataclass(frozen=True)
-class CaptureSource:
+class CaptureLocation:
     """Where one capture is: a file on disk, or a member reached through ``hops``."""
 
     address: str                      # how it is named everywhere (``a.tgz::x/y.pcap``)
@@ -298,7 +298,7 @@ def _decompressed(stream: BinaryIO, compression: str | None) -> BinaryIO:
 
 
 def scan(path: str | os.PathLike, address: str | None = None, limits: Limits | None = None) -> list:
-    """What the file at ``path`` holds: ``CaptureSource``s and ``Unread`` entries."""
+    """What the file at ``path`` holds: ``CaptureLocation``s and ``Unread`` entries."""
     address = address or str(path)
     apath = absolute(path)
     limits = limits or Limits()
@@ -338,7 +338,7 @@ def _identify(reader: HashingReader, address, path, hops, size):
         # Hashed (up to a size): the content names the entry wherever the file is found.
         digest = reader.finish() if status == "error" or size <= HASH_SKIPPED_UP_TO else None
         return Unread(address, path, status, without_content(reason), hops, size, digest)
-    return CaptureSource(address, path, hops, size, reader.finish())
+    return CaptureLocation(address, path, hops, size, reader.finish())
 
 
 def _member_problem(info: tarfile.TarInfo) -> str | None:
@@ -446,7 +446,7 @@ def release() -> None:
 
 
 @contextmanager
-def open_source(source: CaptureSource) -> Iterator[BinaryIO]:
+def open_source(source: CaptureLocation) -> Iterator[BinaryIO]:
     """The bytes of ``source`` as a readable stream (seekable within reason)."""
     with ExitStack() as stack:
         if not source.hops:

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from . import schema, storage
-from .archive import SEP, CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
+from .archive import SEP, CaptureLocation as CaptureSource, HashingReader, Limits, Unread, open_source, release, scan
 from .errors import BadspiError, InputError, OutputError, Skipped, UsageError, os_error_text, without_content
 from .options import AnalysisOptions
 from .output import atomic_path

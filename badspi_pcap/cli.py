@@ -54,7 +54,7 @@ def terminal():
 
 
 def read_captures_with_progress(paths, engine: str = "auto", jobs: int | None = None):
-    """Read captures one by one with a progress bar; returns the CaptureRead list."""
+    """Read captures one by one with a progress bar; returns the CaptureContents list."""
     from .capture import capture_names, read_capture
 
     sizes = [os.path.getsize(p) if os.path.isfile(p) else 0 for p in paths]

@@ -46,7 +46,7 @@ def main(argv=None) -> int:
         os.sched_setaffinity(0, {a.cpu})
     import importlib
 
-    from badspi_pcap.archive import CaptureSource
+    from badspi_pcap.archive import CaptureLocation
     from badspi_pcap.batch import CheckOptions, check_capture
 
     spent: Counter = Counter()
@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     pcaps = ROOT / "fixtures" / "pcaps"
     files = [p for d in ("lab", "corpus") for p in sorted((pcaps / d).iterdir())
              if p.suffix in (".pcap", ".pcapng", ".cap") and p.stat().st_size <= 1 << 20]
-    sources = [CaptureSource(str(p), str(p), (), p.stat().st_size, None) for p in files]
+    sources = [CaptureLocation(str(p), str(p), (), p.stat().st_size, None) for p in files]
     options = CheckOptions(events=tuple(a.events))
     for s in sources[:3]:
         check_capture(s, options)          # imports and first calls are not counted

@@ -8,7 +8,7 @@ import tarfile
 import zipfile
 
 from badspi_pcap import archive
-from badspi_pcap.archive import CaptureSource, Limits
+from badspi_pcap.archive import CaptureLocation, Limits
 from conftest import PCAPS
 
 CAPTURE = (PCAPS / "lab" / "natt.pcap").read_bytes()
@@ -35,7 +35,7 @@ def test_climbing_names_links_and_devices_are_labels_never_followed(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written anywhere
     assert not (tmp_path.parent.parent / "escape.pcap").exists()
     for name in ("../../escape.pcap", "/abs/evil.pcap", "ok.pcap"):
-        assert isinstance(found[name], CaptureSource)
+        assert isinstance(found[name], CaptureLocation)
     assert "not followed" in found["sym.pcap"].reason and "/etc/passwd" in found["sym.pcap"].reason
     assert "not followed" in found["hard.pcap"].reason
     assert "not read" in found["dev.pcap"].reason and "not read" in found["fifo.pcap"].reason

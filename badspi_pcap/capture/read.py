@@ -40,8 +40,9 @@ class CaptureWarning(UserWarning):
 
 
 @dataclass
-class CaptureRead:
-    """One capture read: its IPsec-relevant packets and an account of everything else."""
+class CaptureContents:
+    """What one capture holds: its IPsec-relevant packets and an account of everything else
+    (counts of what was not kept, link types, first/last time, what was skipped)."""
 
     capture: str
     path: str
@@ -70,10 +71,13 @@ class CaptureRead:
         }
 
 
+CaptureRead = CaptureContents   # its name up to 0.1.0, still exported by the package
+
+
 def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: str = "auto",
                  progress: Callable[[int], None] | None = None, stream: BinaryIO | None = None,
                  size: int | None = None, decompression_limit: DecompressionLimit | bool | None = None,
-                 jobs: int | None = None) -> CaptureRead:
+                 jobs: int | None = None) -> CaptureContents:
     """Read one capture file.
 
     ``engine="auto"`` walks pcap and pcapng with the project's own readers;
@@ -139,7 +143,7 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     if counts.frames == 0 and not skipped:
         skipped.append(Skipped(name, "file", "no packets in the capture"))
     table = got.table()
-    return CaptureRead(
+    return CaptureContents(
         capture=name, path=path, format=opened.format, compression=opened.compression, engine=used,
         packets=schema.to_frame(table), counts=counts, linktypes=got.linktypes,
         first_time=_ts(got.first), last_time=_ts(got.last), size=size, skipped=skipped,

@@ -280,7 +280,7 @@ def cases() -> list[Case]:
 
 
 def run(case: Case, engine: str, workdir: Path):
-    """Read the case: (CaptureRead, None) or (None, the error message)."""
+    """Read the case: (CaptureContents, None) or (None, the error message)."""
     from badspi_pcap.capture import read_capture
     from badspi_pcap.errors import BadspiError
 

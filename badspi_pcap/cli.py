@@ -100,7 +100,8 @@ def packets(captures, fmt, output, engine, jobs, replay_window):
     from .logs.summary import display_table
     from .output import check_outputs
     from .report.text import format_table
-    from .summary import icmp_summary, ike_summary, sa_summary, spi_text
+    from .notation import spi_text
+    from .summary import icmp_summary, ike_summary, sa_summary
 
     check_outputs(captures, [("-o", output, OUTPUT_SUFFIXES)])
     results = read_captures_with_progress(list(captures), engine, jobs)
@@ -143,7 +144,7 @@ def sequence_view(packets, window: int):
     """Sequence numbers per SA as printed: duplicates, late arrivals, restarts, and what a
     receiver with ``window`` drops (empty when the capture has no ESP/AH)."""
     from .sequence import sequence_summary
-    from .summary import spi_text
+    from .notation import spi_text
 
     summary = sequence_summary(packets, window=window)
     shown = summary[["spi", "src", "dst", "packets", "duplicates", "late", "late_outside", "restarts", "max_behind",
@@ -247,9 +248,8 @@ def counters(before, after, captures, replay_window, local, fmt, output):
     """Drop counters taken BEFORE and AFTER (xfrm_stat, show security ipsec statistics,
     show crypto ipsec sa, get sa stat, ...): the deltas, and the replay deltas against
     what the capture shows."""
-    import pandas as pd
-
     from .cli_report import OUTPUT_SUFFIXES, deliver, records
+    from .notation import spi_text
     from .sas.counters import counter_deltas, nonzero, replay_check, replay_check_text
     from .logs.summary import display_table
     from .output import check_outputs
@@ -264,7 +264,7 @@ def counters(before, after, captures, replay_window, local, fmt, output):
     deltas = counter_deltas(parsed[0].counters, parsed[1].counters)
     changed = nonzero(deltas)
     shown = changed[["vendor", "device", "gateway", "spi", "name", "kind", "before", "after", "delta"]].copy()
-    shown["spi"] = shown["spi"].map(lambda v: "-" if pd.isna(v) else f"0x{int(v):08x}")
+    shown["spi"] = shown["spi"].map(lambda v: spi_text(v) or "-")
     text = [f"{len(deltas)} counters in both snapshots, {len(changed)} changed:", format_table(shown)]
     report = {"counters": len(deltas), "changed": records(shown), "replay_check": []}
     if captures:

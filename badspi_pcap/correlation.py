@@ -17,6 +17,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
+from .notation import NS_PER_S, whole_seconds
+from .notation import seconds as _seconds
+from .schema import IPSEC_KINDS
 
 BAD_SPI_KINDS = ("bad-spi", "replay")
 EXACT_TOLERANCE_S = 2.0      # around the log line's second, after the offset
@@ -45,7 +48,7 @@ class ClockOffset:
 def references(packets: pd.DataFrame) -> pd.DataFrame:
     """Every SPI occurrence in the capture: capture, frame, time, spi, seq, where
     (esp | quoted), the sender of the IPsec packet and its receiver."""
-    top = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["spi"].notna()]
+    top = packets[packets["kind"].isin(list(IPSEC_KINDS)) & packets["spi"].notna()]
     quoted = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].notna()]
     cols = ["capture", "frame", "time", "spi", "seq", "where", "sender", "receiver", "router"]
     a = pd.DataFrame({
@@ -70,7 +73,7 @@ def quotes_ipsec(packets: pd.DataFrame) -> pd.Series:
 
 def whole_second_log(events: pd.DataFrame) -> bool:
     t = events["time"].dropna()
-    return len(t) > 0 and bool((t.astype("int64") % 1_000_000_000 == 0).all())
+    return len(t) > 0 and bool(whole_seconds(t.astype("int64")).all())
 
 
 def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame) -> ClockOffset:
@@ -115,10 +118,6 @@ def offset_candidates(events: pd.DataFrame, packets: pd.DataFrame, method: str =
     if method == "icmp-times":
         return _pairs_icmp_times(bad, packets)
     raise ValueError(f"unknown offset method {method!r}")
-
-
-def _seconds(series: pd.Series) -> np.ndarray:
-    return series.astype("int64").to_numpy() / 1e9
 
 
 def _pairs_on(events: pd.DataFrame, refs: pd.DataFrame, keys: list[str]) -> np.ndarray:
@@ -189,7 +188,7 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
         peers |= set(sas["gateway"].dropna())
     peers -= local
     if peers:
-        esp = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp", "ike"])]
+        esp = packets[packets["kind"].isin([*IPSEC_KINDS, "ike"])]
         from_peer, to_peer = esp["src"].isin(peers).to_numpy(bool), esp["dst"].isin(peers).to_numpy(bool)
         local |= set(esp.loc[from_peer & ~to_peer, "dst"]) | set(esp.loc[to_peer & ~from_peer, "src"])
     return local
@@ -232,7 +231,7 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
         "event_id": bad["event_id"].to_numpy(dtype=np.int64)[e], "source": bad["source"].to_numpy()[e],
         "line": bad["line"].to_numpy()[e],
         "capture": out["capture"].to_numpy(), "frame": out["frame"].to_numpy(dtype=np.int64),
-        "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / 1e9,
+        "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / NS_PER_S,
         "key": out["key"].to_numpy(), "role": out["role"].to_numpy(),
     }, columns=cols)
 
@@ -283,7 +282,7 @@ def _hits(refs: pd.DataFrame, line: np.ndarray, ref: np.ndarray, key: str, stage
 
 
 def _ns(seconds: float) -> int:
-    return int(round(seconds * 1e9))
+    return int(round(seconds * NS_PER_S))
 
 
 def _numbers(series: pd.Series) -> np.ndarray:
@@ -384,7 +383,8 @@ def rate_limited(times: np.ndarray, window: float) -> np.ndarray:
 
 def capture_spans(packets_by_capture: dict[str, tuple[pd.Timestamp | None, pd.Timestamp | None]]):
     """[(start, end)] in seconds of every capture that has packets."""
-    return [(a.value / 1e9, b.value / 1e9) for a, b in packets_by_capture.values() if a is not None and b is not None]
+    return [(a.value / NS_PER_S, b.value / NS_PER_S) for a, b in packets_by_capture.values()
+            if a is not None and b is not None]
 
 
 def covered(times_s: np.ndarray, spans, margin: float = 1.0) -> np.ndarray:
@@ -456,7 +456,7 @@ def spis_from_seq_and_time(events: pd.DataFrame, packets: pd.DataFrame, resoluti
     need = events["kind"].eq("replay") & events["spi"].isna() & events["seq"].notna()
     if not need.any():
         return events
-    p = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["seq"].notna() & packets["spi"].notna()]
+    p = packets[packets["kind"].isin(list(IPSEC_KINDS)) & packets["seq"].notna() & packets["spi"].notna()]
     # The device is the destination of the packets it logs.
     device = set(local) | set(events.loc[events["kind"].isin(BAD_SPI_KINDS), "dst"].dropna())
     if device:

@@ -18,6 +18,7 @@ from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement,
 from .causes.base import columns
 from .causes.selectors import display_filter
 from .correlation import BAD_SPI_KINDS, covered
+from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
 
@@ -38,7 +39,7 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     if bad.empty:
         return schema.empty(schema.LINES)
     bad["tunnel"] = tunnel_keys(bad, local)
-    t = bad["time"].astype("int64").to_numpy() / 1e9
+    t = seconds(bad["time"])
     in_time = covered(t, spans)
     seen = _seen_by_capture(bad, packets)
     bad["covered"] = in_time & seen
@@ -162,7 +163,7 @@ def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
         elif remote:
             keys.append(f"peer {remote}")
         elif pd.notna(spi):
-            keys.append(f"SPI 0x{int(spi):08x}")
+            keys.append(f"SPI {spi_text(spi)}")
         else:
             keys.append("unknown tunnel")
     return np.array(keys, dtype=object)

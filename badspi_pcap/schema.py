@@ -13,6 +13,8 @@ import pyarrow as pa
 
 UTC_NS = pa.timestamp("ns", tz="UTC")
 
+IPSEC_KINDS = ("esp", "ah", "esp-in-udp")   # packets.kind values with an SPI and a sequence number
+
 PACKETS = pa.schema([
     ("capture", pa.string()),        # file name the packet came from
     ("frame", pa.int64()),           # 1-based frame number, as Wireshark counts

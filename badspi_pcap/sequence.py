@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 
 from . import schema
+from .schema import IPSEC_KINDS
 
-IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
 DEFAULT_WINDOW = 32          # the lab's kernel window; callers pass the receiver's
 RESTART_MAX_SEQ = 16         # a sender starting again begins at 1 (RFC 4303 §3.3.3); allow a few lost
 RESTART_MIN_RUN = 3          # ... and goes on counting up from there: the next packets follow it

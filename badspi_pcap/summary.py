@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
-IPSEC_KINDS = ["esp", "ah", "esp-in-udp"]
-
-
-def spi_text(value) -> str | None:
-    return None if pd.isna(value) else f"0x{int(value):08x}"
+from .schema import IPSEC_KINDS
 
 
 def sa_summary(packets: pd.DataFrame) -> pd.DataFrame:
     """One row per SA seen (SPI, protocol, addresses): packets, time span, sequence
     range, sequence numbers missing inside that range, and ICMP errors quoting it."""
-    sa = packets[packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna()]
+    sa = packets[packets["kind"].isin(list(IPSEC_KINDS)) & packets["spi"].notna()]
     cols = ["spi", "kind", "src", "dst", "packets", "first", "last", "seq_first", "seq_last", "seq_missing",
             "icmp_quoting"]
     if sa.empty:

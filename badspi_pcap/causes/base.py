@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
+from ..notation import seconds, whole_seconds
+from ..schema import IPSEC_KINDS
 from ..vendors import VendorProfile, profile
 from .selectors import PacketIndex, Selector, select
 
@@ -197,7 +199,7 @@ class Context:
     def ipsec_endpoints(self) -> tuple[set[int], set[str]]:
         """(SPIs, addresses) of the top-level ESP/AH packets, built once."""
         if self.__dict__.get("_ipsec_endpoints") is None:
-            ipsec = self.packets[self.packets["kind"].isin(["esp", "ah", "esp-in-udp"])]
+            ipsec = self.packets[self.packets["kind"].isin(list(IPSEC_KINDS))]
             self._ipsec_endpoints = ({int(s) for s in ipsec["spi"].dropna()},
                                      set(ipsec["src"].dropna()) | set(ipsec["dst"].dropna()))
         return self._ipsec_endpoints
@@ -221,10 +223,6 @@ def columns(df: pd.DataFrame, names=None) -> dict[str, list]:
     import pyarrow as pa
     names = list(df.columns) if names is None else list(names)
     return pa.Table.from_pandas(df[names], preserve_index=False).to_pydict()
-
-
-def seconds(series: pd.Series) -> np.ndarray:
-    return series.astype("int64").to_numpy() / 1e9
 
 
 def chronological_order(events: pd.DataFrame) -> pd.Series:
@@ -267,9 +265,9 @@ class Installs:
         self.window = thresholds.install_window_s
         written = completes["time_device" if "time_device" in completes else "time"].astype("int64").to_numpy()
         table = pd.DataFrame({
-            "spi": completes["spi"].to_numpy(), "t": completes["time"].astype("int64").to_numpy() / 1e9,
+            "spi": completes["spi"].to_numpy(), "t": seconds(completes["time"]),
             # A whole-second stamp covers that whole second: within it, file order decides.
-            "blur": np.where(written % 1_000_000_000 == 0, 1.0, 0.0),
+            "blur": np.where(whole_seconds(written), 1.0, 0.0),
             "source": completes["source"].to_numpy(), "order": completes["order"].to_numpy(),
         }).dropna(subset=["spi"])
         self.by_spi = {int(spi): (g["t"].to_numpy(), g["blur"].to_numpy(), g["source"].to_numpy(),

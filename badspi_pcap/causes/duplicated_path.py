@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..notation import spi_texts
 from .base import Claim, Context, Judgement, Proof, seconds
 from .replay import (capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows,
                      seq_selector, window_facts)
@@ -93,4 +94,4 @@ def describe(f) -> str:
             f"{'names' if f['lines_covered'] == 1 else 'name'} a packet that reached "
             f"the device twice, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
             f"{plural(x.get('duplicates', 0), 'duplicated packet')} on SPI "
-            f"{', '.join(f'0x{int(s):08x}' for s in f['spis'])}{how}. A copy is dropped whatever the window.")
+            f"{spi_texts(f['spis'])}{how}. A copy is dropped whatever the window.")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
+from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, frames_of, seconds
 from .selectors import Selector
 
@@ -74,7 +75,7 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
         if int(spi) in named_spis:
             continue
         expected = int(rate_limited(seconds(q["time"]), ctx.thresholds.default_rate_limit_s).sum())
-        ident = {"tunnel": f"SPI 0x{int(spi):08x}", "peer": ", ".join(sorted(set(q["inner_dst"].dropna())))}
+        ident = {"tunnel": f"SPI {spi_text(spi)}", "peer": ", ".join(sorted(set(q["inner_dst"].dropna())))}
         out.append((ident, Judgement("inconclusive", (Selector("icmp-quoting", spis=(int(spi),)),),
                                      facts={**icmp_facts(q), "expected_lines": expected},
                                      spis=[int(spi)])))
@@ -141,4 +142,4 @@ def describe(f) -> str:
 
 
 def spi_list(spis) -> str:
-    return ", ".join(f"0x{int(s):08x}" for s in spis) or "-"
+    return spi_texts(spis) or "-"

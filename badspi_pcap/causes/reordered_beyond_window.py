@@ -9,6 +9,7 @@ the margin left) and the window that would take every late packet.
 """
 from __future__ import annotations
 
+from ..notation import spi_texts
 from .base import Claim, Context, Judgement, Proof
 from .replay import (capture_only, capture_only_text, extra_facts, window_text, claimed_rows, explain_as, judged,
                      sa_rows, seq_selector, window_facts)
@@ -52,7 +53,7 @@ def describe(f) -> str:
     text = (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} "
             f"{'names' if f['lines_covered'] == 1 else 'name'} a packet that arrived "
             f"late by the window or more, {f['lines_exact']} by the same SPI and SEQ; the capture shows "
-            f"{plural(x.get('late', 0), 'late packet')} on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])}, "
+            f"{plural(x.get('late', 0), 'late packet')} on SPI {spi_texts(f['spis'])}, "
             f"the deepest {x.get('max_behind')} behind: a window of {x.get('window_needed')} would take them all. "
             f"{window_text(x)[:1].upper()}{window_text(x)[1:]}")
     if x.get("replay_window") is None and x.get("window_at_most") is not None:

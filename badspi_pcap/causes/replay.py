@@ -18,13 +18,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..notation import spi_text
+from ..schema import IPSEC_KINDS
 from ..sequence import sequence_table
 from .base import Claim, Context, Judgement, Proof, seconds
 from .selectors import Selector
 
 KINDS = ("replay",)
 SEQUENCE_KINDS = {"duplicate": "duplicated-path", "late": "reordered-beyond-window", "restart": "sequence-restart"}
-IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[di
         if given is not None:
             from ..sequence import replay_failures
             facts.update(replay_window=int(given), capture_drops=int(replay_failures(g, int(given)).sum()))
-        ident = {"tunnel": f"SPI 0x{int(spi):08x}", "peer": str(g["src"].iloc[0])}
+        ident = {"tunnel": f"SPI {spi_text(spi)}", "peer": str(g["src"].iloc[0])}
         selector = seq_selector(g, ctx, with_first_copies=kind == "duplicate")
         out.append((ident, Judgement("inconclusive", (selector,) if selector else (), facts=facts, spis=[int(spi)])))
     return out
@@ -314,7 +315,7 @@ def vendor_windows_text(x: dict) -> str:
 
 def capture_only_text(f, x: dict, what: str) -> str:
     from ..report.common import plural
-    text = (f"The capture alone shows {plural(x['count'], what)} on SPI 0x{int(f['spis'][0]):08x} "
+    text = (f"The capture alone shows {plural(x['count'], what)} on SPI {spi_text(f['spis'][0])} "
             f"({x['sender']} -> {x['receiver']})")
     if x["sequence_kind"] == "duplicate":
         from .duplicated_path import headers_text

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
+from ..notation import seconds, spi_text, spi_texts
+from ..schema import IPSEC_KINDS
+
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
 PHASE2_EXCHANGE_TYPES = {"QUICK_MODE": 32, "CREATE_CHILD_SA": 36}
 NOT_ICMP = "!icmp && !icmpv6"
@@ -62,7 +64,7 @@ class Selector:
         else:
             raise ValueError(f"unknown selector {self.what!r}")
         if self.start is not None or self.end is not None:
-            t = p["time"].astype("int64").to_numpy() / 1e9
+            t = seconds(p["time"])
             lo = -np.inf if self.start is None else self.start
             hi = np.inf if self.end is None else self.end
             m &= (t >= lo) & (t <= hi)
@@ -101,9 +103,9 @@ def spi_test(spis) -> str:
     """``(esp.spi == 0x… || ah.spi == 0x…)``, with a comma-separated set for several SPIs."""
     spis = sorted(int(s) for s in spis)
     if len(spis) == 1:
-        value = f"== 0x{spis[0]:08x}"
+        value = f"== {spi_text(spis[0])}"
     else:
-        value = "in {" + ", ".join(f"0x{s:08x}" for s in spis) + "}"
+        value = "in {" + spi_texts(spis) + "}"
     return f"(esp.spi {value} || ah.spi {value})"
 
 

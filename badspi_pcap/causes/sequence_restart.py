@@ -8,6 +8,7 @@ starts again at small numbers far below the top (the sequence table's ``restart`
 """
 from __future__ import annotations
 
+from ..notation import spi_texts
 from .base import Claim, Context, Judgement, Proof
 from .replay import (capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows,
                      seq_selector, window_facts)
@@ -43,6 +44,6 @@ def describe(f) -> str:
         return capture_only_text(f, x, "restarted-sequence packet")
     return (f"{f['lines_explained']} of {plural(f['lines_covered'], 'covered replay line')} "
             f"{'names' if f['lines_covered'] == 1 else 'name'} a packet of a sequence "
-            f"that began again at small numbers on SPI {', '.join(f'0x{int(s):08x}' for s in f['spis'])} (from frame "
+            f"that began again at small numbers on SPI {spi_texts(f['spis'])} (from frame "
             f"{x.get('restart_frame')}, below the old top {x.get('old_top')}); the capture shows "
             f"{plural(x.get('restart_packets', 0), 'such packet')}, all dropped until the SA is replaced.")

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from ..notation import NS_PER_S
 
-NS = 1_000_000_000
+NS = NS_PER_S
 DAY_NS = 86_400 * NS
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 MONTHS = {m: i for i, m in enumerate(

@@ -5,6 +5,7 @@ import pandas as pd
 
 from ..errors import CONTROL as _CONTROL
 from ..errors import printable
+from ..notation import spi_text
 from .kinds import KINDS
 from .parse import LogParse
 
@@ -21,7 +22,7 @@ def tunnel_text(vendor, tunnel_id) -> str | None:
 
 
 def spi_strings(values: pd.Series) -> pd.Series:
-    return values.map(lambda v: None if pd.isna(v) else f"0x{int(v):08x}").astype("string")
+    return values.map(spi_text).astype("string")
 
 
 def display_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from .. import causes
 from ..clock import signed, utc_offset_text
-from ..summary import spi_text
+from ..notation import spi_text
 from ..vendors import SCREENOS_COLLECT, profile
 
 VERDICT_ORDER = {"confirmed": 0, "likely": 1, "ruled-out": 2, "inconclusive": 3, "not-covered": 4}

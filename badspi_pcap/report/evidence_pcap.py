@@ -22,6 +22,7 @@ from ..capture.pcapng import iter_pcapng
 from ..capture.scapy_reader import iter_scapy
 from ..capture.source import open_capture
 from ..errors import printable
+from ..notation import NS_PER_S, spi_text
 from ..output import atomic_path
 
 IKE_NEARBY_S = 30.0
@@ -99,7 +100,7 @@ def frame_comments(analysis) -> dict[tuple[str, int], list[str]]:
         if (row.capture, int(row.frame)) not in comments:
             seq = f" SEQ 0x{int(row.inner_seq):x}" if pd.notna(row.inner_seq) else ""
             comments[(row.capture, int(row.frame))] = [
-                f"ICMP error from {row.src} quoting SPI 0x{int(row.inner_spi):08x}{seq}; no log line names this packet"]
+                f"ICMP error from {row.src} quoting SPI {spi_text(row.inner_spi)}{seq}; no log line names this packet"]
     ike = p[p["kind"] == "ike"]
     for row, near in zip(ike.itertuples(index=False), _nearest_line(analysis, ike)):
         if pd.notna(near) and (row.capture, int(row.frame)) not in comments:
@@ -156,7 +157,7 @@ def _nearest_line(analysis, ike: pd.DataFrame) -> pd.Series:
     right = np.clip(np.searchsorted(t, it), 1, len(t) - 1) if len(t) > 1 else np.zeros(len(it), dtype=int)
     left = np.maximum(right - 1, 0)
     nearest = np.where(np.abs(t[left] - it) <= np.abs(t[right] - it), left, right)
-    close = np.abs(t[nearest] - it) <= IKE_NEARBY_S * 1e9
+    close = np.abs(t[nearest] - it) <= IKE_NEARBY_S * NS_PER_S
     out[close] = ids[nearest[close]]
     return out
 
@@ -172,7 +173,7 @@ def _write_pcap(frames, base: Path) -> list[tuple[str, int]]:
             writer = RawPcapWriter(tmp, linktype=linktype, nano=True, sync=True)
             writer.write_header(None)  # write_packet alone never writes the file header
             for t_ns, data, wirelen in group:
-                writer.write_packet(data, sec=t_ns // 1_000_000_000, usec=t_ns % 1_000_000_000, wirelen=wirelen)
+                writer.write_packet(data, sec=t_ns // NS_PER_S, usec=t_ns % NS_PER_S, wirelen=wirelen)
             writer.close()
         written.append((str(target), len(group)))
     if not written:

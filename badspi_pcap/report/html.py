@@ -20,6 +20,7 @@ import pandas as pd
 from .common import (VERDICT_ORDER, action, by_tunnel, clock_lines, evidence_pairs, frames_by_capture, headline,
                      line_label, records, summary, utc_time, vendor_lines)
 from .text import clean
+from ..notation import spi_text, spi_texts
 
 NO_MATPLOTLIB = "no plots: matplotlib is not installed (pip install 'badspi_pcap[notebook]')"
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -258,7 +259,7 @@ def _findings(analysis, evidence: int) -> list[str]:
             out.append(f"<p>{prose(summary(r))}</p>")
             facts = [("lines (all / covered / explained / own proof)",
                       f"{r['lines']} / {r['lines_covered']} / {r['lines_explained']} / {r['lines_exact']}"),
-                     ("SPIs", ", ".join(f"0x{s:08x}" for s in r["spis"] or [])), ("peer", r["peer"]),
+                     ("SPIs", spi_texts(r["spis"] or [])), ("peer", r["peer"]),
                      ("first .. last (capture clock, UTC)", f"{clean(r['first'])} .. {clean(r['last'])}"),
                      ("evidence frames", _frames_text(r))]
             if r["icmp_errors"]:
@@ -302,7 +303,7 @@ def _lines(analysis, max_lines: int) -> list[str]:
            "<table><tr><th>log line</th><th>written (device)</th><th>capture clock (UTC)</th><th>tunnel</th>"
            "<th>SPI</th><th>SEQ</th><th>cause</th><th>coverage</th><th>text</th></tr>"]
     for _, r in lines.sort_values("time", kind="stable").head(max_lines).iterrows():
-        spi = "-" if pd.isna(r["spi"]) else f"0x{int(r['spi']):08x}"
+        spi = spi_text(r["spi"]) or "-"
         seq = "-" if pd.isna(r["seq"]) else f"0x{int(r['seq']):x}"
         out.append(f"<tr><td>{esc(line_label(analysis, r['source']))}:{esc(r['line'])}</td>"
                    f"<td>{esc(device_time(r))}</td><td>{esc(utc_time(r['time']))}</td><td>{esc(r['tunnel'])}</td>"

@@ -21,7 +21,8 @@ import pandas as pd
 
 from ..correlation import BAD_SPI_KINDS, CLUSTER_WIDTH_S, densest_cluster, offset_candidates, rate_limited
 from ..causes.base import P2_EXCHANGES
-from ..summary import IPSEC_KINDS, spi_text
+from ..notation import NS_PER_S, seconds, spi_text, whole_seconds
+from ..schema import IPSEC_KINDS
 
 CAUSE_COLORS = {
     "embedded-icmp": "#d62728", "rekey-collision": "#ff7f0e", "spi-before-install": "#9467bd",
@@ -65,7 +66,7 @@ def timeline_tunnels(analysis, *, seen_only: bool = False) -> list[str]:
             known = known_spis(analysis)
             names = [n for n in names if known[n] & present]
         return names
-    esp = analysis.packets[analysis.packets["kind"].isin(IPSEC_KINDS)]
+    esp = analysis.packets[analysis.packets["kind"].isin(list(IPSEC_KINDS))]
     local = set(analysis.local_addresses)
     if local:
         names = [f"peer {d if s in local else s}" for s, d in zip(esp["src"], esp["dst"])]
@@ -116,7 +117,7 @@ def tunnel_data(analysis, name: str) -> TunnelData:
     if " <-> " in name:  # an address pair (device unknown): one end plays the device's part
         first, peer = name.split(" <-> ", 1)
         ends = {first}
-    esp_all = p[p["kind"].isin(IPSEC_KINDS) & p["spi"].notna()]
+    esp_all = p[p["kind"].isin(list(IPSEC_KINDS)) & p["spi"].notna()]
     icmp_all = p[p["kind"] == "icmp-error"]
     captures = set(esp_all.loc[esp_all["spi"].isin(mine), "capture"]) | \
         set(icmp_all.loc[icmp_all["inner_spi"].isin(mine), "capture"])
@@ -325,10 +326,10 @@ def _draw_rates(ax, td: TunnelData, t0, t1, bin_s, colors) -> None:
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     per, unit = (1, "s") if bin_s < 60 else (60, "min") if bin_s < 21600 else (3600, "h")
-    edges = np.arange(t0.value / 1e9, t1.value / 1e9 + bin_s, bin_s)
-    edges_num = _num(pd.Series(pd.to_datetime((edges * 1e9).astype("int64"), utc=True)))
+    edges = np.arange(t0.value / NS_PER_S, t1.value / NS_PER_S + bin_s, bin_s)
+    edges_num = _num(pd.Series(pd.to_datetime((edges * NS_PER_S).astype("int64"), utc=True)))
     esp = td.esp[(td.esp["time"] >= t0) & (td.esp["time"] <= t1)]
-    secs = esp["time"].astype("int64").to_numpy() / 1e9 if len(esp) else np.array([])
+    secs = seconds(esp["time"]) if len(esp) else np.array([])
     spi = esp["spi"].astype("int64").to_numpy() if len(esp) else np.array([], dtype=np.int64)
     present = [s for s in td.spis if (spi == s).any()]
     if len(present) <= MAX_SPI_LINES:
@@ -407,7 +408,7 @@ def _lanes(td: TunnelData, t0, t1) -> list[_Lane]:
     if not td.has_log and len(td.icmp):
         # No log: where a device that misreads these ICMP errors would log (rate limit).
         t = td.icmp["time"].sort_values()
-        logged = rate_limited(t.astype("int64").to_numpy() / 1e9, td.rate_limit_s)
+        logged = rate_limited(seconds(t), td.rate_limit_s)
         lane = _Lane("BAD SPI lines an affected\ndevice would log (model)")
         lane.marks.append((t[logged],
                            dict(marker="D", s=36, facecolors="none", edgecolors=CAUSE_COLORS["embedded-icmp"],
@@ -610,7 +611,7 @@ def log_utc_offset_s(events: pd.DataFrame) -> float:
     ok = events[["time_local", "time_device"]].dropna() if "time_device" in events else events.iloc[:0]
     if ok.empty:
         return 0.0
-    d = (ok["time_local"].astype("int64").to_numpy() - ok["time_device"].astype("int64").to_numpy()) / 1e9
+    d = (ok["time_local"].astype("int64").to_numpy() - ok["time_device"].astype("int64").to_numpy()) / NS_PER_S
     return float(pd.Series(np.round(d / 60) * 60).mode().iloc[0])
 
 
@@ -686,7 +687,7 @@ def plot_offset_histogram(analysis, *, width: float = 8.0):
     ax.ticklabel_format(axis="x", useOffset=False, style="plain")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", frameon=False)
-    if (np.asarray(events["time"].dropna().astype("int64")) % 1_000_000_000 == 0).all():
+    if whole_seconds(events["time"].dropna().astype("int64")).all():
         ax.text(0.99, 0.97,
                 "whole-second log times: pairs fill the second\nbelow the offset; estimate = median + 0.5 s",
                 transform=ax.transAxes, ha="right", va="top", fontsize=8, color="#444444")

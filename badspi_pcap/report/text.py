@@ -117,7 +117,8 @@ def _damaged(count: int | None) -> str:
 
 def _capture_overview(analysis) -> list[str]:
     """Without a log: the SAs the capture shows and the Phase 2 negotiations (rekeys)."""
-    from ..summary import phase2_exchanges, sa_summary, spi_text
+    from ..notation import spi_text
+    from ..summary import phase2_exchanges, sa_summary
 
     out = []
     sas = sa_summary(analysis.packets)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from .capture.source import PCAP_MAGICS, PCAPNG_MAGIC, open_capture
-from .compressed import COMPRESSIONS, Decompressed, resolve_limit
+from .compressed import COMPRESSIONS, Decompressed, StreamProblems, resolve_limit, stream_problems
 from .errors import InputError, without_content
 from .storage import absolute, open_binary
 from .storage import stat as storage_stat
@@ -182,7 +182,8 @@ class Slice(_Stream):
     """A seekable window ``[offset, offset + size)`` of a seekable stream (a tar member).
 
     An archive cut short or damaged inside the member ends the window there, like the
-    end of a file (a capture cut short keeps its packets): ``error`` says what happened."""
+    end of a file (a capture cut short keeps its packets): ``error`` (and ``problems()``)
+    says what happened."""
 
     def __init__(self, base: BinaryIO, offset: int, size: int):
         super().__init__()
@@ -202,7 +203,7 @@ class Slice(_Stream):
             while n > 0:
                 data = self.base.read(min(n, PIECE))
                 if not data:
-                    why = getattr(self.base, "why", None)
+                    why = stream_problems(self.base).cut
                     self.error = (f"the archive ends {self.size - self.pos} bytes before the end of this member"
                                   + (f" ({why})" if why else ""))
                     break
@@ -212,6 +213,9 @@ class Slice(_Stream):
         except DAMAGE as e:
             self.error = f"the archive is damaged {self.pos} bytes into this member ({e or type(e).__name__})"
         return b"".join(parts)
+
+    def problems(self) -> StreamProblems:
+        return StreamProblems(error=self.error)
 
     def seek(self, pos: int, whence: int = 0) -> int:
         base = {0: 0, 1: self.pos, 2: self.size}[whence]
@@ -260,15 +264,14 @@ class _Forward(_Stream):
     """A compressed tar's decompressed bytes, seekable as ``tarfile`` needs: forward by
     reading through, back by decompressing again from the start.  ``Decompressed`` keeps
     what was decoded before damage and stops at the decompression limit (a bomb); a tar
-    cut short that way simply ends, and ``why`` says so."""
+    cut short that way simply ends, and ``problems()`` says why."""
 
     def __init__(self, stream: Decompressed):
         super().__init__()
         self.stream = stream
 
-    @property
-    def why(self) -> str | None:
-        return self.stream.error or self.stream.limited
+    def problems(self) -> StreamProblems:
+        return self.stream.problems()
 
     def read(self, n: int | None = -1) -> bytes:
         return self.stream.read(n)
@@ -365,7 +368,7 @@ def _tar_entries(stream, compression) -> Iterator[tuple]:
                 yield (Hop("tar", compression, info.name, info.offset_data, info.size), _member_problem(info),
                        lambda info=info: Slice(container, info.offset_data, info.size))
     except tarfile.TarError as e:
-        why = getattr(container, "why", None)   # the compressed stream's damage or limit
+        why = stream_problems(container).cut   # the compressed stream's damage or limit
         raise tarfile.ReadError(f"{e} ({why})" if why else str(e)) from None
 
 

@@ -32,6 +32,29 @@ MAX_LINE = 1 << 16  # longer lines are cut here (no log or snoop line comes near
 
 
 @dataclass(frozen=True)
+class StreamProblems:
+    """What went wrong in a stream read to its end, as every stream wrapper here reports it
+    (``problems()``): where the data broke (``error``), why reading stopped early
+    (``limited``: the decompression limit), what follows the end (``trailing``)."""
+
+    error: str | None = None
+    limited: str | None = None
+    trailing: str | None = None
+
+    @property
+    def cut(self) -> str | None:
+        """Why the stream ends before its data does, if it does."""
+        return self.error or self.limited
+
+
+def stream_problems(stream) -> StreamProblems:
+    """The problems of any stream: a wrapper's (``Decompressed``, an archive member's)
+    ``problems()``; none for a plain file."""
+    problems = getattr(stream, "problems", None)
+    return problems() if problems is not None else StreamProblems()
+
+
+@dataclass(frozen=True)
 class DecompressionLimit:
     """How far a compressed input may expand before reading stops.
 
@@ -92,7 +115,7 @@ class Decompressed(io.RawIOBase):
     that are not compressed data (padding, garbage) end the stream, and ``trailing``
     says so.  Output is produced at most
     ``STEP`` bytes at a time and stops at the ``limit`` (``limited`` says why).
-    ``tell()`` is the position in the decompressed data.
+    ``tell()`` is the position in the decompressed data; ``problems()`` gives all three.
     """
 
     PIECE = 1 << 16   # compressed bytes read at a time
@@ -104,6 +127,9 @@ class Decompressed(io.RawIOBase):
         self.new = new_decompressor
         self.limit = limit
         self._reset(rewind=raw.seekable())   # a pipe is read once, from where it is
+
+    def problems(self) -> StreamProblems:
+        return StreamProblems(self.error, self.limited, self.trailing)
 
     def _reset(self, rewind: bool = True) -> None:
         if rewind:

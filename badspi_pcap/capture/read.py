@@ -16,7 +16,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator
 import pandas as pd
 
 from .. import schema
-from ..compressed import DecompressionLimit
+from ..compressed import DecompressionLimit, stream_problems
 from ..errors import InputError, Skipped, UsageError
 from . import parallel
 from .frames import FrameBatch
@@ -125,16 +125,15 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
             for batch in _guarded(batches, path, opened.compression, skipped, name):
                 got.add(batch)
         size = os.path.getsize(path) if size is None else size
-        error = getattr(opened.stream, "error", None)
-        limited = getattr(opened.stream, "limited", None)
-        if error:
+        problems = stream_problems(opened.stream)
+        if problems.error:
             skipped.append(Skipped(name, "reader", f"{opened.compression} stream ends early or is corrupt "
-                                                   f"({error}); kept the packets before it"))
-        if limited:
-            skipped.append(Skipped(name, "reader", f"{opened.compression}: {limited}; kept the packets before it"))
-        trailing = getattr(opened.stream, "trailing", None)
-        if trailing:
-            skipped.append(Skipped(name, "reader", f"{opened.compression}: {trailing}"))
+                                                   f"({problems.error}); kept the packets before it"))
+        if problems.limited:
+            skipped.append(Skipped(name, "reader", f"{opened.compression}: {problems.limited}; kept the packets "
+                                                   "before it"))
+        if problems.trailing:
+            skipped.append(Skipped(name, "reader", f"{opened.compression}: {problems.trailing}"))
     finally:
         opened.close()
     counts = got.counts

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from ..compressed import (COMPRESSIONS, NO_LIMIT_ENV, Decompressed, DecompressionLimit,  # noqa: F401 (re-exported)
-                          open_decompressed, resolve_limit)
+                          open_decompressed, resolve_limit, stream_problems)
 from ..errors import InputError
 
 PCAP_MAGICS = {
@@ -23,8 +23,8 @@ NETSCREEN_LINES_TO_CHECK = 32  # as Wireshark's wiretap/netscreen.c
 class OpenedCapture:
     stream: BinaryIO      # positioned at the start of the (decompressed) capture
     raw: BinaryIO         # the file on disk, for progress in bytes
-    # when compressed, stream.error says where decompression failed and stream.limited
-    # why it stopped early (the decompression limit)
+    # when compressed, stream_problems(stream) says where decompression failed, why it
+    # stopped early (the decompression limit) and what followed the compressed data
     format: str           # pcap | pcapng | netscreen
     compression: str | None
     head: bytes           # first bytes of the decompressed capture (magic included)
@@ -104,7 +104,7 @@ def _spooled(pipe: BinaryIO, path, decompression_limit) -> BinaryIO:
 
 def _peek(stream: BinaryIO, path, compression) -> bytes:
     head = stream.read(4096)
-    error = getattr(stream, "error", None)
+    error = stream_problems(stream).error
     if error and not head:
         raise InputError(f"{path}: {compression} data is corrupt: {error}")
     stream.seek(0)

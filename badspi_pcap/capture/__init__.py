@@ -11,7 +11,8 @@ and compression by content), ``pcap.py`` / ``pcapng.py`` / ``netscreen.py`` /
 and ``ip.py``) decodes a batch column-wise, ``rows.py`` and ``collect.py`` build the table;
 ``read.py`` strings them together.
 """
-from .read import ENGINES, CaptureContents, CaptureRead, CaptureWarning, capture_names, read_capture, read_packets
+from .read import (ENGINES, CaptureContents, CaptureRead, CaptureWarning, capture_names, read_capture, read_packets,
+                   walk_frames)
 
 __all__ = ["ENGINES", "CaptureContents", "CaptureRead", "CaptureWarning", "capture_names", "read_capture",
-           "read_packets"]
+           "read_packets", "walk_frames"]

@@ -1,15 +1,19 @@
 """A batch of captured frames laid out for vectorised decoding.
 
 Readers (own pcap walk, Scapy, snoop text) all produce ``FrameBatch``es: the frames'
-bytes concatenated in one buffer plus per-frame arrays.  The decoder never loops over
+bytes concatenated in one buffer plus per-frame arrays; a reader returns a ``FrameWalk``
+(its batches and what it skipped).  The decoder never loops over
 frames in Python; it reads fields for all frames at once with ``Fields``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
+from ..errors import Skipped
 
 
 @dataclass
@@ -42,6 +46,28 @@ class FrameBatch:
             linktype=np.broadcast_to(np.asarray(linktype, dtype=np.int64), (len(frames),)).copy(),
             frame=np.arange(first_frame, first_frame + len(frames), dtype=np.int64),
         )
+
+
+class FrameWalk:
+    """A reader's walk over one capture: iterate it for ``FrameBatch``es; ``skipped`` lists
+    what the reader could not read, complete once the walk has ended."""
+
+    def __init__(self, batches: Iterator[FrameBatch], skipped: list[Skipped]):
+        self.batches, self.skipped = batches, skipped
+
+    def __iter__(self) -> Iterator[FrameBatch]:
+        return self.batches
+
+
+def frame_walk(read: Callable[..., Iterator[FrameBatch]]) -> Callable[..., FrameWalk]:
+    """A reader written as a generator that appends to its keyword-only ``skipped`` list,
+    called without it: it returns a ``FrameWalk`` that carries the list."""
+
+    @functools.wraps(read)
+    def walk(*args, **kwargs) -> FrameWalk:
+        skipped: list[Skipped] = []
+        return FrameWalk(read(*args, skipped=skipped, **kwargs), skipped)
+    return walk
 
 
 class FrameCollector:

@@ -13,7 +13,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from ..compressed import MAX_LINE, bounded_lines
 from ..errors import Skipped
-from .frames import FrameBatch, FrameCollector
+from .frames import FrameBatch, FrameCollector, frame_walk
 from .linklayer import ETHERNET, PPP
 
 HEADER = re.compile(r"(\d{1,9})\.(\d{1,9}): ([a-z0-9/:.-]{1,15})\(([io])\) len=(\d{1,9}):([0-9a-fA-F]{12})->")
@@ -22,8 +22,9 @@ BATCH_FRAMES = 50_000
 MAX_FRAME = 65535
 
 
-def iter_netscreen(stream: BinaryIO, name: str, skipped: list[Skipped],
-                   progress: Callable[[], None] | None = None) -> Iterator[FrameBatch]:
+@frame_walk
+def iter_netscreen(stream: BinaryIO, name: str, progress: Callable[[], None] | None = None, *,
+                   skipped: list[Skipped]) -> Iterator[FrameBatch]:
     collect = FrameCollector(BATCH_FRAMES)
     current: dict | None = None
 

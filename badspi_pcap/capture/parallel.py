@@ -144,7 +144,6 @@ def _head(path: str, fmt: str) -> dict:
 
 def read_range(task: Task) -> Part:
     """Read the records that start in ``[begin, stop)`` (after finding the first one)."""
-    skipped: list[Skipped] = []
     ended = WalkEnd()
     got = Collected(task.name)
     with open(task.path, "rb") as stream:
@@ -157,13 +156,13 @@ def read_range(task: Task) -> Part:
                         state=state, end_state=state, size=_size(task, stream))
         stream.seek(0)
         if task.fmt == "pcap":
-            batches = iter_pcap(stream, task.name, skipped, start=start, stop=task.stop, ended=ended)
+            batches = iter_pcap(stream, task.name, start=start, stop=task.stop, ended=ended)
         else:
             section = Section(state.endian, list(state.interfaces)) if state else None
-            batches = iter_pcapng(stream, task.name, skipped, start=start, stop=task.stop, section=section,
-                                  ended=ended)
+            batches = iter_pcapng(stream, task.name, start=start, stop=task.stop, section=section, ended=ended)
         for batch in batches:
             got.add(batch)
+        skipped = batches.skipped
         size = _size(task, stream)
     got.table()   # the table is built here, in parallel; the parent only joins the parts
     return Part(start=start, end=ended.offset, collected=got, skipped=skipped, frames=ended.frames,

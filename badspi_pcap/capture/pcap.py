@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import Skipped
 from . import chains
-from .frames import FrameBatch, _unaligned
+from .frames import FrameBatch, _unaligned, frame_walk
 from .source import PCAP_MAGICS
 
 MAX_CAPLEN = 262144        # libpcap's MAXIMUM_SNAPLEN; larger records are corrupt
@@ -111,8 +111,9 @@ class WalkEnd:
         self.section = None   # pcapng: the section state there
 
 
-def iter_pcap(stream: BinaryIO, name: str, skipped: list[Skipped],
-              progress: Callable[[], None] | None = None, chunk: int | None = None, *,
+@frame_walk
+def iter_pcap(stream: BinaryIO, name: str,
+              progress: Callable[[], None] | None = None, chunk: int | None = None, *, skipped: list[Skipped],
               start: int = 24, stop: int | None = None, first_frame: int = 1,
               ended: WalkEnd | None = None) -> Iterator[FrameBatch]:
     """Batches of records from file offset ``start`` (a record boundary) on; with ``stop``,

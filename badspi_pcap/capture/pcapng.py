@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import Skipped
 from . import chains
-from .frames import FrameBatch, _unaligned, among
+from .frames import FrameBatch, _unaligned, among, frame_walk
 from .pcap import CHUNK, FIRST_CHUNK, RESYNC_WINDOW, WalkEnd
 
 SHB, IDB, PB, SPB, NRB, ISB, EPB = 0x0A0D0D0A, 1, 2, 3, 4, 5, 6
@@ -156,8 +156,9 @@ class PcapngWalker:
         return out
 
 
-def iter_pcapng(stream: BinaryIO, name: str, skipped: list[Skipped],
-                progress: Callable[[], None] | None = None, chunk: int | None = None, *,
+@frame_walk
+def iter_pcapng(stream: BinaryIO, name: str,
+                progress: Callable[[], None] | None = None, chunk: int | None = None, *, skipped: list[Skipped],
                 start: int = 0, stop: int | None = None, section: Section | None = None,
                 first_frame: int = 1, ended: WalkEnd | None = None) -> Iterator[FrameBatch]:
     """Batches of packets from file offset ``start`` (a block boundary; ``section`` the state

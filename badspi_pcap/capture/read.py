@@ -11,7 +11,7 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable
 
 import pandas as pd
 
@@ -19,7 +19,7 @@ from .. import schema
 from ..compressed import DecompressionLimit, stream_problems
 from ..errors import InputError, Skipped, UsageError
 from . import parallel
-from .frames import FrameBatch
+from .frames import FrameWalk
 from .collect import Collected
 from .decode import BatchCounts
 from .linklayer import linktype_name
@@ -27,11 +27,11 @@ from .netscreen import iter_netscreen
 from .pcap import PcapHeader, iter_pcap
 from .pcapng import iter_pcapng, section_header
 from .scapy_reader import iter_scapy
-from .source import open_capture
+from .source import OpenedCapture, open_capture
 
 ENGINES = ("auto", "scapy")
 # format: (header check, raising ValueError on a bad header; walk)
-OWN_WALKS: dict[str, tuple[Callable[[bytes], object], Callable[..., Iterator[FrameBatch]]]] = {
+OWN_WALKS: dict[str, tuple[Callable[[bytes], object], Callable[..., FrameWalk]]] = {
     "pcap": (PcapHeader, iter_pcap), "pcapng": (section_header, iter_pcapng)}
 
 
@@ -101,29 +101,24 @@ def read_capture(path: str | os.PathLike, *, name: str | None = None, engine: st
     opened = open_capture(path, stream=stream, decompression_limit=decompression_limit)
     skipped: list[Skipped] = []
     tick = (lambda: progress(opened.raw.tell())) if progress else None
-    got = None
     try:
-        if opened.format == "netscreen":
-            batches, used = iter_netscreen(opened.stream, name, skipped, tick), "netscreen"
-        elif opened.format in OWN_WALKS and engine == "auto":
-            check, walk = OWN_WALKS[opened.format]
+        own = opened.format in OWN_WALKS and engine == "auto"
+        if own:
             try:
-                check(opened.head)
+                OWN_WALKS[opened.format][0](opened.head)
             except ValueError as e:
                 raise InputError(f"{path}: {e}") from None
+        whole = os.path.getsize(path) if own and stream is None and opened.compression is None else 0
+        if own and parallel.can_split(whole, _jobs(jobs)):
+            got, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
+            skipped.extend(more)
             used = "own"
-            whole = os.path.getsize(path) if stream is None and opened.compression is None else 0
-            if parallel.can_split(whole, _jobs(jobs)):
-                got, more = parallel.read_parallel(path, opened.format, name, whole, _jobs(jobs), progress)
-                skipped.extend(more)
-            else:
-                batches = walk(opened.stream, name, skipped, tick)
         else:
-            batches, used = iter_scapy(opened.stream, opened.format, name, skipped, tick), "scapy"
-        if got is None:
+            walk, used = walk_frames(opened, name, engine, tick)
             got = Collected(name)
-            for batch in _guarded(batches, path, opened.compression, skipped, name):
+            for batch in walk:
                 got.add(batch)
+            skipped.extend(walk.skipped)
         size = os.path.getsize(path) if size is None else size
         problems = stream_problems(opened.stream)
         if problems.error:
@@ -155,7 +150,22 @@ def _jobs(jobs: int | None) -> int:
     return parallel.available_cpus() if jobs == 0 else (jobs or 1)
 
 
-def _guarded(batches, path, compression, skipped: list[Skipped], name: str):
+def walk_frames(opened: OpenedCapture, name: str, engine: str = "auto",
+                progress: Callable[[], None] | None = None) -> tuple[FrameWalk, str]:
+    """The frame batches of an opened capture, walked by the reader its format and ``engine``
+    call for (named in the second value: own | netscreen | scapy): every reader user walks
+    frames through here.  A compressed stream that breaks ends the walk (said in
+    ``skipped``) instead of raising."""
+    if opened.format == "netscreen":
+        walk, used = iter_netscreen(opened.stream, name, progress), "netscreen"
+    elif opened.format in OWN_WALKS and engine == "auto":
+        walk, used = OWN_WALKS[opened.format][1](opened.stream, name, progress), "own"
+    else:
+        walk, used = iter_scapy(opened.stream, opened.format, name, progress), "scapy"
+    return FrameWalk(_guarded(walk, opened.compression, walk.skipped, name), walk.skipped), used
+
+
+def _guarded(batches, compression, skipped: list[Skipped], name: str):
     """Stop cleanly at a corrupt compressed stream, keeping what came before."""
     import lzma
     import zlib

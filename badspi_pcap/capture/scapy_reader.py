@@ -17,7 +17,7 @@ from scapy.error import Scapy_Exception
 from scapy.utils import RawPcapNgReader, RawPcapReader
 
 from ..errors import InputError, Skipped
-from .frames import FrameBatch, FrameCollector
+from .frames import FrameBatch, FrameCollector, frame_walk
 
 BATCH_FRAMES = 50_000
 SNAP = 1 << 18  # keep whole frames: Scapy's default read size is the MTU
@@ -91,8 +91,9 @@ def _scapy_messages(name: str, skipped: list[Skipped]):
         _READING.set(previous)
 
 
-def iter_scapy(stream: BinaryIO, fmt: str, name: str, skipped: list[Skipped],
-               progress: Callable[[], None] | None = None) -> Iterator[FrameBatch]:
+@frame_walk
+def iter_scapy(stream: BinaryIO, fmt: str, name: str, progress: Callable[[], None] | None = None, *,
+               skipped: list[Skipped]) -> Iterator[FrameBatch]:
     with _scapy_messages(name, skipped):
         try:
             reads = BoundedReads(stream, skipped)

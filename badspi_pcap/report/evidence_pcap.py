@@ -16,10 +16,7 @@ import numpy as np
 import pandas as pd
 from scapy.utils import RawPcapWriter
 
-from ..capture.netscreen import iter_netscreen
-from ..capture.pcap import iter_pcap
-from ..capture.pcapng import iter_pcapng
-from ..capture.scapy_reader import iter_scapy
+from ..capture import walk_frames
 from ..capture.source import open_capture
 from ..errors import printable
 from ..notation import NS_PER_S, spi_text
@@ -221,17 +218,9 @@ def _write_pcapng(frames, path: Path, comments: dict, header: str) -> None:
 
 def _frames(path: str, want: set[int]):
     opened = open_capture(path)
-    skipped: list = []
     try:
-        if opened.format == "netscreen":
-            batches = iter_netscreen(opened.stream, path, skipped)
-        elif opened.format == "pcap":
-            batches = iter_pcap(opened.stream, path, skipped)
-        elif opened.format == "pcapng":
-            batches = iter_pcapng(opened.stream, path, skipped)
-        else:
-            batches = iter_scapy(opened.stream, opened.format, path, skipped)
-        for batch in batches:
+        walk, _ = walk_frames(opened, path)   # what it skips was said when the capture was read
+        for batch in walk:
             for i in np.flatnonzero(np.isin(batch.frame, list(want))):
                 a = int(batch.start[i])
                 yield (int(batch.time_ns[i]), int(batch.linktype[i]),

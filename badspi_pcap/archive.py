@@ -14,7 +14,6 @@ gzip/bzip2/xz-compressed, and zip), not by name.
 from __future__ import annotations
 
 import hashlib
-import io
 import lzma
 import os
 import stat
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 from .capture.source import PCAP_MAGICS, PCAPNG_MAGIC, open_capture
-from .compressed import COMPRESSIONS, Decompressed, StreamProblems, resolve_limit, stream_problems
+from .compressed import COMPRESSIONS, Decompressed, ReadStream, StreamProblems, resolve_limit, stream_problems
 from .errors import InputError, without_content
 from .storage import absolute, open_binary
 from .storage import stat as storage_stat
@@ -93,22 +92,7 @@ class Limits:
     max_members: int = MAX_MEMBERS   # members read from one archive
 
 
-class _Stream(io.RawIOBase):
-    """A readable, seekable raw stream defined by ``read`` and ``seek``."""
-
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-
-class HashingReader(_Stream):
+class HashingReader(ReadStream):
     """A forward view of a stream that hashes every byte exactly once, in order.
 
     It can go back anywhere within the first ``keep`` bytes (format detection reads a
@@ -178,7 +162,7 @@ class HashingReader(_Stream):
         return self.hash.hexdigest()
 
 
-class Slice(_Stream):
+class Slice(ReadStream):
     """A seekable window ``[offset, offset + size)`` of a seekable stream (a tar member).
 
     An archive cut short or damaged inside the member ends the window there, like the
@@ -260,7 +244,7 @@ def archive_kind(stream: BinaryIO) -> tuple[str, str | None] | None:
         stream.seek(0)
 
 
-class _Forward(_Stream):
+class _Forward(ReadStream):
     """A compressed tar's decompressed bytes, seekable as ``tarfile`` needs: forward by
     reading through, back by decompressing again from the start.  ``Decompressed`` keeps
     what was decoded before damage and stops at the decompression limit (a bomb); a tar

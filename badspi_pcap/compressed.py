@@ -106,7 +106,22 @@ def compression_of(start: bytes):
     return None
 
 
-class Decompressed(io.RawIOBase):
+class ReadStream(io.RawIOBase):
+    """A readable, seekable raw stream defined by ``read`` and ``seek``."""
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+
+class Decompressed(ReadStream):
     """A gzip/bzip2/xz stream read through incremental decompressors.
 
     Unlike GzipFile & co, a cut-off or corrupt stream does not lose the data decoded
@@ -210,14 +225,6 @@ class Decompressed(io.RawIOBase):
             del self._buffer[: self._pos]
             self._pos = 0
         return out
-
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
-        return len(data)
-
-    def readable(self) -> bool:
-        return True
 
     def seekable(self) -> bool:
         return False

@@ -41,6 +41,11 @@ class ClockNote:
     kind: str          # zone | date | contradicted
     text: str
 
+    @property
+    def label(self) -> str:
+        """How reports head it: a zone is a hint, the others warnings."""
+        return "hint" if self.kind == "zone" else "warning"
+
 
 def signed(seconds: float) -> str:
     """+1 h 0 min 37 s, -6 h 0 min 0 s, +37.0 s."""

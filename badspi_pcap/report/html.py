@@ -181,7 +181,7 @@ def _inputs(analysis) -> list[str]:
         rows.append(("log lines not recognised", "", esc(analysis.unparsed_lines)))
         first, second = clock_lines(analysis)
         rows.append(("clock", "", esc(first)))
-        rows += [("clock " + ("hint" if n.kind == "zone" else "warning"), "", esc(n.text))
+        rows += [("clock " + n.label, "", esc(n.text))
                  for n in analysis.clock_notes]
         rows.append(("times", "", esc(second)))
         rows += [("device", "", prose(text)) for text in vendor_lines(analysis)]

@@ -56,7 +56,7 @@ def render_markdown(analysis, evidence: int = 3) -> str:
         first, second = clock_lines(analysis)
         out.append(f"| clock | {md(first)} |")
         for note in analysis.clock_notes:
-            out.append(f"| clock {'hint' if note.kind == 'zone' else 'warning'} | {md(note.text)} |")
+            out.append(f"| clock {note.label} | {md(note.text)} |")
     out.append(f"| device address | {md(', '.join(analysis.local_addresses) or '-')} |")
     warnings = damage_headline(analysis)
     if warnings:

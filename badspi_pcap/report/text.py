@@ -66,7 +66,7 @@ def render_analysis(analysis, *, evidence: int = 3) -> str:
         first, second = clock_lines(analysis)
         out.append(f"Clock    {first}")
         for note in analysis.clock_notes:
-            out.append(f"         {'warning' if note.kind != 'zone' else 'hint'}: {note.text}")
+            out.append(f"         {note.label}: {note.text}")
         out.append(f"         {second}")
     else:
         out.append("Log      none given: what the capture alone shows")

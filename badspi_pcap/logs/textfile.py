@@ -40,7 +40,7 @@ def as_paths(paths) -> list[Path | str]:
     return [p if is_url(local(p)) else Path(local(p)) for p in paths]
 
 
-def read_lines(path: Path, skipped: list[Skipped],
+def read_lines(path: Path | str, skipped: list[Skipped],
                decompression_limit: DecompressionLimit | bool | None = None) -> Iterator[tuple[int, str]]:
     """(1-based line number, text without line end) for every line of ``path``."""
     raw = _open_binary(path)

@@ -60,7 +60,9 @@ def parse_sas(paths, *, format: str | None = None) -> SaParse:
     """Read SA table outputs (one path or many); InputError for a file with none."""
     tables = select_tables(format)
     skipped: list[Skipped] = []
-    sas, counters, stats = [], [], []
+    sas: list[dict] = []
+    counters: list[dict] = []
+    stats: list[dict] = []
     for path in as_paths(paths):
         lines = [(n, t) for n, t in read_lines(path, skipped) if t.strip()]
         device = _devices(lines)

@@ -32,7 +32,7 @@ STAGES = [  # (module, function, label); nested stages are counted inside their 
     ("badspi_pcap.analyze", "receivers", "  receivers"),
     ("badspi_pcap.analyze", "diagnose", "diagnose"),
     ("badspi_pcap.analyze", "classify_lines", "  classify lines"),
-    ("badspi_pcap.batch", "_summary_row", "batch summary row"),
+    ("badspi_pcap.batch.check", "_summary_row", "batch summary row"),
 ]
 
 

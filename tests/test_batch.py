@@ -16,11 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 import badspi_pcap.batch as batch
+import badspi_pcap.batch.check as batch_check
 from badspi_pcap.analyze import analyze
 from badspi_pcap.archive import HashingReader, Limits
 from badspi_pcap.capture import read_capture
 from badspi_pcap.cli import cli, main
 from badspi_pcap.errors import UsageError
+from badspi_pcap.report.batch_table import batch_table
 from batch_inputs import CAPTURES, ERRORS, INPUTS, LAB, SKIPPED, assert_same_dataset, build_inputs, logs, table
 from conftest import chdir
 
@@ -167,13 +169,13 @@ def test_archive_limits_are_listed(inputs):
 
 def count_checks(monkeypatch):
     calls = []
-    real = batch.check_capture
+    real = batch_check.check_capture
 
     def counting(source, options):
         calls.append(source.address)
         return real(source, options)
 
-    monkeypatch.setattr(batch, "check_capture", counting)
+    monkeypatch.setattr(batch_check, "check_capture", counting)
     return calls
 
 
@@ -241,10 +243,10 @@ def test_a_run_killed_mid_write_leaves_nothing_that_looks_complete(tmp_path, mon
             raise Killed()
         return real(table, where, **kw)
 
-    monkeypatch.setattr(batch.pq, "write_table", dies_on_the_fourth_write)
+    monkeypatch.setattr(pq, "write_table", dies_on_the_fourth_write)
     with pytest.raises(Killed):
         batch.run_batch(["in"], "ds", jobs=1)
-    monkeypatch.setattr(batch.pq, "write_table", real)
+    monkeypatch.setattr(pq, "write_table", real)
     out = Path("ds")
     for p in out.rglob("*.parquet"):
         pq.read_table(p)               # every file that looks like data is whole
@@ -448,7 +450,7 @@ def test_a_tgz_cut_short_keeps_what_is_there(tmp_path):
     want = read_capture(LAB / "spi-mismatch.pcap").packets.drop(columns=["capture"])
     assert 0 < len(kept) < len(want)
     pd.testing.assert_frame_equal(kept, want.head(len(kept)).reset_index(drop=True), check_dtype=False)
-    printed = batch.batch_table(result.summary)
+    printed = batch_table(result.summary)
     row = printed[printed["capture"].str.endswith("::spi-mismatch.pcap")].iloc[0]
     assert (row["status"], row["result"]) == ("ok", "2 warnings")
 

@@ -4,6 +4,7 @@
 import pytest
 
 import badspi_pcap.batch as batch
+import badspi_pcap.batch.runners as batch_runners
 from badspi_pcap.cli import main
 from batch_inputs import CAPTURES, INPUTS, assert_same_dataset, build_inputs
 from conftest import chdir
@@ -47,7 +48,7 @@ def test_cli_resumes_on_the_cluster(cluster, tmp_path, capsys):
 
 def test_an_unreachable_scheduler_is_a_usage_error(tmp_path, capsys, monkeypatch):
     import socket
-    monkeypatch.setattr(batch, "DASK_CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(batch_runners, "DASK_CONNECT_TIMEOUT", "1s")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

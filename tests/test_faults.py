@@ -263,8 +263,8 @@ def test_an_unwritable_dataset_is_one_error_line(case, capsys):
 def test_a_full_disk_stops_the_batch_with_one_error_line(case, capsys, monkeypatch):
     import errno
 
-    import badspi_pcap.batch as batch
-    real = batch._write_parquet
+    import badspi_pcap.batch.dataset as batch_dataset
+    real = batch_dataset._write_parquet
     calls = []
 
     def full(table, path, *a, **k):
@@ -273,7 +273,7 @@ def test_a_full_disk_stops_the_batch_with_one_error_line(case, capsys, monkeypat
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real(table, path, *a, **k)
 
-    monkeypatch.setattr(batch, "_write_parquet", full)
+    monkeypatch.setattr(batch_dataset, "_write_parquet", full)
     (case / "two.pcap").write_bytes((LAB / "natt.pcap").read_bytes())
     assert main(["batch", str(case / "same.pcap"), str(case / "two.pcap"), "-o", str(case / "ds"), "-j", "1"]) == 1
     err = one_error_line(capsys, "no space left on device", str(case / "ds"))

@@ -38,15 +38,15 @@ from .. import storage
 from ..archive import CaptureSource, Limits, Unread
 from ..errors import OutputError, UsageError
 from ..storage import RemoteStore, is_url
-from .check import CaptureResult, CheckOptions, Task, _base_row, check_capture, run_task
-from .dataset import (FINDINGS, MANIFEST, PACKETS, SUMMARY, TABLES, _clean_temporaries, _done_row, _Fingerprints,
+from .check import CaptureCheck, CheckOptions, Task, entry_row, check_capture, run_task
+from .dataset import (FINDINGS, MANIFEST, PACKETS, SUMMARY, TABLES, clean_temporaries, done_row, Fingerprints,
                       complete_ids, read_dataset, write_result)
 from .inputs import ID_DIGITS, capture_id, expand_inputs, find_captures
-from .lock import LOCK, RunLost, _locked, check_lock
-from .mapping import MapRow, _absolute, options_for, read_map
+from .lock import LOCK, RunLost, dataset_lock, check_lock
+from .mapping import MapRow, with_absolute_logs, options_for, read_map
 from .runners import DaskRunner, InlineRunner, PoolRunner, WorkerDied, make_runner
 
-__all__ = ["BatchResult", "capture_id", "CaptureResult", "CaptureSource", "check_capture", "check_lock",
+__all__ = ["BatchResult", "capture_id", "CaptureCheck", "CaptureSource", "check_capture", "check_lock",
            "CheckOptions", "complete_ids", "DaskRunner", "expand_inputs", "FINDINGS", "InlineRunner", "make_runner",
            "MANIFEST", "MapRow", "options_for", "PACKETS", "PoolRunner", "read_dataset", "read_map", "run_batch",
            "run_task", "RunLost", "SUMMARY", "TABLES", "Unread", "UsageError", "WorkerDied", "write_result"]
@@ -77,16 +77,16 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
         raise UsageError(f"{root}: exists and is not a folder (the dataset is a folder)")
     mapping = mapping or []
     files, unread = expand_inputs(paths, exclude=root)
-    options = replace(options, **_absolute({"events": options.events, "sas": options.sas}))
-    mapping = [MapRow(r.pattern, _absolute(r.values)) for r in mapping]
-    fingerprint = _Fingerprints()
+    options = replace(options, **with_absolute_logs({"events": options.events, "sas": options.sas}))
+    mapping = [MapRow(r.pattern, with_absolute_logs(r.values)) for r in mapping]
+    fingerprint = Fingerprints()
     for opts in [options, *(replace(options, **row.values) for row in mapping)]:
         fingerprint(opts)             # every log file readable before any work starts
     progress = progress or (lambda phase, files, total: nullcontext(lambda n: None))
-    locked = RemoteStore(root).locked(secrets.token_hex(8), LOCK) if remote else _locked(root)
+    locked = RemoteStore(root).locked(secrets.token_hex(8), LOCK) if remote else dataset_lock(root)
     with locked as token, make_runner(jobs, scheduler) as runner:
         if not remote:
-            _clean_temporaries(root)
+            clean_temporaries(root)
         entries = unread + find_captures(runner, files, limits or Limits(), progress)
         tasks, rows = _plan(entries, root, options, mapping, fingerprint, force, token)
         with progress("checking captures", len(tasks), sum(t.source.size for t in tasks)) as step:
@@ -94,9 +94,9 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
                 if not ok and isinstance(value, (OutputError, RunLost)):
                     raise value   # the dataset cannot be written: stop (the next run resumes)
                 if not ok:   # the worker died (or the cluster lost it): listed, retried next run
-                    value = {**_base_row(task.source), "status": "failed",
+                    value = {**entry_row(task.source), "status": "failed",
                              "error": f"worker lost: {type(value).__name__}: {value}"}
-                    write_result(CaptureResult(value), root, task.fingerprint, token)
+                    write_result(CaptureCheck(value), root, task.fingerprint, token)
                 rows.append({**value, "run": "new"})
                 step(task.source.size)
     summary = pd.DataFrame(rows, columns=[*SUMMARY.names, "run"])
@@ -107,14 +107,14 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
 
 
 
-def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow], fingerprint: _Fingerprints,
+def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow], fingerprint: Fingerprints,
           force: bool, token: str | None = None) -> tuple[list[Task], list[dict]]:
     """The tasks still to do, and the rows of what needs no work (done earlier, duplicates)."""
     tasks, rows, firsts = [], [], {}
     for entry in entries:
         cid = capture_id(entry)
         if cid in firsts:
-            rows.append({**_base_row(entry), "status": "duplicate", "error": f"same content as {firsts[cid]}",
+            rows.append({**entry_row(entry), "status": "duplicate", "error": f"same content as {firsts[cid]}",
                          "run": "duplicate"})
             continue
         firsts[cid] = entry.address
@@ -123,7 +123,7 @@ def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow
             fp = fingerprint(opts)
         else:   # listed again when the reason changes
             opts, fp = options, hashlib.sha256(f"{entry.status}:{entry.reason}".encode()).hexdigest()[:ID_DIGITS]
-        earlier = None if force else _done_row(root, cid, fp)
+        earlier = None if force else done_row(root, cid, fp)
         if earlier is not None:
             rows.append({**earlier, "capture": entry.address, "run": "earlier"})
         else:

@@ -28,7 +28,7 @@ class CheckOptions(AnalysisOptions):
 
 
 @dataclass
-class CaptureResult:
+class CaptureCheck:
     """What ``check_capture`` found: the three tables' rows for one capture."""
 
     summary: dict
@@ -48,12 +48,12 @@ class Task:
 
 # ---------------------------------------------------------------- one capture
 
-def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions()) -> CaptureResult:
+def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions()) -> CaptureCheck:
     """Read and analyse one capture; never raises for a bad capture (status says)."""
     from ..analyze import analyze
     from ..capture import read_capture
 
-    base = _base_row(source)
+    base = entry_row(source)
     try:
         size = source.size or (0 if source.hops else stat(source.path)[0])
         with open_source(source) as stream:
@@ -67,16 +67,16 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
             raise InputError(f"{source.address}: content changed while the batch ran; run it again")
         analysis = analyze([read], list(options.events), list(options.sas), options.analysis())
     except BadspiError as e:
-        return CaptureResult({**base, "status": "error",
+        return CaptureCheck({**base, "status": "error",
                               "error": without_content(str(e).removeprefix(f"{source.address}: "))})
     except Exception as e:  # a bug, or a worker out of memory: listed and retried next run
-        return CaptureResult({**base, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}"})
+        return CaptureCheck({**base, "status": "failed", "error": f"internal error: {type(e).__name__}: {e}"})
     findings = analysis.findings.copy()
     findings.insert(0, "capture", source.address)
-    return CaptureResult(_summary_row(base, read, analysis, options), read.packets, findings)
+    return CaptureCheck(_summary_row(base, read, analysis, options), read.packets, findings)
 
 
-def _base_row(entry) -> dict:
+def entry_row(entry) -> dict:
     return {"capture_id": capture_id(entry), "capture": entry.address, "sha256": entry.sha256,
             "path": entry.path, "member": entry.member, "size": entry.size}
 
@@ -130,7 +130,7 @@ def run_task(task: Task) -> dict:
     and then its manifest entry.  Returns the summary row."""
     if isinstance(task.source, Unread):
         entry = task.source
-        result = CaptureResult({**_base_row(entry), "status": entry.status, "error": entry.reason})
+        result = CaptureCheck({**entry_row(entry), "status": entry.status, "error": entry.reason})
     else:
         result = check_capture(task.source, task.options)
     try:

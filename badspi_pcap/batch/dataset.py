@@ -24,7 +24,7 @@ from .inputs import ID_DIGITS
 from .lock import check_lock
 
 if TYPE_CHECKING:
-    from .check import CaptureResult, CheckOptions
+    from .check import CaptureCheck, CheckOptions
 
 TABLES = ("packets", "findings", "summary")
 MANIFEST = "_manifest"
@@ -71,7 +71,7 @@ FINDINGS = pa.schema([("capture_id", pa.string()), ("capture", pa.string()), *sc
 PACKETS = pa.schema([("capture_id", pa.string()), *schema.PACKETS])
 
 
-def write_result(result: CaptureResult, dataset: str | os.PathLike, fingerprint: str,
+def write_result(result: CaptureCheck, dataset: str | os.PathLike, fingerprint: str,
                  token: str | None = None) -> None:
     """Replace one capture's rows as a set: its manifest entry removed first, each table
     file written atomically, the manifest entry last (a ``failed`` one too: its rows are
@@ -149,7 +149,7 @@ def read_dataset(dataset: str | os.PathLike, table: str = "summary") -> pd.DataF
     return pq.ParquetDataset([str(store.root / f) for f in files], schema=target).read().to_pandas()
 
 
-class _Fingerprints:
+class Fingerprints:
     """Options + the content of each log file they name, hashed: a change redoes the capture."""
 
     def __init__(self):
@@ -174,7 +174,7 @@ class _Fingerprints:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:ID_DIGITS]
 
 
-def _done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
+def done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
     """The stored summary row of a capture done with the same options, else None."""
     store = dataset_store(root)
     try:
@@ -186,7 +186,7 @@ def _done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
         return None
 
 
-def _clean_temporaries(root: Path) -> None:
+def clean_temporaries(root: Path) -> None:
     """Remove what a killed run left half-written (temporaries are never read as data)."""
     for sub in (*TABLES, MANIFEST):
         folder = root / sub

@@ -333,6 +333,26 @@ def test_a_bad_map_is_a_usage_error(tmp_path, text, message):
         batch.read_map(tmp_path / "map.csv")
 
 
+def test_every_map_column_becomes_its_option(tmp_path):
+    (tmp_path / "map.csv").write_text("capture,events,sas,log_tz,clock_offset,year,log_self\n"
+                                      " a/*.pcap , x.log; ../y.log ;,sa.txt,Europe/Berlin,-3.5,2019,Yes\n"
+                                      "b.pcap,,,,,,0\n"
+                                      "c.pcap,,,,,,\n")
+    a, b, c = batch.read_map(tmp_path / "map.csv")
+    assert a == batch.MapRow("a/*.pcap", {"events": (str(tmp_path / "x.log"), str(tmp_path / "../y.log")),
+                                          "sas": (str(tmp_path / "sa.txt"),), "log_tz": "Europe/Berlin",
+                                          "clock_offset": "-3.5", "year": 2019, "log_self": True})
+    assert (b, c) == (batch.MapRow("b.pcap", {"log_self": False}), batch.MapRow("c.pcap", {}))
+    opts = batch.options_for("case/b.pcap", batch.CheckOptions(log_tz="UTC"), [a, b, c])
+    assert (opts.log_tz, opts.log_self) == ("UTC", False)                    # matched by file name; blanks: base
+    (tmp_path / "map.csv").write_text("capture,year\nx,2019,extra\n")
+    with pytest.raises(UsageError, match=r"map.csv:2: more cells than the header names"):
+        batch.read_map(tmp_path / "map.csv")
+    (tmp_path / "map.csv").write_text("capture,year\n,2019\n")
+    with pytest.raises(UsageError, match=r"map.csv:2: empty capture pattern"):
+        batch.read_map(tmp_path / "map.csv")
+
+
 def test_a_missing_log_or_input_stops_before_any_work(tmp_path):
     with pytest.raises(UsageError, match="no such file or folder"):
         batch.run_batch([str(tmp_path / "nope")], tmp_path / "ds", jobs=1)

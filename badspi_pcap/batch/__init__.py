@@ -71,10 +71,11 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     captures already done.  ``progress(phase, files, total_bytes)`` may return a context
     manager yielding ``step(bytes)``, called once per file (the CLI's progress bar).
     """
-    remote = is_url(storage.local(str(dataset)))
-    root = storage.local(str(dataset)).rstrip("/") if remote else Path(storage.local(dataset))
-    if not remote and root.exists() and not root.is_dir():
-        raise UsageError(f"{root}: exists and is not a folder (the dataset is a folder)")
+    url = storage.local(str(dataset))
+    folder = None if is_url(url) else Path(storage.local(dataset))     # None: a URL prefix in object storage
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise UsageError(f"{folder}: exists and is not a folder (the dataset is a folder)")
+    root: str | Path = url.rstrip("/") if folder is None else folder
     mapping = mapping or []
     files, unread = expand_inputs(paths, exclude=root)
     options = replace(options, **with_absolute_logs({"events": options.events, "sas": options.sas}))
@@ -83,10 +84,10 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     for opts in [options, *(replace(options, **row.values) for row in mapping)]:
         fingerprint(opts)             # every log file readable before any work starts
     progress = progress or (lambda phase, files, total: nullcontext(lambda n: None))
-    locked = RemoteStore(root).locked(secrets.token_hex(8), LOCK) if remote else dataset_lock(root)
+    locked = RemoteStore(url.rstrip("/")).locked(secrets.token_hex(8), LOCK) if folder is None else dataset_lock(folder)
     with locked as token, make_runner(jobs, scheduler) as runner:
-        if not remote:
-            clean_temporaries(root)
+        if folder is not None:
+            clean_temporaries(folder)
         entries = unread + find_captures(runner, files, limits or Limits(), progress)
         tasks, rows = _plan(entries, root, options, mapping, fingerprint, force, token)
         with progress("checking captures", len(tasks), sum(t.source.size for t in tasks)) as step:
@@ -107,10 +108,12 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
 
 
 
-def _plan(entries: list, root: Path, options: CheckOptions, mapping: list[MapRow], fingerprint: Fingerprints,
+def _plan(entries: list, root: str | Path, options: CheckOptions, mapping: list[MapRow], fingerprint: Fingerprints,
           force: bool, token: str | None = None) -> tuple[list[Task], list[dict]]:
     """The tasks still to do, and the rows of what needs no work (done earlier, duplicates)."""
-    tasks, rows, firsts = [], [], {}
+    tasks: list[Task] = []
+    rows: list[dict] = []
+    firsts: dict[str, str] = {}
     for entry in entries:
         cid = capture_id(entry)
         if cid in firsts:

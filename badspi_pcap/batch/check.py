@@ -3,6 +3,7 @@ row, and ``run_task``: what a worker runs (check one capture, write its rows).""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import BinaryIO, cast
 
 import pandas as pd
 
@@ -58,11 +59,11 @@ def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions())
         size = source.size or (0 if source.hops else stat(source.path)[0])
         with open_source(source) as stream:
             reader = HashingReader(stream)
-            read = read_capture(source.address, name=source.address, engine=options.engine, stream=reader,
-                                size=size)
+            read = read_capture(source.address, name=source.address, engine=options.engine,
+                                stream=cast(BinaryIO, reader), size=size)
             digest = reader.finish()
-            if getattr(stream, "error", None):
-                read.skipped.append(Skipped(source.address, "archive", f"{stream.error}; kept what was there"))
+            if error := getattr(stream, "error", None):
+                read.skipped.append(Skipped(source.address, "archive", f"{error}; kept what was there"))
         if source.sha256 and digest != source.sha256:
             raise InputError(f"{source.address}: content changed while the batch ran; run it again")
         analysis = analyze([read], list(options.events), list(options.sas), options.analysis())

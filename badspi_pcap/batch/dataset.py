@@ -174,7 +174,7 @@ class Fingerprints:
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:ID_DIGITS]
 
 
-def done_row(root: Path, cid: str, fingerprint: str) -> dict | None:
+def done_row(root: str | Path, cid: str, fingerprint: str) -> dict | None:
     """The stored summary row of a capture done with the same options, else None."""
     store = dataset_store(root)
     try:

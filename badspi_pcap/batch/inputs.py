@@ -38,7 +38,9 @@ def expand_inputs(paths: Iterable[str], exclude: str | os.PathLike | None = None
     """Files to scan as (path, address) in a stable order, from files, folders (walked,
     folder links not followed; ``exclude``, the dataset, left out) and globs.  An
     argument that names nothing is an error."""
-    files, unread, seen = [], [], set()
+    files: list[tuple[str, str]] = []
+    unread: list[Unread] = []
+    seen: set[str] = set()
     skip = os.path.realpath(exclude) if exclude else None
 
     def add(path: str):

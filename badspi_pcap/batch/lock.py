@@ -43,7 +43,7 @@ def _fcntl():
     return fcntl
 
 
-def check_lock(root: Path, token: str) -> None:
+def check_lock(root: str | os.PathLike, token: str) -> None:
     """Raise ``RunLost`` unless the run holding ``token`` still holds the dataset's lock:
     the lock file names that token and that run is still there (holds the flock, or its
     process exists)."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..archive import release
 from ..errors import UsageError
@@ -84,7 +84,7 @@ class PoolRunner:
         return self.pool.submit(fn, item)
 
     def run(self, fn, items) -> Iterator[tuple]:
-        queue, suspects = deque(items), deque()
+        queue, suspects = deque(items), deque[object]()
         while queue or suspects:
             if suspects:
                 item = suspects.popleft()
@@ -96,7 +96,7 @@ class PoolRunner:
                 except Exception as e:
                     yield item, False, e
                 continue
-            inflight = {}
+            inflight: dict[Future, object] = {}
             while queue or inflight:
                 while queue and len(inflight) < 2 * self.jobs:
                     item = queue.popleft()
@@ -130,7 +130,7 @@ class DaskRunner:
             raise UsageError("--scheduler needs Dask: pip install 'badspi_pcap[dask]'") from None
         self.address = address
         self._client_class = Client
-        self.client = None
+        self.client: Any = None    # a distributed.Client once entered
 
     def __enter__(self):
         try:

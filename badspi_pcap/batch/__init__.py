@@ -38,12 +38,12 @@ from .. import storage
 from ..archive import CaptureSource, Limits, Unread
 from ..errors import OutputError, UsageError
 from ..storage import RemoteStore, is_url
-from .check import CaptureCheck, CheckOptions, Task, entry_row, check_capture, run_task
-from .dataset import (FINDINGS, MANIFEST, PACKETS, SUMMARY, TABLES, clean_temporaries, done_row, Fingerprints,
-                      complete_ids, read_dataset, write_result)
+from .check import CaptureCheck, CheckOptions, Task, check_capture, entry_row, run_task
+from .dataset import (FINDINGS, MANIFEST, PACKETS, SUMMARY, TABLES, Fingerprints, clean_temporaries, complete_ids,
+                      done_row, read_dataset, write_result)
 from .inputs import ID_DIGITS, capture_id, expand_inputs, find_captures
-from .lock import LOCK, RunLost, dataset_lock, check_lock
-from .mapping import MapRow, with_absolute_logs, options_for, read_map
+from .lock import LOCK, RunLost, check_lock, dataset_lock
+from .mapping import MapRow, options_for, read_map, with_absolute_logs
 from .runners import DaskRunner, InlineRunner, PoolRunner, WorkerDied, make_runner
 
 __all__ = ["BatchResult", "capture_id", "CaptureCheck", "CaptureSource", "check_capture", "check_lock",
@@ -105,7 +105,6 @@ def run_batch(paths: Iterable[str], dataset: str | os.PathLike, *, options: Chec
     summary = summary.sort_values("capture", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)
     return BatchResult(root, summary, found=len(entries), checked=len(tasks),
                        earlier=int((summary["run"] == "earlier").sum()))
-
 
 
 def _plan(entries: list, root: str | Path, options: CheckOptions, mapping: list[MapRow], fingerprint: Fingerprints,

@@ -46,7 +46,6 @@ class Task:
     token: str | None = None      # the run's lock token: nothing is written once it is not ours
 
 
-
 # ---------------------------------------------------------------- one capture
 
 def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions()) -> CaptureCheck:

@@ -32,7 +32,6 @@ def resolved_address(entry: CaptureSource | Unread) -> str:
     return SEP.join([os.path.join(os.path.realpath(folder), name), *(h.member for h in entry.hops)])
 
 
-
 def expand_inputs(paths: Iterable[str], exclude: str | os.PathLike | None = None
                   ) -> tuple[list[tuple[str, str]], list[Unread]]:
     """Files to scan as (path, address) in a stable order, from files, folders (walked,
@@ -93,7 +92,6 @@ def _walk(folder: str, add, unread: list, skip: str | None) -> None:
                 add(where)
 
 
-
 def find_captures(runner, files: list[tuple[str, str]], limits: Limits, progress) -> list:
     """Scan every file (in the workers: hashing reads every capture), in input order."""
     sizes = {address: _size(path) for path, address in files}
@@ -105,7 +103,6 @@ def find_captures(runner, files: list[tuple[str, str]], limits: Limits, progress
                                                       f"internal error: {type(value).__name__}: {value}")]
             step(sizes[address])
     return [e for _, address in files for e in found[address]]
-
 
 
 def _scan_task(args) -> list:

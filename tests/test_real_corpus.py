@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from badspi_pcap.logs import parse_logs
-from badspi_pcap.sa import parse_sas
+from badspi_pcap.sas import parse_sas
 from conftest import FIXTURES
 
 REAL = FIXTURES / "real"

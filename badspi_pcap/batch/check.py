@@ -50,7 +50,7 @@ class Task:
 
 def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions()) -> CaptureCheck:
     """Read and analyse one capture; never raises for a bad capture (status says)."""
-    from ..analyze import analyze
+    from ..analysis import analyze
     from ..capture import read_capture
 
     base = entry_row(source)
@@ -82,7 +82,7 @@ def entry_row(entry) -> dict:
 
 
 def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
-    from ..correlate import quotes_ipsec
+    from ..correlation import quotes_ipsec
     from ..report.common import by_tunnel, headline
 
     p = read.packets

@@ -66,9 +66,14 @@ def test_an_unreachable_scheduler_is_a_usage_error(tmp_path, capsys, monkeypatch
 
 @pytest.fixture(scope="module")
 def threaded_cluster():
-    """One worker process running four tasks at once in threads (``dask worker --nthreads 4``)."""
+    """One worker process running four tasks at once in threads (``dask worker --nthreads 4``),
+    its scheduler recording when and in which thread each task ran."""
+    from distributed.diagnostics.task_stream import TaskStreamPlugin
+
     with distributed.LocalCluster(n_workers=1, threads_per_worker=4, processes=True, dashboard_address=None,
                                   silence_logs=40) as c:
+        c.task_stream = TaskStreamPlugin(c.scheduler)
+        c.scheduler.add_plugin(c.task_stream)
         yield c
 
 
@@ -105,3 +110,8 @@ def test_threads_in_one_worker_give_the_inline_runs_dataset(threaded_cluster, tm
         state = client.run(lambda dask_worker: (dask_worker.state.nthreads, dask_worker.state.executed_count))
     (nthreads, executed), = state.values()
     assert nthreads == 4 and executed >= len(CAPTURES)
+    # The checks really ran side by side: in several threads, some at the same time.
+    runs = [(t["thread"], s["start"], s["stop"]) for t in threaded_cluster.task_stream.buffer
+            if str(t["key"]).startswith("run_task-") for s in t["startstops"] if s["action"] == "compute"]
+    assert len(runs) >= len(CAPTURES) and len({thread for thread, _, _ in runs}) >= 2
+    assert max(sum(a < stop and start < b for _, a, b in runs) for _, start, stop in runs) >= 2

@@ -46,8 +46,6 @@ class Task:
     token: str | None = None      # the run's lock token: nothing is written once it is not ours
 
 
-# ---------------------------------------------------------------- one capture
-
 def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions()) -> CaptureCheck:
     """Read and analyse one capture; never raises for a bad capture (status says)."""
     from ..analysis import analyze

@@ -287,6 +287,27 @@ def test_the_pool_loses_only_the_capture_whose_worker_died():
     assert not ok and isinstance(error, batch.WorkerDied)
 
 
+def test_the_pool_spawns_its_workers_where_there_is_no_forkserver(monkeypatch):
+    import multiprocessing
+
+    import badspi_pcap.batch.runners as runners
+    from batch_inputs import die_on_crash
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])     # as on Windows
+    started = []
+
+    class Pool(runners.ProcessPoolExecutor):
+        def __init__(self, *args, mp_context, **kwargs):
+            started.append(mp_context.get_start_method())
+            super().__init__(*args, mp_context=mp_context, **kwargs)
+
+    monkeypatch.setattr(runners, "ProcessPoolExecutor", Pool)
+    with batch.PoolRunner(2) as runner:
+        got = {item: (ok, value) for item, ok, value in runner.run(die_on_crash, [1, 2, "crash", 3])}
+    assert started and set(started) == {"spawn"}
+    assert {k: v for k, v in got.items() if k != "crash"} == {1: (True, 2), 2: (True, 4), 3: (True, 6)}
+    assert not got["crash"][0] and isinstance(got["crash"][1], batch.WorkerDied)
+
+
 def test_pool_results_equal_inline_results(inputs, tmp_path):
     with chdir(inputs):
         batch.run_batch(INPUTS, tmp_path / "one", jobs=1)

@@ -73,13 +73,9 @@ class PoolRunner:
 
     def _submit(self, fn, item):
         if self.pool is None:
-            import multiprocessing
-
             from ..lifeline import start_worker
 
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["badspi_pcap.forkserver_preload", "badspi_pcap.batch"])
-            self.pool = ProcessPoolExecutor(self.jobs, mp_context=context, initializer=start_worker,
+            self.pool = ProcessPoolExecutor(self.jobs, mp_context=_worker_context(), initializer=start_worker,
                                             initargs=(os.getpid(),))
         return self.pool.submit(fn, item)
 
@@ -116,6 +112,18 @@ class PoolRunner:
                     suspects.extend(inflight.values())
                     self._close()
                     break
+
+
+def _worker_context():
+    """Workers started by a forkserver that has the package loaded (a fork of this
+    process would copy its threads and memory); where there is none (Windows), spawned."""
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["badspi_pcap.forkserver_preload", "badspi_pcap.batch"])
+    return context
 
 
 class DaskRunner:

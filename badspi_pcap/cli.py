@@ -423,8 +423,9 @@ def batch(paths, dataset, event_files, sa_files, map_file, clock_offset, log_tz,
     a bad file is listed with its error and the rest go on; a re-run skips the
     captures already done (same content, same logs) unless --force.
     """
-    from .batch import CheckOptions, batch_footer, batch_table, read_map, run_batch
+    from .batch import CheckOptions, read_map, run_batch
     from .output import check_outputs
+    from .report.batch_table import batch_footer, batch_table
     from .report.text import format_table
 
     check_outputs([*paths, *event_files, *sa_files, map_file], [("-o", dataset, "folder")])

@@ -32,7 +32,7 @@ STAGES = [  # (module, function, label); nested stages are counted inside their 
     ("badspi_pcap.analysis", "receivers", "  receivers"),
     ("badspi_pcap.analysis", "diagnose", "diagnose"),
     ("badspi_pcap.analysis", "classify_lines", "  classify lines"),
-    ("badspi_pcap.batch", "_summary_row", "batch summary row"),
+    ("badspi_pcap.batch.check", "_summary_row", "batch summary row"),
 ]
 
 

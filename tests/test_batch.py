@@ -16,11 +16,13 @@ import pytest
 from click.testing import CliRunner
 
 import badspi_pcap.batch as batch
+import badspi_pcap.batch.check as batch_check
 from badspi_pcap.analysis import analyze
 from badspi_pcap.archive import HashingReader, Limits
 from badspi_pcap.capture import read_capture
 from badspi_pcap.cli import cli, main
 from badspi_pcap.errors import UsageError
+from badspi_pcap.report.batch_table import batch_table
 from batch_inputs import CAPTURES, ERRORS, INPUTS, LAB, SKIPPED, assert_same_dataset, build_inputs, logs, table
 from conftest import chdir
 
@@ -167,13 +169,13 @@ def test_archive_limits_are_listed(inputs):
 
 def count_checks(monkeypatch):
     calls = []
-    real = batch.check_capture
+    real = batch_check.check_capture
 
     def counting(source, options):
         calls.append(source.address)
         return real(source, options)
 
-    monkeypatch.setattr(batch, "check_capture", counting)
+    monkeypatch.setattr(batch_check, "check_capture", counting)
     return calls
 
 
@@ -241,10 +243,10 @@ def test_a_run_killed_mid_write_leaves_nothing_that_looks_complete(tmp_path, mon
             raise Killed()
         return real(table, where, **kw)
 
-    monkeypatch.setattr(batch.pq, "write_table", dies_on_the_fourth_write)
+    monkeypatch.setattr(pq, "write_table", dies_on_the_fourth_write)
     with pytest.raises(Killed):
         batch.run_batch(["in"], "ds", jobs=1)
-    monkeypatch.setattr(batch.pq, "write_table", real)
+    monkeypatch.setattr(pq, "write_table", real)
     out = Path("ds")
     for p in out.rglob("*.parquet"):
         pq.read_table(p)               # every file that looks like data is whole
@@ -283,6 +285,27 @@ def test_the_pool_loses_only_the_capture_whose_worker_died():
                                                                4: (True, 8), 5: (True, 10)}
     ok, error = got["crash"]
     assert not ok and isinstance(error, batch.WorkerDied)
+
+
+def test_the_pool_spawns_its_workers_where_there_is_no_forkserver(monkeypatch):
+    import multiprocessing
+
+    import badspi_pcap.batch.runners as runners
+    from batch_inputs import die_on_crash
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])     # as on Windows
+    started = []
+
+    class Pool(runners.ProcessPoolExecutor):
+        def __init__(self, *args, mp_context, **kwargs):
+            started.append(mp_context.get_start_method())
+            super().__init__(*args, mp_context=mp_context, **kwargs)
+
+    monkeypatch.setattr(runners, "ProcessPoolExecutor", Pool)
+    with batch.PoolRunner(2) as runner:
+        got = {item: (ok, value) for item, ok, value in runner.run(die_on_crash, [1, 2, "crash", 3])}
+    assert started and set(started) == {"spawn"}
+    assert {k: v for k, v in got.items() if k != "crash"} == {1: (True, 2), 2: (True, 4), 3: (True, 6)}
+    assert not got["crash"][0] and isinstance(got["crash"][1], batch.WorkerDied)
 
 
 def test_pool_results_equal_inline_results(inputs, tmp_path):
@@ -328,6 +351,26 @@ def test_logs_are_matched_by_the_map_file(tmp_path, monkeypatch):
 def test_a_bad_map_is_a_usage_error(tmp_path, text, message):
     (tmp_path / "map.csv").write_text(text)
     with pytest.raises(UsageError, match=message):
+        batch.read_map(tmp_path / "map.csv")
+
+
+def test_every_map_column_becomes_its_option(tmp_path):
+    (tmp_path / "map.csv").write_text("capture,events,sas,log_tz,clock_offset,year,log_self\n"
+                                      " a/*.pcap , x.log; ../y.log ;,sa.txt,Europe/Berlin,-3.5,2019,Yes\n"
+                                      "b.pcap,,,,,,0\n"
+                                      "c.pcap,,,,,,\n")
+    a, b, c = batch.read_map(tmp_path / "map.csv")
+    assert a == batch.MapRow("a/*.pcap", {"events": (str(tmp_path / "x.log"), str(tmp_path / "../y.log")),
+                                          "sas": (str(tmp_path / "sa.txt"),), "log_tz": "Europe/Berlin",
+                                          "clock_offset": "-3.5", "year": 2019, "log_self": True})
+    assert (b, c) == (batch.MapRow("b.pcap", {"log_self": False}), batch.MapRow("c.pcap", {}))
+    opts = batch.options_for("case/b.pcap", batch.CheckOptions(log_tz="UTC"), [a, b, c])
+    assert (opts.log_tz, opts.log_self) == ("UTC", False)                    # matched by file name; blanks: base
+    (tmp_path / "map.csv").write_text("capture,year\nx,2019,extra\n")
+    with pytest.raises(UsageError, match=r"map.csv:2: more cells than the header names"):
+        batch.read_map(tmp_path / "map.csv")
+    (tmp_path / "map.csv").write_text("capture,year\n,2019\n")
+    with pytest.raises(UsageError, match=r"map.csv:2: empty capture pattern"):
         batch.read_map(tmp_path / "map.csv")
 
 
@@ -412,7 +455,7 @@ def test_members_of_a_tgz_in_order_cost_one_pass(inputs, monkeypatch):
         return real(self, *args)
 
     monkeypatch.setattr(Decompressed, "seek", seek)
-    sources = [e for e in scan(inputs / "caps.tar.gz", "caps.tar.gz") if isinstance(e, batch.CaptureSource)]
+    sources = [e for e in scan(inputs / "caps.tar.gz", "caps.tar.gz") if isinstance(e, batch.CaptureLocation)]
     assert len(sources) == 4
     rewinds.clear()
     try:
@@ -448,7 +491,7 @@ def test_a_tgz_cut_short_keeps_what_is_there(tmp_path):
     want = read_capture(LAB / "spi-mismatch.pcap").packets.drop(columns=["capture"])
     assert 0 < len(kept) < len(want)
     pd.testing.assert_frame_equal(kept, want.head(len(kept)).reset_index(drop=True), check_dtype=False)
-    printed = batch.batch_table(result.summary)
+    printed = batch_table(result.summary)
     row = printed[printed["capture"].str.endswith("::spi-mismatch.pcap")].iloc[0]
     assert (row["status"], row["result"]) == ("ok", "2 warnings")
 
@@ -469,7 +512,7 @@ def test_decompression_bombs_in_archives_are_not_read_to_the_end(tmp_path):
                scan_all(tmp_path / "bomb.zip") + scan_all(tmp_path / "bomb.tgz")}
     assert entries["bomb.zip::bomb.pcap"].status == "skipped"
     assert "would expand more than 100 times the compressed size" in entries["bomb.zip::bomb.pcap"].reason
-    assert isinstance(entries["bomb.zip::natt.pcap"], batch.CaptureSource)
+    assert isinstance(entries["bomb.zip::natt.pcap"], batch.CaptureLocation)
     stopped = entries["bomb.tgz"]               # the tar stream stopped at the limit
     assert stopped.status == "error" and "a decompression bomb?" in stopped.reason
     assert entries["bomb.tgz::zeros.pcap"].status == "error"    # read up to the limit only: zeros

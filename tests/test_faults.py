@@ -263,8 +263,8 @@ def test_an_unwritable_dataset_is_one_error_line(case, capsys):
 def test_a_full_disk_stops_the_batch_with_one_error_line(case, capsys, monkeypatch):
     import errno
 
-    import badspi_pcap.batch as batch
-    real = batch._write_parquet
+    import badspi_pcap.batch.dataset as batch_dataset
+    real = batch_dataset._write_parquet
     calls = []
 
     def full(table, path, *a, **k):
@@ -273,7 +273,7 @@ def test_a_full_disk_stops_the_batch_with_one_error_line(case, capsys, monkeypat
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         return real(table, path, *a, **k)
 
-    monkeypatch.setattr(batch, "_write_parquet", full)
+    monkeypatch.setattr(batch_dataset, "_write_parquet", full)
     (case / "two.pcap").write_bytes((LAB / "natt.pcap").read_bytes())
     assert main(["batch", str(case / "same.pcap"), str(case / "two.pcap"), "-o", str(case / "ds"), "-j", "1"]) == 1
     err = one_error_line(capsys, "no space left on device", str(case / "ds"))
@@ -578,9 +578,9 @@ def test_a_worker_renames_nothing_once_its_run_lost_the_lock(tmp_path):
     import badspi_pcap.batch as batch
 
     ds = tmp_path / "ds"
-    result = batch.CaptureResult({**batch._base_row(batch.Unread("x", str(tmp_path / "x"), "skipped", "why")),
+    result = batch.CaptureCheck({**batch.entry_row(batch.Unread("x", str(tmp_path / "x"), "skipped", "why")),
                                   "status": "skipped", "error": "why"})
-    with batch._locked(ds) as token:
+    with batch.dataset_lock(ds) as token:
         batch.check_lock(ds, token)                                  # held by this run: fine
         batch.write_result(result, ds, "fp", token)
         with pytest.raises(batch.RunLost, match="another run"):
@@ -591,7 +591,7 @@ def test_a_worker_renames_nothing_once_its_run_lost_the_lock(tmp_path):
     (ds / "_lock").write_text(token)                                  # killed: its token left, nobody holds it
     with pytest.raises(batch.RunLost, match="is gone"):
         batch.write_result(result, ds, "fp", token)
-    with batch._locked(ds) as new:                                    # a new run took over
+    with batch.dataset_lock(ds) as new:                                    # a new run took over
         assert new != token
         with pytest.raises(batch.RunLost, match="another run"):
             batch.write_result(result, ds, "fp", token)

@@ -45,8 +45,11 @@ class ClockOffset:
 def references(packets: pd.DataFrame) -> pd.DataFrame:
     """Every SPI occurrence in the capture: capture, frame, time, spi, seq, where
     (esp | quoted), the sender of the IPsec packet and its receiver."""
-    top = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["spi"].notna()]
-    quoted = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].notna()]
+    # Only the columns used are filtered: a mask over the whole table copies every column.
+    top = rows(packets, packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["spi"].notna(),
+               ["capture", "frame", "time", "spi", "seq", "src", "dst"])
+    quoted = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].notna(),
+                  ["capture", "frame", "time", "inner_spi", "inner_seq", "inner_src", "inner_dst", "src"])
     cols = ["capture", "frame", "time", "spi", "seq", "where", "sender", "receiver", "router"]
     a = pd.DataFrame({
         "capture": top["capture"], "frame": top["frame"], "time": top["time"], "spi": top["spi"],
@@ -59,6 +62,18 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
     })
     out = pd.concat([a, b], ignore_index=True) if len(b) else a.reset_index(drop=True)
     return out[cols]
+
+
+def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
+    """``table[mask][names]`` without filtering the other columns (on Arrow-backed
+    columns a boolean mask costs a pass over each column it touches)."""
+    return table[list(names)][np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)]
+
+
+def distinct(values: pd.Series) -> set:
+    """``set(values.dropna())``, from the unique values (iterating a big Arrow-backed
+    column value by value is slow)."""
+    return set(values.dropna().unique())
 
 
 def quotes_ipsec(packets: pd.DataFrame) -> pd.Series:
@@ -124,10 +139,19 @@ def _seconds(series: pd.Series) -> np.ndarray:
 def _pairs_on(events: pd.DataFrame, refs: pd.DataFrame, keys: list[str]) -> np.ndarray:
     if events.empty or refs.empty:
         return np.array([])
-    left = events[keys + ["time"]].dropna()
-    right = refs[keys + ["time"]].dropna()
+    left = _int_keys(events[keys + ["time"]].dropna(), keys)
+    # Only the references whose first key occurs in the log can pair (most do not).
+    right = refs[keys + ["time"]][refs[keys[0]].isin(left[keys[0]].unique()).fillna(False).to_numpy(dtype=bool)]
+    right = _int_keys(right.dropna(), keys)
     merged = left.merge(right, on=keys, suffixes=("_event", "_packet"))
-    return _seconds(merged["time_event"]) - _seconds(merged["time_packet"])
+    return merged["time_event"].to_numpy() / 1e9 - merged["time_packet"].to_numpy() / 1e9
+
+
+def _int_keys(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The keys as NumPy integers and ``time`` as nanoseconds: a join on them is far
+    cheaper than on Arrow-backed columns."""
+    return pd.DataFrame({**{k: table[k].to_numpy(dtype=np.int64) for k in keys},
+                         "time": table["time"].astype("int64").to_numpy()})
 
 
 def _pairs_spi_only(events: pd.DataFrame, refs: pd.DataFrame) -> np.ndarray:
@@ -181,17 +205,19 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
     """
-    icmp = packets[packets["kind"] == "icmp-error"]   # the few rows quotes_ipsec can select
+    # the few rows quotes_ipsec can select, with the columns it and this need
+    icmp = rows(packets, packets["kind"] == "icmp-error",
+                ["kind", "src", "dst", "inner_src", "inner_proto", "inner_spi", "inner_sport", "inner_dport"])
     icmp = icmp[quotes_ipsec(icmp)]
-    local = set(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"].dropna())
-    peers = set(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"].dropna())
+    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"])
+    peers = distinct(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"])
     if sas is not None and len(sas):
-        peers |= set(sas["gateway"].dropna())
+        peers |= distinct(sas["gateway"])
     peers -= local
     if peers:
-        esp = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp", "ike"])]
+        esp = rows(packets, packets["kind"].isin(["esp", "ah", "esp-in-udp", "ike"]), ["src", "dst"])
         from_peer, to_peer = esp["src"].isin(peers).to_numpy(bool), esp["dst"].isin(peers).to_numpy(bool)
-        local |= set(esp.loc[from_peer & ~to_peer, "dst"]) | set(esp.loc[to_peer & ~from_peer, "src"])
+        local |= set(esp.loc[from_peer & ~to_peer, "dst"].unique()) | set(esp.loc[to_peer & ~from_peer, "src"].unique())
     return local
 
 
@@ -214,9 +240,9 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     if bad.empty:
         return pd.DataFrame(columns=cols)
     refs = references(packets)
-    refs = pd.DataFrame({"capture": refs["capture"].to_numpy(), "frame": refs["frame"].to_numpy(),
+    refs = pd.DataFrame({"capture": _objects(refs["capture"]), "frame": refs["frame"].to_numpy(),
                          "ns": refs["time"].astype("int64").to_numpy(), "spi": _numbers(refs["spi"]),
-                         "seq": _numbers(refs["seq"]), "role": _roles(refs, local)})
+                         "seq": _numbers(refs["seq"]), "role": _objects(_roles(refs, local))})
     lines = pd.DataFrame({"ns": bad["time"].astype("int64").to_numpy(), "spi": _numbers(bad["spi"]),
                           "seq": _numbers(bad["seq"])})
     exact = _exact_hits(refs, lines, resolution)
@@ -261,7 +287,8 @@ def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolut
 def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray,
                resolution: float) -> pd.DataFrame:
     """For the lines ``todo``, the nearest ICMP error that quotes their address pair but no SPI."""
-    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
+    short = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].isna(),
+                 ["capture", "frame", "time", "inner_src", "inner_dst"])
     quotes = pd.DataFrame({"capture": short["capture"].to_numpy(), "frame": short["frame"].to_numpy(),
                            "ns": short["time"].astype("int64").to_numpy(), "role": "quoted-by-icmp"})
     codes, names = pd.factorize(np.concatenate([_pair_keys(short["inner_src"], short["inner_dst"]),
@@ -278,8 +305,19 @@ def _hits(refs: pd.DataFrame, line: np.ndarray, ref: np.ndarray, key: str, stage
     the one-per-role SPI matches of a line by role (the others by time alone)."""
     role = refs["role"].to_numpy()[ref]
     return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key,
-                         "capture": refs["capture"].to_numpy()[ref], "frame": refs["frame"].to_numpy()[ref],
-                         "ns": refs["ns"].to_numpy()[ref], "role": role, "per_role": role if key == "spi" else ""})
+                         "capture": _objects(refs["capture"].to_numpy()[ref]), "frame": refs["frame"].to_numpy()[ref],
+                         "ns": refs["ns"].to_numpy()[ref], "role": _objects(role),
+                         "per_role": _objects(role) if key == "spi" else ""})
+
+
+def _objects(values) -> pd.Series:
+    """Strings as an object column for the working tables here: pandas would convert a
+    NumPy array of strings to an Arrow string column, value by value.  Arrow strings are
+    turned into objects through their distinct values (few: capture names, roles)."""
+    if isinstance(values, pd.Series):
+        codes, names = pd.factorize(values, use_na_sentinel=False)
+        values = np.asarray(names, dtype=object)[codes] if len(codes) else np.array([], dtype=object)
+    return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
 
 
 def _ns(seconds: float) -> int:
@@ -357,9 +395,15 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
         return set()
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
-    hit = packets.merge(pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates(), on=["capture", "frame"])
+    wanted = pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates()
+    # The packets with those frame numbers (a cheap NumPy test), then by (capture, frame).
+    near = rows(packets, np.isin(packets["frame"].to_numpy(dtype=np.int64), wanted["frame"].to_numpy(dtype=np.int64)),
+                ["capture", "frame", "kind", "src", "dst"])
+    keys = set(zip(wanted["capture"].astype(str), wanted["frame"].astype("int64")))
+    hit = near[np.array([(str(c), int(f)) in keys for c, f in zip(near["capture"].tolist(), near["frame"].tolist())],
+                    dtype=bool)]
     hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
-    return set(hit["dst"].dropna())
+    return distinct(hit["dst"])
 
 
 def _roles(refs: pd.DataFrame, local: set[str]) -> np.ndarray:

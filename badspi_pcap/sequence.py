@@ -35,23 +35,31 @@ RESTART_MAX_SEQ = 16         # a sender starting again begins at 1 (RFC 4303 §3
 RESTART_MIN_RUN = 3          # ... and goes on counting up from there: the next packets follow it
 
 SA_KEY = ["capture", "src", "dst", "proto", "spi"]
+ORDERED_COLUMNS = ["capture", "frame", "time", "kind", "src", "dst", "spi", "seq"]
 
 
 def _ordered(packets: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The IPsec packets with a sequence number, sorted by SA then capture order, and
     each row's SA number (0, 1, ... in sorted order)."""
-    p = packets[packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()
-                & packets["spi"].ne(0).fillna(False)]
+    keep = (packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()
+            & packets["spi"].ne(0).fillna(False)).to_numpy(dtype=bool)
+    # Only the columns the tables use: a mask over the whole table copies every column.
+    p = packets[[c for c in ORDERED_COLUMNS if c in packets]][keep]
     if p.empty:
         return p, np.zeros(0, dtype=np.int64)
-    p = p.assign(proto=np.where(p["kind"].to_numpy(dtype=object) == "ah", "ah", "esp"))
+    p = p.assign(proto=np.where(p["kind"].eq("ah").to_numpy(dtype=bool), "ah", "esp"))
     # One integer per SA from the codes of its key columns (factorize is far cheaper than
     # a multi-column groupby on Arrow strings).
     sa = np.zeros(len(p), dtype=np.int64)
+    bound = 1
     for column in SA_KEY:
         codes, uniques = pd.factorize(p[column], use_na_sentinel=False)
-        # renumbered densely after each column, so the combined number never overflows
-        sa = np.unique(sa * (len(uniques) + 1) + codes, return_inverse=True)[1].astype(np.int64)
+        if bound * (len(uniques) + 1) >= 1 << 62:   # renumbered densely so it never overflows
+            sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)
+            bound = int(sa.max()) + 1
+        sa = sa * (len(uniques) + 1) + codes
+        bound *= len(uniques) + 1
+    sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)   # 0, 1, ... in key order
     order = np.lexsort((p["frame"].to_numpy(dtype=np.int64), sa))
     return p.iloc[order].reset_index(drop=True), sa[order]
 

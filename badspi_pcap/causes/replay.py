@@ -99,7 +99,9 @@ class Arrivals:
     sequence number, so a line finds its packets by binary search."""
 
     def __init__(self, packets: pd.DataFrame):
-        p = packets[packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()]
+        from ..correlate import rows
+        p = rows(packets, packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna(),
+                 ["capture", "frame", "time", "dst", "spi", "seq"])
         spi = p["spi"].to_numpy(dtype=np.uint64)
         seq = p["seq"].to_numpy(dtype=np.uint64)
         self.t = seconds(p["time"])
@@ -142,7 +144,7 @@ def named_packets(line, ctx: Context) -> tuple[list[int], str]:
     if spi is not None and _spi_from_seq(line, ctx):
         key = "seq+time"
     idx = idx[np.abs(a.t[idx] - float(line.t)) <= ctx.thresholds.replay_match_s + ctx.resolution_s]
-    to_device = np.isin(a.dst[idx], list(ctx.local)) if ctx.local else np.zeros(len(idx), dtype=bool)
+    to_device = np.array([d in ctx.local for d in a.dst[idx]], dtype=bool)   # few: no np.isin
     return (idx[to_device] if to_device.any() else idx).tolist(), key
 
 

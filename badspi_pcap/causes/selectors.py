@@ -17,6 +17,8 @@ IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
 PHASE2_EXCHANGE_TYPES = {"QUICK_MODE": 32, "CREATE_CHILD_SA": 36}
 NOT_ICMP = "!icmp && !icmpv6"
 TIME_MARGIN_S = 5e-7      # half a microsecond: bounds never fall on a packet's own time
+MASK_COLUMNS = ("kind", "time", "spi", "seq", "dst", "ike_exchange", "inner_spi", "inner_src", "inner_dst",
+                "inner_proto", "inner_sport", "inner_dport")     # what Selector.mask reads
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,11 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -
             mask |= s.mask(packets)
         return packets[mask].sort_values(["capture", "frame"])
     chosen = []
+    tested = packets[[c for c in MASK_COLUMNS if c in packets]]   # not every column: a take each
     for s in selectors:
         rows = index.candidates(s)
         if len(rows):
-            sub = packets.iloc[rows]
+            sub = tested.iloc[rows]
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
     return packets.iloc[rows].sort_values(["capture", "frame"])

@@ -15,9 +15,9 @@ import pandas as pd
 from . import schema
 from .storage import open_binary
 from .capture import CaptureRead, capture_names, read_capture
-from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
-                        match_events, parse_clock_offset, receivers, spis_from_conn_ids, spis_from_seq_and_time,
-                        whole_second_log)
+from .correlate import (BAD_SPI_KINDS, ClockOffset, apply_offset, capture_spans, estimate_clock_offset,
+                        local_addresses, match_events, parse_clock_offset, receivers, references, spis_from_conn_ids,
+                        spis_from_seq_and_time, whole_second_log)
 from . import clock
 from .causes import Context, Thresholds
 from .clock import ClockNote
@@ -41,18 +41,21 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
               clock_offset: float | str | None = None) -> Correlation:
     """Put the log on the capture's clock and link its bad-SPI lines to packets."""
     events = spis_from_conn_ids(schema.with_event_ids(events), sas)
+    # Where the capture shows SPIs, made once for the estimate and the matching (none without lines).
+    refs = references(packets) if (events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()).any() else None
     given = parse_clock_offset(clock_offset)
-    offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else estimate_clock_offset(events, packets)
+    offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else \
+        estimate_clock_offset(events, packets, refs)
     resolution = 1.0 if whole_second_log(events) else 0.0
     local = local_addresses(packets, events, sas)
     shifted = spis_from_seq_and_time(apply_offset(events, offset), packets, resolution, local)
-    matches = match_events(shifted, packets, local, resolution)
+    matches = match_events(shifted, packets, local, resolution, refs)
     # A packet that made the device log a line was received by the device: its
     # destination is the device (seen when no ICMP error or Phase 2 line names it).
     received = receivers(matches, packets, local)
     if not received <= local:
         local |= received
-        matches = match_events(shifted, packets, local, resolution)
+        matches = match_events(shifted, packets, local, resolution, refs)
     return Correlation(shifted, matches, offset, local, resolution)
 
 

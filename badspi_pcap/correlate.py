@@ -88,18 +88,20 @@ def whole_second_log(events: pd.DataFrame) -> bool:
     return len(t) > 0 and bool((t.astype("int64") % 1_000_000_000 == 0).all())
 
 
-def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame) -> ClockOffset:
+def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame,
+                          refs: pd.DataFrame | None = None) -> ClockOffset:
     """Device clock minus capture clock, from the data.
 
     Exact (SPI, SEQ) pairs first, then SPI-only pairs, then bad-SPI line times against
     ICMP error times.  Each pair gives a candidate offset; the estimate is the centre of
     the densest one-second cluster (whole-second log times spread the candidates over a
     second), so stray pairs (a reused SPI, an unrelated packet) do not move it.
+    ``refs``: ``references(packets)``, when already made.
     """
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()]
     if bad.empty:  # nothing to pair (a capture checked without logs): skip building references
         return ClockOffset(0.0, "assumed", 0, 0, 0.0)
-    refs = references(packets)
+    refs = references(packets) if refs is None else refs
     half_second = 0.5 if whole_second_log(events) else 0.0
     for method, pairs in (
         ("spi+seq", lambda: _pairs_on(bad, refs, ["spi", "seq"])),
@@ -222,7 +224,7 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
 
 
 def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
-                 resolution: float = 1.0) -> pd.DataFrame:
+                 resolution: float = 1.0, refs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Links from bad-SPI/replay lines (on the capture clock) to the packets behind them.
 
     For each line: every reference with the same (SPI, SEQ) near the line's second;
@@ -231,7 +233,8 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     quoting the line's address pair (NAT-T quotes that stop before the SPI).  ``dt`` is
     packet time minus line time, in seconds.  All lines are matched at once: references
     sorted by (key, time) and every line's window found by one sort-and-search, so the
-    cost grows as n log n whatever the number of SPIs.
+    cost grows as n log n whatever the number of SPIs.  ``refs``: ``references(packets)``,
+    when already made.
     """
     from .schema import MATCHES, with_event_ids
     cols = MATCHES.names     # event_id, source, line, capture, frame, dt, key, role
@@ -239,7 +242,7 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
     if bad.empty:
         return pd.DataFrame(columns=cols)
-    refs = references(packets)
+    refs = references(packets) if refs is None else refs
     refs = pd.DataFrame({"capture": _objects(refs["capture"]), "frame": refs["frame"].to_numpy(),
                          "ns": refs["time"].astype("int64").to_numpy(), "spi": _numbers(refs["spi"]),
                          "seq": _numbers(refs["seq"]), "role": _objects(_roles(refs, local))})
@@ -335,16 +338,22 @@ def _pair_code(spi: pd.Series, seq: pd.Series) -> np.ndarray:
 
 def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
     """For each query (key, time): how many references sort before it by (key, time),
-    i.e. ``np.searchsorted`` on pairs; ``side`` as there (ties: 'left' before, 'right' after)."""
-    n = len(ref_key)
-    is_query = np.concatenate([np.zeros(n, dtype=np.int8), np.ones(len(q_key), dtype=np.int8)])
-    tie = is_query if side == "right" else 1 - is_query
-    order = np.lexsort((tie, np.concatenate([ref_ns, q_ns]), np.concatenate([ref_key, q_key])))
-    queries_so_far = np.cumsum(is_query[order])
-    at = np.empty(len(order), dtype=np.int64)
-    at[order] = np.arange(len(order))
-    q_at = at[n:]
-    return q_at - (queries_so_far[q_at] - 1)
+    i.e. ``np.searchsorted`` on pairs; ``side`` as there (ties: 'left' before, 'right' after).
+    The references must be sorted by (key, time): each query's key is found by binary
+    search, then its time inside that key's run by a binary search run on all queries
+    at once (no sort of references and queries together)."""
+    lo = np.searchsorted(ref_key, q_key, "left")
+    hi = np.searchsorted(ref_key, q_key, "right")
+    q_ns = np.asarray(q_ns)
+    while True:
+        todo = np.flatnonzero(lo < hi)
+        if not len(todo):
+            return lo
+        mid = (lo[todo] + hi[todo]) // 2
+        t = ref_ns[mid]
+        after = t < q_ns[todo] if side == "left" else t <= q_ns[todo]
+        lo[todo] = np.where(after, mid + 1, lo[todo])
+        hi[todo] = np.where(after, hi[todo], mid)
 
 
 def _all_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:

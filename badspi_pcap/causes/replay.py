@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..sequence import sequence_table
+from ..sequence import ordered, sequence_table
 from .base import Claim, Context, Judgement, Proof, seconds
 from .selectors import Selector
 
@@ -87,7 +87,9 @@ def sequence(ctx: Context, window: int) -> pd.DataFrame:
     """The capture's sequence table for this window, built once per analysis."""
     cache = ctx.__dict__.setdefault("_replay_sequence", {})
     if window not in cache:
-        table = sequence_table(ctx.packets, max(int(window), 0))
+        if "_replay_ordered" not in ctx.__dict__:      # the SA order is the same for every window
+            ctx.__dict__["_replay_ordered"] = ordered(ctx.packets)
+        table = sequence_table(ctx.packets, max(int(window), 0), ordered_rows=ctx.__dict__["_replay_ordered"])
         # (capture, frame) -> row position, for the per-line lookups
         table.attrs["at"] = {(str(c), int(f)): i for i, (c, f) in enumerate(zip(table["capture"], table["frame"]))}
         cache[window] = table

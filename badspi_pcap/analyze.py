@@ -168,8 +168,10 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
 def _zoned_lines(events: pd.DataFrame, log_tz) -> bool:
     """Bad-SPI lines that carry their own UTC offset: read without --log-tz, their UTC time
     still differs from the local time they show."""
+    if log_tz or events.empty:
+        return False
     bad = events[events["kind"].isin(["bad-spi", "replay"])].dropna(subset=["time", "time_local"])
-    if log_tz or bad.empty:
+    if bad.empty:
         return False
     local = bad["time_local"].astype("int64").to_numpy()
     return bool((local != bad["time"].astype("int64").to_numpy()).any())

@@ -186,11 +186,14 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
     from .correlate import quotes_ipsec
     from .report.common import by_tunnel, headline
 
+    from .correlate import distinct, rows
+
     p = read.packets
     kinds = p["kind"].value_counts()
-    spis = sorted({int(s) for s in p.loc[p["kind"].isin(["esp", "ah", "esp-in-udp"]), "spi"].dropna()})
-    icmp = p[p["kind"] == "icmp-error"]
-    quoted = sorted({int(s) for s in icmp["inner_spi"].dropna()})
+    spis = sorted(int(s) for s in distinct(p.loc[p["kind"].isin(["esp", "ah", "esp-in-udp"]), "spi"]))
+    # the ICMP errors with the columns used here and by quotes_ipsec (not every column)
+    icmp = rows(p, p["kind"] == "icmp-error", ["kind", "inner_spi", "inner_proto", "inner_sport", "inner_dport"])
+    quoted = sorted(int(s) for s in distinct(icmp["inner_spi"]))
     f = analysis.findings
     strong = f[f["verdict"].isin(STRONG)].sort_values("lines_explained", ascending=False, kind="stable")
     logs = list(options.events) + list(options.sas)
@@ -201,7 +204,7 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
         "frames": read.counts.frames, "ipsec_packets": len(p),
         "esp": int(kinds.get("esp", 0)), "ah": int(kinds.get("ah", 0)),
         "esp_in_udp": int(kinds.get("esp-in-udp", 0)), "ike": int(kinds.get("ike", 0)),
-        "icmp_errors": len(icmp), "icmp_errors_ipsec": int(quotes_ipsec(p).sum()),
+        "icmp_errors": len(icmp), "icmp_errors_ipsec": int(quotes_ipsec(icmp).sum()),
         "first_time": first, "last_time": last,
         "duration_s": (last - first).total_seconds() if first is not None else None,
         "linktypes": ", ".join(read.linktypes) or None,

@@ -229,6 +229,11 @@ def empty(schema: pa.Schema) -> pd.DataFrame:
 
 def to_frame(table: pa.Table) -> pd.DataFrame:
     """Arrow table -> pandas with Arrow-backed dtypes (nulls stay nulls)."""
+    if table.schema.pandas_metadata is None and 0 < len(set(table.column_names)) == table.num_columns:
+        # What to_pandas(types_mapper=pd.ArrowDtype) gives, column by column without a
+        # copy: about half the fixed cost, which counts on the many small tables of a batch.
+        return pd.DataFrame({name: pd.arrays.ArrowExtensionArray(column)
+                             for name, column in zip(table.column_names, table.columns)}, copy=False)
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 

@@ -275,7 +275,9 @@ def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[di
     """Per SA with rows of ``kind`` that no log line names: what the capture alone shows."""
     seq = sequence(ctx, 0)
     rows = seq[seq["kind"] == kind]
-    out = []
+    out: list[tuple[dict, Judgement]] = []
+    if rows.empty:       # most captures: no groupby on an empty table
+        return out
     for (capture, dst, spi), g in rows.groupby(["capture", "dst", "spi"], observed=True, sort=True):
         if int(spi) in named_spis:
             continue

@@ -67,7 +67,9 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
 def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
     """``table[mask][names]`` without filtering the other columns (on Arrow-backed
     columns a boolean mask costs a pass over each column it touches)."""
-    return table[list(names)][np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)]
+    keep = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
+    # column by column: selecting the columns first is itself a costly step on small tables
+    return pd.DataFrame({n: table[n].array[keep] for n in names}, index=table.index[keep], copy=False)
 
 
 def distinct(values: pd.Series) -> set:
@@ -210,8 +212,8 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     # the few rows quotes_ipsec can select, with the columns it and this need
     icmp = rows(packets, packets["kind"] == "icmp-error",
                 ["kind", "src", "dst", "inner_src", "inner_proto", "inner_spi", "inner_sport", "inner_dport"])
-    icmp = icmp[quotes_ipsec(icmp)]
-    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"])
+    icmp = icmp[quotes_ipsec(icmp)] if len(icmp) else icmp
+    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"]) if len(icmp) else set()
     peers = distinct(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"])
     if sas is not None and len(sas):
         peers |= distinct(sas["gateway"])

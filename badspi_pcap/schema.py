@@ -223,8 +223,15 @@ def with_event_ids(events: pd.DataFrame) -> pd.DataFrame:
 
 
 def empty(schema: pa.Schema) -> pd.DataFrame:
-    """An empty DataFrame with the schema's columns and types."""
-    return to_frame(schema.empty_table())
+    """An empty DataFrame with the schema's columns and types (a copy of one made once:
+    a batch asks for many)."""
+    key = id(schema)
+    if key not in _EMPTY or _EMPTY[key][0] is not schema:
+        _EMPTY[key] = (schema, to_frame(schema.empty_table()))
+    return _EMPTY[key][1].copy()
+
+
+_EMPTY: dict[int, tuple[pa.Schema, pd.DataFrame]] = {}
 
 
 def to_frame(table: pa.Table) -> pd.DataFrame:

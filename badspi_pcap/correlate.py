@@ -270,11 +270,13 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
 
 def _exact_hits(refs: pd.DataFrame, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
     """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
-    r = refs[refs["spi"].notna() & refs["seq"].notna()]
+    spi, seq = refs["spi"].to_numpy(), refs["seq"].to_numpy()
+    r = np.flatnonzero(~np.isnan(spi) & ~np.isnan(seq))     # positions: refs is not copied
     q = lines[lines["spi"].notna() & lines["seq"].notna()]
-    pairs = _all_within(_pair_code(r["spi"], r["seq"]), r["ns"].to_numpy(), _pair_code(q["spi"], q["seq"]),
-                        q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S))
-    return _hits(r, q.index.to_numpy()[pairs[0]], pairs[1], "spi+seq", stage=0)
+    pairs = _all_within(_pair_code(pd.Series(spi[r]), pd.Series(seq[r])), refs["ns"].to_numpy()[r],
+                        _pair_code(q["spi"], q["seq"]), q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
+                        _ns(resolution + EXACT_TOLERANCE_S))
+    return _hits(refs, q.index.to_numpy()[pairs[0]], r[pairs[1]], "spi+seq", stage=0)
 
 
 def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolution: float) -> pd.DataFrame:
@@ -282,10 +284,13 @@ def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolut
     q = lines.iloc[todo]
     q = q[q["spi"].notna()]
     parts = [_hits(refs.iloc[:0], np.array([], dtype=np.int64), np.array([], dtype=np.int64), "spi", stage=1)]
-    for role, r in refs[refs["spi"].notna()].groupby("role", sort=True):
-        line, ref = _nearest_within(r["spi"].to_numpy(), r["ns"].to_numpy(), q["spi"].to_numpy(), q["ns"].to_numpy(),
+    spi, ns, roles = refs["spi"].to_numpy(), refs["ns"].to_numpy(), refs["role"].to_numpy()
+    known = ~np.isnan(spi)
+    for role in sorted(set(roles[known])):        # by role, as a groupby would (positions: no copies)
+        r = np.flatnonzero(known & (roles == role))
+        line, ref = _nearest_within(spi[r], ns[r], q["spi"].to_numpy(), q["ns"].to_numpy(),
                                     _ns(SPI_WINDOW_S), _ns(resolution + 1))
-        parts.append(_hits(r, q.index.to_numpy()[line], ref, "spi", stage=1))
+        parts.append(_hits(refs, q.index.to_numpy()[line], r[ref], "spi", stage=1))
     return pd.concat(parts, ignore_index=True)
 
 

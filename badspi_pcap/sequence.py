@@ -37,40 +37,49 @@ RESTART_MAX_SEQ = 16         # a sender starting again begins at 1 (RFC 4303 §3
 RESTART_MIN_RUN = 3          # ... and goes on counting up from there: the next packets follow it
 
 SA_KEY = ["capture", "src", "dst", "proto", "spi"]
-ORDERED_COLUMNS = ["capture", "frame", "time", "kind", "src", "dst", "spi", "seq"]
 
 
 class Ordered(NamedTuple):
-    """The IPsec packets with a sequence number (``rows``: ORDERED_COLUMNS, table order),
-    the positions that sort them by SA then capture order (``order``), each sorted row's
-    SA number (``sa``: 0, 1, ... in sorted order) and each row's protocol (``proto``)."""
+    """Where the IPsec packets with a sequence number are: ``pos``, their positions in
+    ``packets`` (table order); ``order``, the permutation of those that sorts them by SA
+    then capture order; ``sa``, each sorted row's SA number (0, 1, ... in sorted order);
+    ``is_ah``, per row of ``pos``.  Positions, not a copy of the rows: a million packets
+    would be copied once per window, and only the few rows a table keeps are taken."""
 
-    rows: pd.DataFrame
+    packets: pd.DataFrame
+    pos: np.ndarray
     order: np.ndarray
     sa: np.ndarray
-    proto: np.ndarray
+    is_ah: np.ndarray
+
+    def column(self, name: str) -> pd.Series:
+        """One column at ``pos`` (table order)."""
+        return pd.Series(self.packets[name].array.take(self.pos), copy=False)
+
+    def take(self, at: np.ndarray, names) -> pd.DataFrame:
+        """The columns ``names`` at positions ``at`` of ``pos``."""
+        rows = self.pos[at]
+        return pd.DataFrame({n: self.packets[n].array.take(rows) for n in names}, copy=False)
 
 
 def ordered(packets: pd.DataFrame) -> Ordered:
-    """The SA order of the IPsec packets, as positions: only the few rows a table keeps
-    are ever taken from the Arrow-backed columns (a take over each is costly)."""
+    """The SA order of the IPsec packets (see ``Ordered``)."""
     keep = (packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()
             & packets["spi"].ne(0).fillna(False)).to_numpy(dtype=bool)
-    # Only the columns the tables use: a mask over the whole table copies every column.
-    p = packets[[c for c in ORDERED_COLUMNS if c in packets]][keep]
-    is_ah = p["kind"].eq("ah").to_numpy(dtype=bool)
-    proto = np.where(is_ah, "ah", "esp")
-    if p.empty:
-        return Ordered(p, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), proto)
+    pos = np.flatnonzero(keep)
+    is_ah = packets["kind"].eq("ah").to_numpy(dtype=bool, na_value=False)[keep]
+    empty = np.zeros(0, dtype=np.int64)
+    if not len(pos):
+        return Ordered(packets, pos, empty, empty, is_ah)
     # One integer per SA from the codes of its key columns (factorize is far cheaper than
     # a multi-column groupby on Arrow strings).
-    sa = np.zeros(len(p), dtype=np.int64)
+    sa = np.zeros(len(pos), dtype=np.int64)
     bound = 1
     for column in SA_KEY:
         if column == "proto":     # codes in order of first appearance, as factorize gives them
             codes, n = (is_ah != is_ah[0]).astype(np.int64), len(np.unique(is_ah))
         else:
-            codes, uniques = pd.factorize(p[column], use_na_sentinel=False)
+            codes, uniques = pd.factorize(packets[column].array[keep], use_na_sentinel=False)
             n = len(uniques)
         if bound * (n + 1) >= 1 << 62:   # renumbered densely so it never overflows
             sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)
@@ -78,8 +87,8 @@ def ordered(packets: pd.DataFrame) -> Ordered:
         sa = sa * (n + 1) + codes
         bound *= n + 1
     sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)   # 0, 1, ... in key order
-    order = np.lexsort((p["frame"].to_numpy(dtype=np.int64), sa))
-    return Ordered(p, order, sa[order], proto)
+    order = np.lexsort((packets["frame"].array[keep].to_numpy(dtype=np.int64), sa))
+    return Ordered(packets, pos, order, sa[order], is_ah)
 
 
 def _group_starts(sa: np.ndarray) -> np.ndarray:
@@ -148,9 +157,9 @@ def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW, *,
     """
     o = ordered(packets) if ordered_rows is None else ordered_rows
     sa = o.sa
-    if o.rows.empty:
+    if not len(o.pos):
         return schema.empty(schema.SEQUENCE)
-    seq = o.rows["seq"].to_numpy(dtype=np.int64)[o.order]
+    seq = o.column("seq").to_numpy(dtype=np.int64)[o.order]
     top = _running_top(sa, seq)
     seen, first_row = _seen_before(sa, seq, first=True)
     restart_at = _restarts(sa, seq, top, seen, window)
@@ -172,13 +181,13 @@ def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW, *,
     rows = ((behind_top & (idx != starts)) | (seq == 0)) & (kind != "")
     fails = fails_check(top - seq, seen, seq, window)
 
-    frames = o.rows["frame"].to_numpy(dtype=np.int64)[o.order]
+    frames = o.column("frame").to_numpy(dtype=np.int64)[o.order]
     first_frame = pd.arrays.IntegerArray(frames[first_row], ~seen)
     at = o.order[rows]
-    out = o.rows.iloc[at]
+    out = o.take(at, ["capture", "frame", "time", "src", "dst", "spi", "seq"])
     return schema.to_frame(schema.from_columns(schema.SEQUENCE, {
         "capture": out["capture"], "frame": out["frame"], "time": out["time"], "src": out["src"],
-        "dst": out["dst"], "proto": o.proto[at], "spi": out["spi"], "seq": out["seq"],
+        "dst": out["dst"], "proto": np.where(o.is_ah[at], "ah", "esp"), "spi": out["spi"], "seq": out["seq"],
         "kind": kind[rows], "top": top[rows].astype(np.uint32), "behind": (top - seq)[rows].astype(np.uint32),
         "seen_before": seen[rows], "outside_window": (top - seq)[rows] >= window,
         "fails_check": fails[rows], "window": np.full(int(rows.sum()), window, dtype=np.uint32),
@@ -209,9 +218,11 @@ def sequence_summary(packets: pd.DataFrame, sequence: pd.DataFrame | None = None
     the largest ``behind`` of a late packet, the window that would accept every late
     packet (``window_needed``), and how many packets a receiver with ``window`` drops."""
     o = ordered(packets)
-    if o.rows.empty:
+    if not len(o.pos):
         return schema.empty(schema.SEQUENCE_SUMMARY)
-    p = o.rows.assign(proto=o.proto)     # table order: the aggregates below do not depend on it
+    # table order: the aggregates below do not depend on it
+    p = o.take(np.arange(len(o.pos)), ["capture", "src", "dst", "spi", "frame", "seq"]) \
+        .assign(proto=np.where(o.is_ah, "ah", "esp"))
     seqt = sequence_table(packets, window, ordered_rows=o) if sequence is None else sequence
     sas = (p.groupby(SA_KEY, sort=True, observed=True, dropna=False)
            .agg(packets=("frame", "size"), first_frame=("frame", "min"),

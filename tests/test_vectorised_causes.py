@@ -89,3 +89,17 @@ def test_unclaimed_keeps_null_mtus_and_several_routers_apart():
     first = embedded_icmp.unclaimed(ctx, set())[0][1].facts
     assert first["routers"] == ["203.0.113.7", "203.0.113.9"] and first["icmp_errors"] == 3
     assert [g["mtu"] for g in first["icmp"]] == [None, 1400]
+
+
+def test_take_rows_equals_iloc_across_arrow_chunks():
+    """``selectors.take_rows`` takes from each Arrow chunk on its own: the same frame as
+    ``iloc`` on a table of several chunks (as concatenated captures give), sorted rows or not."""
+    from badspi_pcap.causes.selectors import take_rows
+    packets = pd.concat([packets_of(p) for p in CAPTURES[:6]], ignore_index=True)
+    assert packets["src"].array.__arrow_array__().num_chunks > 1
+    rng = np.random.default_rng(7)
+    for rows in (np.array([], dtype=np.int64), np.array([0]), np.arange(len(packets)),
+                 np.unique(rng.integers(0, len(packets), 50)), rng.integers(0, len(packets), 20)):
+        pd.testing.assert_frame_equal(take_rows(packets, rows), packets.iloc[rows], check_exact=True)
+        pd.testing.assert_frame_equal(take_rows(packets, rows, ["capture", "spi"]),
+                                      packets[["capture", "spi"]].iloc[rows], check_exact=True)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 IPSEC_KINDS = ("esp", "ah", "esp-in-udp")
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -179,14 +180,36 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -
             mask |= s.mask(packets)
         return packets[mask].sort_values(["capture", "frame"])
     chosen = []
-    tested = packets[[c for c in MASK_COLUMNS if c in packets]]   # not every column: a take each
+    tested = [c for c in MASK_COLUMNS if c in packets]   # not every column: a take each
     for s in selectors:
         rows = index.candidates(s)
         if len(rows):
-            sub = tested.iloc[rows]
+            sub = take_rows(packets, rows, tested)
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
-    return packets.iloc[rows].sort_values(["capture", "frame"])
+    return take_rows(packets, rows).sort_values(["capture", "frame"])
+
+
+def take_rows(table: pd.DataFrame, rows: np.ndarray, names=None) -> pd.DataFrame:
+    """``table.iloc[rows]`` (of the columns ``names``) for sorted ``rows``, taking from each
+    Arrow chunk on its own: Arrow's take over a chunked column first joins its chunks, a
+    copy of the whole column per call."""
+    names = list(table.columns) if names is None else list(names)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
+        return table[names].iloc[rows]
+    out = {}
+    for name in names:
+        arr = table[name].array
+        chunked = arr.__arrow_array__() if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
+        if chunked is None or chunked.num_chunks < 2:
+            out[name] = arr.take(rows)
+            continue
+        bounds = np.cumsum([0] + [len(c) for c in chunked.chunks])
+        which = np.searchsorted(bounds, rows, side="right") - 1
+        parts = [chunked.chunk(i).take(pa.array(rows[which == i] - bounds[i])) for i in np.unique(which)]
+        out[name] = pd.arrays.ArrowExtensionArray(pa.chunked_array(parts, type=chunked.type))
+    return pd.DataFrame(out, index=table.index[rows], copy=False) if names else table.iloc[rows, :0]
 
 
 def display_filter(selectors) -> str:

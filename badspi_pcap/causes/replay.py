@@ -143,7 +143,18 @@ def arrivals(ctx: Context) -> Arrivals:
 def named_packets(line, ctx: Context) -> tuple[list[int], str]:
     """Positions (in ``arrivals(ctx)``) of the packets the line names near its time: by
     SPI and sequence number (key ``spi+seq``), or, when no SPI is known (IOS without its
-    SA table), by sequence number and time (key ``seq+time``)."""
+    SA table), by sequence number and time (key ``seq+time``).  Computed once per line."""
+    memo = ctx.__dict__.setdefault("_replay_named", {})
+    event = getattr(line, "event_id", None)
+    if event is None:
+        return _named_packets(line, ctx)
+    if int(event) not in memo:
+        memo[int(event)] = _named_packets(line, ctx)
+    idx, key = memo[int(event)]
+    return list(idx), key
+
+
+def _named_packets(line, ctx: Context) -> tuple[list[int], str]:
     seq = getattr(line, "seq", None)
     if seq is None or pd.isna(seq):
         return [], ""

@@ -13,7 +13,7 @@ from badspi_pcap import schema
 from badspi_pcap.capture import read_capture
 from badspi_pcap.causes import Context, Judgement, Selector, embedded_icmp
 from badspi_pcap.causes.base import seconds
-from badspi_pcap.correlate import rate_limited
+from badspi_pcap.correlation import rate_limited
 from conftest import PCAPS
 
 CAPTURES = sorted(p for d in ("lab", "lab2", "corpus") for p in (PCAPS / d).iterdir()

@@ -209,7 +209,7 @@ class Context:
     def ipsec_endpoints(self) -> tuple[set[int], set[str]]:
         """(SPIs, addresses) of the top-level ESP/AH packets, built once."""
         if self.__dict__.get("_ipsec_endpoints") is None:
-            from ..correlate import distinct, rows
+            from ..correlation import distinct, rows
             ipsec = rows(self.packets, self.packets["kind"].isin(["esp", "ah", "esp-in-udp"]), ["spi", "src", "dst"])
             self._ipsec_endpoints = ({int(s) for s in distinct(ipsec["spi"])},
                                      distinct(ipsec["src"]) | distinct(ipsec["dst"]))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..correlate import rate_limited
+from ..correlation import rate_limited
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
 from .selectors import Selector
 
@@ -68,7 +68,7 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
     """ICMP errors quoting IPsec SPIs that no log line names: what the capture alone shows.
     Returns (finding identity, judgement) pairs, one per quoted SPI (in SPI order).  All
     SPIs in one pass over the ICMP errors: no table per SPI."""
-    from ..correlate import rows
+    from ..correlation import rows
     p = ctx.packets
     icmp = rows(p, (p["kind"] == "icmp-error") & p["inner_spi"].notna(),
                 ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])

@@ -101,7 +101,7 @@ class Arrivals:
     sequence number, so a line finds its packets by binary search."""
 
     def __init__(self, packets: pd.DataFrame):
-        from ..correlate import rows
+        from ..correlation import rows
         p = rows(packets, packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna(),
                  ["capture", "frame", "time", "dst", "spi", "seq"])
         spi = p["spi"].to_numpy(dtype=np.uint64)

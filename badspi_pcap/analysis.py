@@ -15,9 +15,9 @@ import pandas as pd
 from . import schema
 from .storage import open_binary
 from .capture import CaptureContents, capture_names, read_capture
-from .correlation import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
-                        match_events, parse_clock_offset, receivers, spis_from_conn_ids, spis_from_seq_and_time,
-                        whole_second_log)
+from .correlation import (BAD_SPI_KINDS, ClockOffset, apply_offset, capture_spans, estimate_clock_offset,
+                          local_addresses, match_events, parse_clock_offset, receivers, references,
+                          spis_from_conn_ids, spis_from_seq_and_time, whole_second_log)
 from . import clock
 from .causes import Context, Thresholds
 from .clock import ClockNote
@@ -41,18 +41,21 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
               clock_offset: float | str | None = None) -> Correlation:
     """Put the log on the capture's clock and link its bad-SPI lines to packets."""
     events = spis_from_conn_ids(schema.with_event_ids(events), sas)
+    # Where the capture shows SPIs, made once for the estimate and the matching (none without lines).
+    refs = references(packets) if (events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()).any() else None
     given = parse_clock_offset(clock_offset)
-    offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else estimate_clock_offset(events, packets)
+    offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else \
+        estimate_clock_offset(events, packets, refs)
     resolution = 1.0 if whole_second_log(events) else 0.0
     local = local_addresses(packets, events, sas)
     shifted = spis_from_seq_and_time(apply_offset(events, offset), packets, resolution, local)
-    matches = match_events(shifted, packets, local, resolution)
+    matches = match_events(shifted, packets, local, resolution, refs)
     # A packet that made the device log a line was received by the device: its
     # destination is the device (seen when no ICMP error or Phase 2 line names it).
     received = receivers(matches, packets, local)
     if not received <= local:
         local |= received
-        matches = match_events(shifted, packets, local, resolution)
+        matches = match_events(shifted, packets, local, resolution, refs)
     return Correlation(shifted, matches, offset, local, resolution)
 
 
@@ -165,8 +168,10 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
 def _zoned_lines(events: pd.DataFrame, log_tz) -> bool:
     """Bad-SPI lines that carry their own UTC offset: read without --log-tz, their UTC time
     still differs from the local time they show."""
+    if log_tz or events.empty:
+        return False
     bad = events[events["kind"].isin(["bad-spi", "replay"])].dropna(subset=["time", "time_local"])
-    if log_tz or bad.empty:
+    if bad.empty:
         return False
     local = bad["time_local"].astype("int64").to_numpy()
     return bool((local != bad["time"].astype("int64").to_numpy()).any())

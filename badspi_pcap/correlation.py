@@ -48,8 +48,11 @@ class ClockOffset:
 def references(packets: pd.DataFrame) -> pd.DataFrame:
     """Every SPI occurrence in the capture: capture, frame, time, spi, seq, where
     (esp | quoted), the sender of the IPsec packet and its receiver."""
-    top = packets[packets["kind"].isin(list(IPSEC_KINDS)) & packets["spi"].notna()]
-    quoted = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].notna()]
+    # Only the columns used are filtered: a mask over the whole table copies every column.
+    top = rows(packets, packets["kind"].isin(list(IPSEC_KINDS)) & packets["spi"].notna(),
+               ["capture", "frame", "time", "spi", "seq", "src", "dst"])
+    quoted = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].notna(),
+                  ["capture", "frame", "time", "inner_spi", "inner_seq", "inner_src", "inner_dst", "src"])
     cols = ["capture", "frame", "time", "spi", "seq", "where", "sender", "receiver", "router"]
     a = pd.DataFrame({
         "capture": top["capture"], "frame": top["frame"], "time": top["time"], "spi": top["spi"],
@@ -64,6 +67,20 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
+def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
+    """``table[mask][names]`` without filtering the other columns (on Arrow-backed
+    columns a boolean mask costs a pass over each column it touches)."""
+    keep = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
+    # column by column: selecting the columns first is itself a costly step on small tables
+    return pd.DataFrame({n: table[n].array[keep] for n in names}, index=table.index[keep], copy=False)
+
+
+def distinct(values: pd.Series) -> set:
+    """``set(values.dropna())``, from the unique values (iterating a big Arrow-backed
+    column value by value is slow)."""
+    return set(values.dropna().unique())
+
+
 def quotes_ipsec(packets: pd.DataFrame) -> pd.Series:
     """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
     ports = packets["inner_sport"].isin([500, 4500]) | packets["inner_dport"].isin([500, 4500])
@@ -76,18 +93,20 @@ def whole_second_log(events: pd.DataFrame) -> bool:
     return len(t) > 0 and bool(whole_seconds(t.astype("int64")).all())
 
 
-def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame) -> ClockOffset:
+def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame,
+                          refs: pd.DataFrame | None = None) -> ClockOffset:
     """Device clock minus capture clock, from the data.
 
     Exact (SPI, SEQ) pairs first, then SPI-only pairs, then bad-SPI line times against
     ICMP error times.  Each pair gives a candidate offset; the estimate is the centre of
     the densest one-second cluster (whole-second log times spread the candidates over a
     second), so stray pairs (a reused SPI, an unrelated packet) do not move it.
+    ``refs``: ``references(packets)``, when already made.
     """
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()]
     if bad.empty:  # nothing to pair (a capture checked without logs): skip building references
         return ClockOffset(0.0, "assumed", 0, 0, 0.0)
-    refs = references(packets)
+    refs = references(packets) if refs is None else refs
     half_second = 0.5 if whole_second_log(events) else 0.0
     for method, pairs in (
         ("spi+seq", lambda: _pairs_on(bad, refs, ["spi", "seq"])),
@@ -123,10 +142,19 @@ def offset_candidates(events: pd.DataFrame, packets: pd.DataFrame, method: str =
 def _pairs_on(events: pd.DataFrame, refs: pd.DataFrame, keys: list[str]) -> np.ndarray:
     if events.empty or refs.empty:
         return np.array([])
-    left = events[keys + ["time"]].dropna()
-    right = refs[keys + ["time"]].dropna()
+    left = _int_keys(events[keys + ["time"]].dropna(), keys)
+    # Only the references whose first key occurs in the log can pair (most do not).
+    right = refs[keys + ["time"]][refs[keys[0]].isin(left[keys[0]].unique()).fillna(False).to_numpy(dtype=bool)]
+    right = _int_keys(right.dropna(), keys)
     merged = left.merge(right, on=keys, suffixes=("_event", "_packet"))
-    return _seconds(merged["time_event"]) - _seconds(merged["time_packet"])
+    return merged["time_event"].to_numpy() / 1e9 - merged["time_packet"].to_numpy() / 1e9
+
+
+def _int_keys(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """The keys as NumPy integers and ``time`` as nanoseconds: a join on them is far
+    cheaper than on Arrow-backed columns."""
+    return pd.DataFrame({**{k: table[k].to_numpy(dtype=np.int64) for k in keys},
+                         "time": table["time"].astype("int64").to_numpy()})
 
 
 def _pairs_spi_only(events: pd.DataFrame, refs: pd.DataFrame) -> np.ndarray:
@@ -180,22 +208,24 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
     """
-    icmp = packets[packets["kind"] == "icmp-error"]   # the few rows quotes_ipsec can select
-    icmp = icmp[quotes_ipsec(icmp)]
-    local = set(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"].dropna())
-    peers = set(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"].dropna())
+    # the few rows quotes_ipsec can select, with the columns it and this need
+    icmp = rows(packets, packets["kind"] == "icmp-error",
+                ["kind", "src", "dst", "inner_src", "inner_proto", "inner_spi", "inner_sport", "inner_dport"])
+    icmp = icmp[quotes_ipsec(icmp)] if len(icmp) else icmp
+    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"]) if len(icmp) else set()
+    peers = distinct(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"])
     if sas is not None and len(sas):
-        peers |= set(sas["gateway"].dropna())
+        peers |= distinct(sas["gateway"])
     peers -= local
     if peers:
-        esp = packets[packets["kind"].isin([*IPSEC_KINDS, "ike"])]
+        esp = rows(packets, packets["kind"].isin([*IPSEC_KINDS, "ike"]), ["src", "dst"])
         from_peer, to_peer = esp["src"].isin(peers).to_numpy(bool), esp["dst"].isin(peers).to_numpy(bool)
-        local |= set(esp.loc[from_peer & ~to_peer, "dst"]) | set(esp.loc[to_peer & ~from_peer, "src"])
+        local |= set(esp.loc[from_peer & ~to_peer, "dst"].unique()) | set(esp.loc[to_peer & ~from_peer, "src"].unique())
     return local
 
 
 def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
-                 resolution: float = 1.0) -> pd.DataFrame:
+                 resolution: float = 1.0, refs: pd.DataFrame | None = None) -> pd.DataFrame:
     """Links from bad-SPI/replay lines (on the capture clock) to the packets behind them.
 
     For each line: every reference with the same (SPI, SEQ) near the line's second;
@@ -204,7 +234,8 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     quoting the line's address pair (NAT-T quotes that stop before the SPI).  ``dt`` is
     packet time minus line time, in seconds.  All lines are matched at once: references
     sorted by (key, time) and every line's window found by one sort-and-search, so the
-    cost grows as n log n whatever the number of SPIs.
+    cost grows as n log n whatever the number of SPIs.  ``refs``: ``references(packets)``,
+    when already made.
     """
     from .schema import MATCHES, with_event_ids
     cols = MATCHES.names     # event_id, source, line, capture, frame, dt, key, role
@@ -212,10 +243,10 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
     if bad.empty:
         return pd.DataFrame(columns=cols)
-    refs = references(packets)
-    refs = pd.DataFrame({"capture": refs["capture"].to_numpy(), "frame": refs["frame"].to_numpy(),
+    refs = references(packets) if refs is None else refs
+    refs = pd.DataFrame({"capture": _objects(refs["capture"]), "frame": refs["frame"].to_numpy(),
                          "ns": refs["time"].astype("int64").to_numpy(), "spi": _numbers(refs["spi"]),
-                         "seq": _numbers(refs["seq"]), "role": _roles(refs, local)})
+                         "seq": _numbers(refs["seq"]), "role": _objects(_roles(refs, local))})
     lines = pd.DataFrame({"ns": bad["time"].astype("int64").to_numpy(), "spi": _numbers(bad["spi"]),
                           "seq": _numbers(bad["seq"])})
     exact = _exact_hits(refs, lines, resolution)
@@ -238,11 +269,13 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
 
 def _exact_hits(refs: pd.DataFrame, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
     """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
-    r = refs[refs["spi"].notna() & refs["seq"].notna()]
+    spi, seq = refs["spi"].to_numpy(), refs["seq"].to_numpy()
+    r = np.flatnonzero(~np.isnan(spi) & ~np.isnan(seq))     # positions: refs is not copied
     q = lines[lines["spi"].notna() & lines["seq"].notna()]
-    pairs = _all_within(_pair_code(r["spi"], r["seq"]), r["ns"].to_numpy(), _pair_code(q["spi"], q["seq"]),
-                        q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S))
-    return _hits(r, q.index.to_numpy()[pairs[0]], pairs[1], "spi+seq", stage=0)
+    pairs = _all_within(_pair_code(pd.Series(spi[r]), pd.Series(seq[r])), refs["ns"].to_numpy()[r],
+                        _pair_code(q["spi"], q["seq"]), q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
+                        _ns(resolution + EXACT_TOLERANCE_S))
+    return _hits(refs, q.index.to_numpy()[pairs[0]], r[pairs[1]], "spi+seq", stage=0)
 
 
 def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolution: float) -> pd.DataFrame:
@@ -250,17 +283,21 @@ def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolut
     q = lines.iloc[todo]
     q = q[q["spi"].notna()]
     parts = [_hits(refs.iloc[:0], np.array([], dtype=np.int64), np.array([], dtype=np.int64), "spi", stage=1)]
-    for role, r in refs[refs["spi"].notna()].groupby("role", sort=True):
-        line, ref = _nearest_within(r["spi"].to_numpy(), r["ns"].to_numpy(), q["spi"].to_numpy(), q["ns"].to_numpy(),
+    spi, ns, roles = refs["spi"].to_numpy(), refs["ns"].to_numpy(), refs["role"].to_numpy()
+    known = ~np.isnan(spi)
+    for role in sorted(set(roles[known])):        # by role, as a groupby would (positions: no copies)
+        r = np.flatnonzero(known & (roles == role))
+        line, ref = _nearest_within(spi[r], ns[r], q["spi"].to_numpy(), q["ns"].to_numpy(),
                                     _ns(SPI_WINDOW_S), _ns(resolution + 1))
-        parts.append(_hits(r, q.index.to_numpy()[line], ref, "spi", stage=1))
+        parts.append(_hits(refs, q.index.to_numpy()[line], r[ref], "spi", stage=1))
     return pd.concat(parts, ignore_index=True)
 
 
 def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray,
                resolution: float) -> pd.DataFrame:
     """For the lines ``todo``, the nearest ICMP error that quotes their address pair but no SPI."""
-    short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
+    short = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].isna(),
+                 ["capture", "frame", "time", "inner_src", "inner_dst"])
     quotes = pd.DataFrame({"capture": short["capture"].to_numpy(), "frame": short["frame"].to_numpy(),
                            "ns": short["time"].astype("int64").to_numpy(), "role": "quoted-by-icmp"})
     codes, names = pd.factorize(np.concatenate([_pair_keys(short["inner_src"], short["inner_dst"]),
@@ -277,8 +314,19 @@ def _hits(refs: pd.DataFrame, line: np.ndarray, ref: np.ndarray, key: str, stage
     the one-per-role SPI matches of a line by role (the others by time alone)."""
     role = refs["role"].to_numpy()[ref]
     return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key,
-                         "capture": refs["capture"].to_numpy()[ref], "frame": refs["frame"].to_numpy()[ref],
-                         "ns": refs["ns"].to_numpy()[ref], "role": role, "per_role": role if key == "spi" else ""})
+                         "capture": _objects(refs["capture"].to_numpy()[ref]), "frame": refs["frame"].to_numpy()[ref],
+                         "ns": refs["ns"].to_numpy()[ref], "role": _objects(role),
+                         "per_role": _objects(role) if key == "spi" else ""})
+
+
+def _objects(values) -> pd.Series:
+    """Strings as an object column for the working tables here: pandas would convert a
+    NumPy array of strings to an Arrow string column, value by value.  Arrow strings are
+    turned into objects through their distinct values (few: capture names, roles)."""
+    if isinstance(values, pd.Series):
+        codes, names = pd.factorize(values, use_na_sentinel=False)
+        values = np.asarray(names, dtype=object)[codes] if len(codes) else np.array([], dtype=object)
+    return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
 
 
 def _ns(seconds: float) -> int:
@@ -296,16 +344,22 @@ def _pair_code(spi: pd.Series, seq: pd.Series) -> np.ndarray:
 
 def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
     """For each query (key, time): how many references sort before it by (key, time),
-    i.e. ``np.searchsorted`` on pairs; ``side`` as there (ties: 'left' before, 'right' after)."""
-    n = len(ref_key)
-    is_query = np.concatenate([np.zeros(n, dtype=np.int8), np.ones(len(q_key), dtype=np.int8)])
-    tie = is_query if side == "right" else 1 - is_query
-    order = np.lexsort((tie, np.concatenate([ref_ns, q_ns]), np.concatenate([ref_key, q_key])))
-    queries_so_far = np.cumsum(is_query[order])
-    at = np.empty(len(order), dtype=np.int64)
-    at[order] = np.arange(len(order))
-    q_at = at[n:]
-    return q_at - (queries_so_far[q_at] - 1)
+    i.e. ``np.searchsorted`` on pairs; ``side`` as there (ties: 'left' before, 'right' after).
+    The references must be sorted by (key, time): each query's key is found by binary
+    search, then its time inside that key's run by a binary search run on all queries
+    at once (no sort of references and queries together)."""
+    lo = np.searchsorted(ref_key, q_key, "left")
+    hi = np.searchsorted(ref_key, q_key, "right")
+    q_ns = np.asarray(q_ns)
+    while True:
+        todo = np.flatnonzero(lo < hi)
+        if not len(todo):
+            return lo
+        mid = (lo[todo] + hi[todo]) // 2
+        t = ref_ns[mid]
+        after = t < q_ns[todo] if side == "left" else t <= q_ns[todo]
+        lo[todo] = np.where(after, mid + 1, lo[todo])
+        hi[todo] = np.where(after, hi[todo], mid)
 
 
 def _all_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
@@ -356,9 +410,15 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
         return set()
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
-    hit = packets.merge(pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates(), on=["capture", "frame"])
+    wanted = pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates()
+    # The packets with those frame numbers (a cheap NumPy test), then by (capture, frame).
+    near = rows(packets, np.isin(packets["frame"].to_numpy(dtype=np.int64), wanted["frame"].to_numpy(dtype=np.int64)),
+                ["capture", "frame", "kind", "src", "dst"])
+    keys = set(zip(wanted["capture"].astype(str), wanted["frame"].astype("int64")))
+    hit = near[np.array([(str(c), int(f)) in keys for c, f in zip(near["capture"].tolist(), near["frame"].tolist())],
+                    dtype=bool)]
     hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
-    return set(hit["dst"].dropna())
+    return distinct(hit["dst"])
 
 
 def _roles(refs: pd.DataFrame, local: set[str]) -> np.ndarray:

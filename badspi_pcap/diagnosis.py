@@ -17,7 +17,7 @@ from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
 from .causes.base import columns
 from .causes.selectors import display_filter
-from .correlation import BAD_SPI_KINDS, covered
+from .correlation import BAD_SPI_KINDS, covered, distinct, rows
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -172,11 +172,10 @@ def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
 def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     """Lines about traffic the capture can see: their SPI occurs in it, or their
     addresses are IPsec/IKE endpoints (or quoted ones) in it."""
-    ipsec = packets[packets["kind"] != "icmp-error"]
-    icmp = packets[packets["kind"] == "icmp-error"]
-    spis = set(ipsec["spi"].dropna()) | set(icmp["inner_spi"].dropna())
-    addrs = set(ipsec["src"].dropna()) | set(ipsec["dst"].dropna()) | set(icmp["inner_src"].dropna()) \
-        | set(icmp["inner_dst"].dropna())
+    ipsec = rows(packets, packets["kind"] != "icmp-error", ["spi", "src", "dst"])
+    icmp = rows(packets, packets["kind"] == "icmp-error", ["inner_spi", "inner_src", "inner_dst"])
+    spis = distinct(ipsec["spi"]) | distinct(icmp["inner_spi"])
+    addrs = distinct(ipsec["src"]) | distinct(ipsec["dst"]) | distinct(icmp["inner_src"]) | distinct(icmp["inner_dst"])
     return (lines["spi"].isin(spis) | lines["src"].isin(addrs) | lines["dst"].isin(addrs)
             | lines["peer"].isin(addrs)).fillna(False).to_numpy(dtype=bool)
 

@@ -24,6 +24,8 @@ is a replay until it passes the old top).
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
@@ -37,23 +39,56 @@ RESTART_MIN_RUN = 3          # ... and goes on counting up from there: the next 
 SA_KEY = ["capture", "src", "dst", "proto", "spi"]
 
 
-def _ordered(packets: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The IPsec packets with a sequence number, sorted by SA then capture order, and
-    each row's SA number (0, 1, ... in sorted order)."""
-    p = packets[packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()
-                & packets["spi"].ne(0).fillna(False)]
-    if p.empty:
-        return p, np.zeros(0, dtype=np.int64)
-    p = p.assign(proto=np.where(p["kind"].to_numpy(dtype=object) == "ah", "ah", "esp"))
+class Ordered(NamedTuple):
+    """Where the IPsec packets with a sequence number are: ``pos``, their positions in
+    ``packets`` (table order); ``order``, the permutation of those that sorts them by SA
+    then capture order; ``sa``, each sorted row's SA number (0, 1, ... in sorted order);
+    ``is_ah``, per row of ``pos``.  Positions, not a copy of the rows: a million packets
+    would be copied once per window, and only the few rows a table keeps are taken."""
+
+    packets: pd.DataFrame
+    pos: np.ndarray
+    order: np.ndarray
+    sa: np.ndarray
+    is_ah: np.ndarray
+
+    def column(self, name: str) -> pd.Series:
+        """One column at ``pos`` (table order)."""
+        return pd.Series(self.packets[name].array.take(self.pos), copy=False)
+
+    def take(self, at: np.ndarray, names) -> pd.DataFrame:
+        """The columns ``names`` at positions ``at`` of ``pos``."""
+        rows = self.pos[at]
+        return pd.DataFrame({n: self.packets[n].array.take(rows) for n in names}, copy=False)
+
+
+def ordered(packets: pd.DataFrame) -> Ordered:
+    """The SA order of the IPsec packets (see ``Ordered``)."""
+    keep = (packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()
+            & packets["spi"].ne(0).fillna(False)).to_numpy(dtype=bool)
+    pos = np.flatnonzero(keep)
+    is_ah = packets["kind"].eq("ah").to_numpy(dtype=bool, na_value=False)[keep]
+    empty = np.zeros(0, dtype=np.int64)
+    if not len(pos):
+        return Ordered(packets, pos, empty, empty, is_ah)
     # One integer per SA from the codes of its key columns (factorize is far cheaper than
     # a multi-column groupby on Arrow strings).
-    sa = np.zeros(len(p), dtype=np.int64)
+    sa = np.zeros(len(pos), dtype=np.int64)
+    bound = 1
     for column in SA_KEY:
-        codes, uniques = pd.factorize(p[column], use_na_sentinel=False)
-        # renumbered densely after each column, so the combined number never overflows
-        sa = np.unique(sa * (len(uniques) + 1) + codes, return_inverse=True)[1].astype(np.int64)
-    order = np.lexsort((p["frame"].to_numpy(dtype=np.int64), sa))
-    return p.iloc[order].reset_index(drop=True), sa[order]
+        if column == "proto":     # codes in order of first appearance, as factorize gives them
+            codes, n = (is_ah != is_ah[0]).astype(np.int64), len(np.unique(is_ah))
+        else:
+            codes, uniques = pd.factorize(packets[column].array[keep], use_na_sentinel=False)
+            n = len(uniques)
+        if bound * (n + 1) >= 1 << 62:   # renumbered densely so it never overflows
+            sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)
+            bound = int(sa.max()) + 1
+        sa = sa * (n + 1) + codes
+        bound *= n + 1
+    sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)   # 0, 1, ... in key order
+    order = np.lexsort((packets["frame"].array[keep].to_numpy(dtype=np.int64), sa))
+    return Ordered(packets, pos, order, sa[order], is_ah)
 
 
 def _group_starts(sa: np.ndarray) -> np.ndarray:
@@ -111,18 +146,20 @@ def _restarts(sa: np.ndarray, seq: np.ndarray, top: np.ndarray, seen: np.ndarray
     return (seq <= RESTART_MAX_SEQ) & (top - seq >= w) & (run_end - idx >= need) & (seq[end] < top)
 
 
-def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW) -> pd.DataFrame:
+def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW, *,
+                   ordered_rows: Ordered | None = None) -> pd.DataFrame:
     """The ``sequence`` table: one row per packet out of order on its SA (see module doc).
 
     ``behind`` is how far below the highest earlier number it came, ``outside_window``
     whether that is at least ``window``, ``fails_check`` whether a receiver with that
     window drops it, ``first_frame`` the earlier copy of a duplicate (or of the number the
-    restarted sender repeats).
+    restarted sender repeats).  ``ordered_rows``: ``ordered(packets)``, when already made.
     """
-    p, sa = _ordered(packets)
-    if p.empty:
+    o = ordered(packets) if ordered_rows is None else ordered_rows
+    sa = o.sa
+    if not len(o.pos):
         return schema.empty(schema.SEQUENCE)
-    seq = p["seq"].to_numpy(dtype=np.int64)
+    seq = o.column("seq").to_numpy(dtype=np.int64)[o.order]
     top = _running_top(sa, seq)
     seen, first_row = _seen_before(sa, seq, first=True)
     restart_at = _restarts(sa, seq, top, seen, window)
@@ -144,12 +181,13 @@ def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW) -> pd.Da
     rows = ((behind_top & (idx != starts)) | (seq == 0)) & (kind != "")
     fails = fails_check(top - seq, seen, seq, window)
 
-    frames = p["frame"].to_numpy(dtype=np.int64)
+    frames = o.column("frame").to_numpy(dtype=np.int64)[o.order]
     first_frame = pd.arrays.IntegerArray(frames[first_row], ~seen)
-    out = p.loc[rows]
+    at = o.order[rows]
+    out = o.take(at, ["capture", "frame", "time", "src", "dst", "spi", "seq"])
     return schema.to_frame(schema.from_columns(schema.SEQUENCE, {
         "capture": out["capture"], "frame": out["frame"], "time": out["time"], "src": out["src"],
-        "dst": out["dst"], "proto": out["proto"], "spi": out["spi"], "seq": out["seq"],
+        "dst": out["dst"], "proto": np.where(o.is_ah[at], "ah", "esp"), "spi": out["spi"], "seq": out["seq"],
         "kind": kind[rows], "top": top[rows].astype(np.uint32), "behind": (top - seq)[rows].astype(np.uint32),
         "seen_before": seen[rows], "outside_window": (top - seq)[rows] >= window,
         "fails_check": fails[rows], "window": np.full(int(rows.sum()), window, dtype=np.uint32),
@@ -179,10 +217,13 @@ def sequence_summary(packets: pd.DataFrame, sequence: pd.DataFrame | None = None
     """One row per SA: packets, duplicates, late (inside / outside ``window``), restarts,
     the largest ``behind`` of a late packet, the window that would accept every late
     packet (``window_needed``), and how many packets a receiver with ``window`` drops."""
-    p, sa = _ordered(packets)
-    if p.empty:
+    o = ordered(packets)
+    if not len(o.pos):
         return schema.empty(schema.SEQUENCE_SUMMARY)
-    seqt = sequence_table(packets, window) if sequence is None else sequence
+    # table order: the aggregates below do not depend on it
+    p = o.take(np.arange(len(o.pos)), ["capture", "src", "dst", "spi", "frame", "seq"]) \
+        .assign(proto=np.where(o.is_ah, "ah", "esp"))
+    seqt = sequence_table(packets, window, ordered_rows=o) if sequence is None else sequence
     sas = (p.groupby(SA_KEY, sort=True, observed=True, dropna=False)
            .agg(packets=("frame", "size"), first_frame=("frame", "min"),
                 seq_first=("seq", "min"), seq_last=("seq", "max")).reset_index())

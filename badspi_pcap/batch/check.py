@@ -83,16 +83,18 @@ def entry_row(entry) -> dict:
 
 
 def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
-    from ..correlation import quotes_ipsec
+    from ..correlation import distinct, quotes_ipsec, rows
     from ..report.common import by_tunnel, headline
 
     p = read.packets
     kinds = p["kind"].value_counts()
-    spis = sorted({int(s) for s in p.loc[p["kind"].isin(IPSEC_KINDS), "spi"].dropna()})
-    icmp = p[p["kind"] == "icmp-error"]
-    quoted = sorted({int(s) for s in icmp["inner_spi"].dropna()})
+    spis = sorted(int(s) for s in distinct(p.loc[p["kind"].isin(IPSEC_KINDS), "spi"]))
+    # the ICMP errors with the columns used here and by quotes_ipsec (not every column)
+    icmp = rows(p, p["kind"] == "icmp-error", ["kind", "inner_spi", "inner_proto", "inner_sport", "inner_dport"])
+    quoted = sorted(int(s) for s in distinct(icmp["inner_spi"]))
     f = analysis.findings
-    strong = f[f["verdict"].isin(STRONG)].sort_values("lines_explained", ascending=False, kind="stable")
+    strong = f[f["verdict"].isin(STRONG)].sort_values("lines_explained", ascending=False, kind="stable") \
+        if len(f) else f
     logs = list(options.events) + list(options.sas)
     skipped = analysis.skipped
     first, last = read.first_time, read.last_time
@@ -101,18 +103,18 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
         "frames": read.counts.frames, "ipsec_packets": len(p),
         "esp": int(kinds.get("esp", 0)), "ah": int(kinds.get("ah", 0)),
         "esp_in_udp": int(kinds.get("esp-in-udp", 0)), "ike": int(kinds.get("ike", 0)),
-        "icmp_errors": len(icmp), "icmp_errors_ipsec": int(quotes_ipsec(p).sum()),
+        "icmp_errors": len(icmp), "icmp_errors_ipsec": int(quotes_ipsec(icmp).sum()) if len(icmp) else 0,
         "first_time": first, "last_time": last,
         "duration_s": (last - first).total_seconds() if first is not None else None,
         "linktypes": ", ".join(read.linktypes) or None,
         "spis": len(spis), "spi_list": spi_texts(spis, " ") or None,
         "quoted_spis": spi_texts(quoted, " ") or None,
-        "tunnels": ", ".join(t for t, _ in by_tunnel(f)) or None,
+        "tunnels": (", ".join(t for t, _ in by_tunnel(f)) or None) if len(f) else None,
         "logs": "; ".join(logs) or None,
         "bad_spi_lines": len(analysis.lines),
         "clock_offset_s": float(analysis.clock_offset.seconds) if logs else None,
         "findings": len(f),
-        "verdicts": headline(f) or None,
+        "verdicts": (headline(f) or None) if len(f) else None,
         "main_cause": strong["cause"].iloc[0] if len(strong) else None,
         "warnings": len(skipped),
         "warning_text": _warning_text(skipped),

@@ -8,6 +8,7 @@ See docs in ``causes/__init__.py`` and README "Reading a verdict".
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -118,13 +119,24 @@ class Context:
         self.outbound = set() if sas is None or sas.empty else \
             {int(s) for s in sas.loc[sas["direction"] == "out", "spi"].dropna()}
         self._matches_by_event: dict[int, list[Match]] = {}
-        cols = columns(matches, ("event_id", "capture", "frame", "dt", "key", "role"))
+        cols = columns(matches, ("event_id", "capture", "frame", "dt", "key", "role")) if len(matches) else {}
         for e, c, f, d, k, r in zip(*cols.values()):
             self._matches_by_event.setdefault(int(e), []).append(Match(str(c), int(f), float(d), str(k), str(r)))
-        self._order = chronological_order(events)
-        self.installs = Installs(events[events["kind"] == "p2-complete"].assign(order=self._order), self.thresholds)
-        self.negotiations = phase2_times(events, packets)
         self._collisions: list[tuple[float, tuple[int, int]]] | None = None
+
+    # Built on first use: a capture checked without a log never asks (batch: many small captures).
+    @cached_property
+    def _order(self) -> pd.Series:
+        return chronological_order(self.events)
+
+    @cached_property
+    def installs(self) -> "Installs":
+        events = self.events
+        return Installs(events[events["kind"] == "p2-complete"].assign(order=self._order), self.thresholds)
+
+    @cached_property
+    def negotiations(self) -> np.ndarray:
+        return phase2_times(self.events, self.packets)
 
     # -- per line
     def matches_for(self, event_id: int) -> list[Match]:
@@ -199,9 +211,10 @@ class Context:
     def ipsec_endpoints(self) -> tuple[set[int], set[str]]:
         """(SPIs, addresses) of the top-level ESP/AH packets, built once."""
         if self.__dict__.get("_ipsec_endpoints") is None:
-            ipsec = self.packets[self.packets["kind"].isin(list(IPSEC_KINDS))]
-            self._ipsec_endpoints = ({int(s) for s in ipsec["spi"].dropna()},
-                                     set(ipsec["src"].dropna()) | set(ipsec["dst"].dropna()))
+            from ..correlation import distinct, rows
+            ipsec = rows(self.packets, self.packets["kind"].isin(list(IPSEC_KINDS)), ["spi", "src", "dst"])
+            self._ipsec_endpoints = ({int(s) for s in distinct(ipsec["spi"])},
+                                     distinct(ipsec["src"]) | distinct(ipsec["dst"]))
         return self._ipsec_endpoints
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from ..correlation import rate_limited
 from ..notation import spi_text, spi_texts
-from .base import Claim, Context, Judgement, Proof, frames_of, seconds
+from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
 from .selectors import Selector
 
 NAME = "embedded-icmp"
@@ -67,18 +67,39 @@ def rule_out(claim: Claim, ctx: Context) -> Judgement | None:
 
 def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]]:
     """ICMP errors quoting IPsec SPIs that no log line names: what the capture alone shows.
-    Returns (finding identity, judgement) pairs, one per quoted SPI."""
+    Returns (finding identity, judgement) pairs, one per quoted SPI (in SPI order).  All
+    SPIs in one pass over the ICMP errors: no table per SPI."""
+    from ..correlation import rows
     p = ctx.packets
-    icmp = p[(p["kind"] == "icmp-error") & p["inner_spi"].notna()]
+    icmp = rows(p, (p["kind"] == "icmp-error") & p["inner_spi"].notna(),
+                ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
+    icmp = icmp[~np.isin(icmp["inner_spi"].to_numpy(dtype=np.int64), np.array(sorted(named_spis), dtype=np.int64))]
+    if icmp.empty:
+        return []
+    c = columns(icmp, ["inner_spi", "inner_dst", "src"])
+    spi = np.array(c["inner_spi"], dtype=np.int64)
+    order = np.argsort(spi, kind="stable")           # by SPI, table order within one
+    spis, starts = np.unique(spi[order], return_index=True)
+    times = np.split(seconds(icmp["time"])[order], starts[1:])
+    peers: dict[int, set] = {}
+    routers: dict[int, set] = {}
+    for s, dst, src in zip(c["inner_spi"], c["inner_dst"], c["src"]):
+        if dst is not None:
+            peers.setdefault(s, set()).add(dst)
+        if src is not None:
+            routers.setdefault(s, set()).add(src)
+    groups: dict[int, list] = {}
+    sizes = icmp.groupby(["inner_spi", "icmp_type", "icmp_code", "icmp_mtu"], dropna=False, observed=True).size()
+    for (s, t, code, m), n in sizes.items():
+        groups.setdefault(int(s), []).append({"type": int(t), "code": int(code), "mtu": None if pd.isna(m) else int(m),
+                                              "count": int(n)})
     out = []
-    for spi, q in icmp.groupby("inner_spi", observed=True):
-        if int(spi) in named_spis:
-            continue
-        expected = int(rate_limited(seconds(q["time"]), ctx.thresholds.default_rate_limit_s).sum())
-        ident = {"tunnel": f"SPI {spi_text(spi)}", "peer": ", ".join(sorted(set(q["inner_dst"].dropna())))}
-        out.append((ident, Judgement("inconclusive", (Selector("icmp-quoting", spis=(int(spi),)),),
-                                     facts={**icmp_facts(q), "expected_lines": expected},
-                                     spis=[int(spi)])))
+    for s, t in zip(spis.tolist(), times):
+        expected = int(rate_limited(t, ctx.thresholds.default_rate_limit_s).sum())
+        ident = {"tunnel": f"SPI {spi_text(s)}", "peer": ", ".join(sorted(peers.get(s, ())))}
+        facts = {"icmp_errors": len(t), "routers": sorted(routers.get(s, ())), "icmp": groups[s],
+                 "expected_lines": expected}
+        out.append((ident, Judgement("inconclusive", (Selector("icmp-quoting", spis=(s,)),), facts=facts, spis=[s])))
     return out
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..notation import spi_text
 from ..schema import IPSEC_KINDS
-from ..sequence import sequence_table
+from ..sequence import ordered, sequence_table
 from .base import Claim, Context, Judgement, Proof, seconds
 from .selectors import Selector
 
@@ -88,7 +88,9 @@ def sequence(ctx: Context, window: int) -> pd.DataFrame:
     """The capture's sequence table for this window, built once per analysis."""
     cache = ctx.__dict__.setdefault("_replay_sequence", {})
     if window not in cache:
-        table = sequence_table(ctx.packets, max(int(window), 0))
+        if "_replay_ordered" not in ctx.__dict__:      # the SA order is the same for every window
+            ctx.__dict__["_replay_ordered"] = ordered(ctx.packets)
+        table = sequence_table(ctx.packets, max(int(window), 0), ordered_rows=ctx.__dict__["_replay_ordered"])
         # (capture, frame) -> row position, for the per-line lookups
         table.attrs["at"] = {(str(c), int(f)): i for i, (c, f) in enumerate(zip(table["capture"], table["frame"]))}
         cache[window] = table
@@ -100,13 +102,15 @@ class Arrivals:
     sequence number, so a line finds its packets by binary search."""
 
     def __init__(self, packets: pd.DataFrame):
-        p = packets[packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()]
+        from ..correlation import rows
+        p = rows(packets, packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna(),
+                 ["capture", "frame", "time", "dst", "spi", "seq"])
         spi = p["spi"].to_numpy(dtype=np.uint64)
         seq = p["seq"].to_numpy(dtype=np.uint64)
         self.t = seconds(p["time"])
-        self.capture = p["capture"].astype(str).to_numpy()
+        self.capture = shared_strings(p["capture"])
         self.frame = p["frame"].to_numpy(dtype=np.int64)
-        self.dst = p["dst"].astype(str).to_numpy()
+        self.dst = shared_strings(p["dst"])
         key = (spi << np.uint64(32)) | seq
         self.by_key = np.argsort(key, kind="stable")
         self.keys = key[self.by_key]
@@ -123,6 +127,13 @@ class Arrivals:
         return self.by_seq[np.searchsorted(self.seqs, q, "left"):np.searchsorted(self.seqs, q, "right")]
 
 
+def shared_strings(values: pd.Series) -> np.ndarray:
+    """``values.astype(str).to_numpy()`` with one string object per distinct value: 8 bytes
+    a row instead of a string each (a million rows hold a few addresses)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(pd.Series(uniques).astype(str).to_numpy(), dtype=object)[codes]
+
+
 def arrivals(ctx: Context) -> Arrivals:
     cache = ctx.__dict__
     if "_replay_arrivals" not in cache:
@@ -133,7 +144,18 @@ def arrivals(ctx: Context) -> Arrivals:
 def named_packets(line, ctx: Context) -> tuple[list[int], str]:
     """Positions (in ``arrivals(ctx)``) of the packets the line names near its time: by
     SPI and sequence number (key ``spi+seq``), or, when no SPI is known (IOS without its
-    SA table), by sequence number and time (key ``seq+time``)."""
+    SA table), by sequence number and time (key ``seq+time``).  Computed once per line."""
+    memo = ctx.__dict__.setdefault("_replay_named", {})
+    event = getattr(line, "event_id", None)
+    if event is None:
+        return _named_packets(line, ctx)
+    if int(event) not in memo:
+        memo[int(event)] = _named_packets(line, ctx)
+    idx, key = memo[int(event)]
+    return list(idx), key
+
+
+def _named_packets(line, ctx: Context) -> tuple[list[int], str]:
     seq = getattr(line, "seq", None)
     if seq is None or pd.isna(seq):
         return [], ""
@@ -143,7 +165,7 @@ def named_packets(line, ctx: Context) -> tuple[list[int], str]:
     if spi is not None and _spi_from_seq(line, ctx):
         key = "seq+time"
     idx = idx[np.abs(a.t[idx] - float(line.t)) <= ctx.thresholds.replay_match_s + ctx.resolution_s]
-    to_device = np.isin(a.dst[idx], list(ctx.local)) if ctx.local else np.zeros(len(idx), dtype=bool)
+    to_device = np.array([d in ctx.local for d in a.dst[idx]], dtype=bool)   # few: no np.isin
     return (idx[to_device] if to_device.any() else idx).tolist(), key
 
 
@@ -272,7 +294,9 @@ def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[di
     """Per SA with rows of ``kind`` that no log line names: what the capture alone shows."""
     seq = sequence(ctx, 0)
     rows = seq[seq["kind"] == kind]
-    out = []
+    out: list[tuple[dict, Judgement]] = []
+    if rows.empty:       # most captures: no groupby on an empty table
+        return out
     for (capture, dst, spi), g in rows.groupby(["capture", "dst", "spi"], observed=True, sort=True):
         if int(spi) in named_spis:
             continue

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
 from ..schema import IPSEC_KINDS
@@ -19,6 +20,8 @@ from ..schema import IPSEC_KINDS
 PHASE2_EXCHANGE_TYPES = {"QUICK_MODE": 32, "CREATE_CHILD_SA": 36}
 NOT_ICMP = "!icmp && !icmpv6"
 TIME_MARGIN_S = 5e-7      # half a microsecond: bounds never fall on a packet's own time
+MASK_COLUMNS = ("kind", "time", "spi", "seq", "dst", "ike_exchange", "inner_spi", "inner_src", "inner_dst",
+                "inner_proto", "inner_sport", "inner_dport")     # what Selector.mask reads
 
 
 @dataclass(frozen=True)
@@ -123,26 +126,49 @@ class PacketIndex:
     def __init__(self, packets: pd.DataFrame):
         p = packets
         self.by_spi: dict[int, np.ndarray] = {}
+        positions, values = [], []
         for column in ("spi", "inner_spi"):
             s = p[column]
             rows = np.flatnonzero(s.notna().to_numpy(dtype=bool))
-            if len(rows):
-                values = s.iloc[rows].astype("int64").to_numpy()
-                order = np.argsort(values, kind="stable")
-                keys, starts = np.unique(values[order], return_index=True)
-                for key, part in zip(keys, np.split(rows[order], starts[1:])):
-                    self.by_spi[int(key)] = np.union1d(self.by_spi.get(int(key), np.array([], dtype=int)), part)
+            positions.append(rows)
+            values.append(s.iloc[rows].astype("int64").to_numpy() if len(rows) else np.zeros(0, dtype=np.int64))
+        rows, keys = np.concatenate(positions), np.concatenate(values)
+        if len(rows):
+            # by (SPI, row), a row once per SPI: each SPI's rows sorted and unique, split in one pass
+            order = np.lexsort((rows, keys))
+            rows, keys = rows[order], keys[order]
+            first = np.ones(len(rows), dtype=bool)
+            first[1:] = (rows[1:] != rows[:-1]) | (keys[1:] != keys[:-1])
+            rows, keys = rows[first], keys[first]
+            starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
+            for key, part in zip(keys[starts].tolist(), np.split(rows, starts[1:])):
+                self.by_spi[key] = part
         self.ike = np.flatnonzero(p["kind"].eq("ike").fillna(False).to_numpy(dtype=bool))
         self.short_quotes = np.flatnonzero((p["kind"].eq("icmp-error") & p["inner_spi"].isna()).fillna(False)
                                            .to_numpy(dtype=bool))
+        # what narrows an SPI's rows before the selector's own test (the same test on these columns)
+        self.t = p["time"].astype("int64").to_numpy() / 1e9
+        self.seq = p["seq"].to_numpy(dtype=float, na_value=np.nan)
 
     def candidates(self, selector: Selector) -> np.ndarray:
         if selector.what == "ike-phase2":
             return self.ike
         if selector.what == "icmp-quoting" and selector.pair:
             return self.short_quotes
-        parts = [x for x in (self.by_spi.get(int(s)) for s in selector.spis) if x is not None]
+        parts = [self._narrow(x, selector) for x in (self.by_spi.get(int(s)) for s in selector.spis) if x is not None]
         return np.unique(np.concatenate(parts)) if parts else np.array([], dtype=int)
+
+    def _narrow(self, rows: np.ndarray, selector: Selector) -> np.ndarray:
+        """Of these rows, those inside the selector's time span (and with one of its sequence
+        numbers): a necessary part of ``Selector.mask``, cheap on big SPIs."""
+        if selector.start is not None or selector.end is not None:
+            t = self.t[rows]
+            lo = -np.inf if selector.start is None else selector.start
+            hi = np.inf if selector.end is None else selector.end
+            rows = rows[(t >= lo) & (t <= hi)]
+        if selector.what == "ipsec-seq":
+            rows = rows[np.isin(self.seq[rows], np.array(selector.seqs, dtype=float))]
+        return rows
 
 
 def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -> pd.DataFrame:
@@ -156,13 +182,36 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -
             mask |= s.mask(packets)
         return packets[mask].sort_values(["capture", "frame"])
     chosen = []
+    tested = [c for c in MASK_COLUMNS if c in packets]   # not every column: a take each
     for s in selectors:
         rows = index.candidates(s)
         if len(rows):
-            sub = packets.iloc[rows]
+            sub = take_rows(packets, rows, tested)
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
-    return packets.iloc[rows].sort_values(["capture", "frame"])
+    return take_rows(packets, rows).sort_values(["capture", "frame"])
+
+
+def take_rows(table: pd.DataFrame, rows: np.ndarray, names=None) -> pd.DataFrame:
+    """``table.iloc[rows]`` (of the columns ``names``) for sorted ``rows``, taking from each
+    Arrow chunk on its own: Arrow's take over a chunked column first joins its chunks, a
+    copy of the whole column per call."""
+    names = list(table.columns) if names is None else list(names)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
+        return table[names].iloc[rows]
+    out = {}
+    for name in names:
+        arr = table[name].array
+        chunked = arr.__arrow_array__() if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
+        if chunked is None or chunked.num_chunks < 2:
+            out[name] = arr.take(rows)
+            continue
+        bounds = np.cumsum([0] + [len(c) for c in chunked.chunks])
+        which = np.searchsorted(bounds, rows, side="right") - 1
+        parts = [chunked.chunk(i).take(pa.array(rows[which == i] - bounds[i])) for i in np.unique(which)]
+        out[name] = pd.arrays.ArrowExtensionArray(pa.chunked_array(parts, type=chunked.type))
+    return pd.DataFrame(out, index=table.index[rows], copy=False) if names else table.iloc[rows, :0]
 
 
 def display_filter(selectors) -> str:

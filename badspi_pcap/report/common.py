@@ -56,9 +56,10 @@ def records(findings: pd.DataFrame) -> list[dict]:
     times), in report order: per tunnel, strongest verdict first."""
     if findings.empty:
         return []
-    order = findings.assign(_o=findings["verdict"].map(VERDICT_ORDER).fillna(9)) \
-        .sort_values(["tunnel", "_o", "cause"], kind="stable").drop(columns="_o")
-    rows = pa.Table.from_pandas(order, preserve_index=False).to_pylist()
+    rows = pa.Table.from_pandas(findings, preserve_index=False).to_pylist()
+    # sorted here, not with pandas: a few rows (nulls last, as sort_values puts them)
+    rows.sort(key=lambda r: (r["tunnel"] is None, r["tunnel"] or "", VERDICT_ORDER.get(r["verdict"], 9),
+                             r["cause"] is None, r["cause"] or ""))
     for r in rows:
         for k in ("first", "last"):
             if r.get(k) is not None:

@@ -62,7 +62,9 @@ class Rows:
         values = np.broadcast_to(np.asarray(values), (len(at),))
         if valid is not True:
             valid = np.broadcast_to(np.asarray(valid, dtype=bool), (len(at),))
-            at, values = at[valid], values[valid]
+            if not valid.all():   # usually all are: no selection (a boolean one is slow)
+                keep = np.flatnonzero(valid)
+                at, values = at[keep], values[keep]
         self.sparse[name] = (np.asarray(at, dtype=np.int64), values.astype(numpy_type(SPARSE[name])))
 
     @classmethod
@@ -123,6 +125,9 @@ def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exc
     out["ike_exchange"] = _scatter_strings(n, at, [exchange_name(int(k) >> 8, int(k) & 0xFF) for k in uniq], codes)
     for name, type_ in SPARSE.items():
         at, values = rows.sparse.pop(name, (np.empty(0, np.int64), np.empty(0, numpy_type(type_))))
+        if len(at) == n:   # a value in every row (each row is set once): already dense, in row order
+            out[name] = _numeric(values, type_)
+            continue
         dense = np.zeros(n, dtype=numpy_type(type_))
         dense[at] = values
         valid = np.zeros(n, dtype=bool)

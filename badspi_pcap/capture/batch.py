@@ -102,6 +102,7 @@ class Fields:
         self._u32 = _unaligned(self._padded, ">u4")
         self._u64 = _unaligned(self._padded, ">u8")
         self._ends: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._items: dict[int, np.ndarray] = {}   # raw(): byte strings of one size at every offset
 
     def _limit(self, rows: np.ndarray, size: int) -> np.ndarray:
         """Per row, one past the last offset a ``size``-byte read may start at, as uint64
@@ -143,9 +144,11 @@ class Fields:
     def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
         """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
         safe, ok, whole = self._gather(pos, size, rows)
-        if size % 8 == 0:   # whole 64-bit words: one gather per 8 bytes
-            words = np.stack([self._u64[safe + k] for k in range(0, size, 8)], axis=1)
-            out = words.astype(">u8").view(np.uint8).reshape(len(safe), size)
+        if size <= 16:   # the padding covers it: one gather of size-byte items
+            items = self._items.get(size)
+            if items is None:
+                items = self._items[size] = _unaligned(self._padded, f"V{size}")
+            out = items[safe].view(np.uint8).reshape(len(safe), size)
         else:
             out = self._padded[safe[:, None] + np.arange(size)]
         if not whole:

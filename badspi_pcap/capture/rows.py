@@ -59,9 +59,14 @@ class Rows:
 
     def set(self, name: str, at: np.ndarray, values, valid=True) -> None:
         """Column ``name`` of rows ``at`` (where ``valid``); other rows stay null."""
-        values = np.broadcast_to(np.asarray(values), (len(at),))
+        shape = (len(at),)
+        values = np.asarray(values)
+        if values.shape != shape:   # (broadcast_to costs more than the usual check)
+            values = np.broadcast_to(values, shape)
         if valid is not True:
-            valid = np.broadcast_to(np.asarray(valid, dtype=bool), (len(at),))
+            valid = np.asarray(valid, dtype=bool)
+            if valid.shape != shape:
+                valid = np.broadcast_to(valid, shape)
             if not valid.all():   # usually all are: no selection (a boolean one is slow)
                 keep = np.flatnonzero(valid)
                 at, values = at[keep], values[keep]

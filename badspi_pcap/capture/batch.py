@@ -94,6 +94,7 @@ class Fields:
     def __init__(self, batch: FrameBatch):
         self.buf = batch.buf
         self.end = batch.start + batch.caplen
+        self._lowest_end = int(self.end.min()) if len(self.end) else 0
         # A read that fails the bounds check gathers from offset 0 instead (and is masked),
         # so the buffer only needs padding when it is shorter than the widest read.
         self._padded = batch.buf if len(batch.buf) >= 16 else np.concatenate([batch.buf, np.zeros(16, np.uint8)])
@@ -110,7 +111,10 @@ class Fields:
         key = (id(rows), size)
         hit = self._ends.get(key)
         if hit is None or hit[0] is not rows:
-            hit = self._ends[key] = (rows, np.maximum(self.end[rows] - (size - 1), 0).view(np.uint64))
+            limit = self.end[rows] - (size - 1)
+            if self._lowest_end < size - 1:   # else none is negative (frames rarely end this early)
+                limit = np.maximum(limit, 0)
+            hit = self._ends[key] = (rows, limit.view(np.uint64))
         return hit[1]
 
     def has(self, pos: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:

@@ -116,12 +116,13 @@ class PcapngWalker:
         w, end = self.words, self.end
         if len(w) < 3:
             return pos, np.zeros(len(pos), dtype=bool)
-        has = pos + 12 <= end
-        i = np.where(has, pos >> 2, 0)
+        # Clamped reads belong to blocks rejected anyway: blen >= 12 and nxt <= end say the
+        # header was whole, and a trailer read clamped to the last word is and-ed with ok.
+        i = np.minimum(pos >> 2, len(w) - 2)
         typ, blen = w[i], w[i + 1].astype(np.int64)
         nxt = pos + blen
-        ok = has & (blen >= 12) & ((blen & 3) == 0) & (blen <= MAX_BLOCK) & (nxt <= end) & (typ != SHB)
-        ok &= w[np.where(ok, (nxt >> 2) - 1, 0)] == blen
+        ok = (blen >= 12) & ((blen & 3) == 0) & (blen <= MAX_BLOCK) & (nxt <= end) & (typ != SHB)
+        ok &= w[np.minimum((nxt >> 2) - 1, len(w) - 1)] == blen
         return nxt, ok
 
     def step1(self, pos: int) -> int:

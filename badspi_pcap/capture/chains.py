@@ -37,10 +37,12 @@ def walk(walker, off: int, end: int) -> tuple[np.ndarray, int]:
     bounds = np.arange(off + segment, end - segment, segment, dtype=np.int64)
     guesses = walker.guess(bounds, off, segment)
     guesses = guesses[guesses > off]
-    starts = np.concatenate([[off], np.unique(guesses)]).astype(np.int64)
+    if len(guesses) > 1 and not (guesses[1:] > guesses[:-1]).all():  # increasing unless segments are short
+        guesses = np.unique(guesses)
+    starts = np.concatenate([[off], guesses]).astype(np.int64)
     limits = np.concatenate([starts[1:], [end + 1]])
-    positions, chain_of, last, state = _lockstep(walker, starts, limits)
-    return _checked(walker, starts, limits, positions, chain_of, last, state)
+    positions, bounds, last, state = _lockstep(walker, starts, limits)
+    return _checked(walker, starts, limits, positions, bounds, last, state)
 
 
 # chain states after the lockstep walk
@@ -49,7 +51,9 @@ REACHED, STUCK, UNFINISHED = 0, 1, 2
 
 def _lockstep(walker, starts: np.ndarray, limits: np.ndarray):
     """Walk every chain from its start until it reaches its limit (the next chain's start),
-    meets a record ``step`` rejects, or has taken MAX_STEPS steps."""
+    meets a record ``step`` rejects, or has taken MAX_STEPS steps.  Returns the positions
+    chain by chain (each in walk order), where each chain's positions begin (and the
+    end), and per chain how it ended (``state``) and where (``last``)."""
     k = len(starts)
     last = np.empty(k, dtype=np.int64)       # REACHED: the first start >= limit; else the stuck/next position
     state = np.full(k, UNFINISHED, dtype=np.int8)
@@ -75,18 +79,23 @@ def _lockstep(walker, starts: np.ndarray, limits: np.ndarray):
             nxt, ids = nxt[going], ids[going]
         pos = nxt
     last[ids] = pos                           # UNFINISHED: where to go on from
-    if got_pos:
-        positions, chain_of = np.concatenate(got_pos), np.concatenate(got_ids)
-        key = chain_of.astype(np.uint16) if len(starts) < (1 << 16) else chain_of  # radix sort
-        order = np.argsort(key, kind="stable")        # chain by chain, each in walk order
-        return positions[order], chain_of[order], last, state
-    return np.empty(0, np.int64), np.empty(0, np.int64), last, state
+    if not got_pos:
+        return np.empty(0, np.int64), np.zeros(k + 1, np.int64), last, state
+    # Step by step -> chain by chain, without a sort: the record a chain took at step s
+    # goes to that chain's first slot + s (the ids of a step are the chains still walking).
+    chain_of = np.concatenate(got_ids)
+    bounds = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(np.bincount(chain_of, minlength=k), out=bounds[1:])
+    sizes = np.array([len(ids) for ids in got_ids])
+    step_of = np.repeat(np.arange(len(got_ids)), sizes)
+    positions = np.empty(len(chain_of), dtype=np.int64)
+    positions[bounds[chain_of] + step_of] = np.concatenate(got_pos)
+    return positions, bounds, last, state
 
 
-def _checked(walker, starts, limits, positions, chain_of, last, state):
+def _checked(walker, starts, limits, positions, bounds, last, state):
     """Keep the chains that continue each other; walk the rest again one by one."""
     n = len(starts)
-    bounds = np.searchsorted(chain_of, np.arange(n + 1))
     # joins[k]: chain k ended exactly where chain k+1 starts (runs of these are taken whole)
     joins = np.zeros(n, dtype=bool)
     joins[:-1] = (state[:-1] == REACHED) & (last[:-1] == starts[1:])

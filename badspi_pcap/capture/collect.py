@@ -37,7 +37,11 @@ class Collected:
         self.counts.add(counts)
         if not len(batch):
             return
-        kinds, n = np.unique(batch.linktype, return_counts=True)
+        lt = batch.linktype
+        if (lt == lt[0]).all():   # the usual batch: one link type, no sort needed
+            kinds, n = lt[:1], np.array([len(lt)])
+        else:
+            kinds, n = np.unique(lt, return_counts=True)
         for lt, k in zip(kinds.tolist(), n.tolist()):
             key = linktype_name(lt)
             self.linktypes[key] = self.linktypes.get(key, 0) + k

@@ -101,11 +101,9 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     counts.later_fragments = int(np.count_nonzero(ip.later_fragment))
     carries_l4 = ip.ok & ~ip.later_fragment & (ip.l4 >= 0)
 
-    kind = np.zeros(len(ip_rows), dtype=np.int64)
     note = np.zeros(len(ip_rows), dtype=np.int64)
     proto = np.where(carries_l4, ip.proto, -1)
-    kind[proto == ESP] = K_ESP
-    kind[proto == AH] = K_AH
+    kind = np.where(proto == ESP, K_ESP, np.where(proto == AH, K_AH, 0))
 
     # UDP: IKE on 500; on 4500 a NAT keepalive, IKE behind the non-ESP marker, or ESP.
     udp = np.flatnonzero(proto == UDP)
@@ -127,8 +125,7 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     ike_at = np.full(len(ip_rows), -1, dtype=np.int64)
     ike_at[udp[on_500]] = payload[on_500]
     ike_at[udp[ike_4500]] = payload[ike_4500] + 4
-    esp_at = np.full(len(ip_rows), -1, dtype=np.int64)
-    esp_at[kind == K_ESP] = ip.l4[kind == K_ESP]
+    esp_at = np.where(kind == K_ESP, ip.l4, -1)
     esp_at[udp[esp_udp]] = payload[esp_udp]
 
     icmp = np.flatnonzero(((proto == ICMP) & (ip.version == 4)) | ((proto == ICMPV6) & (ip.version == 6)))
@@ -160,8 +157,7 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     # ESP / AH / ESP-in-UDP: SPI and sequence number.
     spi_pos = np.where(k == K_AH, ip.l4[keep] + 4, esp_at[keep])
     at = np.flatnonzero(among(k, (K_ESP, K_AH, K_ESPUDP)))
-    spi, ok_spi = f.u32(spi_pos[at], rows[at])
-    seq, ok_seq = f.u32(spi_pos[at] + 4, rows[at])
+    spi, ok_spi, seq, ok_seq = _two_words(f, spi_pos[at], rows[at])
     cols.set("spi", at, spi, ok_spi)
     cols.set("seq", at, seq, ok_seq)
     nt[at] = np.where(ok_seq | (nt[at] != N_NONE), nt[at], N_SHORT_SEQ)
@@ -170,6 +166,16 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     _decode_icmp(f, cols, np.flatnonzero(k == K_ICMP), ip.l4[keep], version, rows, nt)
     cols.note = nt.astype(np.int8)
     return cols, counts
+
+
+def _two_words(f: Fields, pos, rows):
+    """(first, ok, second, ok): the 32-bit words at ``pos`` and ``pos + 4`` (an SPI and a
+    sequence number), in one 8-byte read when every row holds both (the usual case)."""
+    both = f.has(pos, 8, rows)
+    if both.all():
+        pair = f.u64(pos)
+        return (pair >> np.uint64(32)).astype(np.int64), both, (pair & np.uint64(0xFFFFFFFF)).astype(np.int64), both
+    return (*f.u32(pos, rows), *f.u32(pos + 4, rows))
 
 
 def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, version, pos) -> None:

@@ -120,6 +120,7 @@ class Fields:
     def __init__(self, batch: FrameBatch):
         self.buf = batch.buf
         self.end = batch.start + batch.caplen
+        self._lowest_end = int(self.end.min()) if len(self.end) else 0
         # A read that fails the bounds check gathers from offset 0 instead (and is masked),
         # so the buffer only needs padding when it is shorter than the widest read.
         self._padded = batch.buf if len(batch.buf) >= 16 else np.concatenate([batch.buf, np.zeros(16, np.uint8)])
@@ -128,6 +129,7 @@ class Fields:
         self._u32 = _unaligned(self._padded, ">u4")
         self._u64 = _unaligned(self._padded, ">u8")
         self._ends: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._items: dict[int, np.ndarray] = {}   # raw(): byte strings of one size at every offset
 
     def _limit(self, rows: np.ndarray, size: int) -> np.ndarray:
         """Per row, one past the last offset a ``size``-byte read may start at, as uint64
@@ -135,7 +137,10 @@ class Fields:
         key = (id(rows), size)
         hit = self._ends.get(key)
         if hit is None or hit[0] is not rows:
-            hit = self._ends[key] = (rows, np.maximum(self.end[rows] - (size - 1), 0).view(np.uint64))
+            limit = self.end[rows] - (size - 1)
+            if self._lowest_end < size - 1:   # else none is negative (frames rarely end this early)
+                limit = np.maximum(limit, 0)
+            hit = self._ends[key] = (rows, limit.view(np.uint64))
         return hit[1]
 
     def has(self, pos: np.ndarray, size: int, rows: np.ndarray) -> np.ndarray:
@@ -169,9 +174,11 @@ class Fields:
     def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
         """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
         safe, ok, whole = self._gather(pos, size, rows)
-        if size % 8 == 0:   # whole 64-bit words: one gather per 8 bytes
-            words = np.stack([self._u64[safe + k] for k in range(0, size, 8)], axis=1)
-            out = words.astype(">u8").view(np.uint8).reshape(len(safe), size)
+        if size <= 16:   # the padding covers it: one gather of size-byte items
+            items = self._items.get(size)
+            if items is None:
+                items = self._items[size] = _unaligned(self._padded, f"V{size}")
+            out = items[safe].view(np.uint8).reshape(len(safe), size)
         else:
             out = self._padded[safe[:, None] + np.arange(size)]
         if not whole:

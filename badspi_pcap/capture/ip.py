@@ -60,13 +60,14 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
             total = ((head >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
             idv = ((head >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64)
             frag = (head & np.uint64(0xFFFF)).astype(np.int64)
-            pr = f.u8(p + 9, r)[0]
+            ttl_proto = (f.u64(p + 8) >> np.uint64(48)).astype(np.int64)   # bytes 8 and 9
+            hops, pr = ttl_proto >> 8, ttl_proto & 0xFF
         else:
             total, _ = f.u16(p + 2, r)
             idv, _ = f.u16(p + 4, r)
             frag, _ = f.u16(p + 6, r)
             pr, _ = f.u8(p + 9, r)
-        hops, _ = f.u8(p + 8, r)
+            hops, _ = f.u8(p + 8, r)
         ttl[v4] = np.where(good, hops, -1)
         ident[v4] = np.where(good, idv, -1)
         ok[v4] = good

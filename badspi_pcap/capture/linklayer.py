@@ -35,7 +35,6 @@ def locate_ip(batch: FrameBatch, f: Fields):
     when the frame carries no IP), and the outermost VLAN id (-1 when untagged)."""
     n = len(batch)
     l3 = np.full(n, -1, dtype=np.int64)
-    version = np.zeros(n, dtype=np.int64)
     vlan = np.full(n, -1, dtype=np.int64)
     ethertype = np.zeros(n, dtype=np.int64)
     lt = batch.linktype
@@ -45,7 +44,7 @@ def locate_ip(batch: FrameBatch, f: Fields):
     # Ethernet: type at 12; SLL: protocol at 14; SLL2: protocol at 0.
     for kind, type_at, header in ((ETHERNET, 12, 14), (SLL, 14, 16), (SLL2, 0, 20)):
         rows = rows_of((kind,))
-        if len(rows):
+        if _some(rows):
             etype, ok = f.u16(start[rows] + type_at, rows)
             l3[rows] = np.where(ok, start[rows] + header, -1)
             ethertype[rows] = etype
@@ -53,7 +52,7 @@ def locate_ip(batch: FrameBatch, f: Fields):
 
     # Raw IP and the IPv4/IPv6-only link types: the version nibble decides.
     rows = rows_of((RAW, RAW_OLD1, RAW_OLD2, IPV4, IPV6))
-    if len(rows):
+    if _some(rows):
         b0, ok = f.u8(start[rows], rows)
         l3[rows] = np.where(ok, start[rows], -1)
         ethertype[rows] = np.select([b0 >> 4 == 4, b0 >> 4 == 6], [ETH_IPV4, ETH_IPV6], 0)
@@ -61,7 +60,7 @@ def locate_ip(batch: FrameBatch, f: Fields):
     # BSD loopback: a 4-byte address family in the capturing host's byte order (NULL)
     # or network order (LOOP).  AF_INET is 2 everywhere; AF_INET6 is 24, 28 or 30.
     rows = rows_of((NULL, LOOP))
-    if len(rows):
+    if _some(rows):
         fam_be, ok = f.u32(start[rows], rows)
         fam_le = ((fam_be & 0xFF) << 24) | ((fam_be & 0xFF00) << 8) | ((fam_be >> 8) & 0xFF00) | (fam_be >> 24)
         fam = np.where(fam_be < 256, fam_be, fam_le)
@@ -70,23 +69,29 @@ def locate_ip(batch: FrameBatch, f: Fields):
 
     # PPP: optional 0xff03 address/control, then a 2-byte protocol (0x21 IPv4, 0x57 IPv6).
     rows = rows_of((PPP, PPP_HDLC))
-    if len(rows):
+    if _some(rows):
         first, ok = f.u16(start[rows], rows)
         skip = np.where(first == 0xFF03, 2, 0)
         proto, ok = f.u16(start[rows] + skip, rows)
         l3[rows] = np.where(ok, start[rows] + skip + 2, -1)
         ethertype[rows] = np.select([proto == 0x0021, proto == 0x0057], [ETH_IPV4, ETH_IPV6], 0)
 
-    version[ethertype == ETH_IPV4] = 4
-    version[ethertype == ETH_IPV6] = 6
-    version[l3 < 0] = 0
+    version = np.where(l3 < 0, 0, np.where(ethertype == ETH_IPV4, 4, np.where(ethertype == ETH_IPV6, 6, 0)))
     return l3, version, vlan
 
 
+EVERY = slice(None)
+
+
+def _some(rows) -> bool:
+    return rows is EVERY or len(rows) > 0
+
+
 def _selector(lt: np.ndarray):
-    """``rows_of(kinds)``: the frames of these link types (a capture usually has one)."""
+    """``rows_of(kinds)``: the frames of these link types (a capture usually has one):
+    an index array, or ``EVERY`` (test with ``_some``: a slice has no length)."""
     uniform = len(lt) > 0 and bool((lt == lt[0]).all())
-    every, none = np.arange(len(lt)), np.empty(0, dtype=np.int64)
+    every, none = EVERY, np.empty(0, dtype=np.int64)   # every row: a slice, so a view and no gather
 
     def rows_of(kinds):
         if uniform:

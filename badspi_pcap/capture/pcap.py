@@ -54,10 +54,10 @@ class PcapWalker:
     def step(self, pos: np.ndarray):
         if self.n < 16:
             return pos, np.zeros(len(pos), dtype=bool)
-        has = pos + 16 <= self.end
-        cap = self.words[np.minimum(pos + 8, self.n - 4)]   # (clamped reads are rejected by has)
+        cap = self.words[np.minimum(pos + 8, self.n - 4)]   # (a clamped read: pos + 16 > end, so nxt > end)
         nxt = pos + 16 + cap                                  # int64 + uint32: int64
-        return nxt, has & (cap <= self.hdr.max_caplen) & (nxt <= self.end)
+        # nxt <= end also says the header is whole (cap >= 0)
+        return nxt, (cap <= self.hdr.max_caplen) & (nxt <= self.end)
 
     def step1(self, pos: int) -> int:
         if pos + 16 > self.end:

@@ -116,12 +116,13 @@ class PcapngWalker:
         w, end = self.words, self.end
         if len(w) < 3:
             return pos, np.zeros(len(pos), dtype=bool)
-        has = pos + 12 <= end
-        i = np.where(has, pos >> 2, 0)
+        # Clamped reads belong to blocks rejected anyway: blen >= 12 and nxt <= end say the
+        # header was whole, and a trailer read clamped to the last word is and-ed with ok.
+        i = np.minimum(pos >> 2, len(w) - 2)
         typ, blen = w[i], w[i + 1].astype(np.int64)
         nxt = pos + blen
-        ok = has & (blen >= 12) & ((blen & 3) == 0) & (blen <= MAX_BLOCK) & (nxt <= end) & (typ != SHB)
-        ok &= w[np.where(ok, (nxt >> 2) - 1, 0)] == blen
+        ok = (blen >= 12) & ((blen & 3) == 0) & (blen <= MAX_BLOCK) & (nxt <= end) & (typ != SHB)
+        ok &= w[np.minimum((nxt >> 2) - 1, len(w) - 1)] == blen
         return nxt, ok
 
     def step1(self, pos: int) -> int:
@@ -349,19 +350,30 @@ def _packets(walker: PcapngWalker, offs: np.ndarray, state: Section, file_offset
     pkt = np.flatnonzero(among(typ, PACKET_BLOCKS))
     if not len(pkt):
         return None
-    po, pt, pl, pi = offs[pkt], typ[pkt], blen[pkt], i[pkt]
+    if len(pkt) == len(offs):     # only packet blocks (the usual window): no selection
+        po, pt, pl, pi = offs, typ, blen, i
+    else:
+        po, pt, pl, pi = offs[pkt], typ[pkt], blen[pkt], i[pkt]
+    only_epb = bool((pt == EPB).all())   # the usual case: the where()s below are not needed
     simple = pt == SPB
     # interface, timestamp, lengths: EPB and PB share a layout (PB: 16-bit id then drops)
-    intid = np.where(simple, 0, w[pi + 2]).astype(np.int64)
-    if state.endian == "<":
-        intid = np.where(pt == PB, intid & 0xFFFF, intid)
-    else:
-        intid = np.where(pt == PB, intid >> 16, intid)
+    intid = w[pi + 2].astype(np.int64)
+    if not only_epb:
+        intid = np.where(simple, 0, intid)
+        if state.endian == "<":
+            intid = np.where(pt == PB, intid & 0xFFFF, intid)
+        else:
+            intid = np.where(pt == PB, intid >> 16, intid)
     ticks = (w[pi + 3].astype(np.uint64) << np.uint64(32)) | w[pi + 4].astype(np.uint64)
     caplen = w[pi + 5].astype(np.int64)
-    wirelen = np.where(simple, w[pi + 2], w[pi + 6]).astype(np.int64)
-    start = po + np.where(simple, 12, 28)
-    room = pl - np.where(simple, 16, 32)
+    if only_epb:
+        wirelen = w[pi + 6].astype(np.int64)
+        start = po + 28
+        room = pl - 32
+    else:
+        wirelen = np.where(simple, w[pi + 2], w[pi + 6]).astype(np.int64)
+        start = po + np.where(simple, 12, 28)
+        room = pl - np.where(simple, 16, 32)
     # interfaces known when each block was read (IDBs before it, in this or earlier walks)
     known = before + np.searchsorted(offs[idb], po)
     good = (intid < known) & (room >= 0)
@@ -385,11 +397,17 @@ def _packets(walker: PcapngWalker, offs: np.ndarray, state: Section, file_offset
         if not len(po):
             return None
     ifs = state.interfaces
-    linktype = np.array([x.linktype for x in ifs], dtype=np.int64)[intid]
-    snap = np.array([x.snaplen or (1 << 32) for x in ifs], dtype=np.int64)[intid]
-    # SPB: the captured length is the wire length cut at the snap length (0: no limit)
-    caplen = np.minimum(np.where(simple, np.minimum(wirelen, snap), caplen), room)
-    ticks = np.where(simple, np.uint64(0), ticks)
+    if len(ifs) == 1:
+        linktype = np.full(len(po), ifs[0].linktype, dtype=np.int64)
+    else:
+        linktype = np.array([x.linktype for x in ifs], dtype=np.int64)[intid]
+    if only_epb:
+        caplen = np.minimum(caplen, room)
+    else:
+        snap = np.array([x.snaplen or (1 << 32) for x in ifs], dtype=np.int64)[intid]
+        # SPB: the captured length is the wire length cut at the snap length (0: no limit)
+        caplen = np.minimum(np.where(simple, np.minimum(wirelen, snap), caplen), room)
+        ticks = np.where(simple, np.uint64(0), ticks)
     time_ns, late = _times(ticks, intid, ifs)
     notes.late += late
     return FrameBatch(buf=walker.data, start=start, caplen=caplen, wirelen=wirelen, time_ns=time_ns,
@@ -402,10 +420,21 @@ def _times(ticks: np.ndarray, intid: np.ndarray, ifs: list[Interface]) -> tuple[
     out = np.empty(len(ticks), dtype=np.int64)
     late = 0
     giga = np.uint64(1_000_000_000)
-    for k in np.unique(intid).tolist():
-        at = np.flatnonzero(intid == k) if len(ifs) > 1 else slice(None)
+    # usually one interface: no sort to find the ones present
+    one = len(ifs) == 1 or not len(intid) or bool((intid == intid[0]).all())
+    for k in [int(intid[0])] if one and len(intid) else np.unique(intid).tolist():
+        at = slice(None) if one else np.flatnonzero(intid == k)
         t = ticks[at]
         per_second = ifs[k].per_second
+        step = 1_000_000_000 // per_second
+        top = t.max(initial=0)
+        if step * per_second == 1_000_000_000 and int(top) <= MAX_NS // step:
+            # ns or a power of 10 coarser (the usual resolutions): one multiplication, exact
+            ns = t.astype(np.int64) * step if step > 1 else t.astype(np.int64)
+            if ifs[k].offset_s:
+                ns = ns + ifs[k].offset_s * 1_000_000_000
+            out[at] = ns
+            continue
         whole = t // np.uint64(per_second) if per_second < 1 << 34 else None
         if whole is not None and whole.max(initial=0) < MAX_NS // 1_000_000_000:
             # split so that nothing overflows: whole seconds, then the fraction

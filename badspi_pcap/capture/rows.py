@@ -59,10 +59,17 @@ class Rows:
 
     def set(self, name: str, at: np.ndarray, values, valid=True) -> None:
         """Column ``name`` of rows ``at`` (where ``valid``); other rows stay null."""
-        values = np.broadcast_to(np.asarray(values), (len(at),))
+        shape = (len(at),)
+        values = np.asarray(values)
+        if values.shape != shape:   # (broadcast_to costs more than the usual check)
+            values = np.broadcast_to(values, shape)
         if valid is not True:
-            valid = np.broadcast_to(np.asarray(valid, dtype=bool), (len(at),))
-            at, values = at[valid], values[valid]
+            valid = np.asarray(valid, dtype=bool)
+            if valid.shape != shape:
+                valid = np.broadcast_to(valid, shape)
+            if not valid.all():   # usually all are: no selection (a boolean one is slow)
+                keep = np.flatnonzero(valid)
+                at, values = at[keep], values[keep]
         self.sparse[name] = (np.asarray(at, dtype=np.int64), values.astype(numpy_type(SPARSE[name])))
 
     @classmethod
@@ -91,11 +98,26 @@ class Rows:
             names = sorted({n for p in parts for n in getattr(p, attr)})
             for n in names:
                 have = [(b, getattr(p, attr).pop(n)) for b, p in zip(base, parts) if n in getattr(p, attr)]
-                getattr(out, attr)[n] = (np.concatenate([at + b for b, (at, _) in have]),
+                getattr(out, attr)[n] = (_shifted([at for _, (at, _) in have], [b for b, _ in have]),
                                          np.concatenate([v for _, (_, v) in have]))
         out.exchange = (np.concatenate([p.exchange[0] + b for b, p in zip(base, parts)]),
                         np.concatenate([p.exchange[1] for p in parts]))
         return out
+
+
+def _every_row(at: np.ndarray, n: int) -> bool:
+    """``at`` is 0, 1, ..., n - 1 (n increasing row numbers below n)."""
+    return len(at) == n and (n < 2 or bool((at[1:] > at[:-1]).all()))
+
+
+def _shifted(ats: list[np.ndarray], bases: list[int]) -> np.ndarray:
+    """``np.concatenate([at + b ...])`` in one pass."""
+    out = np.empty(sum(len(at) for at in ats), dtype=np.int64)
+    i = 0
+    for at, b in zip(ats, bases):
+        np.add(at, b, out=out[i:i + len(at)])
+        i += len(at)
+    return out
 
 
 def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exchange_name) -> pa.Table:
@@ -123,6 +145,9 @@ def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exc
     out["ike_exchange"] = _scatter_strings(n, at, [exchange_name(int(k) >> 8, int(k) & 0xFF) for k in uniq], codes)
     for name, type_ in SPARSE.items():
         at, values = rows.sparse.pop(name, (np.empty(0, np.int64), np.empty(0, numpy_type(type_))))
+        if _every_row(at, n):   # already dense, in row order
+            out[name] = _numeric(values, type_)
+            continue
         dense = np.zeros(n, dtype=numpy_type(type_))
         dense[at] = values
         valid = np.zeros(n, dtype=bool)
@@ -155,6 +180,8 @@ def _scatter_strings(n: int, at: np.ndarray, names: list[str], codes: np.ndarray
     """Strings ``names[codes]`` at rows ``at``, null elsewhere."""
     if not len(at):
         return pa.nulls(n, type=pa.string())
+    if _every_row(at, n):   # the codes are already the index
+        return _take(names, np.ascontiguousarray(codes, dtype=np.int32), None)
     index = np.zeros(n, dtype=np.int32)
     index[at] = codes
     valid = np.zeros(n, dtype=bool)

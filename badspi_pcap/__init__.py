@@ -16,23 +16,21 @@ Public API (plain functions from files or tables to pandas DataFrames):
 - ``plot_timeline(analysis, tunnel)`` and ``plot_offset_histogram(analysis)``: matplotlib
   figures (needs the ``notebook`` extra); an ``Analysis`` shows itself as HTML in Jupyter.
 """
-import sys
-import types
 from importlib import import_module
 
 # Imported when first used (PEP 562), so that `badspi --help` and small commands do not
 # pay for pandas, pyarrow and Scapy: name -> module that defines it.
 _LAZY = {
-    "Analysis": ".analyze", "AnalysisOptions": ".options", "CAUSES": ".causes", "Thresholds": ".causes",
-    "Correlation": ".analyze", "analyze": ".analyze", "correlate": ".analyze",
+    "Analysis": ".analysis", "AnalysisOptions": ".options", "CAUSES": ".causes", "Thresholds": ".causes",
+    "Correlation": ".analysis", "analyze": ".analysis", "correlate": ".analysis",
     "CaptureRead": ".capture", "CaptureWarning": ".capture", "read_capture": ".capture", "read_packets": ".capture",
-    "classify_lines": ".diagnose", "diagnose": ".diagnose",
+    "classify_lines": ".diagnosis", "diagnose": ".diagnosis",
     "BadspiError": ".errors", "InputError": ".errors", "Skipped": ".errors", "UsageError": ".errors",
     "parse_logs": ".logs", "read_events": ".logs",
     "plot_offset_histogram": ".report.plots", "plot_timeline": ".report.plots",
-    "parse_sas": ".sa", "read_sas": ".sa",
+    "parse_sas": ".sas", "read_sas": ".sas",
     "icmp_summary": ".summary", "ike_summary": ".summary", "sa_summary": ".summary",
-    "sequence_table": ".sequence", "sequence_summary": ".sequence", "counter_deltas": ".counters",
+    "sequence_table": ".sequence", "sequence_summary": ".sequence", "counter_deltas": ".sas.counters",
 }
 
 
@@ -49,19 +47,6 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_LAZY))
-
-
-class _Package(types.ModuleType):
-    """``analyze`` and ``diagnose`` are functions named like their modules: importing the
-    module sets the package attribute to the module, so these two are looked up here."""
-
-    def __getattribute__(self, name: str):
-        if name in ("analyze", "diagnose"):
-            return getattr(import_module(f"{__name__}.{name}"), name)
-        return super().__getattribute__(name)
-
-
-sys.modules[__name__].__class__ = _Package
 
 
 __all__ = [

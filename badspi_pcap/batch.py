@@ -151,7 +151,7 @@ def resolved_address(entry: CaptureSource | Unread) -> str:
 
 def check_capture(source: CaptureSource, options: CheckOptions = CheckOptions()) -> CaptureResult:
     """Read and analyse one capture; never raises for a bad capture (status says)."""
-    from .analyze import analyze
+    from .analysis import analyze
     from .capture import read_capture
 
     base = _base_row(source)
@@ -183,7 +183,7 @@ def _base_row(entry) -> dict:
 
 
 def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
-    from .correlate import quotes_ipsec
+    from .correlation import quotes_ipsec
     from .report.common import by_tunnel, headline
 
     p = read.packets

@@ -218,7 +218,7 @@ def sas(files, vendor, fmt, output):
     from .logs.summary import counters_summary, display_table, sas_summary
     from .output import check_outputs
     from .report.text import format_table
-    from .sa import parse_sas
+    from .sas import parse_sas
 
     check_outputs(files, [("-o", output, OUTPUT_SUFFIXES)])
     result = parse_sas(list(files), format=vendor)
@@ -250,11 +250,11 @@ def counters(before, after, captures, replay_window, local, fmt, output):
     import pandas as pd
 
     from .cli_report import OUTPUT_SUFFIXES, deliver, records
-    from .counters import counter_deltas, nonzero, replay_check, replay_check_text
+    from .sas.counters import counter_deltas, nonzero, replay_check, replay_check_text
     from .logs.summary import display_table
     from .output import check_outputs
     from .report.text import format_table
-    from .sa import parse_sas
+    from .sas import parse_sas
 
     check_outputs([before, after, *captures], [("-o", output, OUTPUT_SUFFIXES)])
     parsed = [parse_sas([path]) for path in (before, after)]
@@ -345,7 +345,7 @@ def analyze(captures, event_files, sa_files, clock_offset, log_tz, year, log_for
     Without --events, reports what the capture alone shows (ICMP errors quoting IPsec,
     rekeys).  The clock offset between log and capture is estimated unless given.
     """
-    from .analyze import analyze as run_analysis
+    from .analysis import analyze as run_analysis
     from .output import atomic_path, check_outputs
 
     options = options_from(click.get_current_context().params)

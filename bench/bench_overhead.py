@@ -25,13 +25,13 @@ sys.path.insert(0, str(ROOT))
 
 STAGES = [  # (module, function, label); nested stages are counted inside their parents too
     ("badspi_pcap.capture", "read_capture", "read_capture"),
-    ("badspi_pcap.analyze", "correlate", "correlate (all)"),
-    ("badspi_pcap.analyze", "estimate_clock_offset", "  clock offset"),
-    ("badspi_pcap.analyze", "local_addresses", "  local addresses"),
-    ("badspi_pcap.analyze", "match_events", "  match events"),
-    ("badspi_pcap.analyze", "receivers", "  receivers"),
-    ("badspi_pcap.analyze", "diagnose", "diagnose"),
-    ("badspi_pcap.analyze", "classify_lines", "  classify lines"),
+    ("badspi_pcap.analysis", "correlate", "correlate (all)"),
+    ("badspi_pcap.analysis", "estimate_clock_offset", "  clock offset"),
+    ("badspi_pcap.analysis", "local_addresses", "  local addresses"),
+    ("badspi_pcap.analysis", "match_events", "  match events"),
+    ("badspi_pcap.analysis", "receivers", "  receivers"),
+    ("badspi_pcap.analysis", "diagnose", "diagnose"),
+    ("badspi_pcap.analysis", "classify_lines", "  classify lines"),
     ("badspi_pcap.batch", "_summary_row", "batch summary row"),
 ]
 

@@ -116,8 +116,8 @@ def main() -> None:
     parser.add_argument("--spis", type=int, default=100_000)
     args = parser.parse_args()
     from badspi_pcap import analyze
-    from badspi_pcap.correlate import capture_spans, match_events
-    from badspi_pcap.diagnose import classify_lines
+    from badspi_pcap.correlation import capture_spans, match_events
+    from badspi_pcap.diagnosis import classify_lines
     from badspi_pcap.logs import parse_logs
 
     def spans(a):

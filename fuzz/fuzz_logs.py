@@ -25,7 +25,7 @@ from common import FIXTURES, fuzz, scratch_file  # noqa: E402
 with atheris.instrument_imports(include=["badspi_pcap"]):
     from badspi_pcap.errors import BadspiError
     from badspi_pcap.logs import parse_logs
-    from badspi_pcap.sa import parse_sas
+    from badspi_pcap.sas import parse_sas
 
 SCRATCH = scratch_file(".log")
 SEED_MAX = 24 << 10

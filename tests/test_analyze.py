@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from badspi_pcap.analyze import analyze
+from badspi_pcap.analysis import analyze
 from badspi_pcap.report.common import action, icmp_text, records, summary
 from capture_builders import natt_short_quotes
 from conftest import FIXTURES, PCAPS

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import badspi_pcap.batch as batch
-from badspi_pcap.analyze import analyze
+from badspi_pcap.analysis import analyze
 from badspi_pcap.archive import HashingReader, Limits
 from badspi_pcap.capture import read_capture
 from badspi_pcap.cli import cli, main
@@ -263,7 +263,7 @@ def test_a_run_killed_mid_write_leaves_nothing_that_looks_complete(tmp_path, mon
 def test_a_failed_check_is_listed_and_retried_next_run(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     Path("a.pcap").write_bytes((LAB / "natt.pcap").read_bytes())
-    module = sys.modules["badspi_pcap.analyze"]
+    module = sys.modules["badspi_pcap.analysis"]
     monkeypatch.setattr(module, "analyze", lambda *a, **k: 1 / 0)   # a bug in the analysis
     first = batch.run_batch(["a.pcap"], "ds", jobs=1)
     assert first.summary["status"].tolist() == ["failed"]

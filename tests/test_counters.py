@@ -7,9 +7,9 @@ from click.testing import CliRunner
 
 from badspi_pcap.capture import read_capture
 from badspi_pcap.cli import cli, main
-from badspi_pcap.counters import counter_deltas, counter_kind, replay_check, with_kinds
+from badspi_pcap.sas.counters import counter_deltas, counter_kind, replay_check, with_kinds
 from badspi_pcap.errors import UsageError
-from badspi_pcap.sa import parse_sas
+from badspi_pcap.sas import parse_sas
 from badspi_pcap.sequence import sequence_table
 from conftest import FIXTURES, PCAPS
 

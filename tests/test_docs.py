@@ -5,7 +5,7 @@ import pytest
 
 from badspi_pcap import schema
 from badspi_pcap.cli import cli
-from badspi_pcap.diagnose import FINDING_COLUMNS
+from badspi_pcap.diagnosis import FINDING_COLUMNS
 from conftest import FIXTURES
 
 README = (FIXTURES.parent / "README.md").read_text()

@@ -182,7 +182,7 @@ def no_work(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("work started before the outputs were checked")
 
-    monkeypatch.setattr(importlib.import_module("badspi_pcap.analyze"), "analyze", boom)
+    monkeypatch.setattr(importlib.import_module("badspi_pcap.analysis"), "analyze", boom)
     monkeypatch.setattr(importlib.import_module("badspi_pcap.capture"), "read_capture", boom)
 
 
@@ -209,8 +209,8 @@ def test_two_outputs_never_share_a_file(case, capsys, no_work):
 def test_table_commands_check_their_output_first(case, command, capsys, monkeypatch):
     src = {"packets": "same.pcap", "events": "same.log", "sas": "same.log"}[command]
     import badspi_pcap.logs
-    import badspi_pcap.sa
-    for module, name in ((badspi_pcap.logs, "parse_logs"), (badspi_pcap.sa, "parse_sas")):
+    import badspi_pcap.sas
+    for module, name in ((badspi_pcap.logs, "parse_logs"), (badspi_pcap.sas, "parse_sas")):
         monkeypatch.setattr(module, name, lambda *a, **k: pytest.fail("read before the output was checked"))
     monkeypatch.setattr("badspi_pcap.cli.read_captures_with_progress",
                         lambda *a, **k: pytest.fail("read before the output was checked"))

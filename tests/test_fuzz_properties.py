@@ -25,7 +25,7 @@ from badspi_pcap.capture.batch import FrameBatch
 from badspi_pcap.capture.decode import decode_batch
 from badspi_pcap.errors import BadspiError, InputError
 from badspi_pcap.logs import parse_logs
-from badspi_pcap.sa import parse_sas
+from badspi_pcap.sas import parse_sas
 from capture_builders import LINK_HEADERS, ip_packet, real_frames
 from conftest import FIXTURES, PCAPS
 

@@ -4,7 +4,7 @@ Findings in the capture readers (a pcapng block length of 4 GB allocating 4 GB, 
 exceptions escaping) have their cases in test_hostile_limits.py."""
 from __future__ import annotations
 
-from badspi_pcap.sa import parse_sas
+from badspi_pcap.sas import parse_sas
 from conftest import FIXTURES
 
 GET_SA = (FIXTURES / "logs" / "icmp-net-unreach" / "get-sa.txt").read_text()

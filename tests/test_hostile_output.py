@@ -124,7 +124,7 @@ def test_terminal_output_has_no_control_characters(hostile_files, capsys, comman
 
 
 def test_markdown_escapes_script_from_log_text(hostile_files):
-    from badspi_pcap.analyze import analyze
+    from badspi_pcap.analysis import analyze
     from badspi_pcap.report.markdown import render_markdown
 
     capture, log, _ = hostile_files

@@ -330,3 +330,34 @@ def test_panos_system_log_without_device_name_field(tmp_path):
             ' sent to peer. SPI:0xA1CD910F.",18249042,0x8000000000000000\n')
     row = one(parse_logs(write(tmp_path / "old.log", line)).events, 1)
     assert subset(row, {"device": 1, "relay": 1, "spi": 1}) == {"device": None, "relay": "10.1.1.5", "spi": 0xA1CD910F}
+
+
+SONICWALL_TEMPLATES = [  # built from the real lines' layout (fixtures/real/logs/sonicwall-*); UNCONFIRMED wordings
+    # m=483 with INVALID_SPI: only other notifies are seen in real lines
+    ('<134>  id=gw1 sn=0017C5DFCEEC time="2024-05-02 10:00:01 UTC" fw=192.0.2.1 pri=4 c=16 m=483 '
+     'msg="Received notify: INVALID_SPI" n=7 src=198.51.100.7:500 dst=192.0.2.1:500',
+     {"kind": "invalid-spi-notify", "direction": "in", "peer": "198.51.100.7", "src": None, "device": "gw1",
+      "relay": None, "time": utc("2024-05-02 10:00:01")}),
+    # m=1388 with a note other than the replay check: an ESP drop, not a replay
+    ('id=gw1 sn=0017C5DFCEEC time="2024-05-02 10:00:02" fw=192.0.2.1 pri=1 c=32 m=1388 '
+     'msg="IPSec VPN Decryption Failed" n=8 src=198.51.100.7 dst=192.0.2.1 note="Bad ICV."',
+     {"kind": "esp-error", "src": "198.51.100.7", "dst": "192.0.2.1", "peer": None, "spi": None,
+      "time_local": local("2024-05-02 10:00:02")}),
+    # a relay header naming another host than id=: the relay, not the device
+    ('May  2 10:00:03 collector id=gw1 sn=0017C5DFCEEC time="2024-05-02 10:00:03" fw=192.0.2.1 pri=6 c=16 '
+     'm=346 msg="IKE Initiator: Start Quick Mode (Phase 2)." n=9 src=192.0.2.1:500 dst=198.51.100.7:500',
+     {"kind": "p2-initiated", "peer": "198.51.100.7", "device": "gw1", "relay": "collector"}),
+]
+
+
+@pytest.mark.parametrize("line, expected", SONICWALL_TEMPLATES)
+def test_sonicwall_templates(tmp_path, line, expected):
+    row = one(parse_logs(write(tmp_path / "s.log", line + "\n"), year=2026).events, 1)
+    assert subset(row, expected) == expected and row["vendor"] == "sonicwall"
+
+
+def test_sonicwall_traffic_lines_are_known_but_no_event(tmp_path):
+    line = ('<134>  id=firewall sn=0040103CE114 time="2022-05-16 15:22:28 UTC" fw=10.0.0.96 pri=6 c=262144 m=98 '
+            'msg="Connection Opened" n=780 src=81.2.69.193:65058:X1 dst=10.0.0.96:443:X1 proto=tcp/https sent=64')
+    result = parse_logs(write(tmp_path / "s.log", line + "\n"), format="sonicwall")
+    assert result.events.empty and result.unparsed_count == 0 and result.stats["ignored"].tolist() == [1]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from badspi_pcap import schema
-from badspi_pcap.correlate import (BAD_SPI_KINDS, EXACT_TOLERANCE_S, SPI_WINDOW_S, _roles, _seconds, match_events,
+from badspi_pcap.correlation import (BAD_SPI_KINDS, EXACT_TOLERANCE_S, SPI_WINDOW_S, _roles, _seconds, match_events,
                                    references)
 
 

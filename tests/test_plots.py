@@ -17,7 +17,7 @@ import matplotlib.dates as mdates  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
 from badspi_pcap import analyze, plot_offset_histogram, plot_timeline, schema  # noqa: E402
-from badspi_pcap.correlate import offset_candidates, rate_limited  # noqa: E402
+from badspi_pcap.correlation import offset_candidates, rate_limited  # noqa: E402
 from badspi_pcap.report.plots import figure_png, rate_bin_seconds, timeline_tunnels, tunnel_data  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::badspi_pcap.capture.CaptureWarning")   # damaged inputs on purpose

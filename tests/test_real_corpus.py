@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from badspi_pcap.logs import parse_logs
-from badspi_pcap.sa import parse_sas
+from badspi_pcap.sas import parse_sas
 from conftest import FIXTURES
 
 REAL = FIXTURES / "real"
@@ -25,7 +25,7 @@ TABLES = sorted((REAL / "sa").glob("*.txt"))
 # the vendor a file's lines belong to, by the file name's first word
 VENDOR = {"asa": "asa", "ios": "ios", "iosxe": "ios", "junos": "junos", "libreswan": "libreswan",
           "openswan": "libreswan", "linux": "linux", "panos": "panos", "fortios": "fortios",
-          "screenos": "screenos", "strongswan": "strongswan", "lab": "strongswan"}
+          "screenos": "screenos", "sonicwall": "sonicwall", "strongswan": "strongswan", "lab": "strongswan"}
 
 
 def expected(path: Path) -> list[dict]:

@@ -8,7 +8,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from badspi_pcap.analyze import analyze
+from badspi_pcap.analysis import analyze
 from capture_builders import pcap_bytes, real_frames
 from conftest import FIXTURES, PCAPS, require_tshark
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from badspi_pcap.errors import InputError, UsageError
-from badspi_pcap.sa import parse_sas, read_sas
+from badspi_pcap.sas import parse_sas, read_sas
 from logs_support import REF, subset, write
 
 COLUMNS = ("line", "device", "vendor", "tunnel_id", "gateway", "port", "proto", "algorithm", "spi", "direction",

@@ -9,11 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from badspi_pcap.analyze import analyze
+from badspi_pcap.analysis import analyze
 from badspi_pcap.causes import Thresholds
 from badspi_pcap.cli import main
 from badspi_pcap.clock import notes
-from badspi_pcap.correlate import ClockOffset
+from badspi_pcap.correlation import ClockOffset
 from badspi_pcap.report.common import action, records, summary
 from badspi_pcap.vendors import GENERIC_ACTIONS, PROFILES
 from conftest import FIXTURES, PCAPS, require_tshark

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..correlate import rate_limited
+from ..correlation import rate_limited
 from .base import Claim, Context, Judgement, Proof, frames_of, seconds
 from .selectors import Selector
 

@@ -7,7 +7,7 @@ bad-spi             the device dropped an ESP/AH packet whose SPI it has no SA f
                     (ScreenOS 00026, ASA 402114, IOS RECVD_PKT_INV_SPI, FortiOS 0101037131,
                     Linux SA-notfound, PAN-OS "can't find sa")
 replay              ESP/AH packet dropped by the anti-replay check (ScreenOS 00042, ASA 402119,
-                    IOS PKT_REPLAY_ERR with its ``conn_id``)
+                    IOS PKT_REPLAY_ERR with its ``conn_id``, SonicOS m=1388 "Replay check failure.")
 esp-error           another ESP/AH drop with the packet's SPI (authentication, policy, ...)
 bad-spi-response    IKE's reaction to a bad SPI (ScreenOS 00536 "Received a bad SPI",
                     "Responded to a packet with a bad SPI after rebooting")

@@ -19,14 +19,15 @@ import pandas as pd
 
 from ..errors import InputError, Skipped, UsageError
 from ..schema import EVENTS, from_columns, to_frame
-from . import asa, exports, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, strongswan
+from . import (asa, exports, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, sonicwall,
+               strongswan)
 from .record import LineFormat, Parsed
 from .stamp import Stamp, YearChoice, parse_tz, resolve_years, to_utc, tz_name
 from .textfile import STOPPED, as_paths, read_lines
 
 FORMATS: tuple[LineFormat, ...] = (screenos.FORMATS + junos.FORMATS + asa.FORMATS + ios.FORMATS
                                    + fortios.FORMATS + panos.FORMATS + panos_system.FORMATS + strongswan.FORMATS
-                                   + libreswan.FORMATS + linux.FORMATS)
+                                   + libreswan.FORMATS + linux.FORMATS + sonicwall.FORMATS)
 VENDORS = tuple(dict.fromkeys(f.vendor for f in FORMATS))
 UNPARSED_SAMPLE = 1000   # unrecognised lines kept per file (all are counted)
 

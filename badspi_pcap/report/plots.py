@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..correlate import BAD_SPI_KINDS, CLUSTER_WIDTH_S, densest_cluster, offset_candidates, rate_limited
+from ..correlation import BAD_SPI_KINDS, CLUSTER_WIDTH_S, densest_cluster, offset_candidates, rate_limited
 from ..causes.base import P2_EXCHANGES
 from ..summary import IPSEC_KINDS, spi_text
 

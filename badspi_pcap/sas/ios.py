@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 
-from .rules import address, hex_u32
-from .satable import Lines, Output, SaTable, counter
+from ..logs.rules import address, hex_u32
+from .table import Lines, Output, SaTable, counter
 
 PEER = re.compile(r"^\s*current_peer(?P<colon>:)? (?P<peer>\S+)(?: port (?P<port>\d+))?")
 SECTION = re.compile(r"^\s*(?P<way>inbound|outbound) (?P<proto>esp|ah|pcp) sas:")

@@ -15,14 +15,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pyarrow as pa
 
-from .errors import InputError, Skipped, UsageError
-from .logs import sa_ios, sa_junos, sa_linux, sa_screenos, sa_strongswan
-from .logs.satable import PROMPT, SaTable
-from .logs.textfile import as_paths, read_lines
-from .schema import SAS, from_rows, to_frame
+from ..errors import InputError, Skipped, UsageError
+from ..logs.textfile import as_paths, read_lines
+from ..schema import SAS, from_rows, to_frame
+from . import ios, junos, linux, screenos, strongswan
+from .table import PROMPT, SaTable
 
-TABLES: tuple[SaTable, ...] = (sa_screenos.TABLES + sa_junos.TABLES + sa_ios.TABLES + sa_strongswan.TABLES
-                               + sa_linux.TABLES)
+TABLES: tuple[SaTable, ...] = (screenos.TABLES + junos.TABLES + ios.TABLES + strongswan.TABLES + linux.TABLES)
 
 COUNTERS = pa.schema([
     ("source", pa.string()),

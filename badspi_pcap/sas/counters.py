@@ -1,6 +1,6 @@
 """Drop counters read before and after a capture, and what the capture says they should be.
 
-The counters come from the SA-table parsers (``badspi_pcap.sa.parse_sas``): Linux
+The counters come from the SA-table parsers (``badspi_pcap.sas.parse_sas``): Linux
 ``/proc/net/xfrm_stat``, Junos ``show security ipsec statistics``, ScreenOS ``get sa stat``,
 Cisco ``show crypto ipsec sa`` and the others.  Each counter gets a ``kind``: ``replay``
 (packets dropped by the anti-replay check), ``invalid-spi`` (packets for an SA the device
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from . import schema
-from .errors import UsageError
+from .. import schema
+from ..errors import UsageError
 
 # Counter names as printed -> kind (sources in README "Counters").
 KINDS = {
@@ -97,7 +97,7 @@ def replay_check(deltas: pd.DataFrame, sequence: pd.DataFrame, window: int, loca
     """Each replay counter's delta beside the packets the capture says a receiver with
     ``window`` drops: per destination address (the device's own when ``local`` names it,
     else every destination with drops)."""
-    from .sequence import replay_failures
+    from ..sequence import replay_failures
 
     replay = deltas[(deltas["kind"] == "replay") & deltas["delta"].notna()]
     fails = sequence[replay_failures(sequence, window)] if len(sequence) else sequence

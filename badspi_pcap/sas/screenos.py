@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 
-from .rules import address, hex_u32
-from .satable import ARROWS, Lines, Output, SaTable, counter, lifetime
+from ..logs.rules import address, hex_u32
+from .table import ARROWS, Lines, Output, SaTable, counter, lifetime
 
 SA_ROW = re.compile(
     r"^\s*(?P<id>[0-9a-fA-F]{8})(?P<arrow>[<>])\s+(?P<gateway>\S+)\s+(?P<port>\d+)\s+(?P<proto>esp|ah):(?P<alg>\S+)"

@@ -17,7 +17,7 @@ from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
 from .causes.base import columns
 from .causes.selectors import display_filter
-from .correlate import BAD_SPI_KINDS, covered
+from .correlation import BAD_SPI_KINDS, covered
 from .options import AnalysisOptions
 from .vendors import profile
 

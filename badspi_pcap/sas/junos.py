@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from .rules import address, hex_u32
-from .satable import ARROWS, Lines, Output, SaTable, counter, lifetime
+from ..logs.rules import address, hex_u32
+from .table import ARROWS, Lines, Output, SaTable, counter, lifetime
 
 SA_ROW = re.compile(
     r"^\s*(?P<arrow>[<>])(?P<id>\d+)\s+(?P<proto>ESP|AH):(?P<alg>\S+)\s+(?P<spi>(?:0x)?[0-9a-fA-F]{1,8})"

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from .rules import address, hex_u32
-from .satable import Lines, Output, SaTable, counter
+from ..logs.rules import address, hex_u32
+from .table import Lines, Output, SaTable, counter
 
 STATE = re.compile(r"^src (?P<src>\S+) dst (?P<dst>\S+)\s*$")
 PROTO = re.compile(r"^\s+proto (?P<proto>esp|ah) spi (?P<spi>0x[0-9a-fA-F]+)(?: reqid (?P<reqid>\d+))?")

@@ -15,13 +15,13 @@ import pandas as pd
 from . import schema
 from .storage import open_binary
 from .capture import CaptureRead, capture_names, read_capture
-from .correlate import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
+from .correlation import (ClockOffset, apply_offset, capture_spans, estimate_clock_offset, local_addresses,
                         match_events, parse_clock_offset, receivers, spis_from_conn_ids, spis_from_seq_and_time,
                         whole_second_log)
 from . import clock
 from .causes import Context, Thresholds
 from .clock import ClockNote
-from .diagnose import classify_lines, diagnose
+from .diagnosis import classify_lines, diagnose
 from .options import AnalysisOptions
 from .vendors import VendorProfile, profile
 
@@ -139,7 +139,7 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     event_table = schema.with_event_ids(event_table)
     sa_table = schema.empty(schema.SAS)
     if sas:
-        from .sa import read_sas
+        from .sas import read_sas
         sa_table = read_sas(list(_paths(sas)))
 
     version = options.screenos_version or _screenos_version(list(_paths(events or [])) + list(_paths(sas or [])))

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import re
 
-from .rules import address, hex_u32
-from .satable import Lines, Output, SaTable, counter
+from ..logs.rules import address, hex_u32
+from .table import Lines, Output, SaTable, counter
 
 IKE_SA = re.compile(r"^(?P<conn>[^\s:]+): #\d+, (?P<state>\w+), IKEv\d")
 REMOTE = re.compile(r"^\s+remote .*?@ (?P<addr>[^\s\[]+)\[(?P<port>\d+)\]")

@@ -96,6 +96,53 @@ def test_broken_corpus_reads_the_same_on_several_workers(tiny_ranges, tmp_path):
         same(got, one)
 
 
+def test_parts_come_back_as_mapped_files_that_are_then_removed(tiny_ranges, tmp_path, monkeypatch):
+    folder = tmp_path / "shm"
+    monkeypatch.setattr(parallel, "_shared_folder", lambda: folder.mkdir() or str(folder))
+    monkeypatch.setattr(parallel, "_room_for", lambda chunks, file: True)   # tmp_path is no /dev/shm
+    files = []
+    received = parallel._received
+    monkeypatch.setattr(parallel, "_received", lambda part: files.append(part.file) or received(part))
+    path = PCAPS / "lab" / "icmp-net-unreach.pcapng"
+    same(read_capture(path, jobs=2), read_capture(path))
+    mapped = [f for f in files if f]
+    assert mapped and all(f.startswith(str(folder)) for f in mapped)
+    assert not folder.exists()   # unlinked as mapped, the folder removed after the pool
+
+
+def test_a_part_file_leaves_shared_memory_at_least_half_free(monkeypatch):
+    import os
+    from types import SimpleNamespace
+
+    import pyarrow as pa
+    chunk = pa.table({"x": pa.array(range(1 << 20), pa.int64())})   # 8 MiB
+    cases = ((64, 64, True), (64, 41, True), (64, 40, False), (24 << 10, 24 << 10, True), (24 << 10, 100, False))
+    for total_mib, free_mib, fits in cases:   # MiB of the file system, free
+        fs = SimpleNamespace(f_frsize=4096, f_blocks=total_mib * 256, f_bavail=free_mib * 256)
+        monkeypatch.setattr(os, "statvfs", lambda _: fs)
+        assert parallel._room_for([chunk], "/dev/shm/x/0.arrow") is fits, (total_mib, free_mib)
+        assert parallel._room_for([], "/dev/shm/x/0.arrow") is False   # an empty part: nothing to map
+
+
+@pytest.mark.parametrize("how", ["no shared memory", "no room", "write fails"])
+def test_parts_travel_through_the_pipe_when_they_cannot_go_through_a_file(tiny_ranges, tmp_path, monkeypatch, how):
+    folder = tmp_path / "shm"
+    if how == "no shared memory":     # macOS, Windows
+        monkeypatch.setattr(parallel, "_shared_folder", lambda: None)
+    elif how == "no room":            # a small /dev/shm (64 MiB in a container)
+        monkeypatch.setattr(parallel, "_room_for", lambda chunks, file: False)
+    else:                             # full between the check and the write: the folder is gone
+        monkeypatch.setattr(parallel, "_shared_folder", lambda: str(folder))
+        monkeypatch.setattr(parallel, "_room_for", lambda chunks, file: True)
+    files = []
+    received = parallel._received
+    monkeypatch.setattr(parallel, "_received", lambda part: files.append(part.file) or received(part))
+    path = PCAPS / "lab" / "icmp-net-unreach.pcap"
+    same(read_capture(path, jobs=2), read_capture(path))
+    assert files and not any(files)
+    assert not folder.exists()
+
+
 def test_compressed_and_small_inputs_stay_on_one_core(tmp_path, monkeypatch):
     import gzip
     calls = []

@@ -8,16 +8,25 @@ The parent then checks that every range began exactly where the one before it st
 (and, for pcapng, in the same section state); a range that did not is read again from
 the right place.  Frame numbers are counted per range and shifted when the ranges are
 joined in file order, so the result is the one-core table, exactly.
+
+A part's table does not travel back through the pool's pipe (pickled, piped and
+unpickled: three copies and most of the parent's time): the worker writes it as an
+Arrow IPC file in shared memory (/dev/shm) and the parent maps that file, without
+copying it, and unlinks it at once.  Where there is no room for the file, the table
+travels through the pipe as before.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import struct
+import tempfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
 
 from ..errors import Skipped
 from .frames import among
@@ -49,6 +58,7 @@ class Part:
     state: Section | None = None     # pcapng: section state at the start (assumed) ...
     end_state: Section | None = None  # ... and at the end
     size: int = 0
+    file: str | None = None          # where the worker left the part's table (its chunks then travel empty)
 
 
 @dataclass
@@ -84,13 +94,19 @@ def read_parallel(path: str, fmt: str, name: str, size: int, jobs: int, progress
                   ref_sec=head.get("ref_sec", 0)) for k in range(count)]
     parts: list[Part | None] = [None] * count
     done = 0
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
-        futures = {pool.submit(read_range, t): k for k, t in enumerate(tasks)}
-        for future in as_completed(futures):
-            parts[futures[future]] = part = future.result()
-            done += part.size
-            if progress:
-                progress(min(done, size))
+    folder = _shared_folder()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
+            futures = {pool.submit(read_range_to, t, folder and os.path.join(folder, f"{k}.arrow")): k
+                       for k, t in enumerate(tasks)}
+            for future in as_completed(futures):
+                parts[futures[future]] = part = _received(future.result())
+                done += part.size
+                if progress:
+                    progress(min(done, size))
+    finally:
+        if folder:
+            shutil.rmtree(folder, ignore_errors=True)
     read = [p for p in parts if p is not None]
     assert len(read) == count   # as_completed gave every range
     # Join: each part must begin where the one before ended; read again those that do not.
@@ -108,6 +124,62 @@ def read_parallel(path: str, fmt: str, name: str, size: int, jobs: int, progress
         frames += part.frames
         at, state = part.end, part.end_state
     return out, skipped
+
+
+def read_range_to(task: Task, file: str | None) -> Part:
+    """``read_range`` in a worker: the part's table is left in ``file`` for the parent to map
+    (None, or no room for it there: the table goes back with the part, through the pipe)."""
+    part = read_range(task)
+    got = part.collected
+    if file is None or not _room_for(got.chunks, file):
+        return part
+    try:
+        with pa.OSFile(file, "wb") as sink, pa.ipc.new_file(sink, got.chunks[0].schema) as writer:
+            for chunk in got.chunks:
+                writer.write_table(chunk)
+    except OSError:   # full after all (another worker wrote meanwhile): through the pipe
+        _remove(file)
+        return part
+    got.chunks, part.file = [], file
+    return part
+
+
+def _received(part: Part) -> Part:
+    """The part with its table back in its chunks: the worker's file mapped (no copy) and
+    unlinked at once (the mapping stays valid until the table is freed)."""
+    if part.file:
+        table = pa.ipc.open_file(pa.memory_map(part.file)).read_all()
+        _remove(part.file)
+        part.collected.chunks, part.file = [table], None
+    return part
+
+
+def _shared_folder() -> str | None:
+    """A fresh folder in memory-backed /dev/shm for the parts' tables; None where there is
+    none (macOS, Windows: the tables go through the pipe)."""
+    try:
+        return tempfile.mkdtemp(prefix="badspi-parts-", dir="/dev/shm") if os.path.isdir("/dev/shm") else None
+    except OSError:
+        return None
+
+
+def _room_for(chunks: list, file: str) -> bool:
+    """Leave /dev/shm at least half free: it is often small (64 MiB in a container) and shared."""
+    if not chunks:
+        return False
+    need = sum(chunk.nbytes for chunk in chunks) + (1 << 20)
+    try:
+        fs = os.statvfs(os.path.dirname(file))
+    except OSError:
+        return False
+    return need <= fs.f_bavail * fs.f_frsize - fs.f_blocks * fs.f_frsize // 2
+
+
+def _remove(file: str) -> None:
+    try:
+        os.unlink(file)
+    except OSError:
+        pass
 
 
 def _key(state: Section | None):

@@ -147,7 +147,7 @@ def _pairs_on(events: pd.DataFrame, refs: pd.DataFrame, keys: list[str]) -> np.n
     right = refs[keys + ["time"]][refs[keys[0]].isin(left[keys[0]].unique()).fillna(False).to_numpy(dtype=bool)]
     right = _int_keys(right.dropna(), keys)
     merged = left.merge(right, on=keys, suffixes=("_event", "_packet"))
-    return merged["time_event"].to_numpy() / 1e9 - merged["time_packet"].to_numpy() / 1e9
+    return merged["time_event"].to_numpy() / NS_PER_S - merged["time_packet"].to_numpy() / NS_PER_S
 
 
 def _int_keys(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -147,7 +147,7 @@ class PacketIndex:
         self.short_quotes = np.flatnonzero((p["kind"].eq("icmp-error") & p["inner_spi"].isna()).fillna(False)
                                            .to_numpy(dtype=bool))
         # what narrows an SPI's rows before the selector's own test (the same test on these columns)
-        self.t = p["time"].astype("int64").to_numpy() / 1e9
+        self.t = seconds(p["time"])
         self.seq = p["seq"].to_numpy(dtype=float, na_value=np.nan)
 
     def candidates(self, selector: Selector) -> np.ndarray:

@@ -118,7 +118,7 @@ def iter_pcap(stream: BinaryIO, name: str,
               ended: WalkEnd | None = None) -> Iterator[FrameBatch]:
     """Batches of records from file offset ``start`` (a record boundary) on; with ``stop``,
     only the records that start before it (``ended`` then says where the next one is)."""
-    from .windows import Windows
+    from .windows import Windows, next_window
 
     largest = chunk or CHUNK
     size = min(FIRST_CHUNK, largest)  # grows: small files stay cheap, big ones get big windows
@@ -185,11 +185,7 @@ def iter_pcap(stream: BinaryIO, name: str,
             batch = _batch(walker, offsets, hdr, frame, np.concatenate(heads))
             frame += len(offsets)
             yield batch
-        if off == 0 and not eof:
-            size *= 2   # a record longer than the window
-            beyond *= 2
-        else:
-            size = min(size * 4, largest)
+        size, beyond = next_window(size, beyond, largest, stuck=off == 0 and not eof)
         file_offset += off
         if progress:
             progress()

@@ -165,7 +165,7 @@ def iter_pcapng(stream: BinaryIO, name: str,
     """Batches of packets from file offset ``start`` (a block boundary; ``section`` the state
     there, default: the file's start) on; with ``stop``, only blocks that start before it
     (``ended`` then says where the next one is, and ``ended.section`` the state there)."""
-    from .windows import Windows
+    from .windows import Windows, next_window
 
     largest = chunk or CHUNK
     size = min(FIRST_CHUNK, largest)
@@ -246,11 +246,7 @@ def iter_pcapng(stream: BinaryIO, name: str,
                       f"{end - off} trailing bytes, too short for a block header; ignored")
             off = end
         yield from batches
-        if off == 0 and not eof and not done:
-            size *= 2   # a block longer than the window
-            beyond *= 2
-        else:
-            size = min(size * 4, largest)
+        size, beyond = next_window(size, beyond, largest, stuck=off == 0 and not eof and not done)
         file_offset += off
         if progress:
             progress()

@@ -75,6 +75,13 @@ class Windows:
         return self._buf, self._eof
 
 
+def next_window(size: int, beyond: int, largest: int, stuck: bool) -> tuple[int, int]:
+    """The next window's size and look-ahead: doubled while one record does not fit in a
+    whole window (``stuck``: nothing was walked), else four times larger up to ``largest``
+    (small files stay cheap, big ones get big windows)."""
+    return (size * 2, beyond * 2) if stuck else (min(size * 4, largest), beyond)
+
+
 def _mappable(stream: BinaryIO) -> int | None:
     """The file descriptor of a plain, seekable, non-empty regular file; else None."""
     if not isinstance(stream, (io.BufferedReader, io.FileIO)):

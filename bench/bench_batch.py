@@ -149,12 +149,17 @@ def run(target: Path, out: Path, jobs: int) -> dict:
 SPIN = "import time; t = time.process_time(); n = 0\nwhile time.process_time() - t < 1.5: n += 1"
 
 
-def ceiling(n: int) -> float:
+def ceiling(n: int, cpus: set[int] | None = None) -> float:
     """What n cores give here: n copies of a 1.5 s CPU-bound loop at once, against one
-    alone (n on an idle machine with n real cores; less when shared or hyper-threaded)."""
+    alone (n on an idle machine with n real cores; less when shared or hyper-threaded).
+    The loops run on ``cpus`` (default: every CPU), not on the caller's own affinity: a
+    caller pinned to one CPU would otherwise measure that one CPU."""
+    allowed = cpus or set(range(os.cpu_count() or 1))
+
     def wall(k):
         t0 = time.perf_counter()
-        for p in [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(k)]:
+        for p in [subprocess.Popen([sys.executable, "-c", SPIN], preexec_fn=lambda: os.sched_setaffinity(0, allowed))
+                  for _ in range(k)]:
             p.wait()
         return time.perf_counter() - t0
     return n * wall(1) / wall(n)

@@ -757,7 +757,7 @@ def multicore(a, cpu, ncpu) -> dict | None:
                 got[n] = r
                 if n not in best or r["seconds"] < best[n]["seconds"]:
                     best[n] = r
-            limit = ceiling(jobs)
+            limit = ceiling(jobs, set(range(ncpu)))   # on the CPUs the N-process read had
             row["rounds"].append({"jobs1_s": got[1]["seconds"], f"jobs{jobs}_s": got[jobs]["seconds"],
                                   "ceiling": limit, "load": os.getloadavg()[0]})
             print(f"  round: 1 process {got[1]['seconds']:.2f} s ({got[1]['cpu_s']:.2f} s CPU), {jobs} processes "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from badspi_pcap.errors import InputError
 from badspi_pcap.logs import KINDS, parse_logs
 from logs_support import REF, local, one, rows_of, subset, utc, write
 
@@ -141,6 +142,16 @@ def test_screenos_get_event_cli_form(tmp_path):
     assert one(result.events, 8)["severity"] == "info"
     stats = result.stats.iloc[0]
     assert (stats["lines"], stats["recognised"], stats["ignored"], stats["unparsed"]) == (9, 5, 4, 0)
+
+
+def test_a_bare_screenos_prompt_counts_only_after_a_command(tmp_path):
+    """A bare prompt ("V->") was the one line 2 GB of random bytes gave that a format took:
+    alone it makes no log; after a command it is the transcript's last prompt (ignored)."""
+    with pytest.raises(InputError, match="no lines of a known log format"):
+        parse_logs(write(tmp_path / "noise.txt", "\x07k\x1b\nV->\nq\x02\n"))
+    result = parse_logs(write(tmp_path / "get-event.txt", GET_EVENT + "ssg5-serial->\n"), log_tz="+02:00")
+    stats = result.stats.iloc[0]
+    assert (stats["lines"], stats["recognised"], stats["ignored"], stats["unparsed"]) == (10, 5, 5, 0)
 
 
 def test_junos_kmd_lines():

@@ -141,12 +141,18 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
 def parse_cli(line: str, state: dict) -> Parsed | None:
     m = EVENT_ROW.match(line)
     if m:
+        state["screenos_cli"] = True
         payload = DEVICE_TIME.sub("", m["payload"]).strip()
         return _payload_event(SCREENOS_CLI, m["message_id"], payload, iso_stamp(m["date"], m["hms"]),
                               device=state.get("device"), severity=m["severity"].lower())
     prompt = PROMPT.match(line)
     if prompt:
+        # a bare prompt ("ns5gt->") counts only after a command or an event row: random bytes
+        # spell one now and then ("V->" in about 2 GB), and that alone must not make a log
+        if not prompt["command"] and not state.get("screenos_cli"):
+            return None
         state["device"] = prompt["device"]
+        state["screenos_cli"] = True
     elif not CLI_NOISE.match(line):
         return None
     return ignored(SCREENOS_CLI, line)

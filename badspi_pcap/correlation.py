@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
+from .masks import kind_in, present
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .schema import IPSEC_KINDS
@@ -49,9 +50,9 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
     """Every SPI occurrence in the capture: capture, frame, time, spi, seq, where
     (esp | quoted), the sender of the IPsec packet and its receiver."""
     # Only the columns used are filtered: a mask over the whole table copies every column.
-    top = rows(packets, packets["kind"].isin(list(IPSEC_KINDS)) & packets["spi"].notna(),
+    top = rows(packets, kind_in(packets, IPSEC_KINDS) & present(packets, "spi"),
                ["capture", "frame", "time", "spi", "seq", "src", "dst"])
-    quoted = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].notna(),
+    quoted = rows(packets, kind_in(packets, "icmp-error") & present(packets, "inner_spi"),
                   ["capture", "frame", "time", "inner_spi", "inner_seq", "inner_src", "inner_dst", "src"])
     cols = ["capture", "frame", "time", "spi", "seq", "where", "sender", "receiver", "router"]
     a = pd.DataFrame({
@@ -209,7 +210,7 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     are not known peers (from Phase 2 lines and SA tables) are the device too.
     """
     # the few rows quotes_ipsec can select, with the columns it and this need
-    icmp = rows(packets, packets["kind"] == "icmp-error",
+    icmp = rows(packets, kind_in(packets, "icmp-error"),
                 ["kind", "src", "dst", "inner_src", "inner_proto", "inner_spi", "inner_sport", "inner_dport"])
     icmp = icmp[quotes_ipsec(icmp)] if len(icmp) else icmp
     local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"]) if len(icmp) else set()
@@ -218,7 +219,7 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
         peers |= distinct(sas["gateway"])
     peers -= local
     if peers:
-        esp = rows(packets, packets["kind"].isin([*IPSEC_KINDS, "ike"]), ["src", "dst"])
+        esp = rows(packets, kind_in(packets, [*IPSEC_KINDS, "ike"]), ["src", "dst"])
         from_peer, to_peer = esp["src"].isin(peers).to_numpy(bool), esp["dst"].isin(peers).to_numpy(bool)
         local |= set(esp.loc[from_peer & ~to_peer, "dst"].unique()) | set(esp.loc[to_peer & ~from_peer, "src"].unique())
     return local
@@ -296,7 +297,7 @@ def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolut
 def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray,
                resolution: float) -> pd.DataFrame:
     """For the lines ``todo``, the nearest ICMP error that quotes their address pair but no SPI."""
-    short = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].isna(),
+    short = rows(packets, kind_in(packets, "icmp-error") & ~present(packets, "inner_spi"),
                  ["capture", "frame", "time", "inner_src", "inner_dst"])
     quotes = pd.DataFrame({"capture": short["capture"].to_numpy(), "frame": short["frame"].to_numpy(),
                            "ns": short["time"].astype("int64").to_numpy(), "role": "quoted-by-icmp"})

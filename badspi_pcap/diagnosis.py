@@ -18,6 +18,7 @@ from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement,
 from .causes.base import columns
 from .causes.selectors import display_filter
 from .correlation import BAD_SPI_KINDS, covered, distinct, rows
+from .masks import kind_in, present
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -172,8 +173,9 @@ def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
 def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     """Lines about traffic the capture can see: their SPI occurs in it, or their
     addresses are IPsec/IKE endpoints (or quoted ones) in it."""
-    ipsec = rows(packets, packets["kind"] != "icmp-error", ["spi", "src", "dst"])
-    icmp = rows(packets, packets["kind"] == "icmp-error", ["inner_spi", "inner_src", "inner_dst"])
+    is_icmp = kind_in(packets, "icmp-error")
+    ipsec = rows(packets, ~is_icmp & present(packets, "kind"), ["spi", "src", "dst"])
+    icmp = rows(packets, is_icmp, ["inner_spi", "inner_src", "inner_dst"])
     spis = distinct(ipsec["spi"]) | distinct(icmp["inner_spi"])
     addrs = distinct(ipsec["src"]) | distinct(ipsec["dst"]) | distinct(icmp["inner_src"]) | distinct(icmp["inner_dst"])
     return (lines["spi"].isin(spis) | lines["src"].isin(addrs) | lines["dst"].isin(addrs)

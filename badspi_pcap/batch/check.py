@@ -10,6 +10,7 @@ import pandas as pd
 from ..archive import CaptureLocation, HashingReader, Unread, open_source
 from ..compressed import stream_problems
 from ..errors import BadspiError, InputError, OutputError, Skipped, os_error_text, without_content
+from ..masks import kind_in
 from ..notation import spi_texts
 from ..options import AnalysisOptions
 from ..schema import IPSEC_KINDS
@@ -88,9 +89,9 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
 
     p = read.packets
     kinds = p["kind"].value_counts()
-    spis = sorted(int(s) for s in distinct(p.loc[p["kind"].isin(IPSEC_KINDS), "spi"]))
+    spis = sorted(int(s) for s in distinct(rows(p, kind_in(p, IPSEC_KINDS), ["spi"])["spi"]))
     # the ICMP errors with the columns used here and by quotes_ipsec (not every column)
-    icmp = rows(p, p["kind"] == "icmp-error", ["kind", "inner_spi", "inner_proto", "inner_sport", "inner_dport"])
+    icmp = rows(p, kind_in(p, "icmp-error"), ["kind", "inner_spi", "inner_proto", "inner_sport", "inner_dport"])
     quoted = sorted(int(s) for s in distinct(icmp["inner_spi"]))
     f = analysis.findings
     strong = f[f["verdict"].isin(STRONG)].sort_values("lines_explained", ascending=False, kind="stable") \

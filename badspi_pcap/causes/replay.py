@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..notation import spi_text
+from ..masks import kind_in, present
 from ..schema import IPSEC_KINDS
 from ..sequence import ordered, sequence_table
 from .base import Claim, Context, Judgement, Proof, seconds
@@ -103,7 +104,7 @@ class Arrivals:
 
     def __init__(self, packets: pd.DataFrame):
         from ..correlation import rows
-        p = rows(packets, packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna(),
+        p = rows(packets, kind_in(packets, IPSEC_KINDS) & present(packets, "spi") & present(packets, "seq"),
                  ["capture", "frame", "time", "dst", "spi", "seq"])
         spi = p["spi"].to_numpy(dtype=np.uint64)
         seq = p["seq"].to_numpy(dtype=np.uint64)

@@ -78,6 +78,8 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
     for cause in CAUSES:
         for ident, j in (cause.unclaimed(ctx, named) if hasattr(cause, "unclaimed") else []):
             rows.append(_row(ident, cause.NAME, cause.KINDS[0], j, None, ctx, clock_offset_s))
+    if not rows:         # most captures of a batch: the empty table made once
+        return schema.empty(schema.FINDINGS)
     return schema.to_frame(schema.from_rows(schema.FINDINGS, rows))
 
 

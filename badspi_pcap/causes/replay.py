@@ -294,9 +294,11 @@ def vendor_windows(rows: pd.DataFrame, ctx: Context) -> list[dict]:
 def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[dict, Judgement]]:
     """Per SA with rows of ``kind`` that no log line names: what the capture alone shows."""
     seq = sequence(ctx, 0)
-    rows = seq[seq["kind"] == kind]
     out: list[tuple[dict, Judgement]] = []
-    if rows.empty:       # most captures: no groupby on an empty table
+    if seq.empty:        # most captures: no packet out of order
+        return out
+    rows = seq[seq["kind"] == kind]
+    if rows.empty:       # no groupby on an empty table
         return out
     for (capture, dst, spi), g in rows.groupby(["capture", "dst", "spi"], observed=True, sort=True):
         if int(spi) in named_spis:

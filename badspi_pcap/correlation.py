@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .masks import kind_in, present
+from .masks import kind_in, present, value_in
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .schema import IPSEC_KINDS
@@ -82,11 +82,11 @@ def distinct(values: pd.Series) -> set:
     return set(values.dropna().unique())
 
 
-def quotes_ipsec(packets: pd.DataFrame) -> pd.Series:
+def quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:
     """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
-    ports = packets["inner_sport"].isin([500, 4500]) | packets["inner_dport"].isin([500, 4500])
-    inner = packets["inner_proto"].isin([50, 51]) | packets["inner_spi"].notna() | ports
-    return (packets["kind"] == "icmp-error") & inner.fillna(False)
+    ports = value_in(packets, "inner_sport", [500, 4500]) | value_in(packets, "inner_dport", [500, 4500])
+    inner = value_in(packets, "inner_proto", [50, 51]) | present(packets, "inner_spi") | ports
+    return kind_in(packets, "icmp-error") & inner
 
 
 def whole_second_log(events: pd.DataFrame) -> bool:
@@ -104,7 +104,8 @@ def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame,
     second), so stray pairs (a reused SPI, an unrelated packet) do not move it.
     ``refs``: ``references(packets)``, when already made.
     """
-    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()]
+    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()] \
+        if len(events) else events
     if bad.empty:  # nothing to pair (a capture checked without logs): skip building references
         return ClockOffset(0.0, "assumed", 0, 0, 0.0)
     refs = references(packets) if refs is None else refs

@@ -33,6 +33,8 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     """One row per bad-SPI/replay line (LINES schema, index = event_id): its tunnel,
     whether the capture covers it (``coverage`` says why not), its cause and proof."""
     events = schema.with_event_ids(events)
+    if events.empty:     # a capture checked without logs
+        return schema.empty(schema.LINES)
     ctx = ctx or Context(events, packets, matches, local, **context)
     bad = events[events["kind"].isin(LINE_KINDS)].copy()
     if "time_device" not in bad:

@@ -25,10 +25,17 @@ def flags(mask) -> np.ndarray:
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
+def value_in(table: pd.DataFrame, name: str, values: Iterable) -> np.ndarray:
+    """Rows whose ``name`` is one of ``values`` (``table[name].isin(values)``)."""
+    column = arrow(table[name])
+    if pa.types.is_null(column.type):        # a column with no value at all
+        return np.zeros(len(table), dtype=bool)
+    return flags(pc.is_in(column, value_set=pa.array(list(values)).cast(column.type)))
+
+
 def kind_in(table: pd.DataFrame, kinds: Iterable[str] | str) -> np.ndarray:
     """Rows whose ``kind`` is one of ``kinds`` (``table["kind"].isin(kinds)``)."""
-    values = [kinds] if isinstance(kinds, str) else list(kinds)
-    return flags(pc.is_in(arrow(table["kind"]), value_set=pa.array(values, pa.string())))
+    return value_in(table, "kind", [kinds] if isinstance(kinds, str) else kinds)
 
 
 def present(table: pd.DataFrame, name: str) -> np.ndarray:

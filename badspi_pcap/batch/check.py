@@ -88,7 +88,7 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
     from ..report.common import by_tunnel, headline
 
     p = read.packets
-    kinds = p["kind"].value_counts()
+    kinds = {k: int(kind_in(p, k).sum()) for k in ("esp", "ah", "esp-in-udp", "ike")}
     spis = sorted(int(s) for s in distinct(rows(p, kind_in(p, IPSEC_KINDS), ["spi"])["spi"]))
     # the ICMP errors with the columns used here and by quotes_ipsec (not every column)
     icmp = rows(p, kind_in(p, "icmp-error"), ["kind", "inner_spi", "inner_proto", "inner_sport", "inner_dport"])

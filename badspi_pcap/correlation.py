@@ -210,12 +210,10 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
     """
-    # the few rows quotes_ipsec can select, with the columns it and this need
-    icmp = rows(packets, kind_in(packets, "icmp-error"),
-                ["kind", "src", "dst", "inner_src", "inner_proto", "inner_spi", "inner_sport", "inner_dport"])
-    icmp = icmp[quotes_ipsec(icmp)] if len(icmp) else icmp
-    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"]) if len(icmp) else set()
-    peers = distinct(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"])
+    quoting = quotes_ipsec(packets)
+    icmp = rows(packets, quoting, ["dst", "inner_src"]) if quoting.any() else None
+    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"]) if icmp is not None else set()
+    peers = distinct(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"]) if len(events) else set()
     if sas is not None and len(sas):
         peers |= distinct(sas["gateway"])
     peers -= local

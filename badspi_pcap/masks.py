@@ -41,3 +41,15 @@ def kind_in(table: pd.DataFrame, kinds: Iterable[str] | str) -> np.ndarray:
 def present(table: pd.DataFrame, name: str) -> np.ndarray:
     """Rows where ``name`` is set (``table[name].notna()``)."""
     return flags(pc.is_valid(arrow(table[name])))
+
+
+def kind_counts(table: pd.DataFrame) -> dict:
+    """Rows per ``kind`` (``table["kind"].value_counts()`` as a dict)."""
+    counts = pc.value_counts(arrow(table["kind"])).to_pylist() if len(table) else []
+    return {c["values"]: int(c["counts"]) for c in counts}
+
+
+def distinct_numbers(table: pd.DataFrame, name: str, mask: np.ndarray) -> list[int]:
+    """The distinct set values of the integer column ``name`` in the rows of ``mask``, sorted."""
+    values = pc.drop_null(pc.filter(arrow(table[name]), pa.array(mask, pa.bool_())))
+    return sorted(int(v) for v in pc.unique(values).to_pylist())

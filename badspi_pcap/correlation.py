@@ -199,7 +199,8 @@ def apply_offset(events: pd.DataFrame, offset: ClockOffset) -> pd.DataFrame:
     UTC reading kept in ``time_device``."""
     out = events.copy()
     out["time_device"] = out["time"]
-    out["time"] = out["time"] - pd.Timedelta(seconds=offset.seconds)
+    if len(out):         # no lines (a capture checked without logs): nothing to shift
+        out["time"] = out["time"] - pd.Timedelta(seconds=offset.seconds)
     return out
 
 

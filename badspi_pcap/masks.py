@@ -7,6 +7,7 @@ values are False) straight from the Arrow arrays.
 """
 from __future__ import annotations
 
+import functools
 from typing import Iterable
 
 import numpy as np
@@ -30,7 +31,13 @@ def value_in(table: pd.DataFrame, name: str, values: Iterable) -> np.ndarray:
     column = arrow(table[name])
     if pa.types.is_null(column.type):        # a column with no value at all
         return np.zeros(len(table), dtype=bool)
-    return flags(pc.is_in(column, value_set=pa.array(list(values)).cast(column.type)))
+    return flags(pc.is_in(column, value_set=_value_set(tuple(values), column.type)))
+
+
+@functools.lru_cache(maxsize=256)
+def _value_set(values: tuple, type: pa.DataType) -> pa.Array:
+    """The values as an array of the column's type (made once: a batch asks for the same few)."""
+    return pa.array(list(values)).cast(type)
 
 
 def kind_in(table: pd.DataFrame, kinds: Iterable[str] | str) -> np.ndarray:

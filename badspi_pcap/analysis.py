@@ -48,6 +48,10 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
         estimate_clock_offset(events, packets, refs)
     resolution = 1.0 if whole_second_log(events) else 0.0
     local = local_addresses(packets, events, sas)
+    if not events["kind"].isin(BAD_SPI_KINDS).any():
+        # No bad-SPI or replay line (a capture checked without logs): nothing to match.
+        return Correlation(apply_offset(events, offset), pd.DataFrame(columns=schema.MATCHES.names), offset,
+                           local, resolution)
     shifted = spis_from_seq_and_time(apply_offset(events, offset), packets, resolution, local)
     matches = match_events(shifted, packets, local, resolution, refs)
     # A packet that made the device log a line was received by the device: its

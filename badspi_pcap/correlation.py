@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
+from .masks import kind_in, present, value_in
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .schema import IPSEC_KINDS
@@ -49,9 +50,9 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
     """Every SPI occurrence in the capture: capture, frame, time, spi, seq, where
     (esp | quoted), the sender of the IPsec packet and its receiver."""
     # Only the columns used are filtered: a mask over the whole table copies every column.
-    top = rows(packets, packets["kind"].isin(list(IPSEC_KINDS)) & packets["spi"].notna(),
+    top = rows(packets, kind_in(packets, IPSEC_KINDS) & present(packets, "spi"),
                ["capture", "frame", "time", "spi", "seq", "src", "dst"])
-    quoted = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].notna(),
+    quoted = rows(packets, kind_in(packets, "icmp-error") & present(packets, "inner_spi"),
                   ["capture", "frame", "time", "inner_spi", "inner_seq", "inner_src", "inner_dst", "src"])
     cols = ["capture", "frame", "time", "spi", "seq", "where", "sender", "receiver", "router"]
     a = pd.DataFrame({
@@ -81,11 +82,11 @@ def distinct(values: pd.Series) -> set:
     return set(values.dropna().unique())
 
 
-def quotes_ipsec(packets: pd.DataFrame) -> pd.Series:
+def quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:
     """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
-    ports = packets["inner_sport"].isin([500, 4500]) | packets["inner_dport"].isin([500, 4500])
-    inner = packets["inner_proto"].isin([50, 51]) | packets["inner_spi"].notna() | ports
-    return (packets["kind"] == "icmp-error") & inner.fillna(False)
+    ports = value_in(packets, "inner_sport", [500, 4500]) | value_in(packets, "inner_dport", [500, 4500])
+    inner = value_in(packets, "inner_proto", [50, 51]) | present(packets, "inner_spi") | ports
+    return kind_in(packets, "icmp-error") & inner
 
 
 def whole_second_log(events: pd.DataFrame) -> bool:
@@ -103,7 +104,8 @@ def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame,
     second), so stray pairs (a reused SPI, an unrelated packet) do not move it.
     ``refs``: ``references(packets)``, when already made.
     """
-    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()]
+    bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()] \
+        if len(events) else events
     if bad.empty:  # nothing to pair (a capture checked without logs): skip building references
         return ClockOffset(0.0, "assumed", 0, 0, 0.0)
     refs = references(packets) if refs is None else refs
@@ -197,7 +199,8 @@ def apply_offset(events: pd.DataFrame, offset: ClockOffset) -> pd.DataFrame:
     UTC reading kept in ``time_device``."""
     out = events.copy()
     out["time_device"] = out["time"]
-    out["time"] = out["time"] - pd.Timedelta(seconds=offset.seconds)
+    if len(out):         # no lines (a capture checked without logs): nothing to shift
+        out["time"] = out["time"] - pd.Timedelta(seconds=offset.seconds)
     return out
 
 
@@ -208,17 +211,15 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
     """
-    # the few rows quotes_ipsec can select, with the columns it and this need
-    icmp = rows(packets, packets["kind"] == "icmp-error",
-                ["kind", "src", "dst", "inner_src", "inner_proto", "inner_spi", "inner_sport", "inner_dport"])
-    icmp = icmp[quotes_ipsec(icmp)] if len(icmp) else icmp
-    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"]) if len(icmp) else set()
-    peers = distinct(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"])
+    quoting = quotes_ipsec(packets)
+    icmp = rows(packets, quoting, ["dst", "inner_src"]) if quoting.any() else None
+    local = distinct(icmp.loc[icmp["dst"] == icmp["inner_src"], "dst"]) if icmp is not None else set()
+    peers = distinct(events.loc[~events["kind"].isin(BAD_SPI_KINDS), "peer"]) if len(events) else set()
     if sas is not None and len(sas):
         peers |= distinct(sas["gateway"])
     peers -= local
     if peers:
-        esp = rows(packets, packets["kind"].isin([*IPSEC_KINDS, "ike"]), ["src", "dst"])
+        esp = rows(packets, kind_in(packets, [*IPSEC_KINDS, "ike"]), ["src", "dst"])
         from_peer, to_peer = esp["src"].isin(peers).to_numpy(bool), esp["dst"].isin(peers).to_numpy(bool)
         local |= set(esp.loc[from_peer & ~to_peer, "dst"].unique()) | set(esp.loc[to_peer & ~from_peer, "src"].unique())
     return local
@@ -296,7 +297,7 @@ def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolut
 def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray,
                resolution: float) -> pd.DataFrame:
     """For the lines ``todo``, the nearest ICMP error that quotes their address pair but no SPI."""
-    short = rows(packets, (packets["kind"] == "icmp-error") & packets["inner_spi"].isna(),
+    short = rows(packets, kind_in(packets, "icmp-error") & ~present(packets, "inner_spi"),
                  ["capture", "frame", "time", "inner_src", "inner_dst"])
     quotes = pd.DataFrame({"capture": short["capture"].to_numpy(), "frame": short["frame"].to_numpy(),
                            "ns": short["time"].astype("int64").to_numpy(), "role": "quoted-by-icmp"})

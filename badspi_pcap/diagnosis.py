@@ -18,6 +18,7 @@ from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement,
 from .causes.base import columns
 from .causes.selectors import display_filter
 from .correlation import BAD_SPI_KINDS, covered, distinct, rows
+from .masks import kind_in, present
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -32,6 +33,8 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     """One row per bad-SPI/replay line (LINES schema, index = event_id): its tunnel,
     whether the capture covers it (``coverage`` says why not), its cause and proof."""
     events = schema.with_event_ids(events)
+    if events.empty:     # a capture checked without logs
+        return schema.empty(schema.LINES)
     ctx = ctx or Context(events, packets, matches, local, **context)
     bad = events[events["kind"].isin(LINE_KINDS)].copy()
     if "time_device" not in bad:
@@ -77,6 +80,8 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
     for cause in CAUSES:
         for ident, j in (cause.unclaimed(ctx, named) if hasattr(cause, "unclaimed") else []):
             rows.append(_row(ident, cause.NAME, cause.KINDS[0], j, None, ctx, clock_offset_s))
+    if not rows:         # most captures of a batch: the empty table made once
+        return schema.empty(schema.FINDINGS)
     return schema.to_frame(schema.from_rows(schema.FINDINGS, rows))
 
 
@@ -172,8 +177,9 @@ def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
 def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     """Lines about traffic the capture can see: their SPI occurs in it, or their
     addresses are IPsec/IKE endpoints (or quoted ones) in it."""
-    ipsec = rows(packets, packets["kind"] != "icmp-error", ["spi", "src", "dst"])
-    icmp = rows(packets, packets["kind"] == "icmp-error", ["inner_spi", "inner_src", "inner_dst"])
+    is_icmp = kind_in(packets, "icmp-error")
+    ipsec = rows(packets, ~is_icmp & present(packets, "kind"), ["spi", "src", "dst"])
+    icmp = rows(packets, is_icmp, ["inner_spi", "inner_src", "inner_dst"])
     spis = distinct(ipsec["spi"]) | distinct(icmp["inner_spi"])
     addrs = distinct(ipsec["src"]) | distinct(ipsec["dst"]) | distinct(icmp["inner_src"]) | distinct(icmp["inner_dst"])
     return (lines["spi"].isin(spis) | lines["src"].isin(addrs) | lines["dst"].isin(addrs)

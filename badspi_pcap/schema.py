@@ -217,7 +217,7 @@ FINDINGS = pa.schema([               # one row per (tunnel, cause); prose is mad
 
 def with_event_ids(events: pd.DataFrame) -> pd.DataFrame:
     """Events with an ``event_id`` (0, 1, ... in table order where none is set yet)."""
-    if "event_id" in events and events["event_id"].notna().all() and events["event_id"].is_unique:
+    if "event_id" in events and (events.empty or (events["event_id"].notna().all() and events["event_id"].is_unique)):
         return events
     out = events.copy()
     out["event_id"] = pd.array(range(len(out)), dtype=pd.ArrowDtype(pa.int64()))

@@ -28,8 +28,10 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from . import schema
+from .masks import arrow, flags, kind_in, present
 from .schema import IPSEC_KINDS
 
 DEFAULT_WINDOW = 32          # the lab's kernel window; callers pass the receiver's
@@ -64,10 +66,10 @@ class Ordered(NamedTuple):
 
 def ordered(packets: pd.DataFrame) -> Ordered:
     """The SA order of the IPsec packets (see ``Ordered``)."""
-    keep = (packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna()
-            & packets["spi"].ne(0).fillna(False)).to_numpy(dtype=bool)
+    keep = (kind_in(packets, IPSEC_KINDS) & present(packets, "spi") & present(packets, "seq")
+            & flags(pc.not_equal(arrow(packets["spi"]), 0)))
     pos = np.flatnonzero(keep)
-    is_ah = packets["kind"].eq("ah").to_numpy(dtype=bool, na_value=False)[keep]
+    is_ah = kind_in(packets, "ah")[keep]
     empty = np.zeros(0, dtype=np.int64)
     if not len(pos):
         return Ordered(packets, pos, empty, empty, is_ah)
@@ -179,6 +181,8 @@ def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW, *,
     kind = np.select([restarted & ~seen_in_run, restarted, seen, (seq < top) | (seq == 0)],
                      ["restart", "duplicate", "duplicate", "late"], "")
     rows = ((behind_top & (idx != starts)) | (seq == 0)) & (kind != "")
+    if not rows.any():   # no packet out of order (most captures): the empty table made once
+        return schema.empty(schema.SEQUENCE)
     fails = fails_check(top - seq, seen, seq, window)
 
     frames = o.column("frame").to_numpy(dtype=np.int64)[o.order]

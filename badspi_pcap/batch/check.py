@@ -10,6 +10,7 @@ import pandas as pd
 from ..archive import CaptureLocation, HashingReader, Unread, open_source
 from ..compressed import stream_problems
 from ..errors import BadspiError, InputError, OutputError, Skipped, os_error_text, without_content
+from ..masks import distinct_numbers, kind_counts, kind_in
 from ..notation import spi_texts
 from ..options import AnalysisOptions
 from ..schema import IPSEC_KINDS
@@ -83,15 +84,15 @@ def entry_row(entry) -> dict:
 
 
 def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
-    from ..correlation import distinct, quotes_ipsec, rows
+    from ..correlation import quotes_ipsec
     from ..report.common import by_tunnel, headline
 
     p = read.packets
-    kinds = p["kind"].value_counts()
-    spis = sorted(int(s) for s in distinct(p.loc[p["kind"].isin(IPSEC_KINDS), "spi"]))
-    # the ICMP errors with the columns used here and by quotes_ipsec (not every column)
-    icmp = rows(p, p["kind"] == "icmp-error", ["kind", "inner_spi", "inner_proto", "inner_sport", "inner_dport"])
-    quoted = sorted(int(s) for s in distinct(icmp["inner_spi"]))
+    kinds = kind_counts(p)
+    spis = distinct_numbers(p, "spi", kind_in(p, IPSEC_KINDS))
+    is_icmp = kind_in(p, "icmp-error")
+    icmp_errors = int(is_icmp.sum())
+    quoted = distinct_numbers(p, "inner_spi", is_icmp)
     f = analysis.findings
     strong = f[f["verdict"].isin(STRONG)].sort_values("lines_explained", ascending=False, kind="stable") \
         if len(f) else f
@@ -103,7 +104,7 @@ def _summary_row(base: dict, read, analysis, options: CheckOptions) -> dict:
         "frames": read.counts.frames, "ipsec_packets": len(p),
         "esp": int(kinds.get("esp", 0)), "ah": int(kinds.get("ah", 0)),
         "esp_in_udp": int(kinds.get("esp-in-udp", 0)), "ike": int(kinds.get("ike", 0)),
-        "icmp_errors": len(icmp), "icmp_errors_ipsec": int(quotes_ipsec(icmp).sum()) if len(icmp) else 0,
+        "icmp_errors": icmp_errors, "icmp_errors_ipsec": int(quotes_ipsec(p).sum()) if icmp_errors else 0,
         "first_time": first, "last_time": last,
         "duration_s": (last - first).total_seconds() if first is not None else None,
         "linktypes": ", ".join(read.linktypes) or None,

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..notation import seconds, whole_seconds
+from ..masks import kind_in
 from ..schema import IPSEC_KINDS
 from ..vendors import VendorProfile, profile
 from .selectors import PacketIndex, Selector, select
@@ -212,7 +213,7 @@ class Context:
         """(SPIs, addresses) of the top-level ESP/AH packets, built once."""
         if self.__dict__.get("_ipsec_endpoints") is None:
             from ..correlation import distinct, rows
-            ipsec = rows(self.packets, self.packets["kind"].isin(list(IPSEC_KINDS)), ["spi", "src", "dst"])
+            ipsec = rows(self.packets, kind_in(self.packets, IPSEC_KINDS), ["spi", "src", "dst"])
             self._ipsec_endpoints = ({int(s) for s in distinct(ipsec["spi"])},
                                      distinct(ipsec["src"]) | distinct(ipsec["dst"]))
         return self._ipsec_endpoints

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
+from ..masks import kind_in, present
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
 from .selectors import Selector
@@ -71,7 +72,10 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
     SPIs in one pass over the ICMP errors: no table per SPI."""
     from ..correlation import rows
     p = ctx.packets
-    icmp = rows(p, (p["kind"] == "icmp-error") & p["inner_spi"].notna(),
+    quoting = kind_in(p, "icmp-error") & present(p, "inner_spi")
+    if not quoting.any():    # most captures: no table to build
+        return []
+    icmp = rows(p, quoting,
                 ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
     icmp = icmp[~np.isin(icmp["inner_spi"].to_numpy(dtype=np.int64), np.array(sorted(named_spis), dtype=np.int64))]
     if icmp.empty:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..notation import spi_text
+from ..masks import kind_in, present
 from ..schema import IPSEC_KINDS
 from ..sequence import ordered, sequence_table
 from .base import Claim, Context, Judgement, Proof, seconds
@@ -103,7 +104,7 @@ class Arrivals:
 
     def __init__(self, packets: pd.DataFrame):
         from ..correlation import rows
-        p = rows(packets, packets["kind"].isin(IPSEC_KINDS) & packets["spi"].notna() & packets["seq"].notna(),
+        p = rows(packets, kind_in(packets, IPSEC_KINDS) & present(packets, "spi") & present(packets, "seq"),
                  ["capture", "frame", "time", "dst", "spi", "seq"])
         spi = p["spi"].to_numpy(dtype=np.uint64)
         seq = p["seq"].to_numpy(dtype=np.uint64)
@@ -293,9 +294,11 @@ def vendor_windows(rows: pd.DataFrame, ctx: Context) -> list[dict]:
 def capture_only(ctx: Context, named_spis: set[int], kind: str) -> list[tuple[dict, Judgement]]:
     """Per SA with rows of ``kind`` that no log line names: what the capture alone shows."""
     seq = sequence(ctx, 0)
-    rows = seq[seq["kind"] == kind]
     out: list[tuple[dict, Judgement]] = []
-    if rows.empty:       # most captures: no groupby on an empty table
+    if seq.empty:        # most captures: no packet out of order
+        return out
+    rows = seq[seq["kind"] == kind]
+    if rows.empty:       # no groupby on an empty table
         return out
     for (capture, dst, spi), g in rows.groupby(["capture", "dst", "spi"], observed=True, sort=True):
         if int(spi) in named_spis:

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
+from ..masks import kind_in, present
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -143,9 +144,8 @@ class PacketIndex:
             starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
             for key, part in zip(keys[starts].tolist(), np.split(rows, starts[1:])):
                 self.by_spi[key] = part
-        self.ike = np.flatnonzero(p["kind"].eq("ike").fillna(False).to_numpy(dtype=bool))
-        self.short_quotes = np.flatnonzero((p["kind"].eq("icmp-error") & p["inner_spi"].isna()).fillna(False)
-                                           .to_numpy(dtype=bool))
+        self.ike = np.flatnonzero(kind_in(p, "ike"))
+        self.short_quotes = np.flatnonzero(kind_in(p, "icmp-error") & ~present(p, "inner_spi"))
         # what narrows an SPI's rows before the selector's own test (the same test on these columns)
         self.t = seconds(p["time"])
         self.seq = p["seq"].to_numpy(dtype=float, na_value=np.nan)

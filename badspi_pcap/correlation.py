@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .masks import kind_in, present, value_in
+from .masks import distinct, kind_in, present, rows, value_in
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .schema import IPSEC_KINDS
@@ -66,20 +66,6 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
     })
     out = pd.concat([a, b], ignore_index=True) if len(b) else a.reset_index(drop=True)
     return out[cols]
-
-
-def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
-    """``table[mask][names]`` without filtering the other columns (on Arrow-backed
-    columns a boolean mask costs a pass over each column it touches)."""
-    keep = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
-    # column by column: selecting the columns first is itself a costly step on small tables
-    return pd.DataFrame({n: table[n].array[keep] for n in names}, index=table.index[keep], copy=False)
-
-
-def distinct(values: pd.Series) -> set:
-    """``set(values.dropna())``, from the unique values (iterating a big Arrow-backed
-    column value by value is slow)."""
-    return set(values.dropna().unique())
 
 
 def quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:

@@ -17,7 +17,8 @@ from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
 from .causes.base import columns
 from .causes.selectors import display_filter
-from .correlation import BAD_SPI_KINDS, covered, distinct, rows
+from .correlation import BAD_SPI_KINDS, covered
+from .masks import distinct, rows
 from .masks import kind_in, present
 from .notation import seconds, spi_text
 from .options import AnalysisOptions

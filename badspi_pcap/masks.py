@@ -1,4 +1,4 @@
-"""Row masks over the packets table computed with Arrow kernels.
+"""Row masks over the packets table computed with Arrow kernels, and the rows and values they select.
 
 On the Arrow-backed columns every pandas comparison (``==``, ``isin``, ``notna``, ``&``)
 builds a Series and costs about 0.1 ms however few the rows: a batch of small captures
@@ -60,3 +60,17 @@ def distinct_numbers(table: pd.DataFrame, name: str, mask: np.ndarray) -> list[i
     """The distinct set values of the integer column ``name`` in the rows of ``mask``, sorted."""
     values = pc.drop_null(pc.filter(arrow(table[name]), pa.array(mask, pa.bool_())))
     return sorted(int(v) for v in pc.unique(values).to_pylist())
+
+
+def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
+    """``table[mask][names]`` without filtering the other columns (on Arrow-backed
+    columns a boolean mask costs a pass over each column it touches)."""
+    keep = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
+    # column by column: selecting the columns first is itself a costly step on small tables
+    return pd.DataFrame({n: table[n].array[keep] for n in names}, index=table.index[keep], copy=False)
+
+
+def distinct(values: pd.Series) -> set:
+    """``set(values.dropna())``, from the unique values (iterating a big Arrow-backed
+    column value by value is slow)."""
+    return set(values.dropna().unique())

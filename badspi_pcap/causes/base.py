@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..notation import seconds, whole_seconds
-from ..masks import kind_in
+from ..masks import distinct, kind_in, rows
 from ..schema import IPSEC_KINDS
 from ..vendors import VendorProfile, profile
 from .selectors import PacketIndex, Selector, select
@@ -212,7 +212,6 @@ class Context:
     def ipsec_endpoints(self) -> tuple[set[int], set[str]]:
         """(SPIs, addresses) of the top-level ESP/AH packets, built once."""
         if self.__dict__.get("_ipsec_endpoints") is None:
-            from ..correlation import distinct, rows
             ipsec = rows(self.packets, kind_in(self.packets, IPSEC_KINDS), ["spi", "src", "dst"])
             self._ipsec_endpoints = ({int(s) for s in distinct(ipsec["spi"])},
                                      distinct(ipsec["src"]) | distinct(ipsec["dst"]))

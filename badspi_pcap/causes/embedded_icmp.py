@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
-from ..masks import kind_in, present
+from ..masks import kind_in, present, rows
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
 from .selectors import Selector
@@ -70,7 +70,6 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
     """ICMP errors quoting IPsec SPIs that no log line names: what the capture alone shows.
     Returns (finding identity, judgement) pairs, one per quoted SPI (in SPI order).  All
     SPIs in one pass over the ICMP errors: no table per SPI."""
-    from ..correlation import rows
     p = ctx.packets
     quoting = kind_in(p, "icmp-error") & present(p, "inner_spi")
     if not quoting.any():    # most captures: no table to build

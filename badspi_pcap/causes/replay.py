@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..notation import spi_text
-from ..masks import kind_in, present
+from ..masks import kind_in, present, rows
 from ..schema import IPSEC_KINDS
 from ..sequence import ordered, sequence_table
 from .base import Claim, Context, Judgement, Proof, seconds
@@ -103,7 +103,6 @@ class Arrivals:
     sequence number, so a line finds its packets by binary search."""
 
     def __init__(self, packets: pd.DataFrame):
-        from ..correlation import rows
         p = rows(packets, kind_in(packets, IPSEC_KINDS) & present(packets, "spi") & present(packets, "seq"),
                  ["capture", "frame", "time", "dst", "spi", "seq"])
         spi = p["spi"].to_numpy(dtype=np.uint64)

@@ -16,7 +16,9 @@ from .record import LineFormat, Parsed
 from .rules import address, hex_u32
 from .stamp import NS, iso_stamp
 
-LOGID = re.compile(r"\blogid=[\"']?(\d{10})")
+# "\blogid" written "l(?<!\wl)ogid": the regex engine jumps to the "l"s instead of trying
+# every position of the line
+LOGID = re.compile(r"l(?<!\wl)ogid=[\"']?(\d{10})")
 PAIR = re.compile(r"(\w+)=(?:\"([^\"]*)\"|'([^']*)'|(\S*))")
 KNOWN = {"0101037131", "0101037133", "0101037138", "0101037124"}
 

@@ -15,7 +15,7 @@ from .record import LineFormat, Parsed, envelope, host_columns, parsed
 from .rules import match, rule
 from .stamp import epoch_stamp
 
-OP = re.compile(r"\bop=(?P<message_id>SAD?-[\w-]+)")
+OP = re.compile(r"o(?<!\wo)p=(?P<message_id>SAD?-[\w-]+)")   # "\bop=": starting with a letter is faster to find
 AUDIT_TIME = re.compile(r"audit\((?P<sec>\d{9,10})\.(?P<frac>\d+):\d+\)")
 FIELDS = (r"(?:.*? src=(?P<src>\S+) dst=(?P<dst>\S+))?(?:.*? spi=(?P<spi_dec>\d+)(?:\(0x[0-9a-f]+\))?)?"
           r"(?:.*? seqno=(?P<seq_dec>\d+))?")

@@ -116,16 +116,17 @@ def proto(text: str | None) -> str | None:
 
 def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | None = None) -> list[dict]:
     """Named groups -> one event row, or two when the line names an in and an out SPI."""
-    row: dict = dict(const or {})
-    for name, column, convert in _steps(tuple(groups)):
+    steps, has_local, has_pair = _plan(tuple(groups))
+    row: dict = dict(const) if const else {}
+    for name, column, convert in steps:
         value = groups[name]
         if value:
             row[column] = convert(value)
-    local = address(groups.get("local"))
+    local = address(groups.get("local")) if has_local else None
     if local and row.get("peer") and row.get("direction") and "src" not in row:
         inbound = row["direction"] == "in"
         row["src"], row["dst"] = (row["peer"], local) if inbound else (local, row["peer"])
-    if groups.get("spi_in") or groups.get("spi_out"):
+    if has_pair and (groups.get("spi_in") or groups.get("spi_out")):
         return [_with_direction(row, "in", groups.get("spi_in"), local),
                 _with_direction(row, "out", groups.get("spi_out"), local)]
     return [row]
@@ -143,9 +144,11 @@ _STEPS = (tuple((name, name, str.strip) for name in EVENT_TEXT)
 
 
 @functools.lru_cache(maxsize=None)   # one entry per rule regex: its group names
-def _steps(names: tuple[str, ...]) -> tuple[tuple, ...]:
-    """The steps of ``_STEPS`` for groups a regex has."""
-    return tuple(step for step in _STEPS if step[0] in names)
+def _plan(names: tuple[str, ...]) -> tuple[tuple[tuple, ...], bool, bool]:
+    """The steps of ``_STEPS`` for groups a regex has, and whether it has ``local`` and an
+    in/out SPI pair (worked out once per regex, not per line)."""
+    return (tuple(step for step in _STEPS if step[0] in names), "local" in names,
+            "spi_in" in names or "spi_out" in names)
 
 
 def _with_direction(row: dict, way: str, spi: str | None, local: str | None) -> dict:

@@ -24,7 +24,9 @@ from .record import LineFormat, Parsed, envelope, ignored, parsed
 from .rules import address, match, rule
 from .stamp import iso_stamp
 
-HEAD = re.compile(r'(?:^|\s)id=(?P<device>\S+)\s+sn=\S+\s+'
+# "id=" at the start or after a space, written "i(?<!\Si)d=": starting with a letter lets the
+# regex engine jump to the "i"s instead of trying every position of the line
+HEAD = re.compile(r'i(?<!\Si)d=(?P<device>\S+)\s+sn=\S+\s+'
                   r'time="(?P<date>\d{4}-\d\d-\d\d) (?P<hms>\d\d:\d\d:\d\d)(?: (?P<zone>UTC))?"')
 PAIR = re.compile(r'(\w+)=(?:"([^"]*)"|(\S*))')
 PACKET_KINDS = ("replay", "esp-error")

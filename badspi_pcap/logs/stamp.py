@@ -112,6 +112,8 @@ LEADING = re.compile(
     r"|(?P<epoch>\d{9,10})(?:\.(?P<efrac>\d{1,9}))?(?= )"
     r")"
 )
+assert tuple(LEADING.groupindex) == ("mon", "day", "year", "hms", "frac", "tzname", "date", "ihms", "ifrac", "ioff",
+                                     "epoch", "efrac") and LEADING.groups == 12   # _leading unpacks them in order
 
 
 def leading_stamp(line: str) -> tuple[Stamp | None, int]:
@@ -119,28 +121,50 @@ def leading_stamp(line: str) -> tuple[Stamp | None, int]:
     m = LEADING.match(line)
     if not m:
         return None, 0
-    if m["mon"]:
-        stamp = month_stamp(m["mon"], m["day"], m["year"], m["hms"], m["frac"], m["tzname"])
-    elif m["date"]:
-        stamp = iso_stamp(m["date"], m["ihms"], m["ifrac"], m["ioff"])
-    else:
-        stamp = epoch_stamp(m["epoch"], m["efrac"])
     end = m.end()
     if line[end:end + 1] == ":":
         end += 1
+    # lines come in bursts of the same second: convert each stamp text once (its groups
+    # follow from the text alone: the alternatives start differently, the parts are
+    # separated by fixed characters)
+    text = m.group()
+    stamp = _LEADING_SEEN.get(text, _MISSING)
+    if stamp is _MISSING:
+        if len(_LEADING_SEEN) >= 1 << 14:
+            _LEADING_SEEN.clear()
+        stamp = _LEADING_SEEN[text] = _leading(m.groups())
     return stamp, end
+
+
+_LEADING_SEEN: dict[str, Stamp | None] = {}
+_MISSING = object()
+
+
+def _leading(groups: tuple) -> Stamp | None:
+    """The Stamp of ``LEADING``'s groups."""
+    mon, day, year, hms, frac, tzname, date, ihms, ifrac, ioff, epoch, efrac = groups
+    if mon:
+        return month_stamp(mon, day, year, hms, frac, tzname)
+    if date:
+        return iso_stamp(date, ihms, ifrac, ioff)
+    return epoch_stamp(epoch, efrac)
 
 
 def local_nanos(stamp: Stamp, year: int) -> int | None:
     """Naive local time in ns since 1970 (None when the date does not exist, or lies
     outside 1900-2200, where it is garbage and would not fit a ns timestamp)."""
+    day = _day_nanos(year, stamp.month, stamp.day)
+    return None if day is None else day + stamp.nanos
+
+
+@functools.lru_cache(maxsize=1 << 12)   # a log spans few days
+def _day_nanos(year: int, month: int, day: int) -> int | None:
     if not 1900 <= year <= 2200:
         return None
     try:
-        days = dt.date(year, stamp.month, stamp.day).toordinal() - _EPOCH_ORDINAL
+        return (dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL) * DAY_NS
     except ValueError:
         return None
-    return days * DAY_NS + stamp.nanos
 
 
 class YearChoice(NamedTuple):
@@ -160,8 +184,7 @@ def resolve_years(stamps: Sequence[Stamp | None], *, year: int | None,
     to ``reference`` (the capture's first/last time), else the current year (the previous
     one if that would put it in the future).
     """
-    dated = [local_nanos(s, s.year) for s in stamps if s is not None and s.year is not None]
-    dated = [t for t in dated if t is not None]
+    dated = [t for t in _dated_nanos(stamps) if t is not None]
     first = next((s for s in stamps if s is not None and s.year is None), None)
     choice = YearChoice(None, None)
     if first is not None:
@@ -180,9 +203,13 @@ def resolve_years(stamps: Sequence[Stamp | None], *, year: int | None,
             choice = YearChoice(guess, "assumed")
     out: list[int | None] = []
     previous: int | None = None  # local ns of the line before (dated or given a year)
+    last: Stamp | None = None    # the stamp of the line before, when it gave ``previous``
     for s in stamps:
         if s is None:
             out.append(None)
+            continue
+        if s is last:   # the same second as the line before (stamps are shared): the same time
+            out.append(previous)
             continue
         if s.year is not None:
             t = local_nanos(s, s.year)
@@ -192,7 +219,18 @@ def resolve_years(stamps: Sequence[Stamp | None], *, year: int | None,
             t = _nearest(s, previous)
         out.append(t)
         previous = t if t is not None else previous
+        last = s if t is not None else None
     return out, choice
+
+
+def _dated_nanos(stamps: Sequence[Stamp | None]):
+    """Local ns of the stamps that have a year (a run of one stamp converted once)."""
+    last, t = None, None
+    for s in stamps:
+        if s is not None and s.year is not None:
+            if s is not last:
+                last, t = s, local_nanos(s, s.year)
+            yield t
 
 
 def _nearest(stamp: Stamp, anchor: int) -> int | None:

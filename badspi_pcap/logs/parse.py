@@ -155,11 +155,13 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
     wrapping = [(f.continues, f.joins) for f in formats if f.continues is not None]
     unwrapper = exports.Unwrapper(result.source, skipped)
     numbered = unwrapper.lines(read_lines(path, skipped, decompression_limit))
+    wrappers, formats_seen, events = unwrapper.wrappers, result.formats, result.events
+    lines = ignored = 0   # counted here, stored after the loop (attribute updates cost on every line)
     for number, count, text in _logical_lines(numbered, wrapping):
         if not text:
             previous = None
             continue
-        result.lines += count
+        lines += count
         try:
             found = _classify(text, formats, last, state)
         except Exception as e:  # a parser bug must not lose the file: count the line, say why
@@ -172,18 +174,25 @@ def _read_file(path: Path, formats: tuple[LineFormat, ...], skipped: list[Skippe
             previous = None
             continue
         parsed, last = found
-        result.formats[parsed.fmt] += count
-        wrapper = unwrapper.wrappers.get(number)
+        fmt = parsed.fmt
+        formats_seen[fmt] = formats_seen.get(fmt, 0) + count
         host = parsed.rows[0].get("device") if parsed.rows else None
-        stamp = exports.pin(parsed.stamp, wrapper)   # the export's time settles what the line leaves open
-        result.pinned += parsed.kind is not None and stamp is not parsed.stamp
-        if stamp is None and previous is not None and previous[0] == parsed.fmt and host in (None, previous[2]):
-            stamp = previous[1]
-        previous = (parsed.fmt, stamp, host or (previous[2] if previous and previous[0] == parsed.fmt else None))
-        if parsed.kind is None:
-            result.ignored += count
+        stamp = parsed.stamp
+        wrapper = wrappers.get(number) if wrappers else None
+        if wrapper is not None:
+            stamp = exports.pin(stamp, wrapper)   # the export's time settles what the line leaves open
+            result.pinned += parsed.kind is not None and stamp is not parsed.stamp
+        if previous is None or previous[0] != fmt:
+            previous = (fmt, stamp, host or None)
         else:
-            result.events.append(_Line(number, count, parsed, stamp, text, wrapper))
+            if stamp is None and host in (None, previous[2]):
+                stamp = previous[1]
+            previous = (fmt, stamp, host or previous[2])
+        if parsed.kind is None:
+            ignored += count
+        else:
+            events.append(_Line(number, count, parsed, stamp, text, wrapper))
+    result.lines, result.ignored = lines, ignored
     result.layout = unwrapper.layout
     if not result.events and not result.ignored:
         what = "is empty" if not result.lines else "has no lines of a known log format"
@@ -203,7 +212,7 @@ def _logical_lines(numbered, wrapping):
     """
     held, joins, blanks = None, None, []
     for number, text in numbered:
-        if not text.strip():
+        if not text or text.isspace():
             if held is None:
                 yield number, 0, ""
             else:

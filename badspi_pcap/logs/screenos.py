@@ -124,18 +124,19 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     m = SYSLOG.search(line)
     if not m:
         return None
-    payload = m["payload"]
-    if m["flavour"] or m["message_id"] not in RULES:  # "(traffic)" logs and other messages
+    device, severity, message_id, flavour, payload = m.group("device", "severity", "message_id", "flavour", "payload")
+    rules = RULES.get(message_id)
+    if flavour or rules is None:  # "(traffic)" logs and other messages
         return ignored(SCREENOS_SYSLOG, payload)
     own = DEVICE_TIME.search(payload)
-    header, host = envelope(line)
-    stamp = iso_stamp(own["date"], own["hms"]) if own else header
-    if own:
+    stamp, host = envelope(line)
+    if own:   # the device's own time, not a relay's
+        stamp = iso_stamp(own["date"], own["hms"])
         payload = payload[:own.start()].rstrip()
-    device = m["device"] or None
+    device = device or None
     relay = next(iter(host_columns(host).values()), None) if host and host.rstrip(":") != device else None
-    return _payload_event(SCREENOS_SYSLOG, m["message_id"], payload, stamp,
-                          device=device, severity=m["severity"], relay=relay)
+    return parsed(SCREENOS_SYSLOG, match(rules, payload), stamp=stamp, text=payload, message_id=message_id,
+                  device=device, severity=severity, relay=relay)
 
 
 def parse_cli(line: str, state: dict) -> Parsed | None:

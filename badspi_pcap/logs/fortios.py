@@ -20,6 +20,7 @@ from .stamp import NS, iso_stamp
 # every position of the line
 LOGID = re.compile(r"l(?<!\wl)ogid=[\"']?(\d{10})")
 PAIR = re.compile(r"(\w+)=(?:\"([^\"]*)\"|'([^']*)'|(\S*))")
+_DATE, _CLOCK = re.compile(r"\d{4}-\d\d-\d\d"), re.compile(r"\d\d:\d\d:\d\d")
 KNOWN = {"0101037131", "0101037133", "0101037138", "0101037124"}
 
 
@@ -29,7 +30,7 @@ def _fields(line: str) -> dict[str, str]:
 
 def _stamp(f: dict[str, str]):
     date, clock = f.get("date", ""), f.get("time", "")
-    if not (re.fullmatch(r"\d{4}-\d\d-\d\d", date) and re.fullmatch(r"\d\d:\d\d:\d\d", clock)):
+    if not (_DATE.fullmatch(date) and _CLOCK.fullmatch(clock)):
         return None
     stamp = iso_stamp(date, clock, None, f.get("tz"))
     event = f.get("eventtime", "")

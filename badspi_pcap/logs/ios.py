@@ -39,8 +39,8 @@ RULES = (
 
 # "\bISAKMP" written "I(?<!\wI)SAKMP": both alternatives start with a character, so the regex
 # engine jumps to those instead of trying every position of the line
-IOS = syslog_format("ios-syslog", "ios", ("%CRYPTO-", "ISAKMP"),
-                    re.compile(r"%(?P<message_id>CRYPTO-(?P<severity>\d)-\w+):|I(?<!\wI)SAKMP(?:-ERROR)?:"), RULES,
+START = re.compile(r"%(?P<message_id>CRYPTO-(?P<severity>\d)-\w+):|I(?<!\wI)SAKMP(?:-ERROR)?:")
+IOS = syslog_format("ios-syslog", "ios", ("%CRYPTO-", "ISAKMP"), START, RULES,
                     continues=re.compile(r"%CRYPTO-4-(?:RECVD_PKT_INV_SPI|PKT_REPLAY_ERR):"),
                     joins=re.compile(r"\s*(?:connection id=\d+, sequence number=\d+\s*$"
                                      r"|has invalid spi for |destaddr= ?\S*, ?prot=|prot= ?\d+, spi=)"))

@@ -20,8 +20,10 @@ import re
 from .record import LineFormat, Parsed, envelope, host_columns, ignored, parsed
 from .rules import match, rule
 
-# "conn"[n] 1.2.3.4 #12:   or  "conn" #12:   (Openswan "conn/0x1", libreswan " /1x2")
-HEAD = re.compile(r'(?:^|\s)(?:\d{3} )?"(?P<tunnel_name>[^"]*)"(?:\[\d+\])?(?: (?P<peer>[^\s#"]+?))?'
+# "conn"[n] 1.2.3.4 #12:   or  "conn" #12:   (Openswan "conn/0x1", libreswan " /1x2"), at the
+# start of the line or after a space (also the one after a status code "004 "): written
+# '"(?<!\S")' so that the regex engine jumps to the quotes instead of trying every position
+HEAD = re.compile(r'"(?<!\S")(?P<tunnel_name>[^"]*)"(?:\[\d+\])?(?: (?P<peer>[^\s#"]+?))?'
                   r'(?: #(?P<conn_id>\d+))?: ')
 SPIS = r"\{(?P<proto>ESP|AH)\w*(?:/\w+)*=>(?P<spi_out>0x[0-9a-f]{8}) <(?P<spi_in>0x[0-9a-f]{8})"
 

@@ -21,7 +21,10 @@ from .record import LineFormat, Parsed, envelope, host_columns, ignored
 from .rules import hex_u32
 from .stamp import iso_stamp
 
-START = re.compile(r"(?:^|[\s,])1,\d{4}/\d\d/\d\d \d\d:\d\d:\d\d,[^,]*,SYSTEM,")
+# "1,<time>,...,SYSTEM," at the start of the line or after a space or comma: written
+# "1(?<![^\s,]1)" so that the regex engine jumps to the "1"s; the record starts at the
+# character before it
+START = re.compile(r"1(?<![^\s,]1),\d{4}/\d\d/\d\d \d\d:\d\d:\d\d,[^,]*,SYSTEM,")
 EXPORT_HEADER = re.compile(r"^\W*(?:Domain|FUTURE_USE),Receive Time,Serial ?#?(?: Number)?,Type,", re.I)
 SPI = re.compile(r"SPI[: ]\s*(0x[0-9A-Fa-f]{1,8})\b")
 
@@ -45,7 +48,8 @@ def parse(line: str, state: dict) -> Parsed | None:
     m = START.search(line)
     if m is None:
         return ignored(PANOS_SYSTEM, line) if EXPORT_HEADER.match(line) else None
-    body = line[m.start():].lstrip(" ,\t")
+    start = max(m.start() - 1, 0)
+    body = line[start:].lstrip(" ,\t")
     fields = next(csv.reader([body]), [])
     if len(fields) < 15:
         return None
@@ -55,7 +59,7 @@ def parse(line: str, state: dict) -> Parsed | None:
     stamp = iso_stamp(f"{generated[1]}-{generated[2]}-{generated[3]}", generated[4]) if generated else None
     if kind is None:
         return Parsed(PANOS_SYSTEM.name, "panos", None, [], stamp, body)
-    host = envelope(line)[1] if m.start() > 0 else None
+    host = envelope(line)[1] if start > 0 else None
     name = fields[22] if len(fields) > 22 and fields[22] else None
     # the Device Name field is the device's own name; without it, the header's host (a name) is
     where = {"device": name, "relay": host if host != name else None} if name else host_columns(host)

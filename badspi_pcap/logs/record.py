@@ -4,10 +4,19 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping, Protocol
 
 from .rules import Rule, match, normalise
 from .stamp import Stamp, leading_stamp
+
+
+class Finder(Protocol):
+    """What ``syslog_format`` needs of its ``start``: a compiled regex, or an object that
+    searches like one."""
+
+    groupindex: Mapping[str, int]
+
+    def search(self, line: str) -> re.Match | None: ...
 
 
 @dataclass(slots=True)
@@ -110,7 +119,7 @@ def host_columns(host: str | None) -> dict:
 _SEVERITIES = {"emergency", "alert", "critical", "error", "warning", "notice", "informational", "info", "debug"}
 
 
-def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: re.Pattern,
+def syslog_format(name: str, vendor: str, markers: tuple[str, ...], start: Finder,
                   rules: tuple[Rule, ...], *, text_after_start: bool = False,
                   enrich: Callable[[Parsed, re.Match, dict], None] | None = None,
                   continues: re.Pattern | None = None, joins: re.Pattern | None = None) -> LineFormat:

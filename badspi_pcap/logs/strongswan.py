@@ -20,6 +20,25 @@ GROUPS = ("IKE", "CHD", "CFG", "ENC", "NET", "KNL", "LIB", "DMN", "JOB", "MGR", 
           "IMC", "IMV", "PTS", "TNC", "LIB")
 # "09[IKE] ", or "[IKE] " alone at the start of a line (vici event output, no thread number)
 PREFIX = re.compile(r"(?:\b\d\d|^\s*)\[(?:" + "|".join(GROUPS) + r")\] (?:<(?:(?P<conn>[^|>]*)\|)?(?P<ike>\d+)> )?")
+
+
+class _Prefix:
+    """``PREFIX.search`` in two regexes that start with a bracket, which the regex engine
+    jumps to (twice as fast as trying every position): at the start of the line, then
+    after a thread number."""
+
+    _TAIL = r"\[(?:" + "|".join(GROUPS) + r")\] (?:<(?:(?P<conn>[^|>]*)\|)?(?P<ike>\d+)> )?"
+    _FIRST = re.compile(r"\s*" + _TAIL)
+    _THREAD = re.compile(r"\[(?<=\d\d\[)(?<!\w\d\d\[)" + _TAIL[2:])   # "[" after "\b\d\d"
+    groupindex = PREFIX.groupindex
+
+    def search(self, line: str) -> re.Match | None:
+        return self._FIRST.match(line) or self._THREAD.search(line)
+
+
+FAST_PREFIX = _Prefix()
+
+
 CHILD = r"CHILD_SA (?P<tunnel_name>[^\s{]+)\{\d+\}"
 SPIS = r"with SPIs (?P<spi_in>[0-9a-f]{8})_i (?:\(\d+ bytes\) )?(?P<spi_out>[0-9a-f]{8})_o"
 HEX8 = r"(?P<spi>[0-9a-f]{8})"
@@ -79,6 +98,6 @@ def _fill_peers(result: Parsed, prefix: re.Match, state: dict) -> None:
 _NEW_SPIS = re.compile(r" with [^\s{]+\{\d+\} with SPIs (?P<in>[0-9a-f]{8})_i (?P<out>[0-9a-f]{8})_o")
 
 # "] " routes the line here cheaply; PREFIX checks the thread and group
-STRONGSWAN = syslog_format("strongswan-charon", "strongswan", ("] ",), PREFIX, RULES, text_after_start=True,
+STRONGSWAN = syslog_format("strongswan-charon", "strongswan", ("] ",), FAST_PREFIX, RULES, text_after_start=True,
                            enrich=_fill_peers)
 FORMATS = (STRONGSWAN,)

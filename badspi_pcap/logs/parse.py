@@ -13,6 +13,7 @@ import contextlib
 import gc
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 import pandas as pd
@@ -270,34 +271,50 @@ def _columns(files: list[_File], *, year, reference, tz) -> tuple[dict[str, list
         offsets = [e.stamp.offset_s if e.stamp else None for e in f.events]
         f.zoned = any(t is not None and o is None for t, o in zip(local, offsets))
         utc = to_utc(local, offsets, tz)
+        source = f.source
         for event, t_local, t_utc in zip(f.events, local, utc):
-            first = event.parsed.rows[0]
-            device = first.get("device")
             if t_local is not None:
-                message = (event.parsed.vendor, first.get("message_id"), t_local, event.parsed.text)
+                parsed = event.parsed
+                first = parsed.rows[0]
+                device = first.get("device")
+                message = (parsed.vendor, first.get("message_id"), t_local, parsed.text)
                 route = (message, index, event.raw)
-                copies[route] = copies.get(route, 0) + 1
-                key = (message, copies[route])
+                copy = copies[route] = copies.get(route, 0) + 1
+                key = (message, copy)
                 known = seen.get(key)
-                if known and (device is None or None in known[0] or device in known[0]):
-                    duplicates.append((f.source, event.number, known[1], known[2]))
+                if known is None:
+                    seen[key] = ({device}, source, event.number)
+                elif device is None or None in known[0] or device in known[0]:
+                    duplicates.append((source, event.number, known[1], known[2]))
                     f.duplicates += event.lines
                     continue
-                if known:
-                    known[0].add(device)
                 else:
-                    seen[key] = ({device}, f.source, event.number)
-            kept.append((f.source, event, t_local, t_utc))
+                    known[0].add(device)
+            kept.append((source, event, t_local, t_utc))
     return _event_columns(kept), duplicates
 
 
 def _event_columns(kept: list[tuple]) -> dict[str, list]:
     """The EVENTS columns of the kept lines' rows (a line may give two rows)."""
-    rows = [(row if event.wrapper is None else _exported(row, event.wrapper), source, event.number, t_local, t_utc)
-            for source, event, t_local, t_utc in kept for row in event.parsed.rows]
-    parsed, source, line, time_local, time = (list(c) for c in zip(*rows)) if rows else ([],) * 5
+    parsed: list[dict] = []
+    source, line, time_local, time = [], [], [], []
+    for src, event, t_local, t_utc in kept:
+        rows = event.parsed.rows
+        if event.wrapper is not None:
+            rows = [_exported(row, event.wrapper) for row in rows]
+        parsed += rows
+        if len(rows) == 1:
+            source.append(src)
+            line.append(event.number)
+            time_local.append(t_local)
+            time.append(t_utc)
+        else:
+            source += [src] * len(rows)
+            line += [event.number] * len(rows)
+            time_local += [t_local] * len(rows)
+            time += [t_utc] * len(rows)
     named = set().union(*parsed) & set(EVENTS.names)   # columns no row has stay all-null
-    columns = {name: [row.get(name) for row in parsed] for name in named}
+    columns: dict[str, list] = {name: list(map(dict.get, parsed, repeat(name))) for name in named}
     columns.update(source=source, line=line, time_local=time_local, time=time)
     return columns
 

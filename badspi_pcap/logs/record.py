@@ -77,7 +77,13 @@ def parsed(fmt: LineFormat, found: tuple[Rule, dict] | None, *, stamp: Stamp | N
     fixed = {"vendor": fmt.vendor, "kind": rule.kind, "text": text}
     if rule.message_id:
         fixed["message_id"] = rule.message_id
-    rows = [{**given, **row, **fixed} for row in normalise(groups, rule.const)]
+    rows = normalise(groups, rule.const)
+    if len(rows) == 1:   # most lines: the row built in place
+        given.update(rows[0])
+        given.update(fixed)
+        rows = [given]
+    else:
+        rows = [{**given, **row, **fixed} for row in rows]
     return Parsed(fmt.name, fmt.vendor, rule.kind, rows, stamp, text)
 
 

@@ -4,9 +4,11 @@
 * a mixed-vendor log of about N lines: the lines of every real log in fixtures/real/logs
   (all vendors, with their unparsed and ignored lines) repeated until N.
 
-Prints seconds (wall and CPU) and lines/s for each, best of ``--repeat``.
+Prints seconds (wall and CPU) and lines/s for each, best of ``--repeat``.  ``--formats``
+instead times one log per vendor format, its fixtures repeated to about 10,000 lines, in CPU
+milliseconds per 1,000 lines (the figure to compare across formats and commits).
 
-Usage:  python bench/bench_logs.py [--lines 100000] [--repeat 3] [--profile]
+Usage:  python bench/bench_logs.py [--lines 100000] [--repeat 3] [--profile] [--formats]
 """
 from __future__ import annotations
 
@@ -21,7 +23,23 @@ import numpy as np
 
 from badspi_pcap.logs.parse import parse_logs
 
-REAL_LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "real" / "logs"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+REAL_LOGS = FIXTURES / "real" / "logs"
+# vendor format -> the fixture logs of that format (globs under fixtures/)
+FORMAT_LOGS = {
+    "screenos-syslog": ["logs/*/screenos-syslog.log", "real/logs/*screenos*.log"],
+    "screenos-cli": ["logs/*/screenos-event.log"],
+    "asa": ["logs/*/asa.log", "real/logs/*asa*.log"],
+    "ios": ["logs/*/ios.log", "real/logs/ios*.log"],
+    "junos": ["real/logs/*junos*.log"],
+    "fortios": ["real/logs/*fortios*.log"],
+    "panos-ikemgr": ["real/logs/*panos-ikemgr*.log"],
+    "panos-system": ["real/logs/panos-system*.log"],
+    "strongswan": ["logs/reference/ikev2-rekey.charon-gwA.log", "logs/reference/ikev1-rekey.charon-gwA.log"],
+    "libreswan": ["real/logs/*swan-*.log"],
+    "linux-audit": ["real/logs/linux*.log"],
+    "sonicwall": ["real/logs/sonicwall*.log"],
+}
 START = 1_625_054_915.0   # 2021-06-30 12:08:35 UTC
 
 
@@ -59,14 +77,41 @@ def measure(name: str, path: Path, lines: int, repeat: int, profile: bool) -> No
         pstats.Stats("/tmp/bench_logs.prof").sort_stats("cumulative").print_stats(30)
 
 
+def format_log(path: Path, globs: list[str], lines: int = 10_000) -> int:
+    """The fixture logs of one format, one after the other (a blank line between), repeated
+    to about ``lines`` lines; returns the number of lines written."""
+    files = sorted({p for pattern in globs for p in FIXTURES.glob(pattern)})
+    text = [line for p in files for line in p.read_text(encoding="utf-8", errors="replace").splitlines() + [""]]
+    text *= max(1, lines // len(text))
+    path.write_text("\n".join(text) + "\n")
+    return len(text)
+
+
+def measure_formats(folder: Path, repeat: int) -> None:
+    print(f"{'format':<16} {'lines':>6} {'events':>6}  CPU ms per 1,000 lines (best of {repeat})")
+    for name, globs in FORMAT_LOGS.items():
+        path = folder / f"{name}.log"
+        lines = format_log(path, globs)
+        cpu = float("inf")
+        for _ in range(repeat):
+            c0 = time.process_time()
+            result = parse_logs(path, year=2021)
+            cpu = min(cpu, time.process_time() - c0)
+        print(f"{name:<16} {lines:>6} {len(result.events):>6}  {cpu / lines * 1e6:6.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one more run of each")
     parser.add_argument("--only", choices=("screenos", "mixed"))
+    parser.add_argument("--formats", action="store_true", help="CPU ms per 1,000 lines of each vendor format")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
+        if args.formats:
+            measure_formats(Path(folder), args.repeat)
+            return
         for name, write in (("screenos", screenos_log), ("mixed", mixed_log)):
             if args.only in (None, name):
                 path = Path(folder) / f"{name}.log"

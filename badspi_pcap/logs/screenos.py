@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from .record import LineFormat, Parsed, envelope, host_columns, ignored, parsed
+from .record import LineFormat, Parsed, envelope, ignored, parsed
 from .rules import match, rule, v
 from .stamp import iso_stamp
 
@@ -134,7 +134,7 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
         stamp = iso_stamp(own["date"], own["hms"])
         payload = payload[:own.start()].rstrip()
     device = device or None
-    relay = next(iter(host_columns(host).values()), None) if host and host.rstrip(":") != device else None
+    relay = host if host and host.rstrip(":") != device else None   # a header host other than the device
     return parsed(SCREENOS_SYSLOG, match(rules, payload), stamp=stamp, text=payload, message_id=message_id,
                   device=device, severity=severity, relay=relay)
 

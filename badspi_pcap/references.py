@@ -64,8 +64,9 @@ class ReferenceIndex:
         """The references as a table: capture, frame, time, spi, seq, where (esp | quoted),
         sender, receiver and, for a quoted one, the router that sent the ICMP error."""
         at = self.row
-        addresses = np.append(self.addresses, None)       # code -1: missing
-        router = np.where(self.quoted, np.asarray(_column(packets, "src", at), dtype=object), None)
+        addresses = np.array([*self.addresses, None], dtype=object)      # code -1: missing
+        router = np.array(_column(packets, "src", at), dtype=object)
+        router[~self.quoted] = None
         return pd.DataFrame({
             "capture": _column(packets, "capture", at), "frame": _column(packets, "frame", at),
             "time": _column(packets, "time", at),

@@ -136,14 +136,16 @@ def test_reference_table_lists_every_spi_in_packet_order():
         _, packets, _, _ = random_case(np.random.default_rng(seed))
         top = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["spi"].notna()]
         quoted = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].notna()]
-        want = ([(c, f, s, None if pd.isna(q) else int(q), "esp", a, b, None)
-                 for c, f, s, q, a, b in zip(top["capture"], top["frame"], top["spi"], top["seq"], top["src"], top["dst"])]
-                + [(c, f, s, None if pd.isna(q) else int(q), "quoted", a, b, r) for c, f, s, q, a, b, r in
-                   zip(quoted["capture"], quoted["frame"], quoted["inner_spi"], quoted["inner_seq"], quoted["inner_src"],
-                       quoted["inner_dst"], quoted["src"])])
+        def entries(rows, spi, seq, sender, receiver, where, router=None):
+            return [(c, f, s, None if pd.isna(q) else int(q), where, a, b, None if router is None else r)
+                    for c, f, s, q, a, b, r in zip(rows["capture"], rows["frame"], rows[spi], rows[seq], rows[sender],
+                                                   rows[receiver], rows[router or "src"])]
+
+        want = entries(top, "spi", "seq", "src", "dst", "esp") + \
+            entries(quoted, "inner_spi", "inner_seq", "inner_src", "inner_dst", "quoted", router="src")
         refs = references(packets)
-        got = [(c, f, s, None if pd.isna(q) else int(q), w, a, b, None if pd.isna(r) else r) for c, f, s, q, w, a, b, r in
-               zip(refs["capture"], refs["frame"], refs["spi"], refs["seq"], refs["where"], refs["sender"],
-                   refs["receiver"], refs["router"])]
+        got = [(c, f, s, None if pd.isna(q) else int(q), w, a, b, None if pd.isna(r) else r)
+               for c, f, s, q, w, a, b, r in zip(refs["capture"], refs["frame"], refs["spi"], refs["seq"],
+                                                 refs["where"], refs["sender"], refs["receiver"], refs["router"])]
         assert got == want, f"seed {seed}"
         assert (refs["time"].to_numpy() == pd.concat([top["time"], quoted["time"]]).to_numpy()).all()

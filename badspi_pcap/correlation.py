@@ -20,7 +20,7 @@ from .errors import UsageError
 from .masks import distinct, distinct_at, kind_in, present, rows, value_in
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
-from .references import ROLES, ReferenceIndex, reference_index, spi_seq
+from .references import QUOTED, ROLES, ReferenceIndex, reference_index, spi_seq
 from .schema import IPSEC_KINDS
 
 BAD_SPI_KINDS = ("bad-spi", "replay")
@@ -242,8 +242,6 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
         "key": out["key"].to_numpy(), "role": ROLES[out["role"].to_numpy(dtype=np.int64)],
     }, columns=cols)
 
-
-QUOTED = int(np.flatnonzero(ROLES == "quoted-by-icmp")[0])
 
 
 def _exact_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:

@@ -118,10 +118,10 @@ def _pairs_spi_seq(events: pd.DataFrame, refs: ReferenceIndex) -> np.ndarray:
     events = events[events["seq"].notna()]
     if events.empty or not len(refs):
         return np.array([])
-    _, code, ns = refs.by_spi_seq
+    at, code = refs.by_spi_seq
     line_code = spi_seq(events["spi"].to_numpy(dtype=np.int64), events["seq"].to_numpy(dtype=np.int64))
     line, ref = _expand(np.searchsorted(code, line_code, "left"), np.searchsorted(code, line_code, "right"))
-    return events["time"].astype("int64").to_numpy()[line] / NS_PER_S - ns[ref] / NS_PER_S
+    return events["time"].astype("int64").to_numpy()[line] / NS_PER_S - refs.ns[at[ref]] / NS_PER_S
 
 
 def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,9 +247,9 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
 def _exact_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
     """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
     q = lines[lines["spi"].notna() & lines["seq"].notna()]
-    at, code, ns = refs.by_spi_seq
-    line, ref = _all_within(code, ns, spi_seq(q["spi"], q["seq"]), q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
-                            _ns(resolution + EXACT_TOLERANCE_S))
+    at, code = refs.by_spi_seq
+    line, ref = _all_within(code, _Gathered(refs.ns, at), spi_seq(q["spi"], q["seq"]), q["ns"].to_numpy(),
+                            _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S))
     ref = at[ref]
     return _hits(q.index.to_numpy()[line], refs.row[ref], refs.ns[ref], role[ref], "spi+seq", stage=0)
 
@@ -308,6 +308,16 @@ def _ns(seconds: float) -> int:
 
 def _numbers(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+class _Gathered:
+    """``values[at]`` read only where indexed (a binary search reads a few places)."""
+
+    def __init__(self, values: np.ndarray, at: np.ndarray):
+        self.values, self.at = values, at
+
+    def __getitem__(self, i):
+        return self.values[self.at[i]]
 
 
 def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:

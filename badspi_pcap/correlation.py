@@ -261,12 +261,14 @@ def _spi_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, todo:
     q = q[q["spi"].notna()]
     none = np.array([], dtype=np.int64)
     parts = [_hits(none, none, none, none, "spi", stage=1)]
-    spi = refs.spi.astype(float)
-    for code in np.unique(role):              # by role, as a groupby would (positions: no copies)
-        r = np.flatnonzero(role == code)
-        line, ref = _nearest_within(spi[r], refs.ns[r], q["spi"].to_numpy(), q["ns"].to_numpy(),
+    # Only the references with one of these lines' SPIs (most lines matched exactly).
+    near = np.flatnonzero(np.isin(refs.spi, np.unique(q["spi"].to_numpy()).astype(np.uint32)))
+    spi, ns, near_role = refs.spi[near].astype(float), refs.ns[near], role[near]
+    for code in np.unique(near_role):         # by role, as a groupby would
+        r = np.flatnonzero(near_role == code)
+        line, ref = _nearest_within(spi[r], ns[r], q["spi"].to_numpy(), q["ns"].to_numpy(),
                                     _ns(SPI_WINDOW_S), _ns(resolution + 1))
-        ref = r[ref]
+        ref = near[r[ref]]
         parts.append(_hits(q.index.to_numpy()[line], refs.row[ref], refs.ns[ref], role[ref], "spi", stage=1))
     return pd.concat(parts, ignore_index=True)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .masks import distinct, distinct_at, kind_in, present, rows, value_in
+from .masks import distinct, distinct_at, kind_in, present, rows, value_in, values_at
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .references import QUOTED, ROLES, ReferenceIndex, reference_index, spi_seq
@@ -236,8 +236,8 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     at = out["row"].to_numpy(dtype=np.int64)
     return pd.DataFrame({
         "event_id": bad["event_id"].to_numpy(dtype=np.int64)[e], "source": bad["source"].to_numpy()[e],
-        "line": bad["line"].to_numpy()[e], "capture": np.asarray(_at(packets, "capture", at), dtype=object),
-        "frame": _at(packets, "frame", at).astype(np.int64),
+        "line": bad["line"].to_numpy()[e], "capture": np.asarray(values_at(packets, "capture", at), dtype=object),
+        "frame": values_at(packets, "frame", at).astype(np.int64),
         "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / NS_PER_S,
         "key": out["key"].to_numpy(), "role": ROLES[out["role"].to_numpy(dtype=np.int64)],
     }, columns=cols)
@@ -294,14 +294,6 @@ def _hits(line: np.ndarray, row: np.ndarray, ns: np.ndarray, role: np.ndarray, k
     return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key, "row": row.astype(np.int64),
                          "ns": ns.astype(np.int64), "role": role.astype(np.int64),
                          "per_role": role.astype(np.int64) if key == "spi" else -1})
-
-
-def _at(packets: pd.DataFrame, name: str, at: np.ndarray) -> np.ndarray:
-    """The values of column ``name`` at positions ``at`` as a NumPy array (strings as objects)."""
-    column = packets[name]
-    if isinstance(column.dtype, pd.ArrowDtype):
-        return column.array.take(at).to_numpy()
-    return column.to_numpy()[at]
 
 
 def _ns(seconds: float) -> int:

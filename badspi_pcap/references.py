@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .masks import arrow, kind_in, present
+from .masks import arrow, by_chunk, kind_in, present, take_sorted
 from .schema import IPSEC_KINDS
 
 # Roles, in the order the matching sorts them (alphabetical, as their names sort).
@@ -58,8 +58,11 @@ class ReferenceIndex:
         # One more False at the end: code -1 (no address) reads it.
         is_local = np.append(np.isin(self.addresses, list(local)), False)
         to_local, from_local = is_local[self.receiver], is_local[self.sender]
-        return np.select([self.quoted, to_local, from_local], [QUOTED, SENT_BY_PEER, SENT_BY_DEVICE],
-                         ESP).astype(np.int8)
+        role = np.full(len(self), ESP, dtype=np.int8)     # later rules win: quoted, to, from
+        role[from_local] = SENT_BY_DEVICE
+        role[to_local] = SENT_BY_PEER
+        role[self.quoted] = QUOTED
+        return role
 
     def table(self, packets: pd.DataFrame) -> pd.DataFrame:
         """The references as a table: capture, frame, time, spi, seq, where (esp | quoted),
@@ -95,7 +98,7 @@ def reference_index(packets: pd.DataFrame) -> ReferenceIndex:
     time = pc.cast(arrow(packets["time"]), pa.int64())
     return ReferenceIndex(
         row=np.concatenate([top, quoted]),
-        ns=np.concatenate([_numbers(_chunked_take(time, top)), _numbers(_chunked_take(time, quoted))]),
+        ns=np.concatenate([_numbers(take_sorted(time, top)), _numbers(take_sorted(time, quoted))]),
         spi=np.concatenate([_numbers(_take(packets, "spi", top), np.uint32),
                             _numbers(_take(packets, "inner_spi", quoted), np.uint32)]),
         seq=np.concatenate([_numbers(s, np.uint32) for s in seq]),
@@ -106,24 +109,7 @@ def reference_index(packets: pd.DataFrame) -> ReferenceIndex:
 
 
 def _take(packets: pd.DataFrame, name: str, at: np.ndarray) -> pa.ChunkedArray:
-    return _chunked_take(arrow(packets[name]), at)
-
-
-def _chunked_take(column, at: np.ndarray) -> pa.ChunkedArray:
-    """``column.take(at)`` for sorted positions, chunk by chunk: Arrow's take on a chunked
-    array first joins the chunks, a copy of the whole column."""
-    return pa.chunked_array([chunk.take(pa.array(local, pa.int64())) for chunk, local in _by_chunk(column, at)],
-                            column.type)
-
-
-def _by_chunk(column, at: np.ndarray):
-    """(chunk, positions in it) for sorted positions in a chunked column."""
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    ends = np.cumsum([len(c) for c in chunks])
-    start, offset = 0, 0
-    for chunk, end, bound in zip(chunks, ends, np.searchsorted(at, ends)):
-        yield chunk, at[start:bound] - offset
-        start, offset = bound, end
+    return take_sorted(arrow(packets[name]), at)
 
 
 def _numbers(values: pa.ChunkedArray, dtype=np.int64) -> np.ndarray:
@@ -136,7 +122,7 @@ def _address_codes(packets: pd.DataFrame, name: str, at: np.ndarray, codes: dict
     address given the next code in ``codes``.  Each chunk is dictionary-encoded whole (its
     codes cost 4 bytes a row; taking the strings first would copy them)."""
     out = [np.array([], dtype=np.int32)]
-    for chunk, local in _by_chunk(arrow(packets[name]), at):
+    for chunk, local in by_chunk(arrow(packets[name]), at):
         if len(local):
             encoded = chunk.dictionary_encode()
             index = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)

@@ -378,8 +378,8 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
     wanted = pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates()
-    # The packets with those frame numbers (a cheap NumPy test), then by (capture, frame).
-    near = rows(packets, np.isin(packets["frame"].to_numpy(dtype=np.int64), wanted["frame"].to_numpy(dtype=np.int64)),
+    # The packets with those frame numbers (an Arrow kernel), then by (capture, frame).
+    near = rows(packets, value_in(packets, "frame", sorted(set(wanted["frame"].astype("int64").tolist()))),
                 ["capture", "frame", "kind", "src", "dst"])
     keys = set(zip(wanted["capture"].astype(str), wanted["frame"].astype("int64")))
     hit = near[np.array([(str(c), int(f)) in keys for c, f in zip(near["capture"].tolist(), near["frame"].tolist())],

@@ -118,8 +118,8 @@ def _pairs_spi_seq(events: pd.DataFrame, refs: ReferenceIndex) -> np.ndarray:
     events = events[events["seq"].notna()]
     if events.empty or not len(refs):
         return np.array([])
-    at, code = refs.by_spi_seq
     line_code = spi_seq(events["spi"].to_numpy(dtype=np.int64), events["seq"].to_numpy(dtype=np.int64))
+    at, code = refs.with_spi_seq(line_code)
     line, ref = _expand(np.searchsorted(code, line_code, "left"), np.searchsorted(code, line_code, "right"))
     return events["time"].astype("int64").to_numpy()[line] / NS_PER_S - refs.ns[at[ref]] / NS_PER_S
 
@@ -247,9 +247,10 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
 def _exact_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
     """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
     q = lines[lines["spi"].notna() & lines["seq"].notna()]
-    at, code = refs.by_spi_seq
-    line, ref = _all_within(code, _Gathered(refs.ns, at), spi_seq(q["spi"], q["seq"]), q["ns"].to_numpy(),
-                            _ns(EXACT_TOLERANCE_S), _ns(resolution + EXACT_TOLERANCE_S))
+    line_code = spi_seq(q["spi"], q["seq"])
+    at, code = refs.with_spi_seq(line_code)
+    line, ref = _all_within(code, refs.ns[at], line_code, q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
+                            _ns(resolution + EXACT_TOLERANCE_S))
     ref = at[ref]
     return _hits(q.index.to_numpy()[line], refs.row[ref], refs.ns[ref], role[ref], "spi+seq", stage=0)
 
@@ -302,16 +303,6 @@ def _ns(seconds: float) -> int:
 
 def _numbers(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-class _Gathered:
-    """``values[at]`` read only where indexed (a binary search reads a few places)."""
-
-    def __init__(self, values: np.ndarray, at: np.ndarray):
-        self.values, self.at = values, at
-
-    def __getitem__(self, i):
-        return self.values[self.at[i]]
 
 
 def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
@@ -377,13 +368,18 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
         return set()
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
-    wanted = pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates()
-    # The packets with those frame numbers (an Arrow kernel), then by (capture, frame).
-    near = rows(packets, value_in(packets, "frame", sorted(set(wanted["frame"].astype("int64").tolist()))),
-                ["capture", "frame", "kind", "src", "dst"])
-    keys = set(zip(wanted["capture"].astype(str), wanted["frame"].astype("int64")))
-    hit = near[np.array([(str(c), int(f)) in keys for c, f in zip(near["capture"].tolist(), near["frame"].tolist())],
-                    dtype=bool)]
+    wanted = pd.concat([quoted, direct])
+    frames = wanted["frame"].to_numpy(dtype=np.int64)
+    # The packets with those frame numbers (an Arrow kernel), then those of the same capture.
+    near = rows(packets, value_in(packets, "frame", np.unique(frames).tolist()), ["capture", "frame", "kind", "src",
+                                                                               "dst"])
+
+    def plain(capture, frame):       # keys of one type on both sides of the join
+        return pd.DataFrame({"capture": capture.astype(str).to_numpy(dtype=object),
+                             "frame": frame.to_numpy(dtype=np.int64)})
+    hit = plain(near["capture"], near["frame"]).assign(kind=near["kind"].to_numpy(), src=near["src"].to_numpy(),
+                                                       dst=near["dst"].to_numpy())
+    hit = hit.merge(plain(wanted["capture"], wanted["frame"]).drop_duplicates(), on=["capture", "frame"])
     hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
     return distinct(hit["dst"])
 

@@ -9,7 +9,6 @@ numbers, and codes for the addresses) and turn only the references they keep int
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -41,15 +40,16 @@ class ReferenceIndex:
     def __len__(self) -> int:
         return len(self.row)
 
-    @cached_property
-    def by_spi_seq(self) -> tuple[np.ndarray, np.ndarray]:
-        """The references with a sequence number sorted by (SPI, SEQ, time; ties in table
-        order): their positions here (int32: half the memory) and their ``spi_seq`` codes.
-        ``self.ns[at]`` gives their times."""
+    def with_spi_seq(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The references whose (SPI, SEQ) ``spi_seq`` code is one of ``wanted``, sorted by
+        (code, time; ties in table order): their positions here and their codes.  Only
+        these are sorted: a log names a small share of the capture's sequence numbers."""
         r = np.flatnonzero(self.has_seq)
         code = spi_seq(self.spi[r], self.seq[r])
+        keep = pd.Series(code, copy=False).isin(np.unique(wanted)).to_numpy()    # a hash lookup each
+        r, code = r[keep], code[keep]
         order = np.lexsort((self.ns[r], code))
-        return r[order].astype(np.int32 if len(self) < 2**31 else np.int64), code[order]
+        return r[order], code[order]
 
     def roles(self, local: set[str]) -> np.ndarray:
         """Per reference, its role as a position in ``ROLES``: quoted by an ICMP error, sent
@@ -119,16 +119,19 @@ def _numbers(values: pa.ChunkedArray, dtype=np.int64) -> np.ndarray:
 
 def _address_codes(packets: pd.DataFrame, name: str, at: np.ndarray, codes: dict[str, int]) -> np.ndarray:
     """The addresses at these sorted positions as int32 codes (-1 where missing), each new
-    address given the next code in ``codes``.  Each chunk is dictionary-encoded whole (its
-    codes cost 4 bytes a row; taking the strings first would copy them)."""
+    address given the next code in ``codes``.  A chunk where most rows are wanted is
+    dictionary-encoded whole (its codes cost 4 bytes a row; taking the strings first
+    would copy them); from one where few are, the few strings are taken first."""
     out = [np.array([], dtype=np.int32)]
     for chunk, local in by_chunk(arrow(packets[name]), at):
-        if len(local):
-            encoded = chunk.dictionary_encode()
-            index = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
-            to_code = np.array([codes.setdefault(v, len(codes)) for v in encoded.dictionary.to_pylist()] + [-1],
-                               dtype=np.int32)
-            out.append(to_code[index[local]])
+        if not len(local):
+            continue
+        few = len(local) * 8 < len(chunk)
+        encoded = (chunk.take(pa.array(local, pa.int64())) if few else chunk).dictionary_encode()
+        index = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
+        to_code = np.array([codes.setdefault(v, len(codes)) for v in encoded.dictionary.to_pylist()] + [-1],
+                           dtype=np.int32)
+        out.append(to_code[index if few else index[local]])
     return np.concatenate(out)
 
 

@@ -62,6 +62,43 @@ def distinct_numbers(table: pd.DataFrame, name: str, mask: np.ndarray) -> list[i
     return sorted(int(v) for v in pc.unique(values).to_pylist())
 
 
+def distinct_at(table: pd.DataFrame, name: str, mask: np.ndarray) -> set:
+    """The distinct set values of column ``name`` in the rows of ``mask``
+    (``set(table.loc[mask, name].dropna())``)."""
+    values = pc.drop_null(pc.filter(arrow(table[name]), pa.array(mask, pa.bool_())))
+    return set(pc.unique(values).to_pylist())
+
+
+def take_sorted(column, at: np.ndarray) -> pa.ChunkedArray:
+    """``column.take(at)`` for sorted positions, chunk by chunk: Arrow's take on a chunked
+    array first joins the chunks, a copy of the whole column."""
+    return pa.chunked_array([chunk.take(pa.array(local, pa.int64())) for chunk, local in by_chunk(column, at)],
+                            column.type)
+
+
+def by_chunk(column, at: np.ndarray):
+    """(chunk, positions in it) for sorted positions in a chunked column."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    ends = np.cumsum([len(c) for c in chunks])
+    start, offset = 0, 0
+    for chunk, end, bound in zip(chunks, ends, np.searchsorted(at, ends)):
+        yield chunk, at[start:bound] - offset
+        start, offset = bound, end
+
+
+def values_at(table: pd.DataFrame, name: str, at: np.ndarray) -> np.ndarray:
+    """The values of column ``name`` at positions ``at`` (any order) as a NumPy array
+    (strings as objects), without joining an Arrow column's chunks."""
+    column = table[name]
+    if not isinstance(column.dtype, pd.ArrowDtype):
+        return column.to_numpy()[at]
+    order = np.argsort(at, kind="stable")
+    values = take_sorted(arrow(column), np.asarray(at)[order]).to_numpy(zero_copy_only=False)
+    out = np.empty_like(values)
+    out[order] = values
+    return out
+
+
 def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
     """``table[mask][names]`` without filtering the other columns (on Arrow-backed
     columns a boolean mask costs a pass over each column it touches)."""

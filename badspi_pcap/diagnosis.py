@@ -9,17 +9,17 @@ whatever other causes explain on the same tunnel.  Lines no cause explains are
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 
 from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
-from .causes.base import columns
-from .causes.selectors import display_filter
+from .causes.base import columns, given
+from .causes.selectors import display_filter, take_rows
 from .correlation import BAD_SPI_KINDS, covered
-from .masks import distinct, rows
-from .masks import kind_in, present
+from .masks import distinct, distinct_at, kind_in, present
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -49,20 +49,35 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     bad["covered"] = in_time & seen
     bad["coverage"] = np.select([in_time & seen, ~in_time], ["covered", "outside the capture's time"],
                                 "tunnel not seen in the capture")
+    proofs = _explain(bad[bad["covered"]].drop(columns=["time", "time_local", "time_device"]),
+                      t[bad["covered"].to_numpy()], ctx)
     causes, keys, exact, frames = [], [], [], []
-    plain = pd.DataFrame(columns(bad.drop(columns=["time", "time_local", "time_device"])),
-                         dtype=object).assign(t=t)      # plain values: fast to iterate
-    for line in plain.itertuples(index=False):
-        proof = None
-        if line.covered:
-            proof = next((p for c in for_kind(line.kind) if (p := c.explain(line, ctx)) is not None), None)
-        causes.append(proof.cause if proof else UNEXPLAINED if line.covered else NOT_COVERED)
+    for event, is_covered in zip(bad["event_id"].astype("int64").tolist(), bad["covered"].tolist()):
+        proof = proofs.get(event)
+        causes.append(proof.cause if proof else UNEXPLAINED if is_covered else NOT_COVERED)
         keys.append(proof.key if proof else None)
         exact.append(bool(proof and proof.exact))
         frames.append([{"capture": c, "frame": f} for c, f in proof.frames] if proof else [])
     bad["cause"], bad["proof"], bad["exact"], bad["frames"] = causes, keys, exact, frames
     out = schema.to_frame(schema.from_columns(schema.LINES, {c: bad[c] for c in bad.columns}))
     return out.set_index(out["event_id"].astype("int64").to_numpy()).rename_axis(None)
+
+
+def _explain(covered: pd.DataFrame, t: np.ndarray, ctx: Context) -> dict:
+    """event_id -> the proof of the first cause (in table order, among those of the line's
+    kind) that explains the line.  Each cause sees the lines the causes before it left,
+    all at once where it has ``explain_many``, else one by one."""
+    plain = pd.DataFrame(columns(covered), dtype=object).assign(t=t)      # plain values: fast to iterate
+    proofs: dict = {}
+    for kind, lines in plain.groupby("kind", sort=False):
+        for cause in for_kind(kind):
+            if lines.empty:
+                break
+            found = cause.explain_many(lines, ctx) if hasattr(cause, "explain_many") else \
+                [cause.explain(line, ctx) for line in lines.itertuples(index=False)]
+            proofs.update((e, p) for e, p in zip(lines["event_id"], found) if p is not None)
+            lines = lines[[p is None for p in found]]
+    return proofs
 
 
 def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, local: set[str],
@@ -90,30 +105,36 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
     tid = group["tunnel_id"].dropna()
     ident = {"tunnel": tunnel, "tunnel_id": int(tid.iloc[0]) if len(tid) else None,
              "peer": _peer(group, ctx.local)}
-    cov = group[group["covered"]]
+    covered = group["covered"].to_numpy(dtype=bool)
+    cause_of = group["cause"].to_numpy(dtype=object)
+    cov = group[covered]
+    of_kinds: dict = {}      # per KINDS: (all lines, covered lines, covered mask, vendor profile), made once
     out = []
     for cause in CAUSES:
-        kind_lines = group[group["kind"].isin(cause.KINDS)]
+        if cause.KINDS not in of_kinds:
+            is_kind = group["kind"].isin(cause.KINDS).to_numpy(dtype=bool)
+            kind_lines = group[is_kind]
+            of_kinds[cause.KINDS] = (kind_lines, group[is_kind & covered], is_kind & covered,
+                                     _profile(kind_lines, ctx) if len(kind_lines) else None)
+        kind_lines, cov_k, is_cov_k, prof = of_kinds[cause.KINDS]
         if kind_lines.empty:
             continue
-        cov_k = cov[cov["kind"].isin(cause.KINDS)]
-        mine = cov_k[cov_k["cause"] == cause.NAME]
         counts = {"lines": len(kind_lines), "lines_covered": len(cov_k)}
-        prof = _profile(kind_lines, ctx)
-        if len(mine):
-            claim = _claim(cause.NAME, ident, mine, cov_k, prof)
+        is_mine = is_cov_k & (cause_of == cause.NAME)
+        if is_mine.any():
+            claim = _claim(cause.NAME, ident, group[is_mine], cov_k, prof)
             out.append(_row(ident, cause.NAME, cause.KINDS[0], cause.judge(claim, ctx), claim, ctx, offset, counts))
         elif hasattr(cause, "rule_out") and len(cov_k):
             claim = _claim(cause.NAME, ident, cov_k, cov_k, prof, proofs={})
             j = cause.rule_out(claim, ctx)
             if j is not None:
                 out.append(_row(ident, cause.NAME, cause.KINDS[0], j, claim, ctx, offset, counts, explained=0))
-    rest = cov[cov["cause"] == UNEXPLAINED]
+    rest = group[covered & (cause_of == UNEXPLAINED)]
     if len(rest):
         claim = _claim(UNEXPLAINED, ident, rest, cov, _profile(rest, ctx), proofs={})
         out.append(_row(ident, UNEXPLAINED, None, Judgement("inconclusive"), claim, ctx, offset,
                         {"lines": len(group), "lines_covered": len(cov)}, explained=0))
-    outside = group[~group["covered"]]
+    outside = group[~covered]
     if len(outside):
         claim = _claim(NOT_COVERED, ident, outside, cov, _profile(outside, ctx), proofs={})
         reasons = [{"reason": r, "lines": int(n)} for r, n in outside["coverage"].value_counts().items()]
@@ -163,12 +184,12 @@ def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
     """A tunnel name per line: the tunnel ID where the log gives one, else the peer."""
     keys = []
     for tid, spi, src, dst, peer in zip(*columns(lines, ("tunnel_id", "spi", "src", "dst", "peer")).values()):
-        remote = next((a for a in (peer, src, dst) if pd.notna(a) and a not in local), None)
-        if pd.notna(tid):
+        remote = next((a for a in (peer, src, dst) if given(a) and a not in local), None)
+        if given(tid):
             keys.append(f"tunnel 0x{int(tid):x}")
         elif remote:
             keys.append(f"peer {remote}")
-        elif pd.notna(spi):
+        elif given(spi):
             keys.append(f"SPI {spi_text(spi)}")
         else:
             keys.append("unknown tunnel")
@@ -179,10 +200,11 @@ def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     """Lines about traffic the capture can see: their SPI occurs in it, or their
     addresses are IPsec/IKE endpoints (or quoted ones) in it."""
     is_icmp = kind_in(packets, "icmp-error")
-    ipsec = rows(packets, ~is_icmp & present(packets, "kind"), ["spi", "src", "dst"])
-    icmp = rows(packets, is_icmp, ["inner_spi", "inner_src", "inner_dst"])
-    spis = distinct(ipsec["spi"]) | distinct(icmp["inner_spi"])
-    addrs = distinct(ipsec["src"]) | distinct(ipsec["dst"]) | distinct(icmp["inner_src"]) | distinct(icmp["inner_dst"])
+    top = ~is_icmp & present(packets, "kind")
+    icmp = take_rows(packets, np.flatnonzero(is_icmp), ["inner_spi", "inner_src", "inner_dst"])   # few rows
+    spis = distinct_at(packets, "spi", top) | distinct(icmp["inner_spi"])
+    addrs = distinct_at(packets, "src", top) | distinct_at(packets, "dst", top) | distinct(icmp["inner_src"]) \
+        | distinct(icmp["inner_dst"])
     return (lines["spi"].isin(spis) | lines["src"].isin(addrs) | lines["dst"].isin(addrs)
             | lines["peer"].isin(addrs)).fillna(False).to_numpy(dtype=bool)
 
@@ -190,10 +212,10 @@ def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
 def _peer(group, local) -> str:
     """The remote end: the lines' peer field, else their sender, else their receiver
     (an embedded-ICMP line names the device's own packet, so its receiver is the peer)."""
-    for column in ("peer", "src", "dst"):
-        addrs = [a for a in group[column].dropna() if a not in local]
-        if addrs:
-            return max(sorted(set(addrs)), key=addrs.count)
+    for column, values in columns(group, ("peer", "src", "dst")).items():
+        counts = Counter(a for a in values if a is not None and a not in local)
+        if counts:
+            return min(counts, key=lambda a: (-counts[a], a))      # the most frequent, then the first by name
     return ""
 
 

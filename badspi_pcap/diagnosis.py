@@ -13,13 +13,15 @@ from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
 from .causes.base import columns, given
 from .causes.selectors import display_filter, take_rows
 from .correlation import BAD_SPI_KINDS, covered
-from .masks import distinct, distinct_at, kind_in, present
+from .masks import arrow, distinct, distinct_at, kind_in, present
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -49,34 +51,53 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     bad["covered"] = in_time & seen
     bad["coverage"] = np.select([in_time & seen, ~in_time], ["covered", "outside the capture's time"],
                                 "tunnel not seen in the capture")
-    proofs = _explain(bad[bad["covered"]].drop(columns=["time", "time_local", "time_device"]),
-                      t[bad["covered"].to_numpy()], ctx)
-    causes, keys, exact, frames = [], [], [], []
-    for event, is_covered in zip(bad["event_id"].astype("int64").tolist(), bad["covered"].tolist()):
-        proof = proofs.get(event)
-        causes.append(proof.cause if proof else UNEXPLAINED if is_covered else NOT_COVERED)
-        keys.append(proof.key if proof else None)
-        exact.append(bool(proof and proof.exact))
-        frames.append([{"capture": c, "frame": f} for c, f in proof.frames] if proof else [])
-    bad["cause"], bad["proof"], bad["exact"], bad["frames"] = causes, keys, exact, frames
+    is_covered = bad["covered"].to_numpy(dtype=bool)
+    proofs = _explain(bad[is_covered].drop(columns=["time", "time_local", "time_device"]).assign(t=t[is_covered]),
+                      ctx)
+    found = [proofs.get(e) for e in bad["event_id"].astype("int64").tolist()]
+    bad["cause"] = [p.cause if p else UNEXPLAINED if c else NOT_COVERED for p, c in zip(found, is_covered.tolist())]
+    bad["proof"] = [p.key if p else None for p in found]
+    bad["exact"] = [bool(p and p.exact) for p in found]
+    bad["frames"] = frame_refs([p.frames if p else () for p in found])
     out = schema.to_frame(schema.from_columns(schema.LINES, {c: bad[c] for c in bad.columns}))
     return out.set_index(out["event_id"].astype("int64").to_numpy()).rename_axis(None)
 
 
-def _explain(covered: pd.DataFrame, t: np.ndarray, ctx: Context) -> dict:
+def frame_refs(frames: list) -> pd.arrays.ArrowExtensionArray:
+    """Per line its ((capture, frame), ...) as the LINES ``frames`` column (list of FRAME_REF),
+    built from flat lists (no dict per frame)."""
+    flat = [f for fs in frames for f in fs]
+    offsets = np.cumsum([0] + [len(fs) for fs in frames], dtype=np.int32)
+    refs = pa.StructArray.from_arrays([pa.array([c for c, _ in flat], pa.string()),
+                                       pa.array([f for _, f in flat], pa.int64())], fields=list(schema.FRAME_REF))
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), refs,
+                                                                  type=pa.list_(schema.FRAME_REF)))
+
+
+def _explain(covered: pd.DataFrame, ctx: Context) -> dict:
     """event_id -> the proof of the first cause (in table order, among those of the line's
-    kind) that explains the line.  Each cause sees the lines the causes before it left,
-    all at once where it has ``explain_many``, else one by one."""
-    plain = pd.DataFrame(columns(covered), dtype=object).assign(t=t)      # plain values: fast to iterate
+    kind) that explains the line.  Each cause sees the lines the causes before it left:
+    all at once where it has ``explain_many`` (the lines table with ``t``), else one by
+    one (as named tuples of plain values)."""
     proofs: dict = {}
-    for kind, lines in plain.groupby("kind", sort=False):
+    kinds = covered["kind"].to_numpy(dtype=object)
+    events = covered["event_id"].astype("int64").to_numpy()
+    for kind in dict.fromkeys(kinds.tolist()):
+        of_kind = np.flatnonzero(kinds == kind)
+        left, lines, plain = np.arange(len(of_kind)), None, None    # left: positions among of_kind
         for cause in for_kind(kind):
-            if lines.empty:
+            if not len(left):
                 break
-            found = cause.explain_many(lines, ctx) if hasattr(cause, "explain_many") else \
-                [cause.explain(line, ctx) for line in lines.itertuples(index=False)]
-            proofs.update((e, p) for e, p in zip(lines["event_id"], found) if p is not None)
-            lines = lines[[p is None for p in found]]
+            if hasattr(cause, "explain_many"):
+                if lines is None or len(lines) != len(left):      # taken again only when some were explained
+                    lines = covered.iloc[of_kind[left]]
+                found = cause.explain_many(lines, ctx)
+            else:
+                if plain is None:       # plain values: fast to iterate
+                    plain = pd.DataFrame(columns(covered.iloc[of_kind]), dtype=object)
+                found = [cause.explain(line, ctx) for line in plain.iloc[left].itertuples(index=False)]
+            proofs.update((e, p) for e, p in zip(events[of_kind[left]].tolist(), found) if p is not None)
+            left = left[np.array([p is None for p in found], dtype=bool)]
     return proofs
 
 
@@ -92,7 +113,7 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
     rows = []
     for tunnel, group in lines.groupby("tunnel", sort=True) if len(lines) else []:
         rows.extend(_tunnel_findings(tunnel, group, ctx, clock_offset_s))
-    named = {int(s) for s in lines["spi"].dropna()} if len(lines) else set()
+    named = {int(s) for s in distinct(lines["spi"])} if len(lines) else set()
     for cause in CAUSES:
         for ident, j in (cause.unclaimed(ctx, named) if hasattr(cause, "unclaimed") else []):
             rows.append(_row(ident, cause.NAME, cause.KINDS[0], j, None, ctx, clock_offset_s))
@@ -113,13 +134,12 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
     for cause in CAUSES:
         if cause.KINDS not in of_kinds:
             is_kind = group["kind"].isin(cause.KINDS).to_numpy(dtype=bool)
-            kind_lines = group[is_kind]
-            of_kinds[cause.KINDS] = (kind_lines, group[is_kind & covered], is_kind & covered,
-                                     _profile(kind_lines, ctx) if len(kind_lines) else None)
-        kind_lines, cov_k, is_cov_k, prof = of_kinds[cause.KINDS]
-        if kind_lines.empty:
+            of_kinds[cause.KINDS] = (int(is_kind.sum()), group[is_kind & covered], is_kind & covered,
+                                     _profile(group[["vendor", "source"]][is_kind], ctx) if is_kind.any() else None)
+        n_kind, cov_k, is_cov_k, prof = of_kinds[cause.KINDS]
+        if not n_kind:
             continue
-        counts = {"lines": len(kind_lines), "lines_covered": len(cov_k)}
+        counts = {"lines": n_kind, "lines_covered": len(cov_k)}
         is_mine = is_cov_k & (cause_of == cause.NAME)
         if is_mine.any():
             claim = _claim(cause.NAME, ident, group[is_mine], cov_k, prof)
@@ -143,12 +163,24 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
     return out
 
 
+def frame_tuples(column: pd.Series) -> list[tuple]:
+    """The LINES ``frames`` column as ((capture, frame), ...) per line, from its flat
+    Arrow values (no dict per frame)."""
+    refs = arrow(column)
+    if isinstance(refs, pa.ChunkedArray):
+        refs = refs.combine_chunks() if refs.num_chunks != 1 else refs.chunk(0)
+    flat = refs.flatten()
+    pairs = list(zip(flat.field("capture").to_pylist(), flat.field("frame").to_pylist()))
+    ends = np.cumsum(pc.fill_null(pc.list_value_length(refs), 0).to_numpy(zero_copy_only=False)).tolist()
+    return [tuple(pairs[a:b]) for a, b in zip([0] + ends[:-1], ends)]
+
+
 def _claim(cause, ident, lines, cov, prof, proofs=None) -> Claim:
     if proofs is None:
         from .causes import Proof
-        c = columns(lines, ("event_id", "proof", "exact", "frames"))
-        proofs = {e: Proof(cause, k, bool(x), tuple((f["capture"], f["frame"]) for f in (fr or [])))
-                  for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], c["frames"])}
+        c = columns(lines, ("event_id", "proof", "exact"))
+        proofs = {e: Proof(cause, k, bool(x), fr)
+                  for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], frame_tuples(lines["frames"]))}
     return Claim(cause, ident["tunnel"], ident["tunnel_id"], ident["peer"], lines, proofs, cov, prof)
 
 
@@ -169,7 +201,8 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
         "lines_exact": sum(p.exact for p in claim.proofs.values()) if claim is not None else 0,
         "event_ids": columns(lines, ["event_id"])["event_id"] if lines is not None else [],
         "spis": [int(s) for s in spis],
-        "evidence": [{"capture": c, "frame": int(f)} for c, f in zip(evidence["capture"], evidence["frame"])],
+        "evidence": [{"capture": c, "frame": int(f)}
+                     for c, f in zip(*columns(evidence, ["capture", "frame"]).values())],
         "display_filter": display_filter(j.evidence) or None,
         **facts,
         "vendor": prof.key if prof is not None and prof.key != "unknown" else None,

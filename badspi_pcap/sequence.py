@@ -131,7 +131,7 @@ def _codes(values) -> tuple[np.ndarray, int]:
     encoded = pc.dictionary_encode(values, null_encoding="encode")
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), len(encoded.dictionary)
+    return encoded.indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
 
 
 def _dense(keys: np.ndarray) -> np.ndarray:

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
-from ..masks import kind_in, present, rows
+from ..masks import kind_in, present
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
-from .selectors import Selector
+from .selectors import Selector, take_rows
 
 NAME = "embedded-icmp"
 KINDS = ("bad-spi",)
@@ -74,8 +74,8 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
     quoting = kind_in(p, "icmp-error") & present(p, "inner_spi")
     if not quoting.any():    # most captures: no table to build
         return []
-    icmp = rows(p, quoting,
-                ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
+    icmp = take_rows(p, np.flatnonzero(quoting),       # few rows: taken, not a mask over every packet
+                     ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
     icmp = icmp[~np.isin(icmp["inner_spi"].to_numpy(dtype=np.int64), np.array(sorted(named_spis), dtype=np.int64))]
     if icmp.empty:
         return []

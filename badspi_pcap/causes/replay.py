@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from ..notation import spi_text
 from ..masks import arrow, flags
 from ..sequence import in_order, ordered, sequence_rows, with_sequence_numbers
-from .base import Claim, Context, Judgement, Proof, given, seconds
+from .base import Claim, Context, Judgement, Proof, columns, given, seconds
 from .selectors import Selector, take_rows
 
 KINDS = ("replay",)
@@ -155,10 +155,10 @@ def evidence_many(lines: pd.DataFrame, ctx: Context) -> list[LineEvidence]:
     """``evidence`` of every line (columns ``LINE_FIELDS``), made together for those not
     asked before: every replay cause asks for the same lines."""
     memo = ctx.__dict__.setdefault("_replay_evidence", {})
-    events = [int(e) for e in lines["event_id"]]
-    new = [e not in memo for e in events]
-    if any(new):
-        prepare(lines[new], ctx)
+    events = columns(lines, ["event_id"])["event_id"]
+    new = np.array([e not in memo for e in events], dtype=bool)
+    if new.any():
+        prepare(lines if new.all() else lines[new], ctx)
     return [memo[e] for e in events]
 
 
@@ -171,7 +171,8 @@ def prepare(lines: pd.DataFrame, ctx: Context) -> None:
     memo = ctx.__dict__.setdefault("_replay_evidence", {})
     if not len(lines):
         return
-    c = {f: list(lines[f]) if f in lines else [None] * len(lines) for f in LINE_FIELDS}
+    c = columns(lines, [f for f in LINE_FIELDS if f in lines])
+    c.update({f: [None] * len(lines) for f in LINE_FIELDS if f not in c})
     n = len(lines)
     spis = [_spi(s, k, ctx) for s, k in zip(c["spi"], c["conn_id"])]
     has_seq = np.array([given(s) for s in c["seq"]], dtype=bool)

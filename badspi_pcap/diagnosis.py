@@ -186,7 +186,7 @@ def _claim(cause, ident, lines, cov, prof, proofs=None) -> Claim:
 
 def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, offset, counts=None,
          explained=None) -> dict:
-    evidence = ctx.select(j.evidence)
+    evidence = ctx.select(j.evidence, ["time"])
     lines = claim.lines if claim is not None else None
     spis = j.spis if j.spis is not None else (claim.spis if claim is not None else [])
     facts = {k: v for k, v in j.facts.items() if k in _TYPED_FACTS}
@@ -215,18 +215,24 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
 
 def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
     """A tunnel name per line: the tunnel ID where the log gives one, else the peer."""
+    names: dict = {}       # lines of one tunnel repeat the same few values: each named once
     keys = []
-    for tid, spi, src, dst, peer in zip(*columns(lines, ("tunnel_id", "spi", "src", "dst", "peer")).values()):
-        remote = next((a for a in (peer, src, dst) if given(a) and a not in local), None)
-        if given(tid):
-            keys.append(f"tunnel 0x{int(tid):x}")
-        elif remote:
-            keys.append(f"peer {remote}")
-        elif given(spi):
-            keys.append(f"SPI {spi_text(spi)}")
-        else:
-            keys.append("unknown tunnel")
+    for values in zip(*columns(lines, ("tunnel_id", "spi", "src", "dst", "peer")).values()):
+        if values not in names:
+            names[values] = _tunnel_key(*values, local)
+        keys.append(names[values])
     return np.array(keys, dtype=object)
+
+
+def _tunnel_key(tid, spi, src, dst, peer, local) -> str:
+    remote = next((a for a in (peer, src, dst) if given(a) and a not in local), None)
+    if given(tid):
+        return f"tunnel 0x{int(tid):x}"
+    if remote:
+        return f"peer {remote}"
+    if given(spi):
+        return f"SPI {spi_text(spi)}"
+    return "unknown tunnel"
 
 
 def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:

@@ -103,21 +103,30 @@ def in_order(packets: pd.DataFrame, ipsec: np.ndarray | None = None) -> bool:
     SA's capture order is its table order).  False says only "look closer" (``ordered``)."""
     if ipsec is None:
         ipsec = with_sequence_numbers(packets)
-    spi = packets["spi"].to_numpy(dtype=np.int64, na_value=0)
-    pos = np.flatnonzero(ipsec & (spi != 0))
-    if not len(pos):
+    spis = arrow(packets["spi"])
+    keep = pa.array(ipsec & flags(pc.not_equal(spis, 0)))
+    seq = _numbers(pc.filter(arrow(packets["seq"]), keep))
+    if not len(seq):
         return True
-    seq = packets["seq"].to_numpy(dtype=np.int64, na_value=0)[pos]
     if not seq.all():
         return False
-    codes, n = _codes(pa.array(spi[pos]))
+    codes, n = _codes(pc.filter(spis, keep))
     order = np.argsort(codes.astype(np.uint16) if n <= 1 << 16 else codes, kind="stable")
     code, seq = codes[order], seq[order]
-    frame = packets["frame"].to_numpy(dtype=np.int64)[pos[order]]
     ok = seq[1:] > seq[:-1]
-    ok &= frame[1:] >= frame[:-1]
+    frames = packets["frame"].to_numpy(dtype=np.int64)
+    if not (frames[1:] > frames[:-1]).all():     # one capture in frame order (most): no need to look
+        frame = _numbers(pc.filter(arrow(packets["frame"]), keep))[order]
+        ok &= frame[1:] >= frame[:-1]
     ok |= code[1:] != code[:-1]
     return bool(ok.all())
+
+
+def _numbers(values) -> np.ndarray:
+    """An Arrow integer array without nulls as NumPy (no copy where it can)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values.to_numpy(zero_copy_only=False)
 
 
 def with_sequence_numbers(packets: pd.DataFrame) -> np.ndarray:

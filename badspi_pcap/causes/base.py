@@ -204,14 +204,19 @@ class Context:
             self._packet_index = PacketIndex(self.packets)
         return self._packet_index
 
-    def select(self, selectors) -> pd.DataFrame:
+    def select(self, selectors, names=None) -> pd.DataFrame:
         """The packets the selectors select (through the index), once per set of selectors
-        (a judge and its finding's evidence ask for the same); read-only."""
+        (a judge and its finding's evidence ask for the same); read-only.  ``names``: the
+        columns the caller needs (at least; capture and frame always)."""
         memo = self.__dict__.setdefault("_selected", {})
         key = tuple(selectors)
-        if key not in memo:
-            memo[key] = select(self.packets, key, self.packet_index)
-        return memo[key]
+        made = memo.setdefault(key, [])
+        found = next((f for f in made if names is not None and set(names) <= set(f.columns)
+                      or len(f.columns) == len(self.packets.columns)), None)
+        if found is None:
+            found = select(self.packets, key, self.packet_index, names)
+            made.append(found)
+        return found
 
     @property
     def ipsec_endpoints(self) -> tuple[set[int], set[str]]:

@@ -168,9 +168,9 @@ class PacketIndex:
         return rows
 
 
-def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -> pd.DataFrame:
+def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, names=None) -> pd.DataFrame:
     """The packets any of the selectors selects, in capture/frame order (``index``: look
-    only at each selector's candidate rows)."""
+    only at each selector's candidate rows; ``names``: only these columns, with the index)."""
     if not selectors or packets.empty:
         return packets.iloc[:0]
     if index is None:
@@ -186,7 +186,8 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -
             sub = take_rows(packets, rows, tested)
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
-    return take_rows(packets, rows).sort_values(["capture", "frame"])
+    names = None if names is None else list(dict.fromkeys(["capture", "frame", *names]))
+    return take_rows(packets, rows, names).sort_values(["capture", "frame"])
 
 
 def take_rows(table: pd.DataFrame, rows: np.ndarray, names=None) -> pd.DataFrame:

@@ -62,6 +62,13 @@ def distinct_numbers(table: pd.DataFrame, name: str, mask: np.ndarray) -> list[i
     return sorted(int(v) for v in pc.unique(values).to_pylist())
 
 
+def distinct_at(table: pd.DataFrame, name: str, mask: np.ndarray) -> set:
+    """The distinct set values of column ``name`` in the rows of ``mask``
+    (``set(table.loc[mask, name].dropna())``)."""
+    values = pc.drop_null(pc.filter(arrow(table[name]), pa.array(mask, pa.bool_())))
+    return set(pc.unique(values).to_pylist())
+
+
 def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
     """``table[mask][names]`` without filtering the other columns (on Arrow-backed
     columns a boolean mask costs a pass over each column it touches)."""

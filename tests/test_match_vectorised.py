@@ -6,13 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from badspi_pcap import schema
-from badspi_pcap.correlation import (BAD_SPI_KINDS, EXACT_TOLERANCE_S, SPI_WINDOW_S, _roles, _seconds, match_events,
+from badspi_pcap.correlation import (BAD_SPI_KINDS, EXACT_TOLERANCE_S, SPI_WINDOW_S, _seconds, match_events,
                                    references)
 
 
 def reference_match_events(events, packets, local, resolution=1.0):
     refs = references(packets)
-    refs = refs.assign(role=_roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
+    refs = refs.assign(role=roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
     by_spi = {spi: Timeline(g) for spi, g in refs.groupby("spi", observed=True)}
     short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
     short = short.assign(t=_seconds(short["time"]), role="quoted-by-icmp",
@@ -40,6 +40,13 @@ def reference_match_events(events, packets, local, resolution=1.0):
             rows.append({"event_id": idx, "source": source, "line": line, "capture": tl.capture[i],
                          "frame": int(tl.frame[i]), "dt": float(tl.t[i] - t), "key": key, "role": tl.role[i]})
     return pd.DataFrame(rows, columns=["event_id", "source", "line", "capture", "frame", "dt", "key", "role"])
+
+
+def roles(refs, local):
+    """The role of each reference: quoted by an ICMP error, sent to the device, sent by it."""
+    quoted = refs["where"].to_numpy() == "quoted"
+    to_local, from_local = refs["receiver"].isin(local).to_numpy(), refs["sender"].isin(local).to_numpy()
+    return np.select([quoted, to_local, from_local], ["quoted-by-icmp", "sent-by-peer", "sent-by-device"], "esp")
 
 
 def pair(a, b) -> str:
@@ -120,3 +127,25 @@ def test_all_lines_at_once_equal_line_by_line():
         assert normalised(got) == normalised(want), f"seed {seed}"
         keys |= set(got["key"]) | set(got["role"])
     assert keys == {"spi+seq", "spi", "tuple", "esp", "quoted-by-icmp", "sent-by-peer", "sent-by-device"}
+
+
+def test_reference_table_lists_every_spi_in_packet_order():
+    """``references`` (the table form of the index the matching works on): the top-level
+    ESP/AH headers, then the headers ICMP errors quote, each in packet order."""
+    for seed in range(30):
+        _, packets, _, _ = random_case(np.random.default_rng(seed))
+        top = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["spi"].notna()]
+        quoted = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].notna()]
+        def entries(rows, spi, seq, sender, receiver, where, router=None):
+            return [(c, f, s, None if pd.isna(q) else int(q), where, a, b, None if router is None else r)
+                    for c, f, s, q, a, b, r in zip(rows["capture"], rows["frame"], rows[spi], rows[seq], rows[sender],
+                                                   rows[receiver], rows[router or "src"])]
+
+        want = entries(top, "spi", "seq", "src", "dst", "esp") + \
+            entries(quoted, "inner_spi", "inner_seq", "inner_src", "inner_dst", "quoted", router="src")
+        refs = references(packets)
+        got = [(c, f, s, None if pd.isna(q) else int(q), w, a, b, None if pd.isna(r) else r)
+               for c, f, s, q, w, a, b, r in zip(refs["capture"], refs["frame"], refs["spi"], refs["seq"],
+                                                 refs["where"], refs["sender"], refs["receiver"], refs["router"])]
+        assert got == want, f"seed {seed}"
+        assert (refs["time"].to_numpy() == pd.concat([top["time"], quoted["time"]]).to_numpy()).all()

@@ -83,14 +83,6 @@ def distinct(values: pd.Series) -> set:
     return set(values.dropna().unique())
 
 
-def distinct_at(table: pd.DataFrame, name: str, mask: np.ndarray) -> set:
-    """``distinct(rows(table, mask, [name])[name])`` without copying those rows: the
-    column's values (hashed once) that occur at a row of ``mask``."""
-    codes, values = _encoded(table[name])
-    seen = np.bincount(codes[mask], minlength=len(values)) > 0
-    return {v for v, s in zip(values, seen.tolist()) if s and v is not None}
-
-
 def _encoded(column: pd.Series) -> tuple[np.ndarray, list]:
     """Per row the index of its value among the distinct values, and those values (a
     missing value is one of them: None)."""

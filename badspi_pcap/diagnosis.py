@@ -54,6 +54,7 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     is_covered = bad["covered"].to_numpy(dtype=bool)
     proofs = _explain(bad[is_covered].drop(columns=["time", "time_local", "time_device"]).assign(t=t[is_covered]),
                       ctx)
+    ctx.__dict__["_line_proofs"] = proofs        # diagnose's claims take them as they are (same context)
     found = [proofs.get(e) for e in bad["event_id"].astype("int64").tolist()]
     bad["cause"] = [p.cause if p else UNEXPLAINED if c else NOT_COVERED for p, c in zip(found, is_covered.tolist())]
     bad["proof"] = [p.key if p else None for p in found]
@@ -142,7 +143,7 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
         counts = {"lines": n_kind, "lines_covered": len(cov_k)}
         is_mine = is_cov_k & (cause_of == cause.NAME)
         if is_mine.any():
-            claim = _claim(cause.NAME, ident, group[is_mine], cov_k, prof)
+            claim = _claim(cause.NAME, ident, group[is_mine], cov_k, prof, ctx=ctx)
             out.append(_row(ident, cause.NAME, cause.KINDS[0], cause.judge(claim, ctx), claim, ctx, offset, counts))
         elif hasattr(cause, "rule_out") and len(cov_k):
             claim = _claim(cause.NAME, ident, cov_k, cov_k, prof, proofs={})
@@ -175,12 +176,18 @@ def frame_tuples(column: pd.Series) -> list[tuple]:
     return [tuple(pairs[a:b]) for a, b in zip([0] + ends[:-1], ends)]
 
 
-def _claim(cause, ident, lines, cov, prof, proofs=None) -> Claim:
+def _claim(cause, ident, lines, cov, prof, proofs=None, ctx: Context | None = None) -> Claim:
     if proofs is None:
-        from .causes import Proof
         c = columns(lines, ("event_id", "proof", "exact"))
-        proofs = {e: Proof(cause, k, bool(x), fr)
-                  for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], frame_tuples(lines["frames"]))}
+        made = ctx.__dict__.get("_line_proofs", {}) if ctx is not None else {}
+        kept = [made.get(e) for e in c["event_id"]]
+        if all(p is not None and p.cause == cause and p.key == k and bool(p.exact) == x
+               for p, k, x in zip(kept, c["proof"], c["exact"])):
+            proofs = dict(zip(c["event_id"], kept))         # the very proofs classify_lines made
+        else:
+            from .causes import Proof
+            proofs = {e: Proof(cause, k, bool(x), fr)
+                      for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], frame_tuples(lines["frames"]))}
     return Claim(cause, ident["tunnel"], ident["tunnel_id"], ident["peer"], lines, proofs, cov, prof)
 
 

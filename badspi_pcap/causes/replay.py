@@ -187,16 +187,16 @@ def prepare(lines: pd.DataFrame, ctx: Context) -> None:
     line, pos, dt = _named(ctx, spi, seq, has_seq, by_spi, t)
     windows = [_window(s, v, ctx) for s, v in zip(spis, c["vendor"])]
     dropped = _dropped(ctx, windows, keys, line, pos, dt, n)
-    at = np.unique(pos)
+    at, which = np.unique(pos, return_inverse=True)
     named = take_rows(ctx.packets, at, ["capture", "frame"])
-    where = dict(zip(at.tolist(), zip(named["capture"].astype(str).tolist(), named["frame"].astype("int64").tolist())))
-    frames: dict[int, set] = {}
-    for i, p in zip(line.tolist(), pos.tolist()):
-        frames.setdefault(i, set()).add(where[p])
+    refs = list(zip(named["capture"].astype(str).tolist(), named["frame"].astype("int64").tolist()))
+    by_line = np.argsort(line, kind="stable")          # each line's named packets: one slice
+    ends = np.searchsorted(line[by_line], np.arange(n), side="right").tolist()
+    ref = [refs[k] for k in which[by_line].tolist()]
     seen = _spis_seen(ctx)
-    for i, event in enumerate(c["event_id"]):
-        memo[int(event)] = LineEvidence(dropped.get(i), tuple(sorted(frames.get(i, ()))),
-                                        spis[i] is not None and spis[i] in seen)
+    for i, (event, a, b) in enumerate(zip(c["event_id"], [0] + ends[:-1], ends)):
+        frames = () if a == b else (ref[a],) if b - a == 1 else tuple(sorted(set(ref[a:b])))
+        memo[int(event)] = LineEvidence(dropped.get(i), frames, spis[i] is not None and spis[i] in seen)
 
 
 def _named(ctx: Context, spi, seq, has_seq, by_spi, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

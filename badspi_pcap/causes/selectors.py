@@ -199,15 +199,20 @@ def take_rows(table: pd.DataFrame, rows: np.ndarray, names=None) -> pd.DataFrame
     if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
         return table[names].iloc[rows]
     out = {}
+    splits: dict = {}        # per chunk layout (the columns of a table share one): the rows of each chunk
     for name in names:
         arr = table[name].array
         chunked = arr.__arrow_array__() if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
         if chunked is None or chunked.num_chunks < 2:
             out[name] = arr.take(rows)
             continue
-        bounds = np.cumsum([0] + [len(c) for c in chunked.chunks])
-        which = np.searchsorted(bounds, rows, side="right") - 1
-        parts = [chunked.chunk(i).take(pa.array(rows[which == i] - bounds[i])) for i in np.unique(which)]
+        layout = tuple(len(c) for c in chunked.chunks)
+        if layout not in splits:
+            bounds = np.cumsum((0,) + layout)
+            cut = np.searchsorted(rows, bounds)        # rows are sorted: each chunk's rows are one slice
+            splits[layout] = [(i, pa.array(rows[cut[i]:cut[i + 1]] - bounds[i]))
+                              for i in range(len(layout)) if cut[i + 1] > cut[i]]
+        parts = [chunked.chunk(i).take(at) for i, at in splits[layout]]
         out[name] = pd.arrays.ArrowExtensionArray(pa.chunked_array(parts, type=chunked.type))
     return pd.DataFrame(out, index=table.index[rows], copy=False) if names else table.iloc[rows, :0]
 

@@ -193,10 +193,11 @@ def prepare(lines: pd.DataFrame, ctx: Context) -> None:
     by_line = np.argsort(line, kind="stable")          # each line's named packets: one slice
     ends = np.searchsorted(line[by_line], np.arange(n), side="right").tolist()
     ref = [refs[k] for k in which[by_line].tolist()]
-    seen = _spis_seen(ctx)
     for i, (event, a, b) in enumerate(zip(c["event_id"], [0] + ends[:-1], ends)):
         frames = () if a == b else (ref[a],) if b - a == 1 else tuple(sorted(set(ref[a:b])))
-        memo[int(event)] = LineEvidence(dropped.get(i), frames, spis[i] is not None and spis[i] in seen)
+        # a line that names packets by its SPI sees its SA: the SPIs are looked up only for the others
+        sees = spis[i] is not None and (bool(frames) or spis[i] in _spis_seen(ctx))
+        memo[int(event)] = LineEvidence(dropped.get(i), frames, sees)
 
 
 def _named(ctx: Context, spi, seq, has_seq, by_spi, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -205,8 +206,7 @@ def _named(ctx: Context, spi, seq, has_seq, by_spi, t) -> tuple[np.ndarray, np.n
     p = ctx.packets
     if not has_seq.any() or p.empty:
         return none
-    wanted = pa.array(np.unique(seq[has_seq]), type=pa.uint32())
-    rows = np.flatnonzero(_with_seq(ctx) & flags(pc.is_in(arrow(p["seq"]), value_set=wanted)))
+    rows = np.flatnonzero(_with_seq(ctx) & _seq_in(p, np.unique(seq[has_seq])))
     if not len(rows):
         return none
     r = take_rows(p, rows, ["spi", "seq", "time", "dst"])
@@ -231,6 +231,18 @@ def _named(ctx: Context, spi, seq, has_seq, by_spi, t) -> tuple[np.ndarray, np.n
     any_to_device[line[to_device]] = True
     keep = to_device | ~any_to_device[line]
     return line[keep], rows[i[keep]], dt[keep]
+
+
+def _seq_in(packets: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
+    """Rows whose sequence number is one of ``wanted`` (sorted): a lookup table when their
+    range is small (sequence numbers mostly are), else Arrow's hashing."""
+    column = arrow(packets["seq"])
+    if int(wanted[-1]) - int(wanted[0]) < 1 << 24:
+        values = pc.fill_null(column, int(wanted[0]) - 1 if wanted[0] > 0 else int(wanted[-1]) + 1)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+        return np.isin(values.to_numpy(), wanted, kind="table")
+    return flags(pc.is_in(column, value_set=pa.array(wanted, type=pa.uint32())))
 
 
 def _dropped(ctx: Context, windows: list[Window], keys, line, pos, dt, n: int) -> dict[int, Proof]:

@@ -21,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import schema
 from ..notation import spi_text
 from ..masks import arrow, flags
 from ..sequence import in_order, ordered, sequence_rows, with_sequence_numbers
@@ -119,8 +120,10 @@ def _sequence(ctx: Context, window: int) -> tuple[pd.DataFrame, np.ndarray]:
     cache = ctx.__dict__.setdefault("_replay_sequence", {})
     if "_replay_in_order" not in ctx.__dict__:
         ctx.__dict__["_replay_in_order"] = in_order(ctx.packets, _with_seq(ctx))
-    if ctx.__dict__["_replay_in_order"]:       # no packet out of order (most captures): no table
-        return sequence_rows(ctx.packets.iloc[:0], 0)
+        if ctx.__dict__["_replay_in_order"]:       # no packet out of order (most captures): no table
+            ctx.__dict__["_replay_none"] = (schema.empty(schema.SEQUENCE), np.zeros(0, dtype=np.int64))
+    if ctx.__dict__["_replay_in_order"]:
+        return ctx.__dict__["_replay_none"]
     if window not in cache:
         if "_replay_ordered" not in ctx.__dict__:      # the SA order is the same for every window
             ctx.__dict__["_replay_ordered"] = ordered(ctx.packets, _with_seq(ctx))

@@ -249,10 +249,13 @@ def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     top = ~is_icmp & present(packets, "kind")
     icmp = take_rows(packets, np.flatnonzero(is_icmp), ["inner_spi", "inner_src", "inner_dst"])   # few rows
     spis = distinct_at(packets, "spi", top) | distinct(icmp["inner_spi"])
+    seen = lines["spi"].isin(spis).fillna(False).to_numpy(dtype=bool)
+    if seen.all():          # the addresses are asked only about the other lines (often none)
+        return seen
     addrs = distinct_at(packets, "src", top) | distinct_at(packets, "dst", top) | distinct(icmp["inner_src"]) \
         | distinct(icmp["inner_dst"])
-    return (lines["spi"].isin(spis) | lines["src"].isin(addrs) | lines["dst"].isin(addrs)
-            | lines["peer"].isin(addrs)).fillna(False).to_numpy(dtype=bool)
+    return seen | (lines["src"].isin(addrs) | lines["dst"].isin(addrs)
+                   | lines["peer"].isin(addrs)).fillna(False).to_numpy(dtype=bool)
 
 
 def _peer(group, local) -> str:

@@ -103,8 +103,21 @@ def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
     """``table[mask][names]`` without filtering the other columns (on Arrow-backed
     columns a boolean mask costs a pass over each column it touches)."""
     keep = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
+    at = np.flatnonzero(keep) if len(keep) >= SPARSE_FROM else None
+    if at is not None and len(at) * 8 < len(keep):
+        # Few rows of a big table: taken by position, which reads only those rows.
+        return pd.DataFrame({n: _taken(table[n], at) for n in names}, index=table.index[at], copy=False)
     # column by column: selecting the columns first is itself a costly step on small tables
     return pd.DataFrame({n: table[n].array[keep] for n in names}, index=table.index[keep], copy=False)
+
+
+SPARSE_FROM = 65536      # rows of a table from which a sparse selection is taken by position
+
+
+def _taken(column: pd.Series, at: np.ndarray):
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return pd.arrays.ArrowExtensionArray(take_sorted(arrow(column), at))
+    return column.array.take(at)
 
 
 def distinct(values: pd.Series) -> set:

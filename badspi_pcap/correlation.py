@@ -266,7 +266,6 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     }, columns=cols)
 
 
-
 def _exact_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
     """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
     q = lines[lines["spi"].notna() & lines["seq"].notna()]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .masks import distinct, distinct_at, kind_in, present, rows, value_in
+from .masks import distinct, distinct_at, kind_in, present, rows, value_in, values_at
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .references import QUOTED, ROLES, ReferenceIndex, reference_index, spi_seq
@@ -56,9 +56,13 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
 
 def quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:
     """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
-    ports = value_in(packets, "inner_sport", [500, 4500]) | value_in(packets, "inner_dport", [500, 4500])
-    inner = value_in(packets, "inner_proto", [50, 51]) | present(packets, "inner_spi") | ports
-    return kind_in(packets, "icmp-error") & inner
+    icmp = kind_in(packets, "icmp-error")
+    quoted = rows(packets, icmp, ["inner_sport", "inner_dport", "inner_proto", "inner_spi"])   # few rows
+    ports = value_in(quoted, "inner_sport", [500, 4500]) | value_in(quoted, "inner_dport", [500, 4500])
+    inner = value_in(quoted, "inner_proto", [50, 51]) | present(quoted, "inner_spi") | ports
+    out = np.zeros(len(packets), dtype=bool)
+    out[np.flatnonzero(icmp)[inner]] = True
+    return out
 
 
 def whole_second_log(events: pd.DataFrame) -> bool:
@@ -118,10 +122,10 @@ def _pairs_spi_seq(events: pd.DataFrame, refs: ReferenceIndex) -> np.ndarray:
     events = events[events["seq"].notna()]
     if events.empty or not len(refs):
         return np.array([])
-    _, code, ns = refs.by_spi_seq
     line_code = spi_seq(events["spi"].to_numpy(dtype=np.int64), events["seq"].to_numpy(dtype=np.int64))
+    at, code = refs.with_spi_seq(line_code)
     line, ref = _expand(np.searchsorted(code, line_code, "left"), np.searchsorted(code, line_code, "right"))
-    return events["time"].astype("int64").to_numpy()[line] / NS_PER_S - ns[ref] / NS_PER_S
+    return events["time"].astype("int64").to_numpy()[line] / NS_PER_S - refs.ns[at[ref]] / NS_PER_S
 
 
 def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -179,12 +183,14 @@ def apply_offset(events: pd.DataFrame, offset: ClockOffset) -> pd.DataFrame:
     return out
 
 
-def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None) -> set[str]:
+def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None,
+                    refs: ReferenceIndex | None = None) -> set[str]:
     """The device's own outside addresses, as the data shows them.
 
     An ICMP error goes back to the sender of the packet it quotes, so the destination of
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
+    ``refs``: ``reference_index(packets)``, when already made.
     """
     quoting = quotes_ipsec(packets)
     icmp = rows(packets, quoting, ["dst", "inner_src"]) if quoting.any() else None
@@ -194,11 +200,28 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
         peers |= distinct(sas["gateway"])
     peers -= local
     if peers:
+        local |= _peer_ends(packets, peers, refs)
+    return local
+
+
+def _peer_ends(packets: pd.DataFrame, peers: set[str], refs: ReferenceIndex | None) -> set[str]:
+    """The other end of the IPsec and IKE packets between a peer and a non-peer."""
+    if refs is None:
         ipsec = kind_in(packets, [*IPSEC_KINDS, "ike"])
         from_peer, to_peer = value_in(packets, "src", sorted(peers)), value_in(packets, "dst", sorted(peers))
-        local |= (distinct_at(packets, "dst", ipsec & from_peer & ~to_peer)
-                  | distinct_at(packets, "src", ipsec & to_peer & ~from_peer))
-    return local
+        return (distinct_at(packets, "dst", ipsec & from_peer & ~to_peer)
+                | distinct_at(packets, "src", ipsec & to_peer & ~from_peer))
+    # The index holds the IPsec packets with an SPI; the rest (IKE, IPsec cut before its
+    # SPI) are few and taken on their own.
+    is_peer = np.append(np.isin(refs.addresses, sorted(peers)), False)     # code -1: no address
+    top = ~refs.quoted
+    from_peer, to_peer = is_peer[refs.sender] & top, is_peer[refs.receiver] & top
+    ends = set(refs.addresses[[c for c in np.unique(refs.receiver[from_peer & ~to_peer]) if c >= 0]]) | \
+        set(refs.addresses[[c for c in np.unique(refs.sender[to_peer & ~from_peer]) if c >= 0]])
+    rest = kind_in(packets, "ike") | (kind_in(packets, IPSEC_KINDS) & ~present(packets, "spi"))
+    if rest.any():
+        ends |= _peer_ends(rows(packets, rest, ["kind", "src", "dst"]), peers, None)
+    return ends
 
 
 def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
@@ -236,19 +259,19 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     at = out["row"].to_numpy(dtype=np.int64)
     return pd.DataFrame({
         "event_id": bad["event_id"].to_numpy(dtype=np.int64)[e], "source": bad["source"].to_numpy()[e],
-        "line": bad["line"].to_numpy()[e], "capture": np.asarray(_at(packets, "capture", at), dtype=object),
-        "frame": _at(packets, "frame", at).astype(np.int64),
+        "line": bad["line"].to_numpy()[e], "capture": np.asarray(values_at(packets, "capture", at), dtype=object),
+        "frame": values_at(packets, "frame", at).astype(np.int64),
         "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / NS_PER_S,
         "key": out["key"].to_numpy(), "role": ROLES[out["role"].to_numpy(dtype=np.int64)],
     }, columns=cols)
 
 
-
 def _exact_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
     """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
     q = lines[lines["spi"].notna() & lines["seq"].notna()]
-    at, code, ns = refs.by_spi_seq
-    line, ref = _all_within(code, ns, spi_seq(q["spi"], q["seq"]), q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
+    line_code = spi_seq(q["spi"], q["seq"])
+    at, code = refs.with_spi_seq(line_code)
+    line, ref = _all_within(code, refs.ns[at], line_code, q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
                             _ns(resolution + EXACT_TOLERANCE_S))
     ref = at[ref]
     return _hits(q.index.to_numpy()[line], refs.row[ref], refs.ns[ref], role[ref], "spi+seq", stage=0)
@@ -261,12 +284,14 @@ def _spi_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, todo:
     q = q[q["spi"].notna()]
     none = np.array([], dtype=np.int64)
     parts = [_hits(none, none, none, none, "spi", stage=1)]
-    spi = refs.spi.astype(float)
-    for code in np.unique(role):              # by role, as a groupby would (positions: no copies)
-        r = np.flatnonzero(role == code)
-        line, ref = _nearest_within(spi[r], refs.ns[r], q["spi"].to_numpy(), q["ns"].to_numpy(),
+    # Only the references with one of these lines' SPIs (most lines matched exactly).
+    near = np.flatnonzero(np.isin(refs.spi, np.unique(q["spi"].to_numpy()).astype(np.uint32)))
+    spi, ns, near_role = refs.spi[near].astype(float), refs.ns[near], role[near]
+    for code in np.unique(near_role):         # by role, as a groupby would
+        r = np.flatnonzero(near_role == code)
+        line, ref = _nearest_within(spi[r], ns[r], q["spi"].to_numpy(), q["ns"].to_numpy(),
                                     _ns(SPI_WINDOW_S), _ns(resolution + 1))
-        ref = r[ref]
+        ref = near[r[ref]]
         parts.append(_hits(q.index.to_numpy()[line], refs.row[ref], refs.ns[ref], role[ref], "spi", stage=1))
     return pd.concat(parts, ignore_index=True)
 
@@ -292,14 +317,6 @@ def _hits(line: np.ndarray, row: np.ndarray, ns: np.ndarray, role: np.ndarray, k
     return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key, "row": row.astype(np.int64),
                          "ns": ns.astype(np.int64), "role": role.astype(np.int64),
                          "per_role": role.astype(np.int64) if key == "spi" else -1})
-
-
-def _at(packets: pd.DataFrame, name: str, at: np.ndarray) -> np.ndarray:
-    """The values of column ``name`` at positions ``at`` as a NumPy array (strings as objects)."""
-    column = packets[name]
-    if isinstance(column.dtype, pd.ArrowDtype):
-        return column.array.take(at).to_numpy()
-    return column.to_numpy()[at]
 
 
 def _ns(seconds: float) -> int:
@@ -373,13 +390,18 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
         return set()
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
-    wanted = pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates()
-    # The packets with those frame numbers (a cheap NumPy test), then by (capture, frame).
-    near = rows(packets, np.isin(packets["frame"].to_numpy(dtype=np.int64), wanted["frame"].to_numpy(dtype=np.int64)),
-                ["capture", "frame", "kind", "src", "dst"])
-    keys = set(zip(wanted["capture"].astype(str), wanted["frame"].astype("int64")))
-    hit = near[np.array([(str(c), int(f)) in keys for c, f in zip(near["capture"].tolist(), near["frame"].tolist())],
-                    dtype=bool)]
+    wanted = pd.concat([quoted, direct])
+    frames = wanted["frame"].to_numpy(dtype=np.int64)
+    # The packets with those frame numbers (an Arrow kernel), then those of the same capture.
+    near = rows(packets, value_in(packets, "frame", np.unique(frames).tolist()), ["capture", "frame", "kind", "src",
+                                                                               "dst"])
+
+    def plain(capture, frame):       # keys of one type on both sides of the join
+        return pd.DataFrame({"capture": capture.astype(str).to_numpy(dtype=object),
+                             "frame": frame.to_numpy(dtype=np.int64)})
+    hit = plain(near["capture"], near["frame"]).assign(kind=near["kind"].to_numpy(), src=near["src"].to_numpy(),
+                                                       dst=near["dst"].to_numpy())
+    hit = hit.merge(plain(wanted["capture"], wanted["frame"]).drop_duplicates(), on=["capture", "frame"])
     hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
     return distinct(hit["dst"])
 

@@ -9,14 +9,13 @@ numbers, and codes for the addresses) and turn only the references they keep int
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .masks import arrow, kind_in, present
+from .masks import arrow, by_chunk, kind_in, present, take_sorted
 from .schema import IPSEC_KINDS
 
 # Roles, in the order the matching sorts them (alphabetical, as their names sort).
@@ -41,14 +40,16 @@ class ReferenceIndex:
     def __len__(self) -> int:
         return len(self.row)
 
-    @cached_property
-    def by_spi_seq(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The references with a sequence number sorted by (SPI, SEQ, time; ties in table
-        order): their positions here, their ``spi_seq`` codes and their times."""
+    def with_spi_seq(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The references whose (SPI, SEQ) ``spi_seq`` code is one of ``wanted``, sorted by
+        (code, time; ties in table order): their positions here and their codes.  Only
+        these are sorted: a log names a small share of the capture's sequence numbers."""
         r = np.flatnonzero(self.has_seq)
-        code, ns = spi_seq(self.spi[r], self.seq[r]), self.ns[r]
-        order = np.lexsort((ns, code))
-        return r[order], code[order], ns[order]
+        code = spi_seq(self.spi[r], self.seq[r])
+        keep = pd.Series(code, copy=False).isin(np.unique(wanted)).to_numpy()    # a hash lookup each
+        r, code = r[keep], code[keep]
+        order = np.lexsort((self.ns[r], code))
+        return r[order], code[order]
 
     def roles(self, local: set[str]) -> np.ndarray:
         """Per reference, its role as a position in ``ROLES``: quoted by an ICMP error, sent
@@ -57,8 +58,11 @@ class ReferenceIndex:
         # One more False at the end: code -1 (no address) reads it.
         is_local = np.append(np.isin(self.addresses, list(local)), False)
         to_local, from_local = is_local[self.receiver], is_local[self.sender]
-        return np.select([self.quoted, to_local, from_local], [QUOTED, SENT_BY_PEER, SENT_BY_DEVICE],
-                         ESP).astype(np.int8)
+        role = np.full(len(self), ESP, dtype=np.int8)     # later rules win: quoted, to, from
+        role[from_local] = SENT_BY_DEVICE
+        role[to_local] = SENT_BY_PEER
+        role[self.quoted] = QUOTED
+        return role
 
     def table(self, packets: pd.DataFrame) -> pd.DataFrame:
         """The references as a table: capture, frame, time, spi, seq, where (esp | quoted),
@@ -94,7 +98,7 @@ def reference_index(packets: pd.DataFrame) -> ReferenceIndex:
     time = pc.cast(arrow(packets["time"]), pa.int64())
     return ReferenceIndex(
         row=np.concatenate([top, quoted]),
-        ns=np.concatenate([_numbers(_chunked_take(time, top)), _numbers(_chunked_take(time, quoted))]),
+        ns=np.concatenate([_numbers(take_sorted(time, top)), _numbers(take_sorted(time, quoted))]),
         spi=np.concatenate([_numbers(_take(packets, "spi", top), np.uint32),
                             _numbers(_take(packets, "inner_spi", quoted), np.uint32)]),
         seq=np.concatenate([_numbers(s, np.uint32) for s in seq]),
@@ -105,24 +109,7 @@ def reference_index(packets: pd.DataFrame) -> ReferenceIndex:
 
 
 def _take(packets: pd.DataFrame, name: str, at: np.ndarray) -> pa.ChunkedArray:
-    return _chunked_take(arrow(packets[name]), at)
-
-
-def _chunked_take(column, at: np.ndarray) -> pa.ChunkedArray:
-    """``column.take(at)`` for sorted positions, chunk by chunk: Arrow's take on a chunked
-    array first joins the chunks, a copy of the whole column."""
-    return pa.chunked_array([chunk.take(pa.array(local, pa.int64())) for chunk, local in _by_chunk(column, at)],
-                            column.type)
-
-
-def _by_chunk(column, at: np.ndarray):
-    """(chunk, positions in it) for sorted positions in a chunked column."""
-    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
-    ends = np.cumsum([len(c) for c in chunks])
-    start, offset = 0, 0
-    for chunk, end, bound in zip(chunks, ends, np.searchsorted(at, ends)):
-        yield chunk, at[start:bound] - offset
-        start, offset = bound, end
+    return take_sorted(arrow(packets[name]), at)
 
 
 def _numbers(values: pa.ChunkedArray, dtype=np.int64) -> np.ndarray:
@@ -132,16 +119,19 @@ def _numbers(values: pa.ChunkedArray, dtype=np.int64) -> np.ndarray:
 
 def _address_codes(packets: pd.DataFrame, name: str, at: np.ndarray, codes: dict[str, int]) -> np.ndarray:
     """The addresses at these sorted positions as int32 codes (-1 where missing), each new
-    address given the next code in ``codes``.  Each chunk is dictionary-encoded whole (its
-    codes cost 4 bytes a row; taking the strings first would copy them)."""
+    address given the next code in ``codes``.  A chunk where most rows are wanted is
+    dictionary-encoded whole (its codes cost 4 bytes a row; taking the strings first
+    would copy them); from one where few are, the few strings are taken first."""
     out = [np.array([], dtype=np.int32)]
-    for chunk, local in _by_chunk(arrow(packets[name]), at):
-        if len(local):
-            encoded = chunk.dictionary_encode()
-            index = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
-            to_code = np.array([codes.setdefault(v, len(codes)) for v in encoded.dictionary.to_pylist()] + [-1],
-                               dtype=np.int32)
-            out.append(to_code[index[local]])
+    for chunk, local in by_chunk(arrow(packets[name]), at):
+        if not len(local):
+            continue
+        few = len(local) * 8 < len(chunk)
+        encoded = (chunk.take(pa.array(local, pa.int64())) if few else chunk).dictionary_encode()
+        index = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(), dtype=np.int64)
+        to_code = np.array([codes.setdefault(v, len(codes)) for v in encoded.dictionary.to_pylist()] + [-1],
+                           dtype=np.int32)
+        out.append(to_code[index if few else index[local]])
     return np.concatenate(out)
 
 

@@ -48,7 +48,7 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
     offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else \
         estimate_clock_offset(events, packets, refs)
     resolution = 1.0 if whole_second_log(events) else 0.0
-    local = local_addresses(packets, events, sas)
+    local = local_addresses(packets, events, sas, refs)
     if not events["kind"].isin(BAD_SPI_KINDS).any():
         # No bad-SPI or replay line (a capture checked without logs): nothing to match.
         return Correlation(apply_offset(events, offset), pd.DataFrame(columns=schema.MATCHES.names), offset,

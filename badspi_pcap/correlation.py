@@ -56,9 +56,13 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
 
 def quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:
     """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
-    ports = value_in(packets, "inner_sport", [500, 4500]) | value_in(packets, "inner_dport", [500, 4500])
-    inner = value_in(packets, "inner_proto", [50, 51]) | present(packets, "inner_spi") | ports
-    return kind_in(packets, "icmp-error") & inner
+    icmp = kind_in(packets, "icmp-error")
+    quoted = rows(packets, icmp, ["inner_sport", "inner_dport", "inner_proto", "inner_spi"])   # few rows
+    ports = value_in(quoted, "inner_sport", [500, 4500]) | value_in(quoted, "inner_dport", [500, 4500])
+    inner = value_in(quoted, "inner_proto", [50, 51]) | present(quoted, "inner_spi") | ports
+    out = np.zeros(len(packets), dtype=bool)
+    out[np.flatnonzero(icmp)[inner]] = True
+    return out
 
 
 def whole_second_log(events: pd.DataFrame) -> bool:
@@ -179,12 +183,14 @@ def apply_offset(events: pd.DataFrame, offset: ClockOffset) -> pd.DataFrame:
     return out
 
 
-def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None) -> set[str]:
+def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None,
+                    refs: ReferenceIndex | None = None) -> set[str]:
     """The device's own outside addresses, as the data shows them.
 
     An ICMP error goes back to the sender of the packet it quotes, so the destination of
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
+    ``refs``: ``reference_index(packets)``, when already made.
     """
     quoting = quotes_ipsec(packets)
     icmp = rows(packets, quoting, ["dst", "inner_src"]) if quoting.any() else None
@@ -194,11 +200,28 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
         peers |= distinct(sas["gateway"])
     peers -= local
     if peers:
+        local |= _peer_ends(packets, peers, refs)
+    return local
+
+
+def _peer_ends(packets: pd.DataFrame, peers: set[str], refs: ReferenceIndex | None) -> set[str]:
+    """The other end of the IPsec and IKE packets between a peer and a non-peer."""
+    if refs is None:
         ipsec = kind_in(packets, [*IPSEC_KINDS, "ike"])
         from_peer, to_peer = value_in(packets, "src", sorted(peers)), value_in(packets, "dst", sorted(peers))
-        local |= (distinct_at(packets, "dst", ipsec & from_peer & ~to_peer)
-                  | distinct_at(packets, "src", ipsec & to_peer & ~from_peer))
-    return local
+        return (distinct_at(packets, "dst", ipsec & from_peer & ~to_peer)
+                | distinct_at(packets, "src", ipsec & to_peer & ~from_peer))
+    # The index holds the IPsec packets with an SPI; the rest (IKE, IPsec cut before its
+    # SPI) are few and taken on their own.
+    is_peer = np.append(np.isin(refs.addresses, sorted(peers)), False)     # code -1: no address
+    top = ~refs.quoted
+    from_peer, to_peer = is_peer[refs.sender] & top, is_peer[refs.receiver] & top
+    ends = set(refs.addresses[[c for c in np.unique(refs.receiver[from_peer & ~to_peer]) if c >= 0]]) | \
+        set(refs.addresses[[c for c in np.unique(refs.sender[to_peer & ~from_peer]) if c >= 0]])
+    rest = kind_in(packets, "ike") | (kind_in(packets, IPSEC_KINDS) & ~present(packets, "spi"))
+    if rest.any():
+        ends |= _peer_ends(rows(packets, rest, ["kind", "src", "dst"]), peers, None)
+    return ends
 
 
 def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
@@ -241,7 +264,6 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
         "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / NS_PER_S,
         "key": out["key"].to_numpy(), "role": ROLES[out["role"].to_numpy(dtype=np.int64)],
     }, columns=cols)
-
 
 
 def _exact_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:

@@ -49,15 +49,24 @@ class PcapWalker:
         self.mv = memoryview(data)
         self.hi_at = 2 if hdr.endian == "<" else 0   # where the upper 16 bits of the seconds are
         self.halves = _unaligned(data, hdr.endian + "u2")
+        self.caplens = self.words[8:]          # element i: the captured length of a record at i
         self.n = n
 
     def step(self, pos: np.ndarray):
+        nxt = self.advance(pos)
+        return nxt, self.valid(pos, nxt)
+
+    def advance(self, pos: np.ndarray) -> np.ndarray:
+        """The next record's start after each of ``pos`` (garbage where ``valid`` says no)."""
         if self.n < 16:
-            return pos, np.zeros(len(pos), dtype=bool)
-        cap = self.words[np.minimum(pos + 8, self.n - 4)]   # (a clamped read: pos + 16 > end, so nxt > end)
-        nxt = pos + 16 + cap                                  # int64 + uint32: int64
+            return pos + 16     # past any end: not valid
+        # (a clamped read: pos + 16 > end, so nxt > end)
+        return pos + (self.caplens[np.minimum(pos, len(self.caplens) - 1)] + 16)   # int64 + uint32: int64
+
+    def valid(self, pos: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        """Whether the records at ``pos`` (followed by ``nxt``) are whole and plausible."""
         # nxt <= end also says the header is whole (cap >= 0)
-        return nxt, (cap <= self.hdr.max_caplen) & (nxt <= self.end)
+        return (nxt - pos <= self.hdr.max_caplen + 16) & (nxt <= self.end)
 
     def step1(self, pos: int) -> int:
         if pos + 16 > self.end:

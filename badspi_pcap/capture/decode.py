@@ -143,7 +143,8 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
                 ip_version=version.astype(np.uint8), vlan=vlan[rows].astype(np.int32),
                 length=batch.wirelen[rows].astype(np.uint32), ip_length=ip.length[keep].astype(np.uint32),
                 note=nt)
-    _set_addresses(f, cols, ("src", "dst"), np.arange(len(rows)), rows, version, ip.addr[keep])
+    _set_addresses(f, cols, ("src", "dst"), np.arange(len(rows)), rows, version, ip.addr[keep],
+                   None if ip.v4_addresses is None else ip.v4_addresses[keep])
     everyone = np.arange(len(rows))
     cols.set("ip_ttl", everyone, ip.ttl[keep], ip.ttl[keep] >= 0)     # a loop lowers it on a copy
     cols.set("ip_id", everyone, ip.ident[keep], ip.ident[keep] >= 0)
@@ -178,16 +179,17 @@ def _two_words(f: Fields, pos, rows):
     return (*f.u32(pos, rows), *f.u32(pos + 4, rows))
 
 
-def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, version, pos) -> None:
+def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, version, pos, v4_pairs=None) -> None:
     """Source and destination addresses (``pos``: the source's offset; the destination
-    follows it) of rows ``at`` (frames ``rows``) by IP version; cut off ones stay null."""
+    follows it) of rows ``at`` (frames ``rows``) by IP version; cut off ones stay null.
+    ``v4_pairs``: the IPv4 addresses as read with the header (``IpHeaders.v4_addresses``)."""
     src, dst = names
     v4 = np.flatnonzero(version == 4)
     if len(v4):
         p, r, a = pos[v4], rows[v4], at[v4]
-        both = f.has(p, 8, r)
-        if both.all():   # the usual case: one 8-byte read gives both
-            pair = f.u64(p)
+        both = f.has(p, 8, r) if v4_pairs is None else True
+        if v4_pairs is not None or both.all():   # the usual case: one 8-byte read gives both
+            pair = f.u64(p) if v4_pairs is None else v4_pairs[v4]
             cols.v4[src] = (a, (pair >> np.uint64(32)).astype(np.uint32))
             cols.v4[dst] = (a, pair.astype(np.uint32))
         else:
@@ -239,7 +241,7 @@ def _decode_icmp(f: Fields, cols: Rows, at, l4, version, rows, nt) -> None:
     cols.set("icmp_mtu", at, np.where(frag_needed, v4_mtu, v6_mtu), frag_needed | too_big)
 
     q = parse_ip(f, r, pos + 8)
-    _set_addresses(f, cols, ("inner_src", "inner_dst"), at, r, q.version, q.addr)
+    _set_addresses(f, cols, ("inner_src", "inner_dst"), at, r, q.version, q.addr, q.v4_addresses)
     cols.set("inner_proto", at, q.proto, q.ok & (q.proto >= 0))
     quoted_l4 = q.ok & ~q.later_fragment & (q.l4 >= 0)
     qend = f.end[r]

@@ -33,12 +33,19 @@ class IpHeaders:
     addr: np.ndarray        # absolute offset of the source address (dst follows it)
     ttl: np.ndarray         # IPv4 TTL / IPv6 hop limit (-1 when not ok)
     ident: np.ndarray       # IPv4 identification (-1 for IPv6 or not ok)
+    v4_addresses: np.ndarray | None = None   # IPv4 source << 32 | destination where ok (when read with the header)
 
 
 def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
     """Parse the IP headers at ``l3`` of frames ``rows`` (version from the header itself)."""
     n = len(rows)
-    b0, present = f.u8(l3, rows)
+    # The usual case: every header has its first 20 bytes, read at once (the IPv4 header
+    # with its addresses; for IPv6 its version).
+    head = f.raw(l3, 20, rows)[0] if n and f.has(l3, 20, rows).all() else None
+    if head is not None:
+        b0, present = head[:, 0].astype(np.int64), True
+    else:
+        b0, present = f.u8(l3, rows)
     version = np.where(present, b0 >> 4, 0)
     ok = np.zeros(n, dtype=bool)
     proto = np.full(n, -1, dtype=np.int64)
@@ -48,14 +55,22 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
     addr = l3 + np.where(version == 4, 12, 8)
     ttl = np.full(n, -1, dtype=np.int64)
     ident = np.full(n, -1, dtype=np.int64)
+    v4_addresses = None
 
     v4 = np.flatnonzero(version == 4)
     if len(v4):
         r, p = rows[v4], l3[v4]
         ihl = (b0[v4] & 0x0F) * 4
-        whole = f.has(p, 20, r)
+        whole = f.has(p, 20, r) if head is None else True
         good = whole & (ihl >= 20)
-        if whole.all():   # the usual case: bytes 0-7 in one read (total length, fragment), then the protocol
+        if head is not None:
+            h = head if len(v4) == n else head[v4]
+            words = h.view(">u2")                # (k, 10): total length, id, fragment, ttl+proto, ...
+            total, idv, frag, ttl_proto = (words[:, j].astype(np.int64) for j in (1, 2, 3, 4))
+            hops, pr = ttl_proto >> 8, ttl_proto & 0xFF
+            v4_addresses = np.zeros(n, dtype=np.uint64)
+            v4_addresses[v4] = h[:, 12:].copy().view(">u8")[:, 0]
+        elif whole.all():   # bytes 0-7 in one read (total length, fragment), then the protocol
             head = f.u64(p)
             total = ((head >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
             idv = ((head >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64)
@@ -111,7 +126,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
 
     version = np.where(ok, version, 0)
     return IpHeaders(ok=ok, version=version, proto=proto, l4=l4, length=length,
-                     later_fragment=later, addr=addr, ttl=ttl, ident=ident)
+                     later_fragment=later, addr=addr, ttl=ttl, ident=ident, v4_addresses=v4_addresses)
 
 
 def address_strings(f: Fields, rows: np.ndarray, version: np.ndarray, pos: np.ndarray) -> pa.Array:

@@ -187,8 +187,7 @@ def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, vers
     v4 = np.flatnonzero(version == 4)
     if len(v4):
         p, r, a = pos[v4], rows[v4], at[v4]
-        both = f.has(p, 8, r) if v4_pairs is None else True
-        if v4_pairs is not None or both.all():   # the usual case: one 8-byte read gives both
+        if v4_pairs is not None or f.has(p, 8, r).all():   # the usual case: one 8-byte read gives both
             pair = f.u64(p) if v4_pairs is None else v4_pairs[v4]
             cols.v4[src] = (a, (pair >> np.uint64(32)).astype(np.uint32))
             cols.v4[dst] = (a, pair.astype(np.uint32))

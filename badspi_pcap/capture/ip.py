@@ -61,7 +61,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
     if len(v4):
         r, p = rows[v4], l3[v4]
         ihl = (b0[v4] & 0x0F) * 4
-        whole = f.has(p, 20, r) if head is None else True
+        whole = f.has(p, 20, r) if head is None else np.ones(len(v4), dtype=bool)
         good = whole & (ihl >= 20)
         if head is not None:
             h = head if len(v4) == n else head[v4]

@@ -48,7 +48,6 @@ class PcapWalker:
         self.caplen_at = struct.Struct(hdr.endian + "I").unpack_from
         self.mv = memoryview(data)
         self.hi_at = 2 if hdr.endian == "<" else 0   # where the upper 16 bits of the seconds are
-        self.halves = _unaligned(data, hdr.endian + "u2")
         self.caplens = self.words[8:]          # element i: the captured length of a record at i
         self.n = n
 
@@ -104,10 +103,9 @@ class PcapWalker:
         out[rows[first]] = q[first]
 
     def _plausible(self, q: np.ndarray, hi: int) -> np.ndarray:
-        w = self.words
-        sec_hi = self.halves[q + self.hi_at]
-        cap, wire = w[q + 8], w[q + 12]
-        return (((sec_hi == hi) | (sec_hi == (hi + 1) & 0xFFFF)) & (w[q + 4] < self.frac_limit)
+        sec, frac, cap, wire = _headers(self, q).T
+        sec_hi = sec >> 16
+        return (((sec_hi == hi) | (sec_hi == (hi + 1) & 0xFFFF)) & (frac < self.frac_limit)
                 & (cap <= self.hdr.max_caplen) & (wire >= cap) & (wire <= 1 << 24))
 
 

@@ -96,7 +96,8 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     f = Fields(batch)
     l3, version, vlan = locate_ip(batch, f)
     ip_rows = np.flatnonzero(version > 0)
-    ip = parse_ip(f, ip_rows, l3[ip_rows])
+    ip_l3 = l3[ip_rows]
+    ip = parse_ip(f, ip_rows, ip_l3)
     counts.ip_frames = int(np.count_nonzero(ip.ok))
     counts.later_fragments = int(np.count_nonzero(ip.later_fragment))
     carries_l4 = ip.ok & ~ip.later_fragment & (ip.l4 >= 0)
@@ -158,7 +159,10 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     # ESP / AH / ESP-in-UDP: SPI and sequence number.
     spi_pos = np.where(k == K_AH, ip.l4[keep] + 4, esp_at[keep])
     at = np.flatnonzero(among(k, (K_ESP, K_AH, K_ESPUDP)))
-    spi, ok_spi, seq, ok_seq = _two_words(f, spi_pos[at], rows[at])
+    known = None
+    if ip.following is not None:   # read with the IP header: the SPI right after an option-less IPv4 header
+        known = ip.following[keep[at]], spi_pos[at] == ip_l3[keep[at]] + 20
+    spi, ok_spi, seq, ok_seq = _two_words(f, spi_pos[at], rows[at], known)
     cols.set("spi", at, spi, ok_spi)
     cols.set("seq", at, seq, ok_seq)
     nt[at] = np.where(ok_seq | (nt[at] != N_NONE), nt[at], N_SHORT_SEQ)
@@ -169,12 +173,20 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     return cols, counts
 
 
-def _two_words(f: Fields, pos, rows):
+def _two_words(f: Fields, pos, rows, known=None):
     """(first, ok, second, ok): the 32-bit words at ``pos`` and ``pos + 4`` (an SPI and a
-    sequence number), in one 8-byte read when every row holds both (the usual case)."""
+    sequence number), in one 8-byte read when every row holds both (the usual case).
+    ``known``: (the 8 bytes as one big-endian number, for which rows) read already."""
     both = f.has(pos, 8, rows)
     if both.all():
-        pair = f.u64(pos)
+        if known is None:
+            pair = f.u64(pos)
+        else:
+            pair, have = known
+            if not have.all():
+                miss = np.flatnonzero(~have)
+                pair = pair.copy()
+                pair[miss] = f.u64(pos[miss])
         return (pair >> np.uint64(32)).astype(np.int64), both, (pair & np.uint64(0xFFFFFFFF)).astype(np.int64), both
     return (*f.u32(pos, rows), *f.u32(pos + 4, rows))
 

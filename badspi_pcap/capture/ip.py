@@ -34,14 +34,22 @@ class IpHeaders:
     ttl: np.ndarray         # IPv4 TTL / IPv6 hop limit (-1 when not ok)
     ident: np.ndarray       # IPv4 identification (-1 for IPv6 or not ok)
     v4_addresses: np.ndarray | None = None   # IPv4 source << 32 | destination where ok (when read with the header)
+    following: np.ndarray | None = None      # the 8 bytes at offset 20 (after an option-less IPv4 header), big-endian
 
 
 def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
     """Parse the IP headers at ``l3`` of frames ``rows`` (version from the header itself)."""
     n = len(rows)
     # The usual case: every header has its first 20 bytes, read at once (the IPv4 header
-    # with its addresses; for IPv6 its version).
-    head = f.raw(l3, 20, rows)[0] if n and f.has(l3, 20, rows).all() else None
+    # with its addresses; for IPv6 its version), and mostly the 8 bytes after them too
+    # (ESP's SPI and sequence number, UDP's header).
+    head, following = None, None
+    for size in (28, 20) if n else ():
+        if f.has(l3, size, rows).all():
+            head = f.raw(l3, size, rows)[0]
+            if size == 28:
+                following = head[:, 20:].copy().view(">u8")[:, 0]
+            break
     if head is not None:
         b0, present = head[:, 0].astype(np.int64), True
     else:
@@ -69,7 +77,7 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
             total, idv, frag, ttl_proto = (words[:, j].astype(np.int64) for j in (1, 2, 3, 4))
             hops, pr = ttl_proto >> 8, ttl_proto & 0xFF
             v4_addresses = np.zeros(n, dtype=np.uint64)
-            v4_addresses[v4] = h[:, 12:].copy().view(">u8")[:, 0]
+            v4_addresses[v4] = h[:, 12:20].copy().view(">u8")[:, 0]
         elif whole.all():   # bytes 0-7 in one read (total length, fragment), then the protocol
             head = f.u64(p)
             total = ((head >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
@@ -126,7 +134,8 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
 
     version = np.where(ok, version, 0)
     return IpHeaders(ok=ok, version=version, proto=proto, l4=l4, length=length,
-                     later_fragment=later, addr=addr, ttl=ttl, ident=ident, v4_addresses=v4_addresses)
+                     later_fragment=later, addr=addr, ttl=ttl, ident=ident, v4_addresses=v4_addresses,
+                     following=following)
 
 
 def address_strings(f: Fields, rows: np.ndarray, version: np.ndarray, pos: np.ndarray) -> pa.Array:

@@ -108,14 +108,15 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
 
     # UDP: IKE on 500; on 4500 a NAT keepalive, IKE behind the non-ESP marker, or ESP.
     udp = np.flatnonzero(proto == UDP)
-    sport, ok_ports = f.u16(ip.l4[udp], ip_rows[udp])
-    dport, _ = f.u16(ip.l4[udp] + 2, ip_rows[udp])
-    udp_len, _ = f.u16(ip.l4[udp] + 4, ip_rows[udp])
+    udp_l4, udp_rows = ip.l4[udp], ip_rows[udp]   # (one rows array for all reads: Fields remembers its bounds)
+    sport, ok_ports = f.u16(udp_l4, udp_rows)
+    dport, _ = f.u16(udp_l4 + 2, udp_rows)
+    udp_len, _ = f.u16(udp_l4 + 4, udp_rows)
     on_500 = ok_ports & ((sport == IKE_PORT) | (dport == IKE_PORT))
     on_4500 = ok_ports & ~on_500 & ((sport == NATT_PORT) | (dport == NATT_PORT))
-    payload = ip.l4[udp] + 8
-    first, ok_first = f.u8(payload, ip_rows[udp])
-    marker, ok_marker = f.u32(payload, ip_rows[udp])
+    payload = udp_l4 + 8
+    first, ok_first = f.u8(payload, udp_rows)
+    marker, ok_marker = f.u32(payload, udp_rows)
     keepalive = on_4500 & (udp_len == 9) & ok_first & (first == 0xFF)
     ike_4500 = on_4500 & ~keepalive & ok_marker & (marker == 0) & (udp_len >= 12)
     esp_udp = on_4500 & ~keepalive & ~ike_4500
@@ -209,9 +210,10 @@ def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, vers
                 cols.v4[name] = (a[ok], value[ok].astype(np.uint32))
     v6 = np.flatnonzero(version == 6)
     if len(v6):
+        r, a = rows[v6], at[v6]
         for name, q in ((src, pos[v6]), (dst, pos[v6] + 16)):
-            raw, ok = f.raw(q, 16, rows[v6])
-            cols.v6[name] = (at[v6][ok], raw[ok])
+            raw, ok = f.raw(q, 16, r)
+            cols.v6[name] = (a[ok], raw[ok])
 
 
 def _decode_ike(f: Fields, cols: Rows, at, ike_pos, rows, nt) -> None:

@@ -148,8 +148,8 @@ class PcapngWalker:
         return nxt
 
     def guess(self, bounds: np.ndarray, anchor: int, segment: int) -> np.ndarray:
-        """Per bound, the first packet block after it whose two lengths agree, followed by
-        another such block."""
+        """Per bound, the first packet block after it (of the anchor block's kind, when that
+        is a packet block) whose two lengths agree, followed by another such block."""
         out = np.full(len(bounds), -1, dtype=np.int64)
         width = self.GUESS_SPAN // 4
         if not len(bounds) or (bounds[-1] >> 2) + width + 2 > len(self.words):
@@ -157,7 +157,11 @@ class PcapngWalker:
         w = self.words
         grid = np.lib.stride_tricks.as_strided(w[bounds[0] >> 2:], shape=(len(bounds), width),
                                                strides=(segment, w.strides[0]))
-        flat = np.flatnonzero((grid == EPB) | (grid == SPB) | (grid == PB))
+        kind = int(w[anchor >> 2]) if anchor + 4 <= self.end else EPB
+        if kind in PACKET_BLOCKS:   # the usual window holds one kind of packet block: the anchor's
+            flat = np.flatnonzero(grid == kind)
+        else:
+            flat = np.flatnonzero((grid == EPB) | (grid == SPB) | (grid == PB))
         rows, cols = np.divmod(flat, width)
         q = bounds[rows] + 4 * cols
         nxt, ok = self.step(q)

@@ -187,6 +187,8 @@ def _scatter_strings(n: int, at: np.ndarray, names: list[str], codes: np.ndarray
         return _sparse_strings(n, at, names, codes)
     index = np.zeros(n, dtype=np.int32)
     index[at] = codes
+    if len(at) == n:        # every row, out of order (IPv4 rows, then IPv6 ones): no nulls
+        return _take(names, index, None)
     valid = np.zeros(n, dtype=bool)
     valid[at] = True
     return _take(names, index, valid)

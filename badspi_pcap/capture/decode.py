@@ -199,9 +199,13 @@ def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, vers
     src, dst = names
     v4 = np.flatnonzero(version == 4)
     if len(v4):
-        p, r, a = pos[v4], rows[v4], at[v4]
-        if v4_pairs is not None or f.has(p, 8, r).all():   # the usual case: one 8-byte read gives both
-            pair = f.u64(p) if v4_pairs is None else v4_pairs[v4]
+        a = at[v4]
+        if v4_pairs is not None:
+            pair = v4_pairs[v4]
+        else:
+            p, r = pos[v4], rows[v4]
+            pair = f.u64(p) if f.has(p, 8, r).all() else None   # the usual case: one 8-byte read gives both
+        if pair is not None:
             cols.v4[src] = (a, (pair >> np.uint64(32)).astype(np.uint32))
             cols.v4[dst] = (a, pair.astype(np.uint32))
         else:

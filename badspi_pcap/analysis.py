@@ -15,8 +15,9 @@ import pandas as pd
 from . import schema
 from .storage import open_binary
 from .capture import CaptureContents, capture_names, read_capture
+from .references import reference_index
 from .correlation import (BAD_SPI_KINDS, ClockOffset, apply_offset, capture_spans, estimate_clock_offset,
-                          local_addresses, match_events, parse_clock_offset, receivers, references,
+                          local_addresses, match_events, parse_clock_offset, receivers,
                           spis_from_conn_ids, spis_from_seq_and_time, whole_second_log)
 from . import clock
 from .causes import Context, Thresholds
@@ -42,12 +43,12 @@ def correlate(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | N
     """Put the log on the capture's clock and link its bad-SPI lines to packets."""
     events = spis_from_conn_ids(schema.with_event_ids(events), sas)
     # Where the capture shows SPIs, made once for the estimate and the matching (none without lines).
-    refs = references(packets) if (events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()).any() else None
+    refs = reference_index(packets) if (events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()).any() else None
     given = parse_clock_offset(clock_offset)
     offset = ClockOffset(given, "given", 0, 0, 0.0) if given is not None else \
         estimate_clock_offset(events, packets, refs)
     resolution = 1.0 if whole_second_log(events) else 0.0
-    local = local_addresses(packets, events, sas)
+    local = local_addresses(packets, events, sas, refs)
     if not events["kind"].isin(BAD_SPI_KINDS).any():
         # No bad-SPI or replay line (a capture checked without logs): nothing to match.
         return Correlation(apply_offset(events, offset), pd.DataFrame(columns=schema.MATCHES.names), offset,

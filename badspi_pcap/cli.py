@@ -488,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
     import threading
 
     args = sys.argv[1:] if argv is None else argv
+    # Arrow's default pool (mimalloc) keeps freed memory for reuse; the C library's returns
+    # it, which lowers the peak of a big analyze by some 60 MiB at the same speed.  Set
+    # before pyarrow is loaded (worker processes inherit it); a user's own choice stands.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     show_traceback = "--traceback" in args
     previous = None
     if threading.current_thread() is threading.main_thread():

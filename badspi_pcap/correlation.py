@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .masks import distinct, kind_in, present, rows, value_in
+from .masks import distinct, distinct_at, kind_in, present, rows, value_in, values_at
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
+from .references import QUOTED, ROLES, ReferenceIndex, reference_index, spi_seq
 from .schema import IPSEC_KINDS
 
 BAD_SPI_KINDS = ("bad-spi", "replay")
@@ -47,32 +48,21 @@ class ClockOffset:
 
 
 def references(packets: pd.DataFrame) -> pd.DataFrame:
-    """Every SPI occurrence in the capture: capture, frame, time, spi, seq, where
-    (esp | quoted), the sender of the IPsec packet and its receiver."""
-    # Only the columns used are filtered: a mask over the whole table copies every column.
-    top = rows(packets, kind_in(packets, IPSEC_KINDS) & present(packets, "spi"),
-               ["capture", "frame", "time", "spi", "seq", "src", "dst"])
-    quoted = rows(packets, kind_in(packets, "icmp-error") & present(packets, "inner_spi"),
-                  ["capture", "frame", "time", "inner_spi", "inner_seq", "inner_src", "inner_dst", "src"])
-    cols = ["capture", "frame", "time", "spi", "seq", "where", "sender", "receiver", "router"]
-    a = pd.DataFrame({
-        "capture": top["capture"], "frame": top["frame"], "time": top["time"], "spi": top["spi"],
-        "seq": top["seq"], "where": "esp", "sender": top["src"], "receiver": top["dst"], "router": pd.NA,
-    })
-    b = pd.DataFrame({
-        "capture": quoted["capture"], "frame": quoted["frame"], "time": quoted["time"],
-        "spi": quoted["inner_spi"], "seq": quoted["inner_seq"], "where": "quoted",
-        "sender": quoted["inner_src"], "receiver": quoted["inner_dst"], "router": quoted["src"],
-    })
-    out = pd.concat([a, b], ignore_index=True) if len(b) else a.reset_index(drop=True)
-    return out[cols]
+    """Every SPI occurrence in the capture as a table: capture, frame, time, spi, seq,
+    where (esp | quoted), the sender of the IPsec packet, its receiver and the router that
+    quoted it (``ReferenceIndex.table``; the matching works on ``reference_index``)."""
+    return reference_index(packets).table(packets)
 
 
 def quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:
     """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
-    ports = value_in(packets, "inner_sport", [500, 4500]) | value_in(packets, "inner_dport", [500, 4500])
-    inner = value_in(packets, "inner_proto", [50, 51]) | present(packets, "inner_spi") | ports
-    return kind_in(packets, "icmp-error") & inner
+    icmp = kind_in(packets, "icmp-error")
+    quoted = rows(packets, icmp, ["inner_sport", "inner_dport", "inner_proto", "inner_spi"])   # few rows
+    ports = value_in(quoted, "inner_sport", [500, 4500]) | value_in(quoted, "inner_dport", [500, 4500])
+    inner = value_in(quoted, "inner_proto", [50, 51]) | present(quoted, "inner_spi") | ports
+    out = np.zeros(len(packets), dtype=bool)
+    out[np.flatnonzero(icmp)[inner]] = True
+    return out
 
 
 def whole_second_log(events: pd.DataFrame) -> bool:
@@ -81,23 +71,23 @@ def whole_second_log(events: pd.DataFrame) -> bool:
 
 
 def estimate_clock_offset(events: pd.DataFrame, packets: pd.DataFrame,
-                          refs: pd.DataFrame | None = None) -> ClockOffset:
+                          refs: ReferenceIndex | None = None) -> ClockOffset:
     """Device clock minus capture clock, from the data.
 
     Exact (SPI, SEQ) pairs first, then SPI-only pairs, then bad-SPI line times against
     ICMP error times.  Each pair gives a candidate offset; the estimate is the centre of
     the densest one-second cluster (whole-second log times spread the candidates over a
     second), so stray pairs (a reused SPI, an unrelated packet) do not move it.
-    ``refs``: ``references(packets)``, when already made.
+    ``refs``: ``reference_index(packets)``, when already made.
     """
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()] \
         if len(events) else events
     if bad.empty:  # nothing to pair (a capture checked without logs): skip building references
         return ClockOffset(0.0, "assumed", 0, 0, 0.0)
-    refs = references(packets) if refs is None else refs
+    refs = reference_index(packets) if refs is None else refs
     half_second = 0.5 if whole_second_log(events) else 0.0
     for method, pairs in (
-        ("spi+seq", lambda: _pairs_on(bad, refs, ["spi", "seq"])),
+        ("spi+seq", lambda: _pairs_spi_seq(bad, refs)),
         ("spi", lambda: _pairs_spi_only(bad, refs)),
         ("icmp-times", lambda: _pairs_icmp_times(bad, packets)),
     ):
@@ -119,36 +109,39 @@ def offset_candidates(events: pd.DataFrame, packets: pd.DataFrame, method: str =
     ``events`` must be on the device's clock (after ``analyze``: time=time_device)."""
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["spi"].notna() & events["time"].notna()]
     if method == "spi+seq":
-        return _pairs_on(bad, references(packets), ["spi", "seq"])
+        return _pairs_spi_seq(bad, reference_index(packets))
     if method == "spi":
-        return _pairs_spi_only(bad, references(packets))
+        return _pairs_spi_only(bad, reference_index(packets))
     if method == "icmp-times":
         return _pairs_icmp_times(bad, packets)
     raise ValueError(f"unknown offset method {method!r}")
 
 
-def _pairs_on(events: pd.DataFrame, refs: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    if events.empty or refs.empty:
+def _pairs_spi_seq(events: pd.DataFrame, refs: ReferenceIndex) -> np.ndarray:
+    """Every (line, reference) pair with the same SPI and sequence number, at any time."""
+    events = events[events["seq"].notna()]
+    if events.empty or not len(refs):
         return np.array([])
-    left = _int_keys(events[keys + ["time"]].dropna(), keys)
-    # Only the references whose first key occurs in the log can pair (most do not).
-    right = refs[keys + ["time"]][refs[keys[0]].isin(left[keys[0]].unique()).fillna(False).to_numpy(dtype=bool)]
-    right = _int_keys(right.dropna(), keys)
-    merged = left.merge(right, on=keys, suffixes=("_event", "_packet"))
-    return merged["time_event"].to_numpy() / NS_PER_S - merged["time_packet"].to_numpy() / NS_PER_S
+    line_code = spi_seq(events["spi"].to_numpy(dtype=np.int64), events["seq"].to_numpy(dtype=np.int64))
+    at, code = refs.with_spi_seq(line_code)
+    line, ref = _expand(np.searchsorted(code, line_code, "left"), np.searchsorted(code, line_code, "right"))
+    return events["time"].astype("int64").to_numpy()[line] / NS_PER_S - refs.ns[at[ref]] / NS_PER_S
 
 
-def _int_keys(table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The keys as NumPy integers and ``time`` as nanoseconds: a join on them is far
-    cheaper than on Arrow-backed columns."""
-    return pd.DataFrame({**{k: table[k].to_numpy(dtype=np.int64) for k in keys},
-                         "time": table["time"].astype("int64").to_numpy()})
+def _expand(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For ranges [lo, hi) per query: (query, position) for every position in them, in order."""
+    counts = np.maximum(hi - lo, 0)
+    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return np.repeat(np.arange(len(lo)), counts), starts + np.arange(counts.sum())
 
 
-def _pairs_spi_only(events: pd.DataFrame, refs: pd.DataFrame) -> np.ndarray:
+def _pairs_spi_only(events: pd.DataFrame, refs: ReferenceIndex) -> np.ndarray:
     out = []
+    order = np.argsort(refs.spi, kind="stable")       # each SPI's references stay in table order
+    spis = refs.spi[order]
     for spi, group in events.groupby("spi", observed=True):
-        times = _seconds(refs.loc[refs["spi"] == spi, "time"])
+        at = order[np.searchsorted(spis, int(spi), "left"):np.searchsorted(spis, int(spi), "right")]
+        times = refs.ns[at] / NS_PER_S
         if not len(times):
             continue
         if len(times) > MAX_PAIRS_PER_SPI:
@@ -159,7 +152,7 @@ def _pairs_spi_only(events: pd.DataFrame, refs: pd.DataFrame) -> np.ndarray:
 
 
 def _pairs_icmp_times(events: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
-    icmp = packets[quotes_ipsec(packets)]
+    icmp = rows(packets, quotes_ipsec(packets), ["time"])
     if events.empty or icmp.empty:
         return np.array([])
     times = _seconds(icmp["time"])[:MAX_PAIRS_PER_SPI]
@@ -190,12 +183,14 @@ def apply_offset(events: pd.DataFrame, offset: ClockOffset) -> pd.DataFrame:
     return out
 
 
-def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None) -> set[str]:
+def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFrame | None = None,
+                    refs: ReferenceIndex | None = None) -> set[str]:
     """The device's own outside addresses, as the data shows them.
 
     An ICMP error goes back to the sender of the packet it quotes, so the destination of
     an ICMP error quoting IPsec is one of the device's addresses.  IPsec endpoints that
     are not known peers (from Phase 2 lines and SA tables) are the device too.
+    ``refs``: ``reference_index(packets)``, when already made.
     """
     quoting = quotes_ipsec(packets)
     icmp = rows(packets, quoting, ["dst", "inner_src"]) if quoting.any() else None
@@ -205,14 +200,32 @@ def local_addresses(packets: pd.DataFrame, events: pd.DataFrame, sas: pd.DataFra
         peers |= distinct(sas["gateway"])
     peers -= local
     if peers:
-        esp = rows(packets, kind_in(packets, [*IPSEC_KINDS, "ike"]), ["src", "dst"])
-        from_peer, to_peer = esp["src"].isin(peers).to_numpy(bool), esp["dst"].isin(peers).to_numpy(bool)
-        local |= set(esp.loc[from_peer & ~to_peer, "dst"].unique()) | set(esp.loc[to_peer & ~from_peer, "src"].unique())
+        local |= _peer_ends(packets, peers, refs)
     return local
 
 
+def _peer_ends(packets: pd.DataFrame, peers: set[str], refs: ReferenceIndex | None) -> set[str]:
+    """The other end of the IPsec and IKE packets between a peer and a non-peer."""
+    if refs is None:
+        ipsec = kind_in(packets, [*IPSEC_KINDS, "ike"])
+        from_peer, to_peer = value_in(packets, "src", sorted(peers)), value_in(packets, "dst", sorted(peers))
+        return (distinct_at(packets, "dst", ipsec & from_peer & ~to_peer)
+                | distinct_at(packets, "src", ipsec & to_peer & ~from_peer))
+    # The index holds the IPsec packets with an SPI; the rest (IKE, IPsec cut before its
+    # SPI) are few and taken on their own.
+    is_peer = np.append(np.isin(refs.addresses, sorted(peers)), False)     # code -1: no address
+    top = ~refs.quoted
+    from_peer, to_peer = is_peer[refs.sender] & top, is_peer[refs.receiver] & top
+    ends = set(refs.addresses[[c for c in np.unique(refs.receiver[from_peer & ~to_peer]) if c >= 0]]) | \
+        set(refs.addresses[[c for c in np.unique(refs.sender[to_peer & ~from_peer]) if c >= 0]])
+    rest = kind_in(packets, "ike") | (kind_in(packets, IPSEC_KINDS) & ~present(packets, "spi"))
+    if rest.any():
+        ends |= _peer_ends(rows(packets, rest, ["kind", "src", "dst"]), peers, None)
+    return ends
+
+
 def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
-                 resolution: float = 1.0, refs: pd.DataFrame | None = None) -> pd.DataFrame:
+                 resolution: float = 1.0, refs: ReferenceIndex | None = None) -> pd.DataFrame:
     """Links from bad-SPI/replay lines (on the capture clock) to the packets behind them.
 
     For each line: every reference with the same (SPI, SEQ) near the line's second;
@@ -221,7 +234,7 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     quoting the line's address pair (NAT-T quotes that stop before the SPI).  ``dt`` is
     packet time minus line time, in seconds.  All lines are matched at once: references
     sorted by (key, time) and every line's window found by one sort-and-search, so the
-    cost grows as n log n whatever the number of SPIs.  ``refs``: ``references(packets)``,
+    cost grows as n log n whatever the number of SPIs.  ``refs``: ``reference_index(packets)``,
     when already made.
     """
     from .schema import MATCHES, with_event_ids
@@ -230,90 +243,80 @@ def match_events(events: pd.DataFrame, packets: pd.DataFrame, local: set[str],
     bad = events[events["kind"].isin(BAD_SPI_KINDS) & events["time"].notna()]
     if bad.empty:
         return pd.DataFrame(columns=cols)
-    refs = references(packets) if refs is None else refs
-    refs = pd.DataFrame({"capture": _objects(refs["capture"]), "frame": refs["frame"].to_numpy(),
-                         "ns": refs["time"].astype("int64").to_numpy(), "spi": _numbers(refs["spi"]),
-                         "seq": _numbers(refs["seq"]), "role": _objects(_roles(refs, local))})
+    refs = reference_index(packets) if refs is None else refs
+    role = refs.roles(local)
     lines = pd.DataFrame({"ns": bad["time"].astype("int64").to_numpy(), "spi": _numbers(bad["spi"]),
                           "seq": _numbers(bad["seq"])})
-    exact = _exact_hits(refs, lines, resolution)
-    by_spi = _spi_hits(refs, lines, np.setdiff1d(np.arange(len(lines)), exact["e"]), resolution)
+    exact = _exact_hits(refs, role, lines, resolution)
+    by_spi = _spi_hits(refs, role, lines, np.setdiff1d(np.arange(len(lines)), exact["e"]), resolution)
     hits = pd.concat([exact, by_spi], ignore_index=True)
-    unquoted = ~np.isin(np.arange(len(lines)), hits.loc[hits["role"] == "quoted-by-icmp", "e"])
+    unquoted = ~np.isin(np.arange(len(lines)), hits.loc[hits["role"] == QUOTED, "e"])
     by_pair = _pair_hits(packets, bad, lines, np.flatnonzero(unquoted & bad["src"].notna().to_numpy()
                                                              & bad["dst"].notna().to_numpy()), resolution)
     # Lines in log order; per line the exact matches in time order, then one per role, then the pair.
     out = pd.concat([hits, by_pair], ignore_index=True).sort_values(["e", "stage", "per_role", "ns"], kind="stable")
     e = out["e"].to_numpy(dtype=np.int64)
+    at = out["row"].to_numpy(dtype=np.int64)
     return pd.DataFrame({
         "event_id": bad["event_id"].to_numpy(dtype=np.int64)[e], "source": bad["source"].to_numpy()[e],
-        "line": bad["line"].to_numpy()[e],
-        "capture": out["capture"].to_numpy(), "frame": out["frame"].to_numpy(dtype=np.int64),
+        "line": bad["line"].to_numpy()[e], "capture": np.asarray(values_at(packets, "capture", at), dtype=object),
+        "frame": values_at(packets, "frame", at).astype(np.int64),
         "dt": (out["ns"].to_numpy(dtype=np.int64) - lines["ns"].to_numpy()[e]) / NS_PER_S,
-        "key": out["key"].to_numpy(), "role": out["role"].to_numpy(),
+        "key": out["key"].to_numpy(), "role": ROLES[out["role"].to_numpy(dtype=np.int64)],
     }, columns=cols)
 
 
-def _exact_hits(refs: pd.DataFrame, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
+def _exact_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, resolution: float) -> pd.DataFrame:
     """Every reference with the line's (SPI, SEQ) within its second and the tolerance."""
-    spi, seq = refs["spi"].to_numpy(), refs["seq"].to_numpy()
-    r = np.flatnonzero(~np.isnan(spi) & ~np.isnan(seq))     # positions: refs is not copied
     q = lines[lines["spi"].notna() & lines["seq"].notna()]
-    pairs = _all_within(_pair_code(pd.Series(spi[r]), pd.Series(seq[r])), refs["ns"].to_numpy()[r],
-                        _pair_code(q["spi"], q["seq"]), q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
-                        _ns(resolution + EXACT_TOLERANCE_S))
-    return _hits(refs, q.index.to_numpy()[pairs[0]], r[pairs[1]], "spi+seq", stage=0)
+    line_code = spi_seq(q["spi"], q["seq"])
+    at, code = refs.with_spi_seq(line_code)
+    line, ref = _all_within(code, refs.ns[at], line_code, q["ns"].to_numpy(), _ns(EXACT_TOLERANCE_S),
+                            _ns(resolution + EXACT_TOLERANCE_S))
+    ref = at[ref]
+    return _hits(q.index.to_numpy()[line], refs.row[ref], refs.ns[ref], role[ref], "spi+seq", stage=0)
 
 
-def _spi_hits(refs: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray, resolution: float) -> pd.DataFrame:
+def _spi_hits(refs: ReferenceIndex, role: np.ndarray, lines: pd.DataFrame, todo: np.ndarray,
+              resolution: float) -> pd.DataFrame:
     """For the lines ``todo``, the nearest reference of each role with the line's SPI."""
     q = lines.iloc[todo]
     q = q[q["spi"].notna()]
-    parts = [_hits(refs.iloc[:0], np.array([], dtype=np.int64), np.array([], dtype=np.int64), "spi", stage=1)]
-    spi, ns, roles = refs["spi"].to_numpy(), refs["ns"].to_numpy(), refs["role"].to_numpy()
-    known = ~np.isnan(spi)
-    for role in sorted(set(roles[known])):        # by role, as a groupby would (positions: no copies)
-        r = np.flatnonzero(known & (roles == role))
+    none = np.array([], dtype=np.int64)
+    parts = [_hits(none, none, none, none, "spi", stage=1)]
+    # Only the references with one of these lines' SPIs (most lines matched exactly).
+    near = np.flatnonzero(np.isin(refs.spi, np.unique(q["spi"].to_numpy()).astype(np.uint32)))
+    spi, ns, near_role = refs.spi[near].astype(float), refs.ns[near], role[near]
+    for code in np.unique(near_role):         # by role, as a groupby would
+        r = np.flatnonzero(near_role == code)
         line, ref = _nearest_within(spi[r], ns[r], q["spi"].to_numpy(), q["ns"].to_numpy(),
                                     _ns(SPI_WINDOW_S), _ns(resolution + 1))
-        parts.append(_hits(refs, q.index.to_numpy()[line], r[ref], "spi", stage=1))
+        ref = near[r[ref]]
+        parts.append(_hits(q.index.to_numpy()[line], refs.row[ref], refs.ns[ref], role[ref], "spi", stage=1))
     return pd.concat(parts, ignore_index=True)
 
 
 def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, todo: np.ndarray,
                resolution: float) -> pd.DataFrame:
     """For the lines ``todo``, the nearest ICMP error that quotes their address pair but no SPI."""
-    short = rows(packets, kind_in(packets, "icmp-error") & ~present(packets, "inner_spi"),
-                 ["capture", "frame", "time", "inner_src", "inner_dst"])
-    quotes = pd.DataFrame({"capture": short["capture"].to_numpy(), "frame": short["frame"].to_numpy(),
-                           "ns": short["time"].astype("int64").to_numpy(), "role": "quoted-by-icmp"})
-    codes, names = pd.factorize(np.concatenate([_pair_keys(short["inner_src"], short["inner_dst"]),
+    is_short = kind_in(packets, "icmp-error") & ~present(packets, "inner_spi")
+    short = np.flatnonzero(is_short)
+    quotes = rows(packets, is_short, ["time", "inner_src", "inner_dst"])
+    ns = quotes["time"].astype("int64").to_numpy()
+    codes, names = pd.factorize(np.concatenate([_pair_keys(quotes["inner_src"], quotes["inner_dst"]),
                                                 _pair_keys(bad["src"].iloc[todo], bad["dst"].iloc[todo])]))
     codes = np.where(np.asarray(names, dtype=object)[codes] == "", np.nan, codes) if len(codes) else codes
-    line, ref = _nearest_within(codes[:len(short)].astype(float), quotes["ns"].to_numpy(),
-                                codes[len(short):].astype(float), lines["ns"].to_numpy()[todo],
-                                _ns(SPI_WINDOW_S), _ns(resolution + 1))
-    return _hits(quotes, todo[line], ref, "tuple", stage=2)
+    line, ref = _nearest_within(codes[:len(short)].astype(float), ns, codes[len(short):].astype(float),
+                                lines["ns"].to_numpy()[todo], _ns(SPI_WINDOW_S), _ns(resolution + 1))
+    return _hits(todo[line], short[ref], ns[ref], np.full(len(ref), QUOTED), "tuple", stage=2)
 
 
-def _hits(refs: pd.DataFrame, line: np.ndarray, ref: np.ndarray, key: str, stage: int) -> pd.DataFrame:
-    """Line positions ``line`` linked to the rows ``ref`` of ``refs``; ``per_role`` orders
-    the one-per-role SPI matches of a line by role (the others by time alone)."""
-    role = refs["role"].to_numpy()[ref]
-    return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key,
-                         "capture": _objects(refs["capture"].to_numpy()[ref]), "frame": refs["frame"].to_numpy()[ref],
-                         "ns": refs["ns"].to_numpy()[ref], "role": _objects(role),
-                         "per_role": _objects(role) if key == "spi" else ""})
-
-
-def _objects(values) -> pd.Series:
-    """Strings as an object column for the working tables here: pandas would convert a
-    NumPy array of strings to an Arrow string column, value by value.  Arrow strings are
-    turned into objects through their distinct values (few: capture names, roles)."""
-    if isinstance(values, pd.Series):
-        codes, names = pd.factorize(values, use_na_sentinel=False)
-        values = np.asarray(names, dtype=object)[codes] if len(codes) else np.array([], dtype=object)
-    return pd.Series(np.asarray(values, dtype=object), dtype=object, copy=False)
+def _hits(line: np.ndarray, row: np.ndarray, ns: np.ndarray, role: np.ndarray, key: str, stage: int) -> pd.DataFrame:
+    """Line positions ``line`` linked to the packets at ``row``; ``per_role`` orders the
+    one-per-role SPI matches of a line by role (the others by time alone: -1)."""
+    return pd.DataFrame({"e": line.astype(np.int64), "stage": stage, "key": key, "row": row.astype(np.int64),
+                         "ns": ns.astype(np.int64), "role": role.astype(np.int64),
+                         "per_role": role.astype(np.int64) if key == "spi" else -1})
 
 
 def _ns(seconds: float) -> int:
@@ -322,11 +325,6 @@ def _ns(seconds: float) -> int:
 
 def _numbers(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _pair_code(spi: pd.Series, seq: pd.Series) -> np.ndarray:
-    """(SPI, SEQ) as one exact number (both are 32-bit)."""
-    return spi.to_numpy().astype(np.uint64) << np.uint64(32) | seq.to_numpy().astype(np.uint64)
 
 
 def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
@@ -349,16 +347,11 @@ def _count_before(ref_key, ref_ns, q_key, q_ns, side: str) -> np.ndarray:
         hi[todo] = np.where(after, hi[todo], mid)
 
 
-def _all_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
-    """(query, reference) positions of every pair with the same key and the reference
-    in [t - before, t + after]."""
-    order = np.lexsort((ref_ns, ref_key))   # stable: ties keep the references' order
-    key, t = ref_key[order], ref_ns[order]
+def _all_within(key, t, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
+    """(query, reference) positions of every pair with the same key and the reference in
+    [t - before, t + after]; the references sorted by (key, time)."""
     lo = _count_before(key, t, q_key, q_ns - before, "left")
-    hi = _count_before(key, t, q_key, q_ns + after, "right")
-    counts = np.maximum(hi - lo, 0)
-    starts = np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    return np.repeat(np.arange(len(q_key)), counts), order[starts + np.arange(counts.sum())]
+    return _expand(lo, _count_before(key, t, q_key, q_ns + after, "right"))
 
 
 def _nearest_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:
@@ -397,22 +390,20 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
         return set()
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
-    wanted = pd.concat([quoted, direct])[["capture", "frame"]].drop_duplicates()
-    # The packets with those frame numbers (a cheap NumPy test), then by (capture, frame).
-    near = rows(packets, np.isin(packets["frame"].to_numpy(dtype=np.int64), wanted["frame"].to_numpy(dtype=np.int64)),
-                ["capture", "frame", "kind", "src", "dst"])
-    keys = set(zip(wanted["capture"].astype(str), wanted["frame"].astype("int64")))
-    hit = near[np.array([(str(c), int(f)) in keys for c, f in zip(near["capture"].tolist(), near["frame"].tolist())],
-                    dtype=bool)]
+    wanted = pd.concat([quoted, direct])
+    frames = wanted["frame"].to_numpy(dtype=np.int64)
+    # The packets with those frame numbers (an Arrow kernel), then those of the same capture.
+    near = rows(packets, value_in(packets, "frame", np.unique(frames).tolist()), ["capture", "frame", "kind", "src",
+                                                                               "dst"])
+
+    def plain(capture, frame):       # keys of one type on both sides of the join
+        return pd.DataFrame({"capture": capture.astype(str).to_numpy(dtype=object),
+                             "frame": frame.to_numpy(dtype=np.int64)})
+    hit = plain(near["capture"], near["frame"]).assign(kind=near["kind"].to_numpy(), src=near["src"].to_numpy(),
+                                                       dst=near["dst"].to_numpy())
+    hit = hit.merge(plain(wanted["capture"], wanted["frame"]).drop_duplicates(), on=["capture", "frame"])
     hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
     return distinct(hit["dst"])
-
-
-def _roles(refs: pd.DataFrame, local: set[str]) -> np.ndarray:
-    quoted = refs["where"].to_numpy() == "quoted"
-    to_local = refs["receiver"].isin(local).to_numpy()
-    from_local = refs["sender"].isin(local).to_numpy()
-    return np.select([quoted, to_local, from_local], ["quoted-by-icmp", "sent-by-peer", "sent-by-device"], "esp")
 
 
 def rate_limited(times: np.ndarray, window: float) -> np.ndarray:

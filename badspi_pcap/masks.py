@@ -62,12 +62,62 @@ def distinct_numbers(table: pd.DataFrame, name: str, mask: np.ndarray) -> list[i
     return sorted(int(v) for v in pc.unique(values).to_pylist())
 
 
+def distinct_at(table: pd.DataFrame, name: str, mask: np.ndarray) -> set:
+    """The distinct set values of column ``name`` in the rows of ``mask``
+    (``set(table.loc[mask, name].dropna())``)."""
+    values = pc.drop_null(pc.filter(arrow(table[name]), pa.array(mask, pa.bool_())))
+    return set(pc.unique(values).to_pylist())
+
+
+def take_sorted(column, at: np.ndarray) -> pa.ChunkedArray:
+    """``column.take(at)`` for sorted positions, chunk by chunk: Arrow's take on a chunked
+    array first joins the chunks, a copy of the whole column."""
+    return pa.chunked_array([chunk.take(pa.array(local, pa.int64())) for chunk, local in by_chunk(column, at)],
+                            column.type)
+
+
+def by_chunk(column, at: np.ndarray):
+    """(chunk, positions in it) for sorted positions in a chunked column."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    ends = np.cumsum([len(c) for c in chunks])
+    start, offset = 0, 0
+    for chunk, end, bound in zip(chunks, ends, np.searchsorted(at, ends)):
+        yield chunk, at[start:bound] - offset
+        start, offset = bound, end
+
+
+def values_at(table: pd.DataFrame, name: str, at: np.ndarray) -> np.ndarray:
+    """The values of column ``name`` at positions ``at`` (any order) as a NumPy array
+    (strings as objects), without joining an Arrow column's chunks."""
+    column = table[name]
+    if not isinstance(column.dtype, pd.ArrowDtype):
+        return column.to_numpy()[at]
+    order = np.argsort(at, kind="stable")
+    values = take_sorted(arrow(column), np.asarray(at)[order]).to_numpy(zero_copy_only=False)
+    out = np.empty_like(values)
+    out[order] = values
+    return out
+
+
 def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
     """``table[mask][names]`` without filtering the other columns (on Arrow-backed
     columns a boolean mask costs a pass over each column it touches)."""
     keep = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
+    at = np.flatnonzero(keep) if len(keep) >= SPARSE_FROM else None
+    if at is not None and len(at) * 8 < len(keep):
+        # Few rows of a big table: taken by position, which reads only those rows.
+        return pd.DataFrame({n: _taken(table[n], at) for n in names}, index=table.index[at], copy=False)
     # column by column: selecting the columns first is itself a costly step on small tables
     return pd.DataFrame({n: table[n].array[keep] for n in names}, index=table.index[keep], copy=False)
+
+
+SPARSE_FROM = 65536      # rows of a table from which a sparse selection is taken by position
+
+
+def _taken(column: pd.Series, at: np.ndarray):
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return pd.arrays.ArrowExtensionArray(take_sorted(arrow(column), at))
+    return column.array.take(at)
 
 
 def distinct(values: pd.Series) -> set:

@@ -158,6 +158,8 @@ def main(argv=None) -> int:
     print(f"\nanalyze / read: x{analysis['seconds'] / read['seconds']:.2f} by wall time, "
           f"x{analysis['cpu'] / read['cpu']:.2f} by CPU time (target: at most x2; CPU time is the steadier "
           f"on a shared machine); events parsed {analysis['rows']:,}")
+    print(f"peak memory of the whole command: {ru.ru_maxrss / mib:,.0f} MiB = {ru.ru_maxrss * 1024 / 1e6:,.0f} MB "
+          f"(target: under 400 MB)")
     if fresh and not a.keep:
         os.unlink(capture)
         if os.path.exists(capture + ".json"):

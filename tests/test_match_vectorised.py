@@ -6,13 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from badspi_pcap import schema
-from badspi_pcap.correlation import (BAD_SPI_KINDS, EXACT_TOLERANCE_S, SPI_WINDOW_S, _roles, _seconds, match_events,
-                                   references)
+from badspi_pcap.correlation import (BAD_SPI_KINDS, EXACT_TOLERANCE_S, SPI_WINDOW_S, _seconds, local_addresses,
+                                   match_events, references)
+from badspi_pcap.references import reference_index
 
 
 def reference_match_events(events, packets, local, resolution=1.0):
     refs = references(packets)
-    refs = refs.assign(role=_roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
+    refs = refs.assign(role=roles(refs, local), t=_seconds(refs["time"])).sort_values("t", kind="stable")
     by_spi = {spi: Timeline(g) for spi, g in refs.groupby("spi", observed=True)}
     short = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].isna()]
     short = short.assign(t=_seconds(short["time"]), role="quoted-by-icmp",
@@ -40,6 +41,13 @@ def reference_match_events(events, packets, local, resolution=1.0):
             rows.append({"event_id": idx, "source": source, "line": line, "capture": tl.capture[i],
                          "frame": int(tl.frame[i]), "dt": float(tl.t[i] - t), "key": key, "role": tl.role[i]})
     return pd.DataFrame(rows, columns=["event_id", "source", "line", "capture", "frame", "dt", "key", "role"])
+
+
+def roles(refs, local):
+    """The role of each reference: quoted by an ICMP error, sent to the device, sent by it."""
+    quoted = refs["where"].to_numpy() == "quoted"
+    to_local, from_local = refs["receiver"].isin(local).to_numpy(), refs["sender"].isin(local).to_numpy()
+    return np.select([quoted, to_local, from_local], ["quoted-by-icmp", "sent-by-peer", "sent-by-device"], "esp")
 
 
 def pair(a, b) -> str:
@@ -120,3 +128,70 @@ def test_all_lines_at_once_equal_line_by_line():
         assert normalised(got) == normalised(want), f"seed {seed}"
         keys |= set(got["key"]) | set(got["role"])
     assert keys == {"spi+seq", "spi", "tuple", "esp", "quoted-by-icmp", "sent-by-peer", "sent-by-device"}
+
+
+def test_reference_table_lists_every_spi_in_packet_order():
+    """``references`` (the table form of the index the matching works on): the top-level
+    ESP/AH headers, then the headers ICMP errors quote, each in packet order."""
+    for seed in range(30):
+        _, packets, _, _ = random_case(np.random.default_rng(seed))
+        top = packets[packets["kind"].isin(["esp", "ah", "esp-in-udp"]) & packets["spi"].notna()]
+        quoted = packets[(packets["kind"] == "icmp-error") & packets["inner_spi"].notna()]
+        def entries(rows, spi, seq, sender, receiver, where, router=None):
+            return [(c, f, s, None if pd.isna(q) else int(q), where, a, b, None if router is None else r)
+                    for c, f, s, q, a, b, r in zip(rows["capture"], rows["frame"], rows[spi], rows[seq], rows[sender],
+                                                   rows[receiver], rows[router or "src"])]
+
+        want = entries(top, "spi", "seq", "src", "dst", "esp") + \
+            entries(quoted, "inner_spi", "inner_seq", "inner_src", "inner_dst", "quoted", router="src")
+        refs = references(packets)
+        got = [(c, f, s, None if pd.isna(q) else int(q), w, a, b, None if pd.isna(r) else r)
+               for c, f, s, q, w, a, b, r in zip(refs["capture"], refs["frame"], refs["spi"], refs["seq"],
+                                                 refs["where"], refs["sender"], refs["receiver"], refs["router"])]
+        assert got == want, f"seed {seed}"
+        assert (refs["time"].to_numpy() == pd.concat([top["time"], quoted["time"]]).to_numpy()).all()
+
+
+def test_device_addresses_from_the_reference_index_equal_the_table_scan():
+    """``local_addresses`` given the reference index (IPsec packets by address code, IKE and
+    SPI-less IPsec taken on their own) finds what the scan of the whole table finds."""
+    found = 0
+    for seed in range(60):
+        rng = np.random.default_rng(seed)
+        events, packets, _, _ = random_case(rng)
+        events = events.assign(peer=rng.choice(ADDRESSES + [None], len(events)))
+        # some IPsec packets cut before their SPI
+        packets.loc[rng.random(len(packets)) < 0.1, "spi"] = pd.NA
+        packets = packets.assign(inner_sport=pd.NA, inner_dport=pd.NA,
+                                 inner_proto=np.where(packets["inner_spi"].notna(), 50, np.nan))
+        want = local_addresses(packets, events)
+        assert local_addresses(packets, events, None, reference_index(packets)) == want, f"seed {seed}"
+        found += len(want)
+    assert found > 20
+    # An ICMP error quoting a packet from the peer: the quoted packet's ends are not the
+    # ends of an IPsec packet in the capture (here 203.0.113.9 appears nowhere else).
+    events = random_case(np.random.default_rng(7))[0]
+    quote = pd.DataFrame({"capture": ["a.pcap"] * 2, "frame": [1, 2], "kind": ["esp", "icmp-error"],
+                          "time": pd.to_datetime([BASE * 1e9] * 2, utc=True),
+                          "src": ["192.0.2.1", "198.51.100.7"], "dst": ["198.51.100.1", "198.51.100.1"],
+                          "spi": pd.array([5, None], dtype="UInt32"), "seq": pd.array([1, None], dtype="UInt32"),
+                          "inner_spi": pd.array([None, 6], dtype="UInt32"),
+                          "inner_seq": pd.array([None, 1], dtype="UInt32"),
+                          "inner_src": [None, "192.0.2.1"], "inner_dst": [None, "203.0.113.9"],
+                          "inner_sport": pd.NA, "inner_dport": pd.NA, "inner_proto": [np.nan, 50]})
+    events = events.iloc[:1].assign(kind="p2-complete", peer="192.0.2.1")
+    assert local_addresses(quote, events) == {"198.51.100.1"}
+    assert local_addresses(quote, events, None, reference_index(quote)) == {"198.51.100.1"}
+
+
+def test_a_few_rows_of_a_big_table_taken_by_position_equal_the_mask():
+    """``masks.rows`` takes a sparse selection of a big table by position: the same table."""
+    from conftest import PCAPS
+    from badspi_pcap import read_packets
+    from badspi_pcap.masks import SPARSE_FROM, kind_in, rows
+
+    small = read_packets(PCAPS / "lab" / "icmp-net-unreach.pcap")
+    big = pd.concat([small] * (SPARSE_FROM // len(small) + 1), ignore_index=True)
+    for kinds in ("icmp-error", "esp"):     # few rows (by position), most rows (by mask)
+        mask = kind_in(big, kinds)
+        pd.testing.assert_frame_equal(rows(big, mask, list(big.columns)), big[mask], check_exact=True)

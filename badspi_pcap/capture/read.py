@@ -26,7 +26,6 @@ from .linklayer import linktype_name
 from .netscreen import iter_netscreen
 from .pcap import PcapHeader, iter_pcap
 from .pcapng import iter_pcapng, section_header
-from .scapy_reader import iter_scapy
 from .source import OpenedCapture, open_capture
 
 ENGINES = ("auto", "scapy")
@@ -161,6 +160,7 @@ def walk_frames(opened: OpenedCapture, name: str, engine: str = "auto",
     elif opened.format in OWN_WALKS and engine == "auto":
         walk, used = OWN_WALKS[opened.format][1](opened.stream, name, progress), "own"
     else:
+        from .scapy_reader import iter_scapy     # the reference reader: Scapy is imported only for it
         walk, used = iter_scapy(opened.stream, opened.format, name, progress), "scapy"
     return FrameWalk(_guarded(walk, opened.compression, walk.skipped, name), walk.skipped), used
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from .. import causes
 from ..clock import signed, utc_offset_text
+from .. import masks
 from ..notation import spi_text
 from ..vendors import SCREENOS_COLLECT, profile
 
@@ -213,19 +215,18 @@ def evidence_pairs(analysis, f: dict, limit: int = 3) -> pd.DataFrame:
     if lines.empty or f["cause"] in (causes.NOT_COVERED, causes.UNEXPLAINED) or f["verdict"] == "ruled-out":
         return pd.DataFrame(columns=cols)
     lines = lines.assign(_x=~lines["exact"].fillna(False).astype(bool)).sort_values(["_x", "time"], kind="stable")
-    packets = analysis.packets.set_index(["capture", "frame"])
-    dts = {(int(e), c, int(n)): d for e, c, n, d in zip(analysis.matches["event_id"], analysis.matches["capture"],
-                                                      analysis.matches["frame"], analysis.matches["dt"])}
+    # Each line's first proof frame; the first ``limit`` lines whose frame is in the capture.
+    firsts = [(fr[0]["capture"], int(fr[0]["frame"])) if fr is not None and len(fr) else None
+              for fr in lines["frames"]]
+    at = _frame_positions(analysis.packets, {k for k in firsts if k is not None})
+    chosen = [i for i, k in enumerate(firsts) if k in at][:limit]
+    packets = analysis.packets.iloc[[at[firsts[i]] for i in chosen]]
+    m = analysis.matches
+    m = m[m["event_id"].isin(lines["event_id"].iloc[chosen])]
+    dts = {(int(e), c, int(n)): d for e, c, n, d in zip(m["event_id"], m["capture"], m["frame"], m["dt"])}
     rows = []
-    for _, ln in lines.iterrows():
-        frames = ln["frames"]
-        if frames is None or not len(frames):
-            continue
-        fr = frames[0]
-        cap, num = fr["capture"], int(fr["frame"])
-        if (cap, num) not in packets.index:
-            continue
-        p = packets.loc[(cap, num)]
+    for i, (_, p) in zip(chosen, packets.iterrows()):
+        ln, (cap, num) = lines.iloc[i], firsts[i]
         d = dts.get((int(ln["event_id"]), cap, num))
         if d is None:
             d = (p["time"] - ln["time"]).total_seconds()
@@ -235,9 +236,17 @@ def evidence_pairs(analysis, f: dict, limit: int = 3) -> pd.DataFrame:
             "capture": cap, "frame": num, "packet_time": p["time"], "what": describe_packet(p), "dt": float(d),
             "key": KEY_TEXT.get(ln["proof"], ln["proof"]),
         })
-        if len(rows) >= limit:
-            break
     return pd.DataFrame(rows, columns=cols)
+
+
+def _frame_positions(packets: pd.DataFrame, keys: set) -> dict:
+    """(capture, frame) -> row position, for those of these keys the packets table holds."""
+    if not keys:
+        return {}
+    at = np.flatnonzero(masks.value_in(packets, "frame", sorted({f for _, f in keys})))
+    near = packets[["capture", "frame"]].iloc[at]
+    found = zip(near["capture"].tolist(), near["frame"].tolist(), at.tolist())
+    return {(c, int(f)): i for c, f, i in found if (c, int(f)) in keys}
 
 
 def describe_packet(p) -> str:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..correlation import BAD_SPI_KINDS, CLUSTER_WIDTH_S, densest_cluster, offset_candidates, rate_limited
 from ..causes.base import P2_EXCHANGES
+from ..masks import distinct, distinct_at, distinct_numbers, kind_in, present, value_in
 from ..notation import NS_PER_S, seconds, spi_text, whole_seconds
 from ..schema import IPSEC_KINDS
 
@@ -62,9 +63,10 @@ def timeline_tunnels(analysis, *, seen_only: bool = False) -> list[str]:
         names = list(dict.fromkeys(rank.sort_values(["_r", "_n", "tunnel"])["tunnel"]))
         if seen_only:  # a tunnel's packets are found through its SPIs (tunnel_data)
             p = analysis.packets
-            present = set(p["spi"].dropna().astype("int64")) | set(p["inner_spi"].dropna().astype("int64"))
+            everywhere = np.ones(len(p), dtype=bool)
+            seen = set(distinct_numbers(p, "spi", everywhere)) | set(distinct_numbers(p, "inner_spi", everywhere))
             known = known_spis(analysis)
-            names = [n for n in names if known[n] & present]
+            names = [n for n in names if known[n] & seen]
         return names
     esp = analysis.packets[analysis.packets["kind"].isin(list(IPSEC_KINDS))]
     local = set(analysis.local_addresses)
@@ -117,21 +119,20 @@ def tunnel_data(analysis, name: str) -> TunnelData:
     if " <-> " in name:  # an address pair (device unknown): one end plays the device's part
         first, peer = name.split(" <-> ", 1)
         ends = {first}
-    esp_all = p[p["kind"].isin(list(IPSEC_KINDS)) & p["spi"].notna()]
-    icmp_all = p[p["kind"] == "icmp-error"]
-    captures = set(esp_all.loc[esp_all["spi"].isin(mine), "capture"]) | \
-        set(icmp_all.loc[icmp_all["inner_spi"].isin(mine), "capture"])
+    # Masks from Arrow kernels and one selection per table: the packets table is big.
+    ipsec, icmp_errors = kind_in(p, IPSEC_KINDS) & present(p, "spi"), kind_in(p, "icmp-error")
+    captures = distinct_at(p, "capture", ipsec & value_in(p, "spi", sorted(mine))) | \
+        distinct_at(p, "capture", icmp_errors & value_in(p, "inner_spi", sorted(mine)))
     if not mine:  # a pseudo-tunnel "peer X" (no findings): its address pair in every capture
-        captures = set(p["capture"])
-    pair = _pair_mask(esp_all["src"], esp_all["dst"], peer, ends) & esp_all["capture"].isin(captures)
-    spis = mine | (set(int(s) for s in esp_all.loc[pair, "spi"]) - others)
-    esp = esp_all[esp_all["spi"].isin(spis)]
-    quoted_pair = icmp_all["inner_spi"].isna() & _pair_mask(icmp_all["inner_src"], icmp_all["inner_dst"], peer, ends) \
-        & icmp_all["capture"].isin(captures)
-    icmp = icmp_all[(icmp_all["inner_spi"].isin(spis) | quoted_pair).fillna(False).to_numpy(dtype=bool)]
-    ike_all = p[(p["kind"] == "ike") & p["capture"].isin(captures | set(esp["capture"]))]
-    ike = (ike_all[_pair_mask(ike_all["src"], ike_all["dst"], peer, ends).to_numpy(dtype=bool)] if peer
-           else ike_all.iloc[:0])
+        captures = distinct(p["capture"])
+    in_captures = value_in(p, "capture", sorted(captures))
+    pair = ipsec & _pair_mask(p, "src", "dst", peer, ends) & in_captures
+    spis = mine | (set(distinct_numbers(p, "spi", pair)) - others)
+    esp = p[ipsec & value_in(p, "spi", sorted(spis))]
+    quoted_pair = ~present(p, "inner_spi") & _pair_mask(p, "inner_src", "inner_dst", peer, ends) & in_captures
+    icmp = p[icmp_errors & (value_in(p, "inner_spi", sorted(spis)) | quoted_pair)]
+    ike_captures = value_in(p, "capture", sorted(captures | distinct(esp["capture"])))
+    ike = p[kind_in(p, "ike") & ike_captures & _pair_mask(p, "src", "dst", peer, ends)] if peer else p.iloc[:0]
     lines = analysis.lines[analysis.lines["tunnel"] == name] if len(analysis.lines) else analysis.lines
     ev = analysis.events
     other = ev[~ev["kind"].isin(BAD_SPI_KINDS)]
@@ -198,13 +199,15 @@ def known_spis(analysis, name: str | None = None) -> dict[str, set[int]]:
     return out
 
 
-def _pair_mask(src: pd.Series, dst: pd.Series, peer: str | None, local: set[str]) -> pd.Series:
+def _pair_mask(p: pd.DataFrame, src: str, dst: str, peer: str | None, local: set[str]) -> np.ndarray:
+    """Packets between ``peer`` and one of ``local`` (any end when ``local`` is empty),
+    by the columns ``src`` and ``dst``."""
     if not peer:
-        return pd.Series(False, index=src.index)
-    a, b = src.eq(peer).fillna(False), dst.eq(peer).fillna(False)
+        return np.zeros(len(p), dtype=bool)
+    a, b = value_in(p, src, [peer]), value_in(p, dst, [peer])
     if local:
-        a &= dst.isin(local).fillna(False)
-        b &= src.isin(local).fillna(False)
+        a &= value_in(p, dst, sorted(local))
+        b &= value_in(p, src, sorted(local))
     return a | b
 
 
@@ -219,15 +222,23 @@ def _first_seen(spis, esp, icmp, log_events) -> list[int]:
 
 
 def _directions(spis, esp, icmp, local) -> dict[int, str]:
+    first_esp, first_quote = _first_rows(esp, "spi", ["src", "dst"]), _first_rows(icmp, "inner_spi",
+                                                                                    ["inner_src", "inner_dst"])
     out = {}
     for spi in spis:
-        rows = esp[esp["spi"] == spi]
-        src, dst = (rows["src"].iloc[0], rows["dst"].iloc[0]) if len(rows) else (None, None)
-        if src is None:
-            q = icmp[icmp["inner_spi"] == spi]
-            src, dst = (q["inner_src"].iloc[0], q["inner_dst"].iloc[0]) if len(q) else (None, None)
+        src, dst = first_esp.get(spi) or first_quote.get(spi) or (None, None)
         out[spi] = "out" if src in local else "in" if dst in local else f"{src} -> {dst}" if src else "(log only)"
     return out
+
+
+def _first_rows(table: pd.DataFrame, key: str, names: list[str]) -> dict[int, tuple]:
+    """Per value of ``key``, the values of ``names`` in its first row."""
+    known = table[table[key].notna()]
+    if known.empty:
+        return {}
+    values, first = np.unique(known[key].to_numpy(dtype=np.int64), return_index=True)
+    cells = [known[n].iloc[first].tolist() for n in names]
+    return {int(v): tuple(c[i] for c in cells) for i, v in enumerate(values)}
 
 
 # ---------------------------------------------------------------- timeline

@@ -201,10 +201,10 @@ def _sparse_strings(n: int, at: np.ndarray, names: list[str], codes: np.ndarray)
         order = np.argsort(at, kind="stable")
         at, codes = at[order], codes[order]
     some = pa.array(names, type=pa.string()).take(pa.array(np.asarray(codes, dtype=np.int32)))
-    offsets = np.zeros(n + 1, dtype=np.int32)
     ends = np.frombuffer(some.buffers()[1], dtype=np.int32, count=len(some) + 1, offset=4 * some.offset)
-    offsets[at + 1] = np.diff(ends)
-    np.cumsum(offsets, out=offsets)
+    # offsets: the end of the strings so far, repeated up to each string's row (a repeat
+    # is many times quicker than a cumulative sum over n)
+    offsets = np.repeat(ends - ends[0], np.diff(np.concatenate([[-1], at, [n]])))
     valid = np.zeros(n, dtype=bool)
     valid[at] = True
     data = some.buffers()[2] or pa.py_buffer(b"")

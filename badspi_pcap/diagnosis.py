@@ -9,17 +9,19 @@ whatever other causes explain on the same tunnel.  Lines no cause explains are
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
-from .causes.base import columns
-from .causes.selectors import display_filter
+from .causes.base import columns, given
+from .causes.selectors import display_filter, take_rows
 from .correlation import BAD_SPI_KINDS, covered
-from .masks import distinct, rows
-from .masks import kind_in, present
+from .masks import arrow, distinct, distinct_at, kind_in, present
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -49,20 +51,55 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     bad["covered"] = in_time & seen
     bad["coverage"] = np.select([in_time & seen, ~in_time], ["covered", "outside the capture's time"],
                                 "tunnel not seen in the capture")
-    causes, keys, exact, frames = [], [], [], []
-    plain = pd.DataFrame(columns(bad.drop(columns=["time", "time_local", "time_device"])),
-                         dtype=object).assign(t=t)      # plain values: fast to iterate
-    for line in plain.itertuples(index=False):
-        proof = None
-        if line.covered:
-            proof = next((p for c in for_kind(line.kind) if (p := c.explain(line, ctx)) is not None), None)
-        causes.append(proof.cause if proof else UNEXPLAINED if line.covered else NOT_COVERED)
-        keys.append(proof.key if proof else None)
-        exact.append(bool(proof and proof.exact))
-        frames.append([{"capture": c, "frame": f} for c, f in proof.frames] if proof else [])
-    bad["cause"], bad["proof"], bad["exact"], bad["frames"] = causes, keys, exact, frames
+    is_covered = bad["covered"].to_numpy(dtype=bool)
+    proofs = _explain(bad[is_covered].drop(columns=["time", "time_local", "time_device"]).assign(t=t[is_covered]),
+                      ctx)
+    ctx.__dict__["_line_proofs"] = proofs        # diagnose's claims take them as they are (same context)
+    found = [proofs.get(e) for e in bad["event_id"].astype("int64").tolist()]
+    bad["cause"] = [p.cause if p else UNEXPLAINED if c else NOT_COVERED for p, c in zip(found, is_covered.tolist())]
+    bad["proof"] = [p.key if p else None for p in found]
+    bad["exact"] = [bool(p and p.exact) for p in found]
+    bad["frames"] = frame_refs([p.frames if p else () for p in found])
     out = schema.to_frame(schema.from_columns(schema.LINES, {c: bad[c] for c in bad.columns}))
     return out.set_index(out["event_id"].astype("int64").to_numpy()).rename_axis(None)
+
+
+def frame_refs(frames: list) -> pd.arrays.ArrowExtensionArray:
+    """Per line its ((capture, frame), ...) as the LINES ``frames`` column (list of FRAME_REF),
+    built from flat lists (no dict per frame)."""
+    flat = [f for fs in frames for f in fs]
+    offsets = np.cumsum([0] + [len(fs) for fs in frames], dtype=np.int32)
+    refs = pa.StructArray.from_arrays([pa.array([c for c, _ in flat], pa.string()),
+                                       pa.array([f for _, f in flat], pa.int64())], fields=list(schema.FRAME_REF))
+    return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), refs,
+                                                                  type=pa.list_(schema.FRAME_REF)))
+
+
+def _explain(covered: pd.DataFrame, ctx: Context) -> dict:
+    """event_id -> the proof of the first cause (in table order, among those of the line's
+    kind) that explains the line.  Each cause sees the lines the causes before it left:
+    all at once where it has ``explain_many`` (the lines table with ``t``), else one by
+    one (as named tuples of plain values)."""
+    proofs: dict = {}
+    kinds = covered["kind"].to_numpy(dtype=object)
+    events = covered["event_id"].astype("int64").to_numpy()
+    for kind in dict.fromkeys(kinds.tolist()):
+        of_kind = np.flatnonzero(kinds == kind)
+        left, lines, plain = np.arange(len(of_kind)), None, None    # left: positions among of_kind
+        for cause in for_kind(kind):
+            if not len(left):
+                break
+            if hasattr(cause, "explain_many"):
+                if lines is None or len(lines) != len(left):      # taken again only when some were explained
+                    lines = covered.iloc[of_kind[left]]
+                found = cause.explain_many(lines, ctx)
+            else:
+                if plain is None:       # plain values: fast to iterate
+                    plain = pd.DataFrame(columns(covered.iloc[of_kind]), dtype=object)
+                found = [cause.explain(line, ctx) for line in plain.iloc[left].itertuples(index=False)]
+            proofs.update((e, p) for e, p in zip(events[of_kind[left]].tolist(), found) if p is not None)
+            left = left[np.array([p is None for p in found], dtype=bool)]
+    return proofs
 
 
 def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, local: set[str],
@@ -77,7 +114,7 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
     rows = []
     for tunnel, group in lines.groupby("tunnel", sort=True) if len(lines) else []:
         rows.extend(_tunnel_findings(tunnel, group, ctx, clock_offset_s))
-    named = {int(s) for s in lines["spi"].dropna()} if len(lines) else set()
+    named = {int(s) for s in distinct(lines["spi"])} if len(lines) else set()
     for cause in CAUSES:
         for ident, j in (cause.unclaimed(ctx, named) if hasattr(cause, "unclaimed") else []):
             rows.append(_row(ident, cause.NAME, cause.KINDS[0], j, None, ctx, clock_offset_s))
@@ -90,30 +127,35 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
     tid = group["tunnel_id"].dropna()
     ident = {"tunnel": tunnel, "tunnel_id": int(tid.iloc[0]) if len(tid) else None,
              "peer": _peer(group, ctx.local)}
-    cov = group[group["covered"]]
+    covered = group["covered"].to_numpy(dtype=bool)
+    cause_of = group["cause"].to_numpy(dtype=object)
+    cov = group[covered]
+    of_kinds: dict = {}      # per KINDS: (all lines, covered lines, covered mask, vendor profile), made once
     out = []
     for cause in CAUSES:
-        kind_lines = group[group["kind"].isin(cause.KINDS)]
-        if kind_lines.empty:
+        if cause.KINDS not in of_kinds:
+            is_kind = group["kind"].isin(cause.KINDS).to_numpy(dtype=bool)
+            of_kinds[cause.KINDS] = (int(is_kind.sum()), group[is_kind & covered], is_kind & covered,
+                                     _profile(group[["vendor", "source"]][is_kind], ctx) if is_kind.any() else None)
+        n_kind, cov_k, is_cov_k, prof = of_kinds[cause.KINDS]
+        if not n_kind:
             continue
-        cov_k = cov[cov["kind"].isin(cause.KINDS)]
-        mine = cov_k[cov_k["cause"] == cause.NAME]
-        counts = {"lines": len(kind_lines), "lines_covered": len(cov_k)}
-        prof = _profile(kind_lines, ctx)
-        if len(mine):
-            claim = _claim(cause.NAME, ident, mine, cov_k, prof)
+        counts = {"lines": n_kind, "lines_covered": len(cov_k)}
+        is_mine = is_cov_k & (cause_of == cause.NAME)
+        if is_mine.any():
+            claim = _claim(cause.NAME, ident, group[is_mine], cov_k, prof, ctx=ctx)
             out.append(_row(ident, cause.NAME, cause.KINDS[0], cause.judge(claim, ctx), claim, ctx, offset, counts))
         elif hasattr(cause, "rule_out") and len(cov_k):
             claim = _claim(cause.NAME, ident, cov_k, cov_k, prof, proofs={})
             j = cause.rule_out(claim, ctx)
             if j is not None:
                 out.append(_row(ident, cause.NAME, cause.KINDS[0], j, claim, ctx, offset, counts, explained=0))
-    rest = cov[cov["cause"] == UNEXPLAINED]
+    rest = group[covered & (cause_of == UNEXPLAINED)]
     if len(rest):
         claim = _claim(UNEXPLAINED, ident, rest, cov, _profile(rest, ctx), proofs={})
         out.append(_row(ident, UNEXPLAINED, None, Judgement("inconclusive"), claim, ctx, offset,
                         {"lines": len(group), "lines_covered": len(cov)}, explained=0))
-    outside = group[~group["covered"]]
+    outside = group[~covered]
     if len(outside):
         claim = _claim(NOT_COVERED, ident, outside, cov, _profile(outside, ctx), proofs={})
         reasons = [{"reason": r, "lines": int(n)} for r, n in outside["coverage"].value_counts().items()]
@@ -122,18 +164,36 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
     return out
 
 
-def _claim(cause, ident, lines, cov, prof, proofs=None) -> Claim:
+def frame_tuples(column: pd.Series) -> list[tuple]:
+    """The LINES ``frames`` column as ((capture, frame), ...) per line, from its flat
+    Arrow values (no dict per frame)."""
+    refs = arrow(column)
+    if isinstance(refs, pa.ChunkedArray):
+        refs = refs.combine_chunks() if refs.num_chunks != 1 else refs.chunk(0)
+    flat = refs.flatten()
+    pairs = list(zip(flat.field("capture").to_pylist(), flat.field("frame").to_pylist()))
+    ends = np.cumsum(pc.fill_null(pc.list_value_length(refs), 0).to_numpy(zero_copy_only=False)).tolist()
+    return [tuple(pairs[a:b]) for a, b in zip([0] + ends[:-1], ends)]
+
+
+def _claim(cause, ident, lines, cov, prof, proofs=None, ctx: Context | None = None) -> Claim:
     if proofs is None:
-        from .causes import Proof
-        c = columns(lines, ("event_id", "proof", "exact", "frames"))
-        proofs = {e: Proof(cause, k, bool(x), tuple((f["capture"], f["frame"]) for f in (fr or [])))
-                  for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], c["frames"])}
+        c = columns(lines, ("event_id", "proof", "exact"))
+        made = ctx.__dict__.get("_line_proofs", {}) if ctx is not None else {}
+        kept = [made.get(e) for e in c["event_id"]]
+        if all(p is not None and p.cause == cause and p.key == k and bool(p.exact) == x
+               for p, k, x in zip(kept, c["proof"], c["exact"])):
+            proofs = dict(zip(c["event_id"], kept))         # the very proofs classify_lines made
+        else:
+            from .causes import Proof
+            proofs = {e: Proof(cause, k, bool(x), fr)
+                      for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], frame_tuples(lines["frames"]))}
     return Claim(cause, ident["tunnel"], ident["tunnel_id"], ident["peer"], lines, proofs, cov, prof)
 
 
 def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, offset, counts=None,
          explained=None) -> dict:
-    evidence = ctx.select(j.evidence)
+    evidence = ctx.select(j.evidence, ["time"])
     lines = claim.lines if claim is not None else None
     spis = j.spis if j.spis is not None else (claim.spis if claim is not None else [])
     facts = {k: v for k, v in j.facts.items() if k in _TYPED_FACTS}
@@ -148,7 +208,8 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
         "lines_exact": sum(p.exact for p in claim.proofs.values()) if claim is not None else 0,
         "event_ids": columns(lines, ["event_id"])["event_id"] if lines is not None else [],
         "spis": [int(s) for s in spis],
-        "evidence": [{"capture": c, "frame": int(f)} for c, f in zip(evidence["capture"], evidence["frame"])],
+        "evidence": [{"capture": c, "frame": int(f)}
+                     for c, f in zip(*columns(evidence, ["capture", "frame"]).values())],
         "display_filter": display_filter(j.evidence) or None,
         **facts,
         "vendor": prof.key if prof is not None and prof.key != "unknown" else None,
@@ -161,39 +222,49 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
 
 def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
     """A tunnel name per line: the tunnel ID where the log gives one, else the peer."""
+    names: dict = {}       # lines of one tunnel repeat the same few values: each named once
     keys = []
-    for tid, spi, src, dst, peer in zip(*columns(lines, ("tunnel_id", "spi", "src", "dst", "peer")).values()):
-        remote = next((a for a in (peer, src, dst) if pd.notna(a) and a not in local), None)
-        if pd.notna(tid):
-            keys.append(f"tunnel 0x{int(tid):x}")
-        elif remote:
-            keys.append(f"peer {remote}")
-        elif pd.notna(spi):
-            keys.append(f"SPI {spi_text(spi)}")
-        else:
-            keys.append("unknown tunnel")
+    for values in zip(*columns(lines, ("tunnel_id", "spi", "src", "dst", "peer")).values()):
+        if values not in names:
+            names[values] = _tunnel_key(*values, local)
+        keys.append(names[values])
     return np.array(keys, dtype=object)
+
+
+def _tunnel_key(tid, spi, src, dst, peer, local) -> str:
+    remote = next((a for a in (peer, src, dst) if given(a) and a not in local), None)
+    if given(tid):
+        return f"tunnel 0x{int(tid):x}"
+    if remote:
+        return f"peer {remote}"
+    if given(spi):
+        return f"SPI {spi_text(spi)}"
+    return "unknown tunnel"
 
 
 def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     """Lines about traffic the capture can see: their SPI occurs in it, or their
     addresses are IPsec/IKE endpoints (or quoted ones) in it."""
     is_icmp = kind_in(packets, "icmp-error")
-    ipsec = rows(packets, ~is_icmp & present(packets, "kind"), ["spi", "src", "dst"])
-    icmp = rows(packets, is_icmp, ["inner_spi", "inner_src", "inner_dst"])
-    spis = distinct(ipsec["spi"]) | distinct(icmp["inner_spi"])
-    addrs = distinct(ipsec["src"]) | distinct(ipsec["dst"]) | distinct(icmp["inner_src"]) | distinct(icmp["inner_dst"])
-    return (lines["spi"].isin(spis) | lines["src"].isin(addrs) | lines["dst"].isin(addrs)
-            | lines["peer"].isin(addrs)).fillna(False).to_numpy(dtype=bool)
+    top = ~is_icmp & present(packets, "kind")
+    icmp = take_rows(packets, np.flatnonzero(is_icmp), ["inner_spi", "inner_src", "inner_dst"])   # few rows
+    spis = distinct_at(packets, "spi", top) | distinct(icmp["inner_spi"])
+    seen = lines["spi"].isin(spis).fillna(False).to_numpy(dtype=bool)
+    if seen.all():          # the addresses are asked only about the other lines (often none)
+        return seen
+    addrs = distinct_at(packets, "src", top) | distinct_at(packets, "dst", top) | distinct(icmp["inner_src"]) \
+        | distinct(icmp["inner_dst"])
+    return seen | (lines["src"].isin(addrs) | lines["dst"].isin(addrs)
+                   | lines["peer"].isin(addrs)).fillna(False).to_numpy(dtype=bool)
 
 
 def _peer(group, local) -> str:
     """The remote end: the lines' peer field, else their sender, else their receiver
     (an embedded-ICMP line names the device's own packet, so its receiver is the peer)."""
-    for column in ("peer", "src", "dst"):
-        addrs = [a for a in group[column].dropna() if a not in local]
-        if addrs:
-            return max(sorted(set(addrs)), key=addrs.count)
+    for column, values in columns(group, ("peer", "src", "dst")).items():
+        counts = Counter(a for a in values if a is not None and a not in local)
+        if counts:
+            return min(counts, key=lambda a: (-counts[a], a))      # the most frequent, then the first by name
     return ""
 
 

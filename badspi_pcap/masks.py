@@ -124,3 +124,25 @@ def distinct(values: pd.Series) -> set:
     """``set(values.dropna())``, from the unique values (iterating a big Arrow-backed
     column value by value is slow)."""
     return set(values.dropna().unique())
+
+
+def _encoded(column: pd.Series) -> tuple[np.ndarray, list]:
+    """Per row the index of its value among the distinct values, and those values (a
+    missing value is one of them: None)."""
+    encoded = pc.dictionary_encode(arrow(column), null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()
+
+
+def positions_by_value(column: pd.Series) -> dict:
+    """Each set value of the column -> the rows that hold it (ascending positions), from
+    Arrow's hashing and one stable sort of small codes (no per-row Python)."""
+    codes, values = _encoded(column)
+    rows = np.flatnonzero(codes != values.index(None)) if None in values else np.arange(len(codes))
+    if not len(rows):
+        return {}
+    codes = codes[rows]
+    order = np.argsort(codes.astype(np.uint16) if len(values) <= 1 << 16 else codes, kind="stable")
+    starts = np.searchsorted(codes[order], np.arange(len(values)))
+    return {v: part for v, part in zip(values, np.split(rows[order], starts[1:])) if v is not None}

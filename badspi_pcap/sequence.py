@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
@@ -64,33 +65,105 @@ class Ordered(NamedTuple):
         return pd.DataFrame({n: self.packets[n].array.take(rows) for n in names}, copy=False)
 
 
-def ordered(packets: pd.DataFrame) -> Ordered:
-    """The SA order of the IPsec packets (see ``Ordered``)."""
-    keep = (kind_in(packets, IPSEC_KINDS) & present(packets, "spi") & present(packets, "seq")
-            & flags(pc.not_equal(arrow(packets["spi"]), 0)))
+def ordered(packets: pd.DataFrame, ipsec: np.ndarray | None = None) -> Ordered:
+    """The SA order of the IPsec packets (see ``Ordered``).  ``ipsec``: the mask of the
+    ESP/AH rows with an SPI and a sequence number, when already made."""
+    if ipsec is None:
+        ipsec = with_sequence_numbers(packets)
+    keep = ipsec & flags(pc.not_equal(arrow(packets["spi"]), 0))
     pos = np.flatnonzero(keep)
     is_ah = kind_in(packets, "ah")[keep]
     empty = np.zeros(0, dtype=np.int64)
     if not len(pos):
         return Ordered(packets, pos, empty, empty, is_ah)
-    # One integer per SA from the codes of its key columns (factorize is far cheaper than
-    # a multi-column groupby on Arrow strings).
+    # One integer per SA from the codes of its key columns (Arrow's hashing, codes in order
+    # of first appearance: far cheaper than a multi-column groupby on Arrow strings).
+    mask = pa.array(keep)
     sa = np.zeros(len(pos), dtype=np.int64)
     bound = 1
     for column in SA_KEY:
-        if column == "proto":     # codes in order of first appearance, as factorize gives them
+        if column == "proto":     # codes in order of first appearance, as for the other columns
             codes, n = (is_ah != is_ah[0]).astype(np.int64), len(np.unique(is_ah))
         else:
-            codes, uniques = pd.factorize(packets[column].array[keep], use_na_sentinel=False)
-            n = len(uniques)
+            codes, n = _codes(pc.filter(arrow(packets[column]), mask))
         if bound * (n + 1) >= 1 << 62:   # renumbered densely so it never overflows
-            sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)
+            sa = _dense(sa)
             bound = int(sa.max()) + 1
         sa = sa * (n + 1) + codes
         bound *= n + 1
-    sa = np.unique(sa, return_inverse=True)[1].astype(np.int64)   # 0, 1, ... in key order
-    order = np.lexsort((packets["frame"].array[keep].to_numpy(dtype=np.int64), sa))
+    sa = _dense(sa)   # 0, 1, ... in key order
+    frame = packets["frame"].array[keep].to_numpy(dtype=np.int64)
+    order = _by_sa_then_frame(sa, frame)
     return Ordered(packets, pos, order, sa[order], is_ah)
+
+
+def in_order(packets: pd.DataFrame, ipsec: np.ndarray | None = None) -> bool:
+    """No packet is out of order on its SA, told cheaply (most captures): on every SPI the
+    sequence numbers rise in table order, none is 0, and the frames rise too (so each
+    SA's capture order is its table order).  False says only "look closer" (``ordered``)."""
+    if ipsec is None:
+        ipsec = with_sequence_numbers(packets)
+    spis = arrow(packets["spi"])
+    keep = pa.array(ipsec & flags(pc.not_equal(spis, 0)))
+    seq = _numbers(pc.filter(arrow(packets["seq"]), keep))
+    if not len(seq):
+        return True
+    if not seq.all():
+        return False
+    codes, n = _codes(pc.filter(spis, keep))
+    order = np.argsort(codes.astype(np.uint16) if n <= 1 << 16 else codes, kind="stable")
+    code, seq = codes[order], seq[order]
+    ok = seq[1:] > seq[:-1]
+    frames = packets["frame"].to_numpy(dtype=np.int64)
+    if not (frames[1:] > frames[:-1]).all():     # one capture in frame order (most): no need to look
+        frame = _numbers(pc.filter(arrow(packets["frame"]), keep))[order]
+        ok &= frame[1:] >= frame[:-1]
+    ok |= code[1:] != code[:-1]
+    return bool(ok.all())
+
+
+def _numbers(values) -> np.ndarray:
+    """An Arrow integer array without nulls as NumPy (no copy where it can)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values.to_numpy(zero_copy_only=False)
+
+
+def with_sequence_numbers(packets: pd.DataFrame) -> np.ndarray:
+    """Rows of the top-level ESP/AH packets with an SPI and a sequence number."""
+    return kind_in(packets, IPSEC_KINDS) & present(packets, "spi") & present(packets, "seq")
+
+
+def _codes(values) -> tuple[np.ndarray, int]:
+    """Integer codes of the values in order of first appearance, missing values one code
+    of their own (``pd.factorize(..., use_na_sentinel=False)``), and how many there are."""
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+    return encoded.indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
+
+
+def _dense(keys: np.ndarray) -> np.ndarray:
+    """``np.unique(keys, return_inverse=True)[1]``: each key's rank among the distinct keys,
+    by hashing (the distinct keys are few: one per SA) instead of sorting every row."""
+    codes, n = _codes(pa.array(keys))
+    distinct = np.empty(n, dtype=np.int64)
+    distinct[codes] = keys
+    rank = np.empty(n, dtype=np.int64)
+    rank[np.argsort(distinct)] = np.arange(n)
+    return rank[codes]
+
+
+def _by_sa_then_frame(sa: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """``np.lexsort((frame, sa))``.  Packets come in frame order within each capture (and an
+    SA lies in one capture), so a stable sort by SA alone (a radix sort on small numbers)
+    gives it; checked, else the full sort."""
+    small = sa.astype(np.uint16) if len(sa) and sa.max() < 1 << 16 else sa
+    order = np.argsort(small, kind="stable")
+    s, f = sa[order], frame[order]
+    if ((f[1:] >= f[:-1]) | (s[1:] != s[:-1])).all():
+        return order
+    return np.lexsort((frame, sa))
 
 
 def _group_starts(sa: np.ndarray) -> np.ndarray:
@@ -157,46 +230,82 @@ def sequence_table(packets: pd.DataFrame, window: int = DEFAULT_WINDOW, *,
     window drops it, ``first_frame`` the earlier copy of a duplicate (or of the number the
     restarted sender repeats).  ``ordered_rows``: ``ordered(packets)``, when already made.
     """
+    return sequence_rows(packets, window, ordered_rows=ordered_rows)[0]
+
+
+def sequence_rows(packets: pd.DataFrame, window: int = DEFAULT_WINDOW, *,
+                  ordered_rows: Ordered | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    """``sequence_table`` and, per row, the position of its packet in ``packets``."""
+    nothing = (schema.empty(schema.SEQUENCE), np.zeros(0, dtype=np.int64))
+    if ordered_rows is None and in_order(packets):
+        return nothing
     o = ordered(packets) if ordered_rows is None else ordered_rows
     sa = o.sa
     if not len(o.pos):
-        return schema.empty(schema.SEQUENCE)
+        return nothing
     seq = o.column("seq").to_numpy(dtype=np.int64)[o.order]
     top = _running_top(sa, seq)
-    seen, first_row = _seen_before(sa, seq, first=True)
-    restart_at = _restarts(sa, seq, top, seen, window)
-
-    # Runs after a restart: the old top stays the receiver's top until the new run passes it.
     idx = np.arange(len(seq))
     starts = _group_starts(sa)
-    last_restart = np.maximum.accumulate(np.where(restart_at, idx, -1))
-    in_run = (last_restart >= starts)
-    epoch = np.cumsum(restart_at) - np.where(starts > 0, np.cumsum(restart_at)[starts - 1], 0)
-    run_top = np.where(in_run, top[np.maximum(last_restart, 0)], 0)
-    restarted = in_run & (seq <= run_top)
-    seen_in_run = _seen_before(sa, epoch, seq)
+    # Only a packet at or below the top (or numbered 0) can be out of order: the costly
+    # columns below are made for those rows alone (most captures have none).
+    candidate = ((seq <= top) & (idx != starts)) | (seq == 0)
+    if not candidate.any():
+        return nothing
+    at = np.flatnonzero(candidate)
+    seen = np.zeros(len(seq), dtype=bool)       # a number above the top was never seen before
+    seen[at], first_row = _seen_before_at(at, sa, seq)
+    restart_at = _restarts(sa, seq, top, seen, window) if _may_restart(seq[at], top[at], window) \
+        else np.zeros(len(seq), dtype=bool)
 
-    behind_top = seq <= top
+    if restart_at.any():
+        # Runs after a restart: the old top stays the receiver's top until the new run passes it.
+        last_restart = np.maximum.accumulate(np.where(restart_at, idx, -1))
+        in_run = (last_restart >= starts)
+        epoch = np.cumsum(restart_at) - np.where(starts > 0, np.cumsum(restart_at)[starts - 1], 0)
+        run_top = np.where(in_run, top[np.maximum(last_restart, 0)], 0)
+        restarted = (in_run & (seq <= run_top))[at]
+        seen_in_run = _seen_before(sa, epoch, seq)[at]
+    else:
+        restarted = seen_in_run = np.zeros(len(at), dtype=bool)
     # Sequence number 0 is never sent (RFC 4303 3.3.3): it is a row ("late") wherever it comes.
-    kind = np.select([restarted & ~seen_in_run, restarted, seen, (seq < top) | (seq == 0)],
+    kind = np.select([restarted & ~seen_in_run, restarted, seen[at], (seq[at] < top[at]) | (seq[at] == 0)],
                      ["restart", "duplicate", "duplicate", "late"], "")
-    rows = ((behind_top & (idx != starts)) | (seq == 0)) & (kind != "")
-    if not rows.any():   # no packet out of order (most captures): the empty table made once
-        return schema.empty(schema.SEQUENCE)
-    fails = fails_check(top - seq, seen, seq, window)
+    keep = kind != ""
+    at, kind, first_row = at[keep], kind[keep], first_row[keep]
+    if not len(at):
+        return nothing
+    fails = fails_check(top[at] - seq[at], seen[at], seq[at], window)
 
     frames = o.column("frame").to_numpy(dtype=np.int64)[o.order]
-    first_frame = pd.arrays.IntegerArray(frames[first_row], ~seen)
-    at = o.order[rows]
-    out = o.take(at, ["capture", "frame", "time", "src", "dst", "spi", "seq"])
-    return schema.to_frame(schema.from_columns(schema.SEQUENCE, {
+    first_frame = pd.arrays.IntegerArray(frames[first_row], ~seen[at])
+    rows = o.order[at]
+    out = o.take(rows, ["capture", "frame", "time", "src", "dst", "spi", "seq"])
+    behind = top[at] - seq[at]
+    table = schema.to_frame(schema.from_columns(schema.SEQUENCE, {
         "capture": out["capture"], "frame": out["frame"], "time": out["time"], "src": out["src"],
-        "dst": out["dst"], "proto": np.where(o.is_ah[at], "ah", "esp"), "spi": out["spi"], "seq": out["seq"],
-        "kind": kind[rows], "top": top[rows].astype(np.uint32), "behind": (top - seq)[rows].astype(np.uint32),
-        "seen_before": seen[rows], "outside_window": (top - seq)[rows] >= window,
-        "fails_check": fails[rows], "window": np.full(int(rows.sum()), window, dtype=np.uint32),
-        "first_frame": first_frame[rows],
+        "dst": out["dst"], "proto": np.where(o.is_ah[rows], "ah", "esp"), "spi": out["spi"], "seq": out["seq"],
+        "kind": kind, "top": top[at].astype(np.uint32), "behind": behind.astype(np.uint32),
+        "seen_before": seen[at], "outside_window": behind >= window,
+        "fails_check": fails, "window": np.full(len(at), window, dtype=np.uint32),
+        "first_frame": first_frame,
     }))
+    return table, o.pos[rows]
+
+
+def _seen_before_at(at: np.ndarray, sa: np.ndarray, seq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``_seen_before(sa, seq, first=True)`` at the rows ``at`` only: found among the rows
+    that share an (SA, number) with one of them, a few where the whole table is many."""
+    key = pa.array((sa << 32) | seq)
+    shared = np.flatnonzero(flags(pc.is_in(key, value_set=pc.unique(key.take(pa.array(at))))))
+    seen, first = _seen_before(sa[shared], seq[shared], first=True)
+    i = np.searchsorted(shared, at)
+    return seen[i], shared[first[i]]
+
+
+def _may_restart(seq: np.ndarray, top: np.ndarray, window: int) -> bool:
+    """Any row a restart could begin at (see ``_restarts``: a small number far below the top)."""
+    return bool(((seq <= RESTART_MAX_SEQ) & (top - seq >= max(window, 1))).any())
 
 
 def fails_check(behind, seen_before, seq, window: int) -> np.ndarray:

@@ -8,7 +8,9 @@ A cause module declares:
   proof (``Proof.exact``: the line's own proof, not just a hint);
 - ``judge(claim, ctx) -> Judgement``: the verdict on the lines it explains on one tunnel,
   the selectors of its evidence frames and its typed facts;
-- optionally ``describe(finding) -> str`` (the summary sentence, made at rendering),
+- optionally ``explain_many(lines, ctx) -> list[Proof | None]``: ``explain`` for many lines
+  at once (the lines table with ``t``; the cause table uses it where a cause has it),
+  ``describe(finding) -> str`` (the summary sentence, made at rendering),
   ``rule_out(claim, ctx)`` (a verdict when it explains no line of a tunnel) and
   ``unclaimed(ctx, named_spis)`` (findings without log lines, from the capture alone).
 

@@ -40,10 +40,10 @@ class Thresholds:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@dataclass(frozen=True)
-class Proof:
+class Proof(NamedTuple):
     """Why one line belongs to a cause.  ``exact``: the line's own proof (its SPI and SEQ
-    found in the quoted or peer packet, or the Phase 2 order); otherwise only a hint."""
+    found in the quoted or peer packet, or the Phase 2 order); otherwise only a hint.
+    (A named tuple: one is made per line, cheaply.)"""
 
     cause: str
     key: str                                   # spi+seq | spi | tuple | phase2-order | negotiation
@@ -80,7 +80,7 @@ class Claim:
 
     @property
     def spis(self) -> list[int]:
-        return sorted({int(s) for s in self.lines["spi"].dropna()})
+        return sorted({int(s) for s in distinct(self.lines["spi"])})
 
     def exact_count(self) -> int:
         return sum(p.exact for p in self.proofs.values())
@@ -204,9 +204,19 @@ class Context:
             self._packet_index = PacketIndex(self.packets)
         return self._packet_index
 
-    def select(self, selectors) -> pd.DataFrame:
-        """The packets the selectors select (through the index)."""
-        return select(self.packets, selectors, self.packet_index)
+    def select(self, selectors, names=None) -> pd.DataFrame:
+        """The packets the selectors select (through the index), once per set of selectors
+        (a judge and its finding's evidence ask for the same); read-only.  ``names``: the
+        columns the caller needs (at least; capture and frame always)."""
+        memo = self.__dict__.setdefault("_selected", {})
+        key = tuple(selectors)
+        made = memo.setdefault(key, [])
+        found = next((f for f in made if names is not None and set(names) <= set(f.columns)
+                      or len(f.columns) == len(self.packets.columns)), None)
+        if found is None:
+            found = select(self.packets, key, self.packet_index, names)
+            made.append(found)
+        return found
 
     @property
     def ipsec_endpoints(self) -> tuple[set[int], set[str]]:
@@ -228,6 +238,11 @@ def rate_limit(options, thresholds: Thresholds, prof: VendorProfile) -> tuple[fl
     if prof.bad_spi_rate_limit_s is not None:
         return prof.bad_spi_rate_limit_s, True
     return thresholds.default_rate_limit_s, False
+
+
+def given(value) -> bool:
+    """A value, not a null (None, NaN or pd.NA): ``pd.notna`` for one plain value, cheaply."""
+    return value is not None and value is not pd.NA and value == value
 
 
 def columns(df: pd.DataFrame, names=None) -> dict[str, list]:

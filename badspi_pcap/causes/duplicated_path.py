@@ -12,15 +12,19 @@ import numpy as np
 
 from ..notation import spi_texts
 from .base import Claim, Context, Judgement, Proof, seconds
-from .replay import (capture_only, capture_only_text, extra_facts, claimed_rows, explain_as, judged, sa_rows,
-                     seq_selector, window_facts)
+from .replay import (capture_only, capture_only_text, claimed_rows, explain_as, extra_facts, judged, one_line,
+                     sa_rows, seq_selector, window_facts)
 
 NAME = "duplicated-path"
 KINDS = ("replay",)
 
 
 def explain(line, ctx: Context) -> Proof | None:
-    return explain_as(NAME, line, ctx)
+    return explain_as(NAME, one_line(line), ctx)[0]
+
+
+def explain_many(lines, ctx: Context) -> list[Proof | None]:
+    return explain_as(NAME, lines, ctx)
 
 
 def judge(claim: Claim, ctx: Context) -> Judgement:

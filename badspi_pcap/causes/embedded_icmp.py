@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
-from ..masks import kind_in, present, rows
+from ..masks import kind_in
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
-from .selectors import Selector
+from .selectors import Selector, take_rows
 
 NAME = "embedded-icmp"
 KINDS = ("bad-spi",)
@@ -38,7 +38,7 @@ def judge(claim: Claim, ctx: Context) -> Judgement:
     pairs = _quoted_pairs(claim)
     selectors = [Selector("icmp-quoting", spis=tuple(spis))] if spis else []
     selectors += [Selector("icmp-quoting", pair=p) for p in pairs]
-    quoting = ctx.select(selectors)
+    quoting = ctx.select(selectors, ["time", "src", "inner_src", "icmp_type", "icmp_code", "icmp_mtu"])
     rate, documented = ctx.rate_limit_s(claim.profile)
     expected, matched = windows(quoting, claim.lines, rate, ctx)
     own = bool(len(quoting)) and (bool(quoting["inner_src"].isin(ctx.local).all())
@@ -71,11 +71,12 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
     Returns (finding identity, judgement) pairs, one per quoted SPI (in SPI order).  All
     SPIs in one pass over the ICMP errors: no table per SPI."""
     p = ctx.packets
-    quoting = kind_in(p, "icmp-error") & present(p, "inner_spi")
-    if not quoting.any():    # most captures: no table to build
+    quoted = ctx.packet_index.by_spi("inner_spi")         # the rows with a quoted SPI, by SPI (made once)
+    if not quoted:    # most captures: no table to build
         return []
-    icmp = rows(p, quoting,
-                ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
+    at = np.sort(np.concatenate(list(quoted.values())))
+    at = at[kind_in(take_rows(p, at, ["kind"]), "icmp-error")]
+    icmp = take_rows(p, at, ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
     icmp = icmp[~np.isin(icmp["inner_spi"].to_numpy(dtype=np.int64), np.array(sorted(named_spis), dtype=np.int64))]
     if icmp.empty:
         return []

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from ..notation import spi_texts
 from .base import Claim, Context, Judgement, Proof
-from .replay import (capture_only, capture_only_text, extra_facts, window_text, claimed_rows, explain_as, judged,
-                     sa_rows, seq_selector, window_facts)
+from .replay import (capture_only, capture_only_text, claimed_rows, explain_as, extra_facts, judged, one_line,
+                     sa_rows, seq_selector, window_facts, window_text)
 
 NAME = "reordered-beyond-window"
 KINDS = ("replay",)
 
 
 def explain(line, ctx: Context) -> Proof | None:
-    return explain_as(NAME, line, ctx)
+    return explain_as(NAME, one_line(line), ctx)[0]
+
+
+def explain_many(lines, ctx: Context) -> list[Proof | None]:
+    return explain_as(NAME, lines, ctx)
 
 
 def judge(claim: Claim, ctx: Context) -> Judgement:

@@ -14,16 +14,19 @@ order says the disorder happens after the capture point.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
+from .. import schema
 from ..notation import spi_text
-from ..masks import kind_in, present, rows
-from ..schema import IPSEC_KINDS
-from ..sequence import ordered, sequence_table
-from .base import Claim, Context, Judgement, Proof, seconds
-from .selectors import Selector
+from ..masks import arrow, flags
+from ..sequence import in_order, ordered, sequence_rows, with_sequence_numbers
+from .base import Claim, Context, Judgement, Proof, columns, given, seconds
+from .selectors import Selector, take_rows
 
 KINDS = ("replay",)
 SEQUENCE_KINDS = {"duplicate": "duplicated-path", "late": "reordered-beyond-window", "restart": "sequence-restart"}
@@ -36,20 +39,38 @@ class Window:
     text: str             # where it comes from, for the report
 
 
+class LineEvidence(NamedTuple):
+    """What the capture says about one replay line (``evidence``)."""
+
+    dropped: Proof | None                  # the replay cause whose out-of-order packet the line names
+    frames: tuple[tuple[str, int], ...]    # the packets it names near its time (to the device, where any is)
+    sees_sa: bool                          # the capture has ESP/AH with sequence numbers on the line's SPI
+
+
 def window_for(line, ctx: Context) -> Window:
     """The receiver's anti-replay window: ``--replay-window``, else an SA table that shows
     it for the line's SPI, else the vendor's documented default."""
+    return _window(line_spi(line, ctx), getattr(line, "vendor", None), ctx)
+
+
+def _window(spi: int | None, vendor, ctx: Context) -> Window:
+    memo = ctx.__dict__.setdefault("_replay_windows", {})
+    if (spi, vendor) not in memo:
+        memo[(spi, vendor)] = _find_window(spi, vendor, ctx)
+    return memo[(spi, vendor)]
+
+
+def _find_window(spi: int | None, vendor, ctx: Context) -> Window:
     given = getattr(ctx.options, "replay_window", None)
     if given is not None:
         return Window(int(given), "given", f"{int(given)} packets (--replay-window)")
     sas = ctx.sas
-    spi = line_spi(line, ctx)
     if sas is not None and len(sas) and "replay_window" in sas and spi is not None:
         shown = sas[(sas["spi"] == spi) & sas["replay_window"].notna()]
         if len(shown):
             size = int(shown["replay_window"].iloc[0])
             return Window(size, "sa-table", f"{size} packets ({shown['source'].iloc[0]}:{int(shown['line'].iloc[0])})")
-    prof = ctx.profile(getattr(line, "vendor", None))
+    prof = ctx.profile(vendor)
     if prof.replay_window is not None:
         fact = prof.replay_window_fact
         return Window(prof.replay_window, "vendor-default",
@@ -62,22 +83,26 @@ def window_for(line, ctx: Context) -> Window:
 def line_spi(line, ctx: Context) -> int | None:
     """The line's SPI, or for an IOS line (connection id only) the inbound SA with that
     ``conn id`` in a ``show crypto ipsec sa`` given with --sa."""
-    spi = getattr(line, "spi", None)
-    if spi is not None and not pd.isna(spi):
+    return _spi(getattr(line, "spi", None), getattr(line, "conn_id", None), ctx)
+
+
+def _spi(spi, conn, ctx: Context) -> int | None:
+    if given(spi):
         return int(spi)
-    conn = getattr(line, "conn_id", None)
     sas = ctx.sas
-    if conn is None or pd.isna(conn) or sas is None or sas.empty or "conn_id" not in sas:
+    if not given(conn) or sas is None or sas.empty or "conn_id" not in sas:
         return None
-    hit = sas[(sas["conn_id"] == int(conn)) & sas["direction"].eq("in").fillna(False) & sas["spi"].notna()]
-    return int(hit["spi"].iloc[0]) if len(hit) else None
+    memo = ctx.__dict__.setdefault("_replay_conn_spis", {})     # a few connections, many lines
+    if int(conn) not in memo:
+        hit = sas[(sas["conn_id"] == int(conn)) & sas["direction"].eq("in").fillna(False) & sas["spi"].notna()]
+        memo[int(conn)] = int(hit["spi"].iloc[0]) if len(hit) else None
+    return memo[int(conn)]
 
 
-def _spi_from_seq(line, ctx: Context) -> bool:
+def _spi_from_seq(conn, ctx: Context) -> bool:
     """The line's SPI was not written by the device nor found through its connection id:
     the correlation took it from the sequence number and time."""
-    conn = getattr(line, "conn_id", None)
-    if conn is None or pd.isna(conn):
+    if not given(conn):
         return False
     sas = ctx.sas
     if sas is None or sas.empty or "conn_id" not in sas:
@@ -87,129 +112,183 @@ def _spi_from_seq(line, ctx: Context) -> bool:
 
 def sequence(ctx: Context, window: int) -> pd.DataFrame:
     """The capture's sequence table for this window, built once per analysis."""
+    return _sequence(ctx, window)[0]
+
+
+def _sequence(ctx: Context, window: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """The sequence table and its rows' positions in ``ctx.packets``."""
     cache = ctx.__dict__.setdefault("_replay_sequence", {})
+    if "_replay_in_order" not in ctx.__dict__:
+        ctx.__dict__["_replay_in_order"] = in_order(ctx.packets, _with_seq(ctx))
+        if ctx.__dict__["_replay_in_order"]:       # no packet out of order (most captures): no table
+            ctx.__dict__["_replay_none"] = (schema.empty(schema.SEQUENCE), np.zeros(0, dtype=np.int64))
+    if ctx.__dict__["_replay_in_order"]:
+        return ctx.__dict__["_replay_none"]
     if window not in cache:
         if "_replay_ordered" not in ctx.__dict__:      # the SA order is the same for every window
-            ctx.__dict__["_replay_ordered"] = ordered(ctx.packets)
-        table = sequence_table(ctx.packets, max(int(window), 0), ordered_rows=ctx.__dict__["_replay_ordered"])
-        # (capture, frame) -> row position, for the per-line lookups
-        table.attrs["at"] = {(str(c), int(f)): i for i, (c, f) in enumerate(zip(table["capture"], table["frame"]))}
-        cache[window] = table
+            ctx.__dict__["_replay_ordered"] = ordered(ctx.packets, _with_seq(ctx))
+        cache[window] = sequence_rows(ctx.packets, max(int(window), 0), ordered_rows=ctx.__dict__["_replay_ordered"])
     return cache[window]
 
 
-class Arrivals:
-    """The top-level ESP/AH packets as arrays sorted by (SPI, sequence number) and by
-    sequence number, so a line finds its packets by binary search."""
-
-    def __init__(self, packets: pd.DataFrame):
-        p = rows(packets, kind_in(packets, IPSEC_KINDS) & present(packets, "spi") & present(packets, "seq"),
-                 ["capture", "frame", "time", "dst", "spi", "seq"])
-        spi = p["spi"].to_numpy(dtype=np.uint64)
-        seq = p["seq"].to_numpy(dtype=np.uint64)
-        self.t = seconds(p["time"])
-        self.capture = shared_strings(p["capture"])
-        self.frame = p["frame"].to_numpy(dtype=np.int64)
-        self.dst = shared_strings(p["dst"])
-        key = (spi << np.uint64(32)) | seq
-        self.by_key = np.argsort(key, kind="stable")
-        self.keys = key[self.by_key]
-        self.by_seq = np.argsort(seq, kind="stable")
-        self.seqs = seq[self.by_seq]
-        self.spis = set(np.unique(spi).astype(np.int64).tolist())
-
-    def with_spi(self, spi: int, seq: int) -> np.ndarray:
-        k = np.uint64((spi << 32) | seq)
-        return self.by_key[np.searchsorted(self.keys, k, "left"):np.searchsorted(self.keys, k, "right")]
-
-    def with_seq(self, seq: int) -> np.ndarray:
-        q = np.uint64(seq)
-        return self.by_seq[np.searchsorted(self.seqs, q, "left"):np.searchsorted(self.seqs, q, "right")]
+def _with_seq(ctx: Context) -> np.ndarray:
+    """Rows of the top-level ESP/AH packets with an SPI and a sequence number (made once)."""
+    if "_replay_with_seq" not in ctx.__dict__:
+        ctx.__dict__["_replay_with_seq"] = with_sequence_numbers(ctx.packets)
+    return ctx.__dict__["_replay_with_seq"]
 
 
-def shared_strings(values: pd.Series) -> np.ndarray:
-    """``values.astype(str).to_numpy()`` with one string object per distinct value: 8 bytes
-    a row instead of a string each (a million rows hold a few addresses)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    return np.asarray(pd.Series(uniques).astype(str).to_numpy(), dtype=object)[codes]
+def _spis_seen(ctx: Context) -> set[int]:
+    """The SPIs of those packets (made once)."""
+    if "_replay_spis" not in ctx.__dict__:
+        spis = pc.unique(pc.filter(arrow(ctx.packets["spi"]), pa.array(_with_seq(ctx))))
+        ctx.__dict__["_replay_spis"] = {int(s) for s in spis.to_pylist()}
+    return ctx.__dict__["_replay_spis"]
 
 
-def arrivals(ctx: Context) -> Arrivals:
-    cache = ctx.__dict__
-    if "_replay_arrivals" not in cache:
-        cache["_replay_arrivals"] = Arrivals(ctx.packets)
-    return cache["_replay_arrivals"]
+LINE_FIELDS = ("event_id", "spi", "conn_id", "seq", "vendor", "t")
 
 
-def named_packets(line, ctx: Context) -> tuple[list[int], str]:
-    """Positions (in ``arrivals(ctx)``) of the packets the line names near its time: by
-    SPI and sequence number (key ``spi+seq``), or, when no SPI is known (IOS without its
-    SA table), by sequence number and time (key ``seq+time``).  Computed once per line."""
-    memo = ctx.__dict__.setdefault("_replay_named", {})
-    event = getattr(line, "event_id", None)
-    if event is None:
-        return _named_packets(line, ctx)
-    if int(event) not in memo:
-        memo[int(event)] = _named_packets(line, ctx)
-    idx, key = memo[int(event)]
-    return list(idx), key
+def evidence(line, ctx: Context) -> LineEvidence:
+    """What the capture says about this replay line (see ``prepare``), made once."""
+    return evidence_many(one_line(line), ctx)[0]
 
 
-def _named_packets(line, ctx: Context) -> tuple[list[int], str]:
-    seq = getattr(line, "seq", None)
-    if seq is None or pd.isna(seq):
-        return [], ""
-    a = arrivals(ctx)
-    spi = line_spi(line, ctx)
-    idx, key = (a.with_spi(spi, int(seq)), "spi+seq") if spi is not None else (a.with_seq(int(seq)), "seq+time")
-    if spi is not None and _spi_from_seq(line, ctx):
-        key = "seq+time"
-    idx = idx[np.abs(a.t[idx] - float(line.t)) <= ctx.thresholds.replay_match_s + ctx.resolution_s]
-    to_device = np.array([d in ctx.local for d in a.dst[idx]], dtype=bool)   # few: no np.isin
-    return (idx[to_device] if to_device.any() else idx).tolist(), key
+def evidence_many(lines: pd.DataFrame, ctx: Context) -> list[LineEvidence]:
+    """``evidence`` of every line (columns ``LINE_FIELDS``), made together for those not
+    asked before: every replay cause asks for the same lines."""
+    memo = ctx.__dict__.setdefault("_replay_evidence", {})
+    events = columns(lines, ["event_id"])["event_id"]
+    new = np.array([e not in memo for e in events], dtype=bool)
+    if new.any():
+        prepare(lines if new.all() else lines[new], ctx)
+    return [memo[e] for e in events]
 
 
-def dropped_packet(line, ctx: Context):
-    """(cause, sequence-table row, key, window) for the packet this line says was
-    dropped: the copy the table marks out of order nearest the line's time; cause None
-    when the capture saw the named packet only in order (or not at all).  Computed once
-    per line (every replay cause asks)."""
-    memo = ctx.__dict__.setdefault("_replay_dropped", {})
-    event = int(line.event_id)
-    if event not in memo:
-        memo[event] = _dropped_packet(line, ctx)
-    return memo[event]
+def prepare(lines: pd.DataFrame, ctx: Context) -> None:
+    """``evidence`` for every line (columns ``LINE_FIELDS``) in a few array operations:
+    the packets each line names (by SPI and sequence number, or, when no SPI is known
+    (IOS without its SA table), by sequence number and time, within ``replay_match_s``
+    plus the log's resolution of the line; those to the device where any is), and of
+    those the copy the sequence table marks out of order nearest the line's time."""
+    memo = ctx.__dict__.setdefault("_replay_evidence", {})
+    if not len(lines):
+        return
+    c = columns(lines, [f for f in LINE_FIELDS if f in lines])
+    c.update({f: [None] * len(lines) for f in LINE_FIELDS if f not in c})
+    n = len(lines)
+    spis = [_spi(s, k, ctx) for s, k in zip(c["spi"], c["conn_id"])]
+    has_seq = np.array([given(s) for s in c["seq"]], dtype=bool)
+    seq = np.array([int(s) if ok else 0 for s, ok in zip(c["seq"], has_seq)], dtype=np.uint64)
+    by_spi = np.array([s is not None for s in spis], dtype=bool)
+    spi = np.array([s if s is not None else 0 for s in spis], dtype=np.uint64)
+    from_seq = {k: _spi_from_seq(k, ctx) for k in set(c["conn_id"]) if given(k)}
+    keys = np.array(["" if not ok else "spi+seq" if s is not None and not (given(k) and from_seq[k]) else "seq+time"
+                     for s, k, ok in zip(spis, c["conn_id"], has_seq)], dtype=object)
+    t = np.asarray(c["t"], dtype=float)
+
+    line, pos, dt = _named(ctx, spi, seq, has_seq, by_spi, t)
+    windows = [_window(s, v, ctx) for s, v in zip(spis, c["vendor"])]
+    dropped = _dropped(ctx, windows, keys, line, pos, dt, n)
+    at, which = np.unique(pos, return_inverse=True)
+    named = take_rows(ctx.packets, at, ["capture", "frame"])
+    refs = list(zip(named["capture"].astype(str).tolist(), named["frame"].astype("int64").tolist()))
+    by_line = np.argsort(line, kind="stable")          # each line's named packets: one slice
+    ends = np.searchsorted(line[by_line], np.arange(n), side="right").tolist()
+    ref = [refs[k] for k in which[by_line].tolist()]
+    for i, (event, a, b) in enumerate(zip(c["event_id"], [0] + ends[:-1], ends)):
+        frames = () if a == b else (ref[a],) if b - a == 1 else tuple(sorted(set(ref[a:b])))
+        # a line that names packets by its SPI sees its SA: the SPIs are looked up only for the others
+        sees = spis[i] is not None and (bool(frames) or spis[i] in _spis_seen(ctx))
+        memo[int(event)] = LineEvidence(dropped.get(i), frames, sees)
 
 
-def _dropped_packet(line, ctx: Context):
-    window = window_for(line, ctx)
-    idx, key = named_packets(line, ctx)
-    seq = sequence(ctx, window.size if window.size is not None else 0)
-    a = arrivals(ctx)
-    hits = [(abs(a.t[i] - float(line.t)), seq.attrs["at"][k]) for i in idx
-            if (k := (a.capture[i], int(a.frame[i]))) in seq.attrs["at"]]
-    if not hits:
-        return None, None, key, window
-    row = seq.iloc[min(hits)[1]]
-    return SEQUENCE_KINDS[row["kind"]], row, key, window
+def _named(ctx: Context, spi, seq, has_seq, by_spi, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(line, packet position, |packet time - line time|) of each packet a line names."""
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    p = ctx.packets
+    if not has_seq.any() or p.empty:
+        return none
+    rows = np.flatnonzero(_with_seq(ctx) & _seq_in(p, np.unique(seq[has_seq])))
+    if not len(rows):
+        return none
+    r = take_rows(p, rows, ["spi", "seq", "time", "dst"])
+    r_spi, r_seq = r["spi"].to_numpy(dtype=np.uint64), r["seq"].to_numpy(dtype=np.uint64)
+    lines, found = [], []
+    by_key = (spi << np.uint64(32)) | seq, (r_spi << np.uint64(32)) | r_seq
+    for mine, line_key, packet_key in ((has_seq & by_spi, *by_key), (has_seq & ~by_spi, seq, r_seq)):
+        at = np.flatnonzero(mine)
+        order = np.argsort(packet_key, kind="stable")
+        sorted_keys = packet_key[order]
+        lo = np.searchsorted(sorted_keys, line_key[at], "left")
+        count = np.searchsorted(sorted_keys, line_key[at], "right") - lo
+        start = np.repeat(lo - (np.cumsum(count) - count), count)
+        lines.append(np.repeat(at, count))
+        found.append(order[start + np.arange(int(count.sum()))])
+    line, i = np.concatenate(lines), np.concatenate(found)
+    dt = np.abs(seconds(r["time"])[i] - t[line])
+    near = dt <= ctx.thresholds.replay_match_s + ctx.resolution_s
+    line, i, dt = line[near], i[near], dt[near]
+    to_device = r["dst"].isin(ctx.local).to_numpy(dtype=bool)[i]
+    any_to_device = np.zeros(len(t), dtype=bool)
+    any_to_device[line[to_device]] = True
+    keep = to_device | ~any_to_device[line]
+    return line[keep], rows[i[keep]], dt[keep]
 
 
-def explain_as(name: str, line, ctx: Context) -> Proof | None:
-    """A proof that ``line`` is cause ``name``: its packet is out of order the way
+def _seq_in(packets: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
+    """Rows whose sequence number is one of ``wanted`` (sorted): a lookup table when their
+    range is small (sequence numbers mostly are), else Arrow's hashing."""
+    column = arrow(packets["seq"])
+    if int(wanted[-1]) - int(wanted[0]) < 1 << 24:
+        values = pc.fill_null(column, int(wanted[0]) - 1 if wanted[0] > 0 else int(wanted[-1]) + 1)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+        return np.isin(values.to_numpy(), wanted, kind="table")
+    return flags(pc.is_in(column, value_set=pa.array(wanted, type=pa.uint32())))
+
+
+def _dropped(ctx: Context, windows: list[Window], keys, line, pos, dt, n: int) -> dict[int, Proof]:
+    """Per line (by index), the proof of the replay cause whose out-of-order packet it names:
+    the named packet the sequence table (at the line's window) holds nearest its time."""
+    out: dict[int, Proof] = {}
+    size = np.array([w.size if w.size is not None else 0 for w in windows], dtype=np.int64)
+    known = np.array([w.size is not None for w in windows], dtype=bool)
+    for window in np.unique(size[line]).tolist():
+        table, at = _sequence(ctx, window)
+        if table.empty:
+            continue
+        mine = size[line] == window
+        order = np.argsort(at)
+        i = np.minimum(np.searchsorted(at[order], pos[mine]), len(at) - 1)
+        hit = at[order][i] == pos[mine]
+        hl, row, hdt = line[mine][hit], order[i[hit]], dt[mine][hit]
+        best = np.lexsort((row, hdt, hl))              # nearest in time, then first in the table
+        first = np.ones(len(best), dtype=bool)
+        first[1:] = hl[best][1:] != hl[best][:-1]
+        hl, row = hl[best][first], row[best][first]
+        kind, capture, frame = table["kind"].to_numpy()[row], table["capture"].to_numpy()[row], \
+            table["frame"].to_numpy(dtype=np.int64)[row]
+        seqs = table["seq"].to_numpy(dtype=np.int64)[row]
+        drops = (window > 0) & ((seqs == 0) | (table["behind"].to_numpy(dtype=np.int64)[row] >= window)
+                                | table["seen_before"].to_numpy(dtype=bool)[row])
+        exact = (keys[hl] == "spi+seq") & (~known[hl] | drops)
+        for j, k, e, cap, f in zip(hl.tolist(), kind.tolist(), exact.tolist(), capture.tolist(), frame.tolist()):
+            out[j] = Proof(SEQUENCE_KINDS[k], str(keys[j]), bool(e), ((str(cap), int(f)),))
+    return out
+
+
+def explain_as(name: str, lines: pd.DataFrame, ctx: Context) -> list[Proof | None]:
+    """Per line, a proof that it is cause ``name``: its packet is out of order the way
     ``name`` says.  Exact when found by SPI and sequence number and a receiver with the
     line's window drops it (with no window known, the device's own drop says it)."""
-    cause, row, key, window = dropped_packet(line, ctx)
-    if cause != name:
-        return None
-    drops = window.size is None or _drops(row, window.size)
-    exact = key == "spi+seq" and bool(drops)
-    return Proof(name, key, exact, ((str(row["capture"]), int(row["frame"])),))
+    return [e.dropped if e.dropped is not None and e.dropped.cause == name else None
+            for e in evidence_many(lines, ctx)]
 
 
-def _drops(row, window: int) -> bool:
-    if window <= 0:
-        return False
-    return bool(int(row["seq"]) == 0 or int(row["behind"]) >= window or bool(row["seen_before"]))
+def one_line(line) -> pd.DataFrame:
+    """A line (the cause table's named tuple) as the one row ``explain_many`` takes."""
+    return pd.DataFrame({f: [getattr(line, f, None)] for f in LINE_FIELDS})
 
 
 def claimed_rows(claim: Claim, ctx: Context) -> pd.DataFrame:

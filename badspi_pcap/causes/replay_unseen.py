@@ -6,28 +6,26 @@ is last in the table so the replay causes take every line they can prove.
 from __future__ import annotations
 
 from .base import Claim, Context, Judgement, Proof
-from .replay import extra_facts, arrivals, dropped_packet, line_spi, named_packets
+from .replay import LineEvidence, evidence, evidence_many, extra_facts
 
 NAME = "replay-path-not-captured"
 KINDS = ("replay",)
 
 
 def explain(line, ctx: Context) -> Proof | None:
-    cause, _row, key, _window = dropped_packet(line, ctx)
-    if cause is not None:
+    return _proof(evidence(line, ctx))
+
+
+def explain_many(lines, ctx: Context) -> list[Proof | None]:
+    return [_proof(e) for e in evidence_many(lines, ctx)]
+
+
+def _proof(e: LineEvidence) -> Proof | None:
+    if e.dropped is not None:
         return None                       # a replay cause explains it
-    idx, key = named_packets(line, ctx)
-    a = arrivals(ctx)
-    frames = tuple(sorted({(str(a.capture[i]), int(a.frame[i])) for i in idx}))
-    if not frames and not sees_sa(line, ctx):
+    if not e.frames and not e.sees_sa:
         return None                       # the capture does not see this SA at all
-    return Proof(NAME, "in-order" if frames else "absent", False, frames)
-
-
-def sees_sa(line, ctx: Context) -> bool:
-    """The capture has ESP/AH on the line's SPI (the SA the line names)."""
-    spi = line_spi(line, ctx)
-    return spi is not None and spi in arrivals(ctx).spis
+    return Proof(NAME, "in-order" if e.frames else "absent", False, e.frames)
 
 
 def judge(claim: Claim, ctx: Context) -> Judgement:

@@ -8,13 +8,14 @@ level one (``esp.spi`` matches both), so top-level selectors exclude ICMP explic
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
-from ..masks import kind_in, present
+from ..masks import kind_in, positions_by_value, present
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -120,60 +121,56 @@ def seq_test(seqs) -> str:
 
 
 class PacketIndex:
-    """Row positions of the packets table by SPI (top level and quoted), for IKE Phase 2
-    messages and for ICMP errors whose quote has no SPI: a selector then looks at its own
-    candidate rows only, so many tunnels do not cost a pass over every packet each."""
+    """Row positions of the packets table by SPI: top level (``spi``) for the ESP/AH
+    selectors, quoted (``inner_spi``) for the ICMP ones; IKE Phase 2 messages; ICMP errors
+    whose quote has no SPI.  A selector then looks at its own candidate rows only, so many
+    tunnels do not cost a pass over every packet each.  Each part is made on first use (a
+    report that selects only ICMP errors never sorts the ESP packets)."""
 
     def __init__(self, packets: pd.DataFrame):
-        p = packets
-        self.by_spi: dict[int, np.ndarray] = {}
-        positions, values = [], []
-        for column in ("spi", "inner_spi"):
-            s = p[column]
-            rows = np.flatnonzero(s.notna().to_numpy(dtype=bool))
-            positions.append(rows)
-            values.append(s.iloc[rows].astype("int64").to_numpy() if len(rows) else np.zeros(0, dtype=np.int64))
-        rows, keys = np.concatenate(positions), np.concatenate(values)
-        if len(rows):
-            # by (SPI, row), a row once per SPI: each SPI's rows sorted and unique, split in one pass
-            order = np.lexsort((rows, keys))
-            rows, keys = rows[order], keys[order]
-            first = np.ones(len(rows), dtype=bool)
-            first[1:] = (rows[1:] != rows[:-1]) | (keys[1:] != keys[:-1])
-            rows, keys = rows[first], keys[first]
-            starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]]))
-            for key, part in zip(keys[starts].tolist(), np.split(rows, starts[1:])):
-                self.by_spi[key] = part
-        self.ike = np.flatnonzero(kind_in(p, "ike"))
-        self.short_quotes = np.flatnonzero(kind_in(p, "icmp-error") & ~present(p, "inner_spi"))
-        # what narrows an SPI's rows before the selector's own test (the same test on these columns)
-        self.t = seconds(p["time"])
-        self.seq = p["seq"].to_numpy(dtype=float, na_value=np.nan)
+        self.packets = packets
+        self._by_column: dict[str, dict[int, np.ndarray]] = {}
+
+    @cached_property
+    def ike(self) -> np.ndarray:
+        return np.flatnonzero(kind_in(self.packets, "ike"))
+
+    @cached_property
+    def short_quotes(self) -> np.ndarray:
+        return np.flatnonzero(kind_in(self.packets, "icmp-error") & ~present(self.packets, "inner_spi"))
+
+    def by_spi(self, column: str) -> dict[int, np.ndarray]:
+        """SPI -> the rows with it in ``column`` (ascending)."""
+        if column not in self._by_column:
+            self._by_column[column] = positions_by_value(self.packets[column])
+        return self._by_column[column]
 
     def candidates(self, selector: Selector) -> np.ndarray:
         if selector.what == "ike-phase2":
             return self.ike
         if selector.what == "icmp-quoting" and selector.pair:
             return self.short_quotes
-        parts = [self._narrow(x, selector) for x in (self.by_spi.get(int(s)) for s in selector.spis) if x is not None]
+        by_spi = self.by_spi("inner_spi" if selector.what == "icmp-quoting" else "spi")
+        parts = [self._narrow(x, selector) for x in (by_spi.get(int(s)) for s in selector.spis) if x is not None]
         return np.unique(np.concatenate(parts)) if parts else np.array([], dtype=int)
 
     def _narrow(self, rows: np.ndarray, selector: Selector) -> np.ndarray:
         """Of these rows, those inside the selector's time span (and with one of its sequence
         numbers): a necessary part of ``Selector.mask``, cheap on big SPIs."""
         if selector.start is not None or selector.end is not None:
-            t = self.t[rows]
+            t = seconds(take_rows(self.packets, rows, ["time"])["time"])
             lo = -np.inf if selector.start is None else selector.start
             hi = np.inf if selector.end is None else selector.end
             rows = rows[(t >= lo) & (t <= hi)]
         if selector.what == "ipsec-seq":
-            rows = rows[np.isin(self.seq[rows], np.array(selector.seqs, dtype=float))]
+            seq = take_rows(self.packets, rows, ["seq"])["seq"].to_numpy(dtype=float, na_value=np.nan)
+            rows = rows[np.isin(seq, np.array(selector.seqs, dtype=float))]
         return rows
 
 
-def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -> pd.DataFrame:
+def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, names=None) -> pd.DataFrame:
     """The packets any of the selectors selects, in capture/frame order (``index``: look
-    only at each selector's candidate rows)."""
+    only at each selector's candidate rows; ``names``: only these columns, with the index)."""
     if not selectors or packets.empty:
         return packets.iloc[:0]
     if index is None:
@@ -189,7 +186,8 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None) -
             sub = take_rows(packets, rows, tested)
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
-    return take_rows(packets, rows).sort_values(["capture", "frame"])
+    names = None if names is None else list(dict.fromkeys(["capture", "frame", *names]))
+    return take_rows(packets, rows, names).sort_values(["capture", "frame"])
 
 
 def take_rows(table: pd.DataFrame, rows: np.ndarray, names=None) -> pd.DataFrame:
@@ -201,15 +199,20 @@ def take_rows(table: pd.DataFrame, rows: np.ndarray, names=None) -> pd.DataFrame
     if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
         return table[names].iloc[rows]
     out = {}
+    splits: dict = {}        # per chunk layout (the columns of a table share one): the rows of each chunk
     for name in names:
         arr = table[name].array
         chunked = arr.__arrow_array__() if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
         if chunked is None or chunked.num_chunks < 2:
             out[name] = arr.take(rows)
             continue
-        bounds = np.cumsum([0] + [len(c) for c in chunked.chunks])
-        which = np.searchsorted(bounds, rows, side="right") - 1
-        parts = [chunked.chunk(i).take(pa.array(rows[which == i] - bounds[i])) for i in np.unique(which)]
+        layout = tuple(len(c) for c in chunked.chunks)
+        if layout not in splits:
+            bounds = np.cumsum((0,) + layout)
+            cut = np.searchsorted(rows, bounds)        # rows are sorted: each chunk's rows are one slice
+            splits[layout] = [(i, pa.array(rows[cut[i]:cut[i + 1]] - bounds[i]))
+                              for i in range(len(layout)) if cut[i + 1] > cut[i]]
+        parts = [chunked.chunk(i).take(at) for i, at in splits[layout]]
         out[name] = pd.arrays.ArrowExtensionArray(pa.chunked_array(parts, type=chunked.type))
     return pd.DataFrame(out, index=table.index[rows], copy=False) if names else table.iloc[rows, :0]
 

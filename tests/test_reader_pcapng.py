@@ -6,7 +6,7 @@ import struct
 
 import pandas as pd
 import pytest
-from capture_builders import real_frames, section
+from capture_builders import block, real_frames, section
 from conftest import PCAPS, require_tshark
 from scapy.utils import RawPcapReader
 
@@ -77,6 +77,18 @@ def test_block_kinds_and_resolutions_equal_scapy(tmp_path, kind, tsresol):
             assert got.equals(want)
         else:  # coarser ticks: within one tick
             assert ((want - got).dt.total_seconds().abs() <= 1 / per_second).all()
+
+
+@pytest.mark.parametrize("frame", [b"", b"\x45\0\0\0"], ids=["empty", "4 bytes"])
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_a_file_ending_in_a_short_simple_packet_block_reads_as_scapy_reads_it(tmp_path, frame, endian):
+    # The block's header words past its end lie past the end of the file: reading them
+    # for every packet block at once must not run off the data (it raised IndexError).
+    head = section(endian, real_frames(SOURCE)[:3], snaplen=65535)
+    path = write(tmp_path, head + block(endian, 3, struct.pack(endian + "I", len(frame)) + frame))
+    ours, ref = read_capture(path), read_capture(path, engine="scapy")
+    same_read(ours, ref)
+    assert ours.counts.frames == 4 and ours.skipped == ref.skipped == []
 
 
 @pytest.mark.parametrize("second_tsresol", [6, 9])

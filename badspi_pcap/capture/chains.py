@@ -12,9 +12,11 @@ decide only how fast it comes.
 
 A ``Walker`` (one per window and format) provides:
 
-- ``step(pos)``: for an array of record starts, the next record's start and whether the
-  record is whole and plausible (the plain loop stops at the first that is not);
-- ``step1(pos)``: the same for one record, in plain Python (the fallback);
+- ``advance(pos)``: for an array of record starts, the next record's start (garbage for a
+  record that is not whole, but never a read outside the window);
+- ``valid(pos, nxt)``: whether the records at ``pos`` (next ones at ``nxt``, any shape)
+  are whole and plausible (the plain loop stops at the first that is not);
+- ``step1(pos)``: both for one record, in plain Python (-1: not valid; the fallback);
 - ``guess(bounds, anchor, segment)``: per bound (bounds are ``segment`` bytes apart), the
   first likely record start at or after it, or -1 (``anchor`` is a known record start).
 """
@@ -25,11 +27,12 @@ import numpy as np
 SEGMENT = 16 << 10      # bytes per segment walked in lockstep
 MIN_SEGMENTS = 8        # fewer than this: the plain loop is as quick
 MAX_STEPS = 256         # records per segment walked in lockstep; the rest one by one
+CHECK = 4               # lockstep steps between record checks
 
 
 def walk(walker, off: int, end: int) -> tuple[np.ndarray, int]:
     """Starts of the whole, plausible records from ``off`` on, and where the walk stopped
-    (a record cut by ``end``, or one ``step`` rejects): what ``walk1`` gives, faster."""
+    (a record cut by ``end``, or one ``valid`` rejects): what ``walk1`` gives, faster."""
     segment = SEGMENT
     if end - off < MIN_SEGMENTS * segment:
         offsets, stop, _ = walk1(walker, off, end + 1)
@@ -51,45 +54,48 @@ REACHED, STUCK, UNFINISHED = 0, 1, 2
 
 def _lockstep(walker, starts: np.ndarray, limits: np.ndarray):
     """Walk every chain from its start until it reaches its limit (the next chain's start),
-    meets a record ``step`` rejects, or has taken MAX_STEPS steps.  Returns the positions
+    meets a record ``valid`` rejects, or has taken MAX_STEPS steps.  Returns the positions
     chain by chain (each in walk order), where each chain's positions begin (and the
-    end), and per chain how it ended (``state``) and where (``last``)."""
+    end), and per chain how it ended (``state``) and where (``last``).
+
+    The loop only advances (``walker.advance``): every chain keeps stepping, also past its
+    limit or a bad record (reads are clamped, so a bad record's garbage next position is
+    harmless), and the records are checked (``walker.valid``) CHECK steps at a time: few
+    NumPy calls per step, which is what a step costs.  When only a few chains are still
+    going, they are left UNFINISHED for the plain loop: a long tail of steps for a handful
+    of chains costs more than walking their last records one by one."""
     k = len(starts)
-    last = np.empty(k, dtype=np.int64)       # REACHED: the first start >= limit; else the stuck/next position
-    state = np.full(k, UNFINISHED, dtype=np.int8)
-    ids = np.arange(k, dtype=np.int64)
-    pos = starts.copy()
-    got_pos, got_ids = [], []
-    for _ in range(MAX_STEPS):
-        if not len(ids):
+    rows: list[np.ndarray] = []       # positions at step s (all chains)
+    oks: list[np.ndarray] = []        # whether the record there is whole and plausible
+    going = np.ones(k, dtype=bool)    # no bad record yet and not at the limit
+    few = k >> 6
+    pos = starts
+    while len(rows) < MAX_STEPS:
+        at = len(rows)
+        for _ in range(min(CHECK, MAX_STEPS - at)):
+            rows.append(pos)
+            pos = walker.advance(pos)
+        block = np.stack(rows[at:] + [pos])
+        ok = walker.valid(block[:-1], block[1:])
+        oks.append(ok)
+        going &= ok.all(axis=0) & (pos < limits)
+        if np.count_nonzero(going) <= few:
             break
-        nxt, ok = walker.step(pos)
-        if not ok.all():
-            bad = ~ok
-            last[ids[bad]] = pos[bad]
-            state[ids[bad]] = STUCK
-            pos, nxt, ids = pos[ok], nxt[ok], ids[ok]
-        got_pos.append(pos)
-        got_ids.append(ids)
-        going = nxt < limits[ids]
-        if not going.all():
-            done = ~going
-            last[ids[done]] = nxt[done]
-            state[ids[done]] = REACHED
-            nxt, ids = nxt[going], ids[going]
-        pos = nxt
-    last[ids] = pos                           # UNFINISHED: where to go on from
-    if not got_pos:
-        return np.empty(0, np.int64), np.zeros(k + 1, np.int64), last, state
-    # Step by step -> chain by chain, without a sort: the record a chain took at step s
-    # goes to that chain's first slot + s (the ids of a step are the chains still walking).
-    chain_of = np.concatenate(got_ids)
+    steps = len(rows)
+    p = np.stack(rows + [pos])                                # (steps + 1, k)
+    # stop[s]: the chain does not take the record at step s (at or past its limit, or bad);
+    # after the last step a chain stops anyway (UNFINISHED unless it reached its limit).
+    stop = np.empty((steps + 1, k), dtype=bool)
+    np.greater_equal(p, limits, out=stop)
+    stop[:-1] |= ~np.concatenate(oks)
+    stop[-1] = True
+    taken = stop.argmax(axis=0)                               # records each chain took
+    last = p[taken, np.arange(k)]
+    state = np.where(last >= limits, REACHED, np.where(taken < steps, STUCK, UNFINISHED)).astype(np.int8)
     bounds = np.zeros(k + 1, dtype=np.int64)
-    np.cumsum(np.bincount(chain_of, minlength=k), out=bounds[1:])
-    sizes = np.array([len(ids) for ids in got_ids])
-    step_of = np.repeat(np.arange(len(got_ids)), sizes)
-    positions = np.empty(len(chain_of), dtype=np.int64)
-    positions[bounds[chain_of] + step_of] = np.concatenate(got_pos)
+    np.cumsum(taken, out=bounds[1:])
+    # chain by chain: the transposed positions, each chain's first ``taken`` of them
+    positions = p[:-1].T[np.arange(steps) < taken[:, None]]
     return positions, bounds, last, state
 
 

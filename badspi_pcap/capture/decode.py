@@ -96,7 +96,8 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     f = Fields(batch)
     l3, version, vlan = locate_ip(batch, f)
     ip_rows = np.flatnonzero(version > 0)
-    ip = parse_ip(f, ip_rows, l3[ip_rows])
+    ip_l3 = l3[ip_rows]
+    ip = parse_ip(f, ip_rows, ip_l3)
     counts.ip_frames = int(np.count_nonzero(ip.ok))
     counts.later_fragments = int(np.count_nonzero(ip.later_fragment))
     carries_l4 = ip.ok & ~ip.later_fragment & (ip.l4 >= 0)
@@ -107,14 +108,15 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
 
     # UDP: IKE on 500; on 4500 a NAT keepalive, IKE behind the non-ESP marker, or ESP.
     udp = np.flatnonzero(proto == UDP)
-    sport, ok_ports = f.u16(ip.l4[udp], ip_rows[udp])
-    dport, _ = f.u16(ip.l4[udp] + 2, ip_rows[udp])
-    udp_len, _ = f.u16(ip.l4[udp] + 4, ip_rows[udp])
+    udp_l4, udp_rows = ip.l4[udp], ip_rows[udp]   # (one rows array for all reads: Fields remembers its bounds)
+    sport, ok_ports = f.u16(udp_l4, udp_rows)
+    dport, _ = f.u16(udp_l4 + 2, udp_rows)
+    udp_len, _ = f.u16(udp_l4 + 4, udp_rows)
     on_500 = ok_ports & ((sport == IKE_PORT) | (dport == IKE_PORT))
     on_4500 = ok_ports & ~on_500 & ((sport == NATT_PORT) | (dport == NATT_PORT))
-    payload = ip.l4[udp] + 8
-    first, ok_first = f.u8(payload, ip_rows[udp])
-    marker, ok_marker = f.u32(payload, ip_rows[udp])
+    payload = udp_l4 + 8
+    first, ok_first = f.u8(payload, udp_rows)
+    marker, ok_marker = f.u32(payload, udp_rows)
     keepalive = on_4500 & (udp_len == 9) & ok_first & (first == 0xFF)
     ike_4500 = on_4500 & ~keepalive & ok_marker & (marker == 0) & (udp_len >= 12)
     esp_udp = on_4500 & ~keepalive & ~ike_4500
@@ -143,7 +145,8 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
                 ip_version=version.astype(np.uint8), vlan=vlan[rows].astype(np.int32),
                 length=batch.wirelen[rows].astype(np.uint32), ip_length=ip.length[keep].astype(np.uint32),
                 note=nt)
-    _set_addresses(f, cols, ("src", "dst"), np.arange(len(rows)), rows, version, ip.addr[keep])
+    _set_addresses(f, cols, ("src", "dst"), np.arange(len(rows)), rows, version, ip.addr[keep],
+                   None if ip.v4_addresses is None else ip.v4_addresses[keep])
     everyone = np.arange(len(rows))
     cols.set("ip_ttl", everyone, ip.ttl[keep], ip.ttl[keep] >= 0)     # a loop lowers it on a copy
     cols.set("ip_id", everyone, ip.ident[keep], ip.ident[keep] >= 0)
@@ -157,7 +160,10 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     # ESP / AH / ESP-in-UDP: SPI and sequence number.
     spi_pos = np.where(k == K_AH, ip.l4[keep] + 4, esp_at[keep])
     at = np.flatnonzero(among(k, (K_ESP, K_AH, K_ESPUDP)))
-    spi, ok_spi, seq, ok_seq = _two_words(f, spi_pos[at], rows[at])
+    known = None
+    if ip.following is not None:   # read with the IP header: the SPI right after an option-less IPv4 header
+        known = ip.following[keep[at]], spi_pos[at] == ip_l3[keep[at]] + 20
+    spi, ok_spi, seq, ok_seq = _two_words(f, spi_pos[at], rows[at], known)
     cols.set("spi", at, spi, ok_spi)
     cols.set("seq", at, seq, ok_seq)
     nt[at] = np.where(ok_seq | (nt[at] != N_NONE), nt[at], N_SHORT_SEQ)
@@ -168,26 +174,38 @@ def decode_rows(batch: FrameBatch) -> tuple[Rows, BatchCounts]:
     return cols, counts
 
 
-def _two_words(f: Fields, pos, rows):
+def _two_words(f: Fields, pos, rows, known=None):
     """(first, ok, second, ok): the 32-bit words at ``pos`` and ``pos + 4`` (an SPI and a
-    sequence number), in one 8-byte read when every row holds both (the usual case)."""
+    sequence number), in one 8-byte read when every row holds both (the usual case).
+    ``known``: (the 8 bytes as one big-endian number, for which rows) read already."""
     both = f.has(pos, 8, rows)
     if both.all():
-        pair = f.u64(pos)
+        if known is None:
+            pair = f.u64(pos)
+        else:
+            pair, have = known
+            if not have.all():
+                miss = np.flatnonzero(~have)
+                pair = pair.copy()
+                pair[miss] = f.u64(pos[miss])
         return (pair >> np.uint64(32)).astype(np.int64), both, (pair & np.uint64(0xFFFFFFFF)).astype(np.int64), both
     return (*f.u32(pos, rows), *f.u32(pos + 4, rows))
 
 
-def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, version, pos) -> None:
+def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, version, pos, v4_pairs=None) -> None:
     """Source and destination addresses (``pos``: the source's offset; the destination
-    follows it) of rows ``at`` (frames ``rows``) by IP version; cut off ones stay null."""
+    follows it) of rows ``at`` (frames ``rows``) by IP version; cut off ones stay null.
+    ``v4_pairs``: the IPv4 addresses as read with the header (``IpHeaders.v4_addresses``)."""
     src, dst = names
     v4 = np.flatnonzero(version == 4)
     if len(v4):
-        p, r, a = pos[v4], rows[v4], at[v4]
-        both = f.has(p, 8, r)
-        if both.all():   # the usual case: one 8-byte read gives both
-            pair = f.u64(p)
+        a = at[v4]
+        if v4_pairs is not None:
+            pair = v4_pairs[v4]
+        else:
+            p, r = pos[v4], rows[v4]
+            pair = f.u64(p) if f.has(p, 8, r).all() else None   # the usual case: one 8-byte read gives both
+        if pair is not None:
             cols.v4[src] = (a, (pair >> np.uint64(32)).astype(np.uint32))
             cols.v4[dst] = (a, pair.astype(np.uint32))
         else:
@@ -196,9 +214,10 @@ def _set_addresses(f: Fields, cols: Rows, names: tuple[str, str], at, rows, vers
                 cols.v4[name] = (a[ok], value[ok].astype(np.uint32))
     v6 = np.flatnonzero(version == 6)
     if len(v6):
+        r, a = rows[v6], at[v6]
         for name, q in ((src, pos[v6]), (dst, pos[v6] + 16)):
-            raw, ok = f.raw(q, 16, rows[v6])
-            cols.v6[name] = (at[v6][ok], raw[ok])
+            raw, ok = f.raw(q, 16, r)
+            cols.v6[name] = (a[ok], raw[ok])
 
 
 def _decode_ike(f: Fields, cols: Rows, at, ike_pos, rows, nt) -> None:
@@ -239,7 +258,7 @@ def _decode_icmp(f: Fields, cols: Rows, at, l4, version, rows, nt) -> None:
     cols.set("icmp_mtu", at, np.where(frag_needed, v4_mtu, v6_mtu), frag_needed | too_big)
 
     q = parse_ip(f, r, pos + 8)
-    _set_addresses(f, cols, ("inner_src", "inner_dst"), at, r, q.version, q.addr)
+    _set_addresses(f, cols, ("inner_src", "inner_dst"), at, r, q.version, q.addr, q.v4_addresses)
     cols.set("inner_proto", at, q.proto, q.ok & (q.proto >= 0))
     quoted_l4 = q.ok & ~q.later_fragment & (q.l4 >= 0)
     qend = f.end[r]

@@ -174,7 +174,7 @@ class Fields:
     def raw(self, pos, size: int, rows) -> tuple[np.ndarray, np.ndarray]:
         """``size`` bytes per row as an (n, size) uint8 matrix (zeros where not captured)."""
         safe, ok, whole = self._gather(pos, size, rows)
-        if size <= 16:   # the padding covers it: one gather of size-byte items
+        if size <= len(self._padded):   # (at least 16) safe reads fit: one gather of size-byte items
             items = self._items.get(size)
             if items is None:
                 items = self._items[size] = _unaligned(self._padded, f"V{size}")

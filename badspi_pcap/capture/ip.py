@@ -33,48 +33,30 @@ class IpHeaders:
     addr: np.ndarray        # absolute offset of the source address (dst follows it)
     ttl: np.ndarray         # IPv4 TTL / IPv6 hop limit (-1 when not ok)
     ident: np.ndarray       # IPv4 identification (-1 for IPv6 or not ok)
+    v4_addresses: np.ndarray | None = None   # IPv4 source << 32 | destination where ok (when read with the header)
+    following: np.ndarray | None = None      # the 8 bytes at offset 20 (after an option-less IPv4 header), big-endian
 
 
 def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
     """Parse the IP headers at ``l3`` of frames ``rows`` (version from the header itself)."""
     n = len(rows)
-    b0, present = f.u8(l3, rows)
-    version = np.where(present, b0 >> 4, 0)
-    ok = np.zeros(n, dtype=bool)
-    proto = np.full(n, -1, dtype=np.int64)
-    l4 = np.full(n, -1, dtype=np.int64)
-    length = np.zeros(n, dtype=np.int64)
-    later = np.zeros(n, dtype=bool)
+    # The usual case: every header has its first 20 bytes, read at once (the IPv4 header
+    # with its addresses; for IPv6 its version), and mostly the 8 bytes after them too
+    # (ESP's SPI and sequence number, UDP's header).
+    head, following = None, None
+    for size in (28, 20) if n else ():
+        if f.has(l3, size, rows).all():
+            head = f.raw(l3, size, rows)[0]
+            if size == 28:
+                following = head[:, 20:].copy().view(">u8")[:, 0]
+            break
+    if head is not None:
+        version, ok, proto, l4, length, later, ttl, ident = _ipv4_from_head(head, l3)
+        v4_addresses = head[:, 12:20].copy().view(">u8")[:, 0]   # (meaningful on IPv4 rows)
+    else:
+        version, ok, proto, l4, length, later, ttl, ident = _ipv4(f, rows, l3)
+        v4_addresses = None
     addr = l3 + np.where(version == 4, 12, 8)
-    ttl = np.full(n, -1, dtype=np.int64)
-    ident = np.full(n, -1, dtype=np.int64)
-
-    v4 = np.flatnonzero(version == 4)
-    if len(v4):
-        r, p = rows[v4], l3[v4]
-        ihl = (b0[v4] & 0x0F) * 4
-        whole = f.has(p, 20, r)
-        good = whole & (ihl >= 20)
-        if whole.all():   # the usual case: bytes 0-7 in one read (total length, fragment), then the protocol
-            head = f.u64(p)
-            total = ((head >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
-            idv = ((head >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64)
-            frag = (head & np.uint64(0xFFFF)).astype(np.int64)
-            ttl_proto = (f.u64(p + 8) >> np.uint64(48)).astype(np.int64)   # bytes 8 and 9
-            hops, pr = ttl_proto >> 8, ttl_proto & 0xFF
-        else:
-            total, _ = f.u16(p + 2, r)
-            idv, _ = f.u16(p + 4, r)
-            frag, _ = f.u16(p + 6, r)
-            pr, _ = f.u8(p + 9, r)
-            hops, _ = f.u8(p + 8, r)
-        ttl[v4] = np.where(good, hops, -1)
-        ident[v4] = np.where(good, idv, -1)
-        ok[v4] = good
-        proto[v4] = np.where(good, pr, -1)
-        l4[v4] = np.where(good, p + ihl, -1)
-        length[v4] = total
-        later[v4] = good & ((frag & 0x1FFF) != 0)
 
     v6 = np.flatnonzero(version == 6)
     if len(v6):
@@ -111,7 +93,65 @@ def parse_ip(f: Fields, rows: np.ndarray, l3: np.ndarray) -> IpHeaders:
 
     version = np.where(ok, version, 0)
     return IpHeaders(ok=ok, version=version, proto=proto, l4=l4, length=length,
-                     later_fragment=later, addr=addr, ttl=ttl, ident=ident)
+                     later_fragment=later, addr=addr, ttl=ttl, ident=ident, v4_addresses=v4_addresses,
+                     following=following)
+
+
+def _ipv4_from_head(head: np.ndarray, l3: np.ndarray):
+    """``_ipv4`` from the headers' first 20 bytes read already (``head``, a row per header):
+    every row computed alike and the non-IPv4 ones masked, without selecting the IPv4 rows."""
+    b0 = head[:, 0].astype(np.int64)
+    version = b0 >> 4
+    is4 = version == 4
+    ihl = (b0 & 0x0F) * 4
+    ok = is4 & (ihl >= 20)
+    words = head.view(">u2")            # 1: total length, 2: id, 3: fragment, 4: TTL and protocol
+    ttl_proto = words[:, 4].astype(np.int64)
+    return (version, ok, np.where(ok, ttl_proto & 0xFF, -1), np.where(ok, l3 + ihl, -1),
+            np.where(is4, words[:, 1].astype(np.int64), 0), ok & ((words[:, 3] & 0x1FFF) != 0),
+            np.where(ok, ttl_proto >> 8, -1), np.where(ok, words[:, 2].astype(np.int64), -1))
+
+
+def _ipv4(f: Fields, rows: np.ndarray, l3: np.ndarray):
+    """(version from the first byte (0: none), then for the IPv4 rows, -1/0/False elsewhere:
+    ok, protocol, upper-layer offset, total length, later fragment, TTL, identification)."""
+    n = len(rows)
+    b0, present = f.u8(l3, rows)
+    version = np.where(present, b0 >> 4, 0)
+    ok = np.zeros(n, dtype=bool)
+    proto = np.full(n, -1, dtype=np.int64)
+    l4 = np.full(n, -1, dtype=np.int64)
+    length = np.zeros(n, dtype=np.int64)
+    later = np.zeros(n, dtype=bool)
+    ttl = np.full(n, -1, dtype=np.int64)
+    ident = np.full(n, -1, dtype=np.int64)
+    v4 = np.flatnonzero(version == 4)
+    if len(v4):
+        r, p = rows[v4], l3[v4]
+        ihl = (b0[v4] & 0x0F) * 4
+        whole = f.has(p, 20, r)
+        good = whole & (ihl >= 20)
+        if whole.all():   # bytes 0-7 in one read (total length, fragment), then the protocol
+            head = f.u64(p)
+            total = ((head >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
+            idv = ((head >> np.uint64(16)) & np.uint64(0xFFFF)).astype(np.int64)
+            frag = (head & np.uint64(0xFFFF)).astype(np.int64)
+            ttl_proto = (f.u64(p + 8) >> np.uint64(48)).astype(np.int64)   # bytes 8 and 9
+            hops, pr = ttl_proto >> 8, ttl_proto & 0xFF
+        else:
+            total, _ = f.u16(p + 2, r)
+            idv, _ = f.u16(p + 4, r)
+            frag, _ = f.u16(p + 6, r)
+            pr, _ = f.u8(p + 9, r)
+            hops, _ = f.u8(p + 8, r)
+        ttl[v4] = np.where(good, hops, -1)
+        ident[v4] = np.where(good, idv, -1)
+        ok[v4] = good
+        proto[v4] = np.where(good, pr, -1)
+        l4[v4] = np.where(good, p + ihl, -1)
+        length[v4] = total
+        later[v4] = good & ((frag & 0x1FFF) != 0)
+    return version, ok, proto, l4, length, later, ttl, ident
 
 
 def address_strings(f: Fields, rows: np.ndarray, version: np.ndarray, pos: np.ndarray) -> pa.Array:

@@ -106,10 +106,15 @@ def _strip_vlan_tags(f: Fields, l3, ethertype, vlan) -> None:
     for _ in range(MAX_VLAN_TAGS):
         if not len(rows):
             return
-        tci, ok_tci = f.u16(l3[rows], rows)
-        inner, ok = f.u16(l3[rows] + 2, rows)
-        first_tag = vlan[rows] < 0
-        vlan[rows] = np.where(first_tag & ok_tci, tci & 0x0FFF, vlan[rows])
+        at = l3[rows]
+        tag, ok = f.u32(at, rows)          # the tag and the type behind it, in one read
+        if ok.all():
+            tci, ok_tci, inner = tag >> 16, ok, tag & 0xFFFF
+        else:
+            tci, ok_tci = f.u16(at, rows)
+            inner, ok = f.u16(at + 2, rows)
+        outer = vlan[rows]
+        vlan[rows] = np.where((outer < 0) & ok_tci, tci & 0x0FFF, outer)
         ethertype[rows] = np.where(ok, inner, 0)
-        l3[rows] = np.where(ok, l3[rows] + 4, -1)
+        l3[rows] = np.where(ok, at + 4, -1)
         rows = rows[among(ethertype[rows], VLAN_TPIDS) & (l3[rows] >= 0)]

@@ -44,20 +44,28 @@ class PcapWalker:
         self.data, self.end, self.hdr, self.frac_limit = data, end, hdr, frac_limit
         n = len(data)
         self.words = _unaligned(data, hdr.endian + "u4")
-        self.pairs = _unaligned(data, hdr.endian + "u8")   # two header words in one read
+        self.headers = _unaligned(data, "V16")   # a record header's four words in one read
         self.caplen_at = struct.Struct(hdr.endian + "I").unpack_from
         self.mv = memoryview(data)
         self.hi_at = 2 if hdr.endian == "<" else 0   # where the upper 16 bits of the seconds are
-        self.halves = _unaligned(data, hdr.endian + "u2")
+        self.caplens = self.words[8:]          # element i: the captured length of a record at i
         self.n = n
 
     def step(self, pos: np.ndarray):
+        nxt = self.advance(pos)
+        return nxt, self.valid(pos, nxt)
+
+    def advance(self, pos: np.ndarray) -> np.ndarray:
+        """The next record's start after each of ``pos`` (garbage where ``valid`` says no)."""
         if self.n < 16:
-            return pos, np.zeros(len(pos), dtype=bool)
-        cap = self.words[np.minimum(pos + 8, self.n - 4)]   # (a clamped read: pos + 16 > end, so nxt > end)
-        nxt = pos + 16 + cap                                  # int64 + uint32: int64
+            return pos + 16     # past any end: not valid
+        # (a clamped read: pos + 16 > end, so nxt > end)
+        return pos + (self.caplens[np.minimum(pos, len(self.caplens) - 1)] + 16)   # int64 + uint32: int64
+
+    def valid(self, pos: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        """Whether the records at ``pos`` (followed by ``nxt``) are whole and plausible."""
         # nxt <= end also says the header is whole (cap >= 0)
-        return nxt, (cap <= self.hdr.max_caplen) & (nxt <= self.end)
+        return (nxt - pos <= self.hdr.max_caplen + 16) & (nxt <= self.end)
 
     def step1(self, pos: int) -> int:
         if pos + 16 > self.end:
@@ -95,10 +103,9 @@ class PcapWalker:
         out[rows[first]] = q[first]
 
     def _plausible(self, q: np.ndarray, hi: int) -> np.ndarray:
-        w = self.words
-        sec_hi = self.halves[q + self.hi_at]
-        cap, wire = w[q + 8], w[q + 12]
-        return (((sec_hi == hi) | (sec_hi == (hi + 1) & 0xFFFF)) & (w[q + 4] < self.frac_limit)
+        sec, frac, cap, wire = _headers(self, q).T
+        sec_hi = sec >> 16
+        return (((sec_hi == hi) | (sec_hi == (hi + 1) & 0xFFFF)) & (frac < self.frac_limit)
                 & (cap <= self.hdr.max_caplen) & (wire >= cap) & (wire <= 1 << 24))
 
 
@@ -137,17 +144,17 @@ def iter_pcap(stream: BinaryIO, name: str,
         end, off = len(data), 0
         walker = PcapWalker(data, end, hdr, frac_limit)
         parts: list[np.ndarray] = []
-        heads: list[np.ndarray] = []    # the records' timestamps (seconds and fraction), read once
+        heads: list[np.ndarray] = []    # the records' headers, read once
         while True:
             offs, off = chains.walk(walker, off, end)
             # Timestamps are checked for all records at once; a fraction out of range
             # means the walk went through garbage: cut there and treat it as damage.
-            bad, times = _first_bad_fraction(walker, offs, frac_limit)
+            bad, head = _first_bad_fraction(walker, offs, frac_limit)
             if bad is not None:
                 off = int(offs[bad])
                 offs = offs[:bad]
             parts.append(offs)
-            heads.append(times)
+            heads.append(head)
             if stop is not None and file_offset + off >= stop:
                 break  # the rest belongs to the next range, damage included
             if off + 16 > end or (bad is None and walker.caplen_at(data, off + 8)[0] <= hdr.max_caplen):
@@ -196,25 +203,24 @@ def iter_pcap(stream: BinaryIO, name: str,
         ended.offset = file_offset
 
 
-def _split(walker: PcapWalker, pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first, second) 32-bit header words from the 64-bit reads of both."""
-    low, high = pair & np.uint64(0xFFFFFFFF), pair >> np.uint64(32)
-    return (low, high) if walker.hdr.endian == "<" else (high, low)
+def _headers(walker: PcapWalker, offsets: np.ndarray) -> np.ndarray:
+    """The record headers at ``offsets`` (whole ones) as rows of (seconds, fraction,
+    captured length, wire length)."""
+    return walker.headers[offsets].view(walker.hdr.endian + "u4").reshape(len(offsets), 4)
 
 
 def _first_bad_fraction(walker: PcapWalker, offsets: np.ndarray, frac_limit: int):
     """(index of the first record whose timestamp fraction is out of range or None, the
-    timestamp words (seconds, fraction as one 64-bit read) of the records before it)."""
-    times = walker.pairs[offsets]
-    bad = np.flatnonzero(_split(walker, times)[1] >= frac_limit)
-    return (int(bad[0]), times[:bad[0]]) if len(bad) else (None, times)
+    headers (``_headers``) of the records before it)."""
+    head = _headers(walker, offsets)
+    bad = np.flatnonzero(head[:, 1] >= frac_limit)
+    return (int(bad[0]), head[:bad[0]]) if len(bad) else (None, head)
 
 
-def _batch(walker: PcapWalker, offs: np.ndarray, hdr: PcapHeader, first_frame: int, times) -> FrameBatch:
-    if len(times) != len(offs):      # a truncated last record added, or records cut at a range's end
-        times = walker.pairs[offs]
-    sec, frac = (v.astype(np.int64) for v in _split(walker, times))
-    caplen, wirelen = (v.astype(np.int64) for v in _split(walker, walker.pairs[offs + 8]))
+def _batch(walker: PcapWalker, offs: np.ndarray, hdr: PcapHeader, first_frame: int, head) -> FrameBatch:
+    if len(head) != len(offs):      # a truncated last record added, or records cut at a range's end
+        head = _headers(walker, offs)
+    sec, frac, caplen, wirelen = (head[:, k].astype(np.int64) for k in range(4))
     start = offs + 16
     caplen = np.minimum(caplen, walker.end - start)  # a truncated last record
     time_ns = sec * 1_000_000_000 + (frac if hdr.nano else frac * 1000)

@@ -113,17 +113,29 @@ class PcapngWalker:
         self.mv = memoryview(data)
 
     def step(self, pos: np.ndarray):
-        w, end = self.words, self.end
+        nxt = self.advance(pos)
+        return nxt, self.valid(pos, nxt)
+
+    # Clamped reads belong to blocks rejected anyway: blen >= 12 and nxt <= end say the
+    # header was whole, and a trailer read clamped to the last word is and-ed with ok.
+    def advance(self, pos: np.ndarray) -> np.ndarray:
+        """The next block's start after each of ``pos`` (garbage where ``valid`` says no)."""
+        w = self.words
         if len(w) < 3:
-            return pos, np.zeros(len(pos), dtype=bool)
-        # Clamped reads belong to blocks rejected anyway: blen >= 12 and nxt <= end say the
-        # header was whole, and a trailer read clamped to the last word is and-ed with ok.
-        i = np.minimum(pos >> 2, len(w) - 2)
-        typ, blen = w[i], w[i + 1].astype(np.int64)
-        nxt = pos + blen
-        ok = (blen >= 12) & ((blen & 3) == 0) & (blen <= MAX_BLOCK) & (nxt <= end) & (typ != SHB)
+            return pos + 12 + self.end     # past the end: not valid
+        return pos + w[1:][np.minimum(pos >> 2, len(w) - 2)]    # int64 + uint32: int64
+
+    def valid(self, pos: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        """Whether the blocks at ``pos`` (followed by ``nxt``) are whole, their two lengths
+        agree, and none is a Section Header Block (a new section stops the walk)."""
+        w = self.words
+        if len(w) < 3:
+            return np.zeros(pos.shape, dtype=bool)
+        blen = nxt - pos
+        ok = ((blen - 12).view(np.uint64) <= MAX_BLOCK - 12) & ((blen & 3) == 0) & (nxt <= self.end)
+        ok &= w[np.minimum(pos >> 2, len(w) - 2)] != SHB
         ok &= w[np.minimum((nxt >> 2) - 1, len(w) - 1)] == blen
-        return nxt, ok
+        return ok
 
     def step1(self, pos: int) -> int:
         if pos + 12 > self.end:
@@ -136,8 +148,8 @@ class PcapngWalker:
         return nxt
 
     def guess(self, bounds: np.ndarray, anchor: int, segment: int) -> np.ndarray:
-        """Per bound, the first packet block after it whose two lengths agree, followed by
-        another such block."""
+        """Per bound, the first packet block after it (of the anchor block's kind, when that
+        is a packet block) whose two lengths agree, followed by another such block."""
         out = np.full(len(bounds), -1, dtype=np.int64)
         width = self.GUESS_SPAN // 4
         if not len(bounds) or (bounds[-1] >> 2) + width + 2 > len(self.words):
@@ -145,7 +157,11 @@ class PcapngWalker:
         w = self.words
         grid = np.lib.stride_tricks.as_strided(w[bounds[0] >> 2:], shape=(len(bounds), width),
                                                strides=(segment, w.strides[0]))
-        flat = np.flatnonzero((grid == EPB) | (grid == SPB) | (grid == PB))
+        kind = int(w[anchor >> 2]) if anchor + 4 <= self.end else EPB
+        if kind in PACKET_BLOCKS:   # the usual window holds one kind of packet block: the anchor's
+            flat = np.flatnonzero(grid == kind)
+        else:
+            flat = np.flatnonzero((grid == EPB) | (grid == SPB) | (grid == PB))
         rows, cols = np.divmod(flat, width)
         q = bounds[rows] + 4 * cols
         nxt, ok = self.step(q)
@@ -330,10 +346,9 @@ def _packets(walker: PcapngWalker, offs: np.ndarray, state: Section, file_offset
     the Interface Description Blocks among them extend, in order)."""
     if not len(offs):
         return None
-    w = walker.words
-    i = offs >> 2
-    typ = w[i]
-    blen = w[i + 1].astype(np.int64)
+    head = _headers(walker.words, offs >> 2)    # words 0-6 of each block: one read
+    typ = head[:, 0]
+    blen = head[:, 1].astype(np.int64)
     idb = np.flatnonzero(typ == IDB)
     before = len(state.interfaces)
     for k in idb.tolist():
@@ -347,27 +362,27 @@ def _packets(walker: PcapngWalker, offs: np.ndarray, state: Section, file_offset
     if not len(pkt):
         return None
     if len(pkt) == len(offs):     # only packet blocks (the usual window): no selection
-        po, pt, pl, pi = offs, typ, blen, i
+        po, pt, pl, ph = offs, typ, blen, head
     else:
-        po, pt, pl, pi = offs[pkt], typ[pkt], blen[pkt], i[pkt]
+        po, pt, pl, ph = offs[pkt], typ[pkt], blen[pkt], head[pkt]
     only_epb = bool((pt == EPB).all())   # the usual case: the where()s below are not needed
     simple = pt == SPB
     # interface, timestamp, lengths: EPB and PB share a layout (PB: 16-bit id then drops)
-    intid = w[pi + 2].astype(np.int64)
+    intid: np.ndarray = ph[:, 2].astype(np.int64)
     if not only_epb:
         intid = np.where(simple, 0, intid)
         if state.endian == "<":
             intid = np.where(pt == PB, intid & 0xFFFF, intid)
         else:
             intid = np.where(pt == PB, intid >> 16, intid)
-    ticks = (w[pi + 3].astype(np.uint64) << np.uint64(32)) | w[pi + 4].astype(np.uint64)
-    caplen = w[pi + 5].astype(np.int64)
+    ticks: np.ndarray = (ph[:, 3].astype(np.uint64) << np.uint64(32)) | ph[:, 4].astype(np.uint64)
+    caplen = ph[:, 5].astype(np.int64)
     if only_epb:
-        wirelen = w[pi + 6].astype(np.int64)
+        wirelen = ph[:, 6].astype(np.int64)
         start = po + 28
         room = pl - 32
     else:
-        wirelen = np.where(simple, w[pi + 2], w[pi + 6]).astype(np.int64)
+        wirelen = np.where(simple, ph[:, 2], ph[:, 6]).astype(np.int64)
         start = po + np.where(simple, 12, 28)
         room = pl - np.where(simple, 16, 32)
     # interfaces known when each block was read (IDBs before it, in this or earlier walks)
@@ -408,6 +423,20 @@ def _packets(walker: PcapngWalker, offs: np.ndarray, state: Section, file_offset
     notes.late += late
     return FrameBatch(buf=walker.data, start=start, caplen=caplen, wirelen=wirelen, time_ns=time_ns,
                       linktype=linktype, frame=np.arange(first_frame, first_frame + len(po), dtype=np.int64))
+
+
+def _headers(words: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Words ``i`` to ``i + 6`` (a packet block's header: type, length, interface, time,
+    lengths) as rows of an (n, 7) array, in one gather of 28-byte items.  Words past the
+    end (a short block at the end of the window) read as 0; they belong to blocks that
+    are too short for them, which are not read from them."""
+    n = len(words)
+    if n < 7 or (len(i) and int(i[-1]) > n - 7):
+        at = i[:, None] + np.arange(7)
+        return np.where(at < n, words[np.minimum(at, n - 1)], 0).astype(words.dtype) if n else \
+            np.zeros((len(i), 7), words.dtype)
+    items = np.ndarray(shape=(n - 6,), dtype="V28", buffer=words, strides=(4,))
+    return items[i].view(words.dtype).reshape(len(i), 7)
 
 
 def _times(ticks: np.ndarray, intid: np.ndarray, ifs: list[Interface]) -> tuple[np.ndarray, int]:

@@ -124,6 +124,7 @@ def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exc
     """The ``packets`` table of ``rows`` (``schema.PACKETS``).  Takes the rows' sparse
     columns out as it converts them (less memory at the peak): ``rows`` is used up."""
     n = len(rows)
+    noted = np.flatnonzero(rows.note)    # rows with a note (usually few)
     out = {
         "capture": _constant_strings(capture, n),
         "frame": _numeric(rows.frame, pa.int64()),
@@ -133,7 +134,7 @@ def rows_table(rows: Rows, capture: str, kinds: list[str], notes: list[str], exc
         "vlan": _numeric(np.maximum(rows.vlan, 0).astype(np.uint16), pa.uint16(), rows.vlan >= 0),
         "length": _numeric(rows.length, pa.uint32()),
         "ip_length": _numeric(rows.ip_length, pa.uint32()),
-        "note": _take(notes, rows.note.astype(np.int32), rows.note != 0),
+        "note": _scatter_strings(n, noted, notes, rows.note[noted].astype(np.int32)),
     }
     for pair in (("src", "dst"), ("inner_src", "inner_dst")):
         out.update(zip(pair, _addresses(n, [rows.v4.pop(name, None) for name in pair],
@@ -182,11 +183,34 @@ def _scatter_strings(n: int, at: np.ndarray, names: list[str], codes: np.ndarray
         return pa.nulls(n, type=pa.string())
     if _every_row(at, n):   # the codes are already the index
         return _take(names, np.ascontiguousarray(codes, dtype=np.int32), None)
+    if len(at) * 4 < n:     # a few rows: their strings, then room for the nulls (cheaper than a take of n)
+        return _sparse_strings(n, at, names, codes)
     index = np.zeros(n, dtype=np.int32)
     index[at] = codes
+    if len(at) == n:        # every row, out of order (IPv4 rows, then IPv6 ones): no nulls
+        return _take(names, index, None)
     valid = np.zeros(n, dtype=bool)
     valid[at] = True
     return _take(names, index, valid)
+
+
+def _sparse_strings(n: int, at: np.ndarray, names: list[str], codes: np.ndarray) -> pa.Array:
+    """``_scatter_strings`` built from the strings of rows ``at`` only: their bytes in row
+    order, and offsets that give every other row no bytes (a null)."""
+    if len(at) > 1 and not (at[1:] > at[:-1]).all():
+        order = np.argsort(at, kind="stable")
+        at, codes = at[order], codes[order]
+    some = pa.array(names, type=pa.string()).take(pa.array(np.asarray(codes, dtype=np.int32)))
+    ends = np.frombuffer(some.buffers()[1], dtype=np.int32, count=len(some) + 1, offset=4 * some.offset)
+    # offsets: the end of the strings so far, repeated up to each string's row (a repeat
+    # is many times quicker than a cumulative sum over n)
+    offsets = np.repeat(ends - ends[0], np.diff(np.concatenate([[-1], at, [n]])))
+    valid = np.zeros(n, dtype=bool)
+    valid[at] = True
+    data = some.buffers()[2] or pa.py_buffer(b"")
+    if int(ends[0]):
+        data = data[int(ends[0]):]
+    return pa.Array.from_buffers(pa.string(), n, [_validity(valid), pa.py_buffer(offsets), data])
 
 
 def _constant_strings(text: str, n: int) -> pa.Array:
@@ -212,11 +236,10 @@ def _addresses(n: int, v4s: list, v6s: list) -> list[pa.Array]:
         codes4 = np.split(inverse, np.cumsum([len(v) for _, v in v4s])[:-1])
     raw = np.concatenate([v for _, v in v6s])
     if len(raw):
-        keys = np.ascontiguousarray(raw).view("V16").ravel()
-        uniq, inverse = np.unique(keys, return_inverse=True)
+        inverse, uniq = _factorize_bytes(raw)
         base = len(names)
-        names.extend(str(ipaddress.IPv6Address(u.tobytes())) for u in uniq)
-        codes6 = np.split(base + inverse.ravel(), np.cumsum([len(v) for _, v in v6s])[:-1])
+        names.extend(str(ipaddress.IPv6Address(u)) for u in uniq)
+        codes6 = np.split(base + inverse, np.cumsum([len(v) for _, v in v6s])[:-1])
     out = []
     for k in range(len(v4s)):
         at = np.concatenate([v4s[k][0], v6s[k][0]])
@@ -229,10 +252,21 @@ def _addresses(n: int, v4s: list, v6s: list) -> list[pa.Array]:
 
 
 def _hex(n: int, spis) -> pa.Array:
-    """8 bytes per row as 16 hex digits (IKE SPIs), without a Python loop."""
+    """8 bytes per row as 16 hex digits (IKE SPIs), each distinct value converted once."""
     if spis is None or not len(spis[0]):
         return pa.nulls(n, type=pa.string())
     at, raw = spis
-    text = np.ascontiguousarray(raw).tobytes().hex().encode()
-    uniq, inverse = np.unique(np.frombuffer(text, dtype="S16"), return_inverse=True)
-    return _scatter_strings(n, at, [u.decode() for u in uniq], inverse.ravel().astype(np.int32))
+    inverse, uniq = _factorize_bytes(raw)
+    return _scatter_strings(n, at, [u.hex() for u in uniq], inverse.astype(np.int32))
+
+
+def _factorize_bytes(raw: np.ndarray) -> tuple[np.ndarray, list[bytes]]:
+    """(code per row, distinct values) of an (n, 8) or (n, 16) byte matrix, by hashing
+    (``pd.factorize``; faster than sorting the rows as ``np.unique`` does)."""
+    words = np.ascontiguousarray(raw).view("<u8")      # (n, 1) or (n, 2)
+    codes, uniq = pd.factorize(words[:, 0])
+    for k in range(1, words.shape[1]):  # one code for each distinct pair: codes of the codes
+        more, more_uniq = pd.factorize(words[:, k])
+        codes, pairs = pd.factorize(codes * len(more_uniq) + more)
+        uniq = np.stack([uniq[pairs // len(more_uniq)], more_uniq[pairs % len(more_uniq)]], axis=1)
+    return codes, [u.tobytes() for u in np.asarray(uniq, dtype="<u8").reshape(len(uniq), -1)]

@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
 from .causes.base import columns, given
-from .causes.selectors import display_filter, take_rows
+from .causes.selectors import display_filter
 from .correlation import BAD_SPI_KINDS, covered
-from .masks import arrow, distinct, distinct_at, kind_in, present
+from .masks import arrow, distinct, distinct_at, kind_in, present, rows_at
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -247,7 +247,7 @@ def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
     addresses are IPsec/IKE endpoints (or quoted ones) in it."""
     is_icmp = kind_in(packets, "icmp-error")
     top = ~is_icmp & present(packets, "kind")
-    icmp = take_rows(packets, np.flatnonzero(is_icmp), ["inner_spi", "inner_src", "inner_dst"])   # few rows
+    icmp = rows_at(packets, np.flatnonzero(is_icmp), ["inner_spi", "inner_src", "inner_dst"])   # few rows
     spis = distinct_at(packets, "spi", top) | distinct(icmp["inner_spi"])
     seen = lines["spi"].isin(spis).fillna(False).to_numpy(dtype=bool)
     if seen.all():          # the addresses are asked only about the other lines (often none)

@@ -105,13 +105,25 @@ def rows(table: pd.DataFrame, mask, names) -> pd.DataFrame:
     keep = np.asarray(mask.fillna(False) if hasattr(mask, "fillna") else mask, dtype=bool)
     at = np.flatnonzero(keep) if len(keep) >= SPARSE_FROM else None
     if at is not None and len(at) * 8 < len(keep):
-        # Few rows of a big table: taken by position, which reads only those rows.
-        return pd.DataFrame({n: _taken(table[n], at) for n in names}, index=table.index[at], copy=False)
+        return rows_at(table, at, names)     # few rows of a big table: read only those
     # column by column: selecting the columns first is itself a costly step on small tables
     return pd.DataFrame({n: table[n].array[keep] for n in names}, index=table.index[keep], copy=False)
 
 
 SPARSE_FROM = 65536      # rows of a table from which a sparse selection is taken by position
+
+
+def rows_at(table: pd.DataFrame, at, names=None) -> pd.DataFrame:
+    """``table.iloc[at]`` (of the columns ``names``; all by default) for sorted positions,
+    taking from each Arrow chunk on its own: Arrow's take over a chunked column first
+    joins its chunks, a copy of the whole column per call."""
+    names = list(table.columns) if names is None else list(names)
+    at = np.asarray(at, dtype=np.int64)
+    if len(at) > 1 and not (at[1:] >= at[:-1]).all():
+        return table[names].iloc[at]
+    if not names:
+        return table.iloc[at, :0]
+    return pd.DataFrame({n: _taken(table[n], at) for n in names}, index=table.index[at], copy=False)
 
 
 def _taken(column: pd.Series, at: np.ndarray):

@@ -91,15 +91,15 @@ def test_unclaimed_keeps_null_mtus_and_several_routers_apart():
     assert [g["mtu"] for g in first["icmp"]] == [None, 1400]
 
 
-def test_take_rows_equals_iloc_across_arrow_chunks():
-    """``selectors.take_rows`` takes from each Arrow chunk on its own: the same frame as
+def test_rows_at_equals_iloc_across_arrow_chunks():
+    """``masks.rows_at`` takes from each Arrow chunk on its own: the same frame as
     ``iloc`` on a table of several chunks (as concatenated captures give), sorted rows or not."""
-    from badspi_pcap.causes.selectors import take_rows
+    from badspi_pcap.masks import rows_at
     packets = pd.concat([packets_of(p) for p in CAPTURES[:6]], ignore_index=True)
     assert packets["src"].array.__arrow_array__().num_chunks > 1
     rng = np.random.default_rng(7)
     for rows in (np.array([], dtype=np.int64), np.array([0]), np.arange(len(packets)),
                  np.unique(rng.integers(0, len(packets), 50)), rng.integers(0, len(packets), 20)):
-        pd.testing.assert_frame_equal(take_rows(packets, rows), packets.iloc[rows], check_exact=True)
-        pd.testing.assert_frame_equal(take_rows(packets, rows, ["capture", "spi"]),
+        pd.testing.assert_frame_equal(rows_at(packets, rows), packets.iloc[rows], check_exact=True)
+        pd.testing.assert_frame_equal(rows_at(packets, rows, ["capture", "spi"]),
                                       packets[["capture", "spi"]].iloc[rows], check_exact=True)

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
-from ..masks import kind_in
+from ..masks import kind_in, rows_at
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
-from .selectors import Selector, take_rows
+from .selectors import Selector
 
 NAME = "embedded-icmp"
 KINDS = ("bad-spi",)
@@ -75,8 +75,8 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
     if not quoted:    # most captures: no table to build
         return []
     at = np.sort(np.concatenate(list(quoted.values())))
-    at = at[kind_in(take_rows(p, at, ["kind"]), "icmp-error")]
-    icmp = take_rows(p, at, ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
+    at = at[kind_in(rows_at(p, at, ["kind"]), "icmp-error")]
+    icmp = rows_at(p, at, ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
     icmp = icmp[~np.isin(icmp["inner_spi"].to_numpy(dtype=np.int64), np.array(sorted(named_spis), dtype=np.int64))]
     if icmp.empty:
         return []

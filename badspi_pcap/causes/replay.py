@@ -23,10 +23,10 @@ import pyarrow.compute as pc
 
 from .. import schema
 from ..notation import spi_text
-from ..masks import arrow, flags
+from ..masks import arrow, flags, rows_at
 from ..sequence import in_order, ordered, sequence_rows, with_sequence_numbers
 from .base import Claim, Context, Judgement, Proof, columns, given, seconds
-from .selectors import Selector, take_rows
+from .selectors import Selector
 
 KINDS = ("replay",)
 SEQUENCE_KINDS = {"duplicate": "duplicated-path", "late": "reordered-beyond-window", "restart": "sequence-restart"}
@@ -191,7 +191,7 @@ def prepare(lines: pd.DataFrame, ctx: Context) -> None:
     windows = [_window(s, v, ctx) for s, v in zip(spis, c["vendor"])]
     dropped = _dropped(ctx, windows, keys, line, pos, dt, n)
     at, which = np.unique(pos, return_inverse=True)
-    named = take_rows(ctx.packets, at, ["capture", "frame"])
+    named = rows_at(ctx.packets, at, ["capture", "frame"])
     refs = list(zip(named["capture"].astype(str).tolist(), named["frame"].astype("int64").tolist()))
     by_line = np.argsort(line, kind="stable")          # each line's named packets: one slice
     ends = np.searchsorted(line[by_line], np.arange(n), side="right").tolist()
@@ -212,7 +212,7 @@ def _named(ctx: Context, spi, seq, has_seq, by_spi, t) -> tuple[np.ndarray, np.n
     rows = np.flatnonzero(_with_seq(ctx) & _seq_in(p, np.unique(seq[has_seq])))
     if not len(rows):
         return none
-    r = take_rows(p, rows, ["spi", "seq", "time", "dst"])
+    r = rows_at(p, rows, ["spi", "seq", "time", "dst"])
     r_spi, r_seq = r["spi"].to_numpy(dtype=np.uint64), r["seq"].to_numpy(dtype=np.uint64)
     lines, found = [], []
     by_key = (spi << np.uint64(32)) | seq, (r_spi << np.uint64(32)) | r_seq

@@ -12,10 +12,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
-from ..masks import kind_in, positions_by_value, present
+from ..masks import kind_in, positions_by_value, present, rows_at
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -158,12 +157,12 @@ class PacketIndex:
         """Of these rows, those inside the selector's time span (and with one of its sequence
         numbers): a necessary part of ``Selector.mask``, cheap on big SPIs."""
         if selector.start is not None or selector.end is not None:
-            t = seconds(take_rows(self.packets, rows, ["time"])["time"])
+            t = seconds(rows_at(self.packets, rows, ["time"])["time"])
             lo = -np.inf if selector.start is None else selector.start
             hi = np.inf if selector.end is None else selector.end
             rows = rows[(t >= lo) & (t <= hi)]
         if selector.what == "ipsec-seq":
-            seq = take_rows(self.packets, rows, ["seq"])["seq"].to_numpy(dtype=float, na_value=np.nan)
+            seq = rows_at(self.packets, rows, ["seq"])["seq"].to_numpy(dtype=float, na_value=np.nan)
             rows = rows[np.isin(seq, np.array(selector.seqs, dtype=float))]
         return rows
 
@@ -183,38 +182,11 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, n
     for s in selectors:
         rows = index.candidates(s)
         if len(rows):
-            sub = take_rows(packets, rows, tested)
+            sub = rows_at(packets, rows, tested)
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
     names = None if names is None else list(dict.fromkeys(["capture", "frame", *names]))
-    return take_rows(packets, rows, names).sort_values(["capture", "frame"])
-
-
-def take_rows(table: pd.DataFrame, rows: np.ndarray, names=None) -> pd.DataFrame:
-    """``table.iloc[rows]`` (of the columns ``names``) for sorted ``rows``, taking from each
-    Arrow chunk on its own: Arrow's take over a chunked column first joins its chunks, a
-    copy of the whole column per call."""
-    names = list(table.columns) if names is None else list(names)
-    rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) > 1 and not (rows[1:] > rows[:-1]).all():
-        return table[names].iloc[rows]
-    out = {}
-    splits: dict = {}        # per chunk layout (the columns of a table share one): the rows of each chunk
-    for name in names:
-        arr = table[name].array
-        chunked = arr.__arrow_array__() if isinstance(arr, pd.arrays.ArrowExtensionArray) else None
-        if chunked is None or chunked.num_chunks < 2:
-            out[name] = arr.take(rows)
-            continue
-        layout = tuple(len(c) for c in chunked.chunks)
-        if layout not in splits:
-            bounds = np.cumsum((0,) + layout)
-            cut = np.searchsorted(rows, bounds)        # rows are sorted: each chunk's rows are one slice
-            splits[layout] = [(i, pa.array(rows[cut[i]:cut[i + 1]] - bounds[i]))
-                              for i in range(len(layout)) if cut[i + 1] > cut[i]]
-        parts = [chunked.chunk(i).take(at) for i, at in splits[layout]]
-        out[name] = pd.arrays.ArrowExtensionArray(pa.chunked_array(parts, type=chunked.type))
-    return pd.DataFrame(out, index=table.index[rows], copy=False) if names else table.iloc[rows, :0]
+    return rows_at(packets, rows, names).sort_values(["capture", "frame"])
 
 
 def display_filter(selectors) -> str:

@@ -220,12 +220,14 @@ def evidence_pairs(analysis, f: dict, limit: int = 3) -> pd.DataFrame:
               for fr in lines["frames"]]
     at = _frame_positions(analysis.packets, {k for k in firsts if k is not None})
     chosen = [i for i, k in enumerate(firsts) if k in at][:limit]
-    packets = analysis.packets.iloc[[at[firsts[i]] for i in chosen]]
+    wanted = sorted(at[firsts[i]] for i in chosen)
+    by_position = dict(zip(wanted, (p for _, p in masks.rows_at(analysis.packets, wanted).iterrows())))
+    packets = [by_position[at[firsts[i]]] for i in chosen]
     m = analysis.matches
     m = m[m["event_id"].isin(lines["event_id"].iloc[chosen])]
     dts = {(int(e), c, int(n)): d for e, c, n, d in zip(m["event_id"], m["capture"], m["frame"], m["dt"])}
     rows = []
-    for i, (_, p) in zip(chosen, packets.iterrows()):
+    for i, p in zip(chosen, packets):
         ln, (cap, num) = lines.iloc[i], firsts[i]
         d = dts.get((int(ln["event_id"]), cap, num))
         if d is None:
@@ -244,7 +246,7 @@ def _frame_positions(packets: pd.DataFrame, keys: set) -> dict:
     if not keys:
         return {}
     at = np.flatnonzero(masks.value_in(packets, "frame", sorted({f for _, f in keys})))
-    near = packets[["capture", "frame"]].iloc[at]
+    near = masks.rows_at(packets, at, ["capture", "frame"])
     found = zip(near["capture"].tolist(), near["frame"].tolist(), at.tolist())
     return {(c, int(f)): i for c, f, i in found if (c, int(f)) in keys}
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .masks import distinct, distinct_at, kind_in, present, rows, value_in, values_at
+from .masks import SPARSE_FROM, distinct, distinct_at, kind_in, present, rows, value_in, values_at
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .references import QUOTED, ROLES, ReferenceIndex, reference_index, spi_seq
@@ -57,12 +57,17 @@ def references(packets: pd.DataFrame) -> pd.DataFrame:
 def quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:
     """ICMP errors whose quoted packet is ESP/AH, or UDP 500/4500 (IKE, NAT-T)."""
     icmp = kind_in(packets, "icmp-error")
-    quoted = rows(packets, icmp, ["inner_sport", "inner_dport", "inner_proto", "inner_spi"])   # few rows
-    ports = value_in(quoted, "inner_sport", [500, 4500]) | value_in(quoted, "inner_dport", [500, 4500])
-    inner = value_in(quoted, "inner_proto", [50, 51]) | present(quoted, "inner_spi") | ports
+    if len(packets) < SPARSE_FROM:       # a small table: the masks over it cost less than a selection
+        return icmp & _quotes_ipsec(packets)
     out = np.zeros(len(packets), dtype=bool)
-    out[np.flatnonzero(icmp)[inner]] = True
+    out[np.flatnonzero(icmp)[_quotes_ipsec(rows(packets, icmp, ["inner_sport", "inner_dport", "inner_proto",
+                                                               "inner_spi"]))]] = True
     return out
+
+
+def _quotes_ipsec(packets: pd.DataFrame) -> np.ndarray:
+    ports = value_in(packets, "inner_sport", [500, 4500]) | value_in(packets, "inner_dport", [500, 4500])
+    return value_in(packets, "inner_proto", [50, 51]) | present(packets, "inner_spi") | ports
 
 
 def whole_second_log(events: pd.DataFrame) -> bool:

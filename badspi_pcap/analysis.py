@@ -5,10 +5,8 @@ and strings them together, returning an ``Analysis`` that holds every table.
 """
 from __future__ import annotations
 
-import gc
 import os
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
@@ -22,6 +20,7 @@ from .correlation import (BAD_SPI_KINDS, ClockOffset, apply_offset, capture_span
                           local_addresses, match_events, parse_clock_offset, receivers,
                           spis_from_conn_ids, spis_from_seq_and_time, whole_second_log)
 from . import clock
+from .collector import gc_paused
 from .causes import Context, Thresholds
 from .clock import ClockNote
 from .diagnosis import classify_lines, diagnose
@@ -127,25 +126,9 @@ def analyze(captures: str | os.PathLike | Iterable, events: Iterable | None = No
     otherwise read from `get system`/`get tech` output among the files.  ``jobs``:
     processes per big capture (see ``read_capture``).
     """
-    with cyclic_gc_paused():
+    with gc_paused():       # no cycles made, many containers: see collector.py
         return _analyze(captures, events, sas, replace(options or AnalysisOptions(), **option_values), thresholds,
                         progress, jobs)
-
-
-@contextmanager
-def cyclic_gc_paused():
-    """Python's cyclic garbage collector paused for the block.  An analysis makes a great
-    many short-lived containers (log lines, rows, proofs) and no reference cycles of its
-    own, and each full collection walks the whole heap: 10-20 % of the CPU time of an
-    analysis of 1M packets.  Restored as it was afterwards (later collections find any
-    cycle as usual)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _analyze(captures, events, sas, options: AnalysisOptions, thresholds: Thresholds | None, progress,

@@ -9,8 +9,6 @@ must not fill the memory).
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 from collections import Counter
 from dataclasses import dataclass, field
 from itertools import repeat
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..collector import gc_paused
 from ..errors import InputError, Skipped, UsageError
 from ..schema import EVENTS, from_columns, to_frame
 from . import (asa, exports, fortios, ios, junos, libreswan, linux, panos, panos_system, screenos, sonicwall,
@@ -98,7 +97,7 @@ def parse_logs(paths, *, format: str | None = None, year: int | None = None, log
         raise UsageError(f"--year must be a year like 2021, not {year!r}")
     reference = _reference_span(reference_times)
     skipped: list[Skipped] = []
-    with _gc_paused():
+    with gc_paused():
         files = [_read_file(path, formats, skipped, decompression_limit) for path in as_paths(paths)]
         if not files:
             raise UsageError("no log files given")
@@ -118,19 +117,6 @@ def parse_logs(paths, *, format: str | None = None, year: int | None = None, log
 def read_events(paths, **options) -> pd.DataFrame:
     """Just the events table of ``parse_logs``."""
     return parse_logs(paths, **options).events
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """No cyclic garbage collection while lines become objects: they hold no cycles, and
-    the collector would walk all of them again and again (40% of the time on 100k lines)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _reference_span(times) -> tuple[int, int] | None:

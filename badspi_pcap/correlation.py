@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import UsageError
-from .masks import SPARSE_FROM, distinct, distinct_at, kind_in, present, rows, value_in, values_at
+from .masks import (SPARSE_FROM, distinct, distinct_at, frame_positions, kind_in, present, rows, rows_at, value_in,
+                    values_at)
 from .notation import NS_PER_S, whole_seconds
 from .notation import seconds as _seconds
 from .references import QUOTED, ROLES, ReferenceIndex, reference_index, spi_seq
@@ -396,17 +397,8 @@ def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> 
     quoted = matches[matches["role"] == "quoted-by-icmp"]
     direct = matches[(matches["key"] == "spi+seq") & ~matches["event_id"].isin(quoted["event_id"])]
     wanted = pd.concat([quoted, direct])
-    frames = wanted["frame"].to_numpy(dtype=np.int64)
-    # The packets with those frame numbers (an Arrow kernel), then those of the same capture.
-    near = rows(packets, value_in(packets, "frame", np.unique(frames).tolist()), ["capture", "frame", "kind", "src",
-                                                                               "dst"])
-
-    def plain(capture, frame):       # keys of one type on both sides of the join
-        return pd.DataFrame({"capture": capture.astype(str).to_numpy(dtype=object),
-                             "frame": frame.to_numpy(dtype=np.int64)})
-    hit = plain(near["capture"], near["frame"]).assign(kind=near["kind"].to_numpy(), src=near["src"].to_numpy(),
-                                                       dst=near["dst"].to_numpy())
-    hit = hit.merge(plain(wanted["capture"], wanted["frame"]).drop_duplicates(), on=["capture", "frame"])
+    keys = set(zip(wanted["capture"].astype(str).tolist(), wanted["frame"].astype("int64").tolist()))
+    hit = rows_at(packets, sorted(frame_positions(packets, keys).values()), ["kind", "src", "dst"])
     hit = hit[(hit["kind"] == "icmp-error") | ~hit["src"].isin(local)]
     return distinct(hit["dst"])
 

@@ -126,6 +126,17 @@ def rows_at(table: pd.DataFrame, at, names=None) -> pd.DataFrame:
     return pd.DataFrame({n: _taken(table[n], at) for n in names}, index=table.index[at], copy=False)
 
 
+def frame_positions(packets: pd.DataFrame, keys: set) -> dict:
+    """(capture, frame) -> row position, for those of these keys the packets table holds
+    (the frame numbers found by an Arrow kernel, then their captures read at those rows)."""
+    if not keys:
+        return {}
+    at = np.flatnonzero(value_in(packets, "frame", sorted({f for _, f in keys})))
+    near = rows_at(packets, at, ["capture", "frame"])
+    found = zip(near["capture"].tolist(), near["frame"].tolist(), at.tolist())
+    return {(c, int(f)): i for c, f, i in found if (c, int(f)) in keys}
+
+
 def _taken(column: pd.Series, at: np.ndarray):
     if isinstance(column.dtype, pd.ArrowDtype):
         return pd.arrays.ArrowExtensionArray(take_sorted(arrow(column), at))

@@ -195,3 +195,22 @@ def test_a_few_rows_of_a_big_table_taken_by_position_equal_the_mask():
     for kinds in ("icmp-error", "esp"):     # few rows (by position), most rows (by mask)
         mask = kind_in(big, kinds)
         pd.testing.assert_frame_equal(rows(big, mask, list(big.columns)), big[mask], check_exact=True)
+
+
+def test_frame_positions_find_each_capture_frame_and_skip_absent_keys():
+    """``masks.frame_positions`` (evidence pairs, receivers): the row of each (capture,
+    frame), also where two captures share frame numbers; keys not in the table are left out."""
+    from conftest import PCAPS
+    from badspi_pcap import read_packets
+    from badspi_pcap.masks import frame_positions
+
+    a = read_packets(PCAPS / "lab" / "icmp-net-unreach.pcap").assign(capture="a.pcap")
+    b = read_packets(PCAPS / "lab" / "icmp-frag-needed.pcap").assign(capture="b.pcap")
+    packets = pd.concat([a, b], ignore_index=True)
+    shared = sorted(set(a["frame"]) & set(b["frame"]))[:5]
+    assert shared
+    keys = {("a.pcap", f) for f in shared} | {("b.pcap", f) for f in shared} | {("c.pcap", shared[0]),
+                                                                               ("a.pcap", 10**9)}
+    want = {(c, int(f)): i for i, (c, f) in enumerate(zip(packets["capture"], packets["frame"])) if (c, int(f)) in keys}
+    assert frame_positions(packets, keys) == want
+    assert len(want) == 2 * len(shared)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -218,7 +217,7 @@ def evidence_pairs(analysis, f: dict, limit: int = 3) -> pd.DataFrame:
     # Each line's first proof frame; the first ``limit`` lines whose frame is in the capture.
     firsts = [(fr[0]["capture"], int(fr[0]["frame"])) if fr is not None and len(fr) else None
               for fr in lines["frames"]]
-    at = _frame_positions(analysis.packets, {k for k in firsts if k is not None})
+    at = masks.frame_positions(analysis.packets, {k for k in firsts if k is not None})
     chosen = [i for i, k in enumerate(firsts) if k in at][:limit]
     wanted = sorted(at[firsts[i]] for i in chosen)
     by_position = dict(zip(wanted, (p for _, p in masks.rows_at(analysis.packets, wanted).iterrows())))
@@ -239,16 +238,6 @@ def evidence_pairs(analysis, f: dict, limit: int = 3) -> pd.DataFrame:
             "key": KEY_TEXT.get(ln["proof"], ln["proof"]),
         })
     return pd.DataFrame(rows, columns=cols)
-
-
-def _frame_positions(packets: pd.DataFrame, keys: set) -> dict:
-    """(capture, frame) -> row position, for those of these keys the packets table holds."""
-    if not keys:
-        return {}
-    at = np.flatnonzero(masks.value_in(packets, "frame", sorted({f for _, f in keys})))
-    near = masks.rows_at(packets, at, ["capture", "frame"])
-    found = zip(near["capture"].tolist(), near["frame"].tolist(), at.tolist())
-    return {(c, int(f)): i for c, f, i in found if (c, int(f)) in keys}
 
 
 def describe_packet(p) -> str:

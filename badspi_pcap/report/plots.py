@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..correlation import BAD_SPI_KINDS, CLUSTER_WIDTH_S, densest_cluster, offset_candidates, rate_limited
 from ..causes.base import P2_EXCHANGES
-from ..masks import distinct, distinct_at, distinct_numbers, kind_in, present, value_in
+from ..masks import distinct, distinct_at, distinct_numbers, kind_in, present, rows, value_in
 from ..notation import NS_PER_S, seconds, spi_text, whole_seconds
 from ..schema import IPSEC_KINDS
 
@@ -128,11 +128,12 @@ def tunnel_data(analysis, name: str) -> TunnelData:
     in_captures = value_in(p, "capture", sorted(captures))
     pair = ipsec & _pair_mask(p, "src", "dst", peer, ends) & in_captures
     spis = mine | (set(distinct_numbers(p, "spi", pair)) - others)
-    esp = p[ipsec & value_in(p, "spi", sorted(spis))]
+    esp = rows(p, ipsec & value_in(p, "spi", sorted(spis)), list(p.columns))
     quoted_pair = ~present(p, "inner_spi") & _pair_mask(p, "inner_src", "inner_dst", peer, ends) & in_captures
-    icmp = p[icmp_errors & (value_in(p, "inner_spi", sorted(spis)) | quoted_pair)]
+    icmp = rows(p, icmp_errors & (value_in(p, "inner_spi", sorted(spis)) | quoted_pair), list(p.columns))
     ike_captures = value_in(p, "capture", sorted(captures | distinct(esp["capture"])))
-    ike = p[kind_in(p, "ike") & ike_captures & _pair_mask(p, "src", "dst", peer, ends)] if peer else p.iloc[:0]
+    ike = rows(p, kind_in(p, "ike") & ike_captures & _pair_mask(p, "src", "dst", peer, ends), list(p.columns)) \
+        if peer else p.iloc[:0]
     lines = analysis.lines[analysis.lines["tunnel"] == name] if len(analysis.lines) else analysis.lines
     ev = analysis.events
     other = ev[~ev["kind"].isin(BAD_SPI_KINDS)]

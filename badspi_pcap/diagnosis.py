@@ -9,8 +9,6 @@ whatever other causes explain on the same tunnel.  Lines no cause explains are
 from __future__ import annotations
 
 import json
-from collections import Counter
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -222,13 +220,24 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
 
 def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
     """A tunnel name per line: the tunnel ID where the log gives one, else the peer."""
-    names: dict = {}       # lines of one tunnel repeat the same few values: each named once
-    keys = []
-    for values in zip(*columns(lines, ("tunnel_id", "spi", "src", "dst", "peer")).values()):
-        if values not in names:
-            names[values] = _tunnel_key(*values, local)
-        keys.append(names[values])
-    return np.array(keys, dtype=object)
+    names = ("tunnel_id", "spi", "src", "dst", "peer")
+    group, first = distinct_rows(lines, names)   # lines of one tunnel repeat the same few values: each named once
+    keys = [_tunnel_key(*values, local) for values in zip(*columns(lines.iloc[first], names).values())]
+    return np.array(keys, dtype=object)[group]
+
+
+def distinct_rows(table: pd.DataFrame, names) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the number of its distinct combination of values in columns ``names``
+    (missing values equal), and the first row of each combination: Arrow's hashing of
+    each column, then NumPy on the small codes."""
+    group = np.zeros(len(table), dtype=np.int64)
+    for name in names:
+        encoded = pc.dictionary_encode(arrow(table[name]), null_encoding="encode")
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        group = np.unique(group * len(encoded.dictionary) + codes, return_inverse=True)[1].reshape(-1)
+    return group, np.unique(group, return_index=True)[1]
 
 
 def _tunnel_key(tid, spi, src, dst, peer, local) -> str:
@@ -261,8 +270,9 @@ def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
 def _peer(group, local) -> str:
     """The remote end: the lines' peer field, else their sender, else their receiver
     (an embedded-ICMP line names the device's own packet, so its receiver is the peer)."""
-    for column, values in columns(group, ("peer", "src", "dst")).items():
-        counts = Counter(a for a in values if a is not None and a not in local)
+    for column in ("peer", "src", "dst"):
+        counts = {c["values"]: c["counts"] for c in pc.value_counts(arrow(group[column])).to_pylist()
+                  if c["values"] is not None and c["values"] not in local}
         if counts:
             return min(counts, key=lambda a: (-counts[a], a))      # the most frequent, then the first by name
     return ""

@@ -21,7 +21,15 @@ KINDS = ("bad-spi",)
 
 
 def explain(line, ctx: Context) -> Proof | None:
-    m = ctx.matches_for(line.event_id)
+    return _proof(ctx.matches_for(line.event_id))
+
+
+def explain_many(lines: pd.DataFrame, ctx: Context) -> list[Proof | None]:
+    """``explain`` of every line: only its matches count, so no row is made per line."""
+    return [_proof(ctx.matches_for(e)) for e in columns(lines, ["event_id"])["event_id"]]
+
+
+def _proof(m) -> Proof | None:
     quoted = [x for x in m if x.role == "quoted-by-icmp"]
     if quoted:
         exact = [x for x in quoted if x.key == "spi+seq"]

@@ -21,8 +21,6 @@ from ..schema import IPSEC_KINDS
 PHASE2_EXCHANGE_TYPES = {"QUICK_MODE": 32, "CREATE_CHILD_SA": 36}
 NOT_ICMP = "!icmp && !icmpv6"
 TIME_MARGIN_S = 5e-7      # half a microsecond: bounds never fall on a packet's own time
-MASK_COLUMNS = ("kind", "time", "spi", "seq", "dst", "ike_exchange", "inner_spi", "inner_src", "inner_dst",
-                "inner_proto", "inner_sport", "inner_dport")     # what Selector.mask reads
 
 
 @dataclass(frozen=True)
@@ -73,6 +71,19 @@ class Selector:
             hi = np.inf if self.end is None else self.end
             m &= (t >= lo) & (t <= hi)
         return m.fillna(False).to_numpy(dtype=bool)
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        """The columns ``mask`` reads (a take each when selecting through the index)."""
+        names: tuple[str, ...]
+        if self.what == "icmp-quoting":
+            names = ("kind", "inner_spi", "inner_src", "inner_dst", "inner_proto", "inner_sport", "inner_dport") \
+                if self.pair else ("kind", "inner_spi")
+        elif self.what in ("ipsec-to", "ipsec-seq"):
+            names = ("kind", "spi") + (("dst",) if self.dst else ()) + (("seq",) if self.what == "ipsec-seq" else ())
+        else:
+            names = ("kind", "ike_exchange")
+        return names + (("time",) if self.start is not None or self.end is not None else ())
 
     # -- Wireshark
     def display_filter(self) -> str:
@@ -178,15 +189,25 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, n
             mask |= s.mask(packets)
         return packets[mask].sort_values(["capture", "frame"])
     chosen = []
-    tested = [c for c in MASK_COLUMNS if c in packets]   # not every column: a take each
     for s in selectors:
         rows = index.candidates(s)
         if len(rows):
-            sub = rows_at(packets, rows, tested)
+            sub = rows_at(packets, rows, [c for c in s.reads if c in packets])   # only what it tests: a take each
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
     names = None if names is None else list(dict.fromkeys(["capture", "frame", *names]))
-    return rows_at(packets, rows, names).sort_values(["capture", "frame"])
+    found = rows_at(packets, rows, names)
+    return found if _in_frame_order(found) else found.sort_values(["capture", "frame"])
+
+
+def _in_frame_order(rows: pd.DataFrame) -> bool:
+    """Rows of one capture with rising frame numbers (most selections: the packets table
+    keeps each capture in frame order), which sorting would leave as they are."""
+    if len(rows) < 2:
+        return True
+    frames = rows["frame"].to_numpy(dtype=np.int64, na_value=-1)
+    capture = rows["capture"]
+    return bool((frames[1:] > frames[:-1]).all() and (frames >= 0).all()) and capture.nunique(dropna=False) == 1
 
 
 def display_filter(selectors) -> str:

@@ -206,8 +206,7 @@ def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, of
         "lines_exact": sum(p.exact for p in claim.proofs.values()) if claim is not None else 0,
         "event_ids": columns(lines, ["event_id"])["event_id"] if lines is not None else [],
         "spis": [int(s) for s in spis],
-        "evidence": [{"capture": c, "frame": int(f)}
-                     for c, f in zip(*columns(evidence, ["capture", "frame"]).values())],
+        "evidence": list(zip(*columns(evidence, ["capture", "frame"]).values())),   # FRAME_REF structs as tuples
         "display_filter": display_filter(j.evidence) or None,
         **facts,
         "vendor": prof.key if prof is not None and prof.key != "unknown" else None,

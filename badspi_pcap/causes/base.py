@@ -119,16 +119,24 @@ class Context:
         self.resolution_s = resolution_s          # log time resolution (1.0: whole seconds)
         self.outbound = set() if sas is None or sas.empty else \
             {int(s) for s in sas.loc[sas["direction"] == "out", "spi"].dropna()}
-        self._matches_by_event: dict[int, list[Match]] = {}
-        cols = columns(matches, ("event_id", "capture", "frame", "dt", "key", "role")) if len(matches) else {}
-        for e, c, f, d, k, r in zip(*cols.values()):
-            self._matches_by_event.setdefault(int(e), []).append(Match(str(c), int(f), float(d), str(k), str(r)))
+        self._matches_by_event: dict[int, list[Match]] = {}     # made per line when asked
         self._collisions: list[tuple[float, tuple[int, int]]] | None = None
 
     # Built on first use: a capture checked without a log never asks (batch: many small captures).
     @cached_property
     def _order(self) -> pd.Series:
         return chronological_order(self.events)
+
+    @cached_property
+    def _match_rows(self) -> tuple[dict[int, list[int]], dict[str, list]]:
+        """The matches table's rows per line (event_id) and its columns as lists: a line's
+        ``Match`` tuples are made only when asked (replay lines never ask)."""
+        cols = columns(self.matches, ("event_id", "capture", "frame", "dt", "key", "role")) \
+            if len(self.matches) else {}
+        rows: dict[int, list[int]] = {}
+        for i, e in enumerate(cols.get("event_id", ())):
+            rows.setdefault(int(e), []).append(i)
+        return rows, cols
 
     @cached_property
     def installs(self) -> "Installs":
@@ -142,7 +150,13 @@ class Context:
     # -- per line
     def matches_for(self, event_id: int) -> list[Match]:
         """The packets behind one line (matches table rows as ``Match``), a dict lookup."""
-        return self._matches_by_event.get(int(event_id), [])
+        event = int(event_id)
+        if event not in self._matches_by_event:
+            rows, c = self._match_rows
+            self._matches_by_event[event] = [
+                Match(str(c["capture"][i]), int(c["frame"][i]), float(c["dt"][i]), str(c["key"][i]), str(c["role"][i]))
+                for i in rows.get(event, ())]
+        return self._matches_by_event[event]
 
     def order(self, event_id: int) -> int:
         return int(self._order.get(event_id, 0))

@@ -170,37 +170,99 @@ def prepare(lines: pd.DataFrame, ctx: Context) -> None:
     the packets each line names (by SPI and sequence number, or, when no SPI is known
     (IOS without its SA table), by sequence number and time, within ``replay_match_s``
     plus the log's resolution of the line; those to the device where any is), and of
-    those the copy the sequence table marks out of order nearest the line's time."""
+    those the copy the sequence table marks out of order nearest the line's time.
+    Per line only the result is made: the lines' values are taken as arrays, and what
+    depends on the SA table or the vendor is asked once per distinct value."""
     memo = ctx.__dict__.setdefault("_replay_evidence", {})
     if not len(lines):
         return
-    c = columns(lines, [f for f in LINE_FIELDS if f in lines])
-    c.update({f: [None] * len(lines) for f in LINE_FIELDS if f not in c})
     n = len(lines)
-    spis = [_spi(s, k, ctx) for s, k in zip(c["spi"], c["conn_id"])]
-    has_seq = np.array([given(s) for s in c["seq"]], dtype=bool)
-    seq = np.array([int(s) if ok else 0 for s, ok in zip(c["seq"], has_seq)], dtype=np.uint64)
-    by_spi = np.array([s is not None for s in spis], dtype=bool)
-    spi = np.array([s if s is not None else 0 for s in spis], dtype=np.uint64)
-    from_seq = {k: _spi_from_seq(k, ctx) for k in set(c["conn_id"]) if given(k)}
-    keys = np.array(["" if not ok else "spi+seq" if s is not None and not (given(k) and from_seq[k]) else "seq+time"
-                     for s, k, ok in zip(spis, c["conn_id"], has_seq)], dtype=object)
-    t = np.asarray(c["t"], dtype=float)
+    spi, by_spi = _line_spis(lines, ctx)
+    seq, has_seq = _integers(lines, "seq")
+    conn, has_conn = _integers(lines, "conn_id")
+    from_seq = has_conn & np.isin(conn, [k for k in np.unique(conn[has_conn]).tolist() if _spi_from_seq(k, ctx)])
+    keys = np.where(~has_seq, "", np.where(by_spi & ~from_seq, "spi+seq", "seq+time")).astype(object)
+    t = lines["t"].to_numpy(dtype=float, na_value=np.nan) if "t" in lines else np.full(n, np.nan)
 
     line, pos, dt = _named(ctx, spi, seq, has_seq, by_spi, t)
-    windows = [_window(s, v, ctx) for s, v in zip(spis, c["vendor"])]
-    dropped = _dropped(ctx, windows, keys, line, pos, dt, n)
+    size, known = _window_sizes(lines, spi, by_spi, ctx)
+    dropped = _dropped(ctx, size, known, keys, line, pos, dt)
+    frames = _frames(ctx, line, pos, n)
+    # a line that names packets by its SPI sees its SA: the SPIs are looked up only for the others
+    sees = by_spi & (np.bincount(line, minlength=n) > 0)
+    if (by_spi & ~sees).any():
+        sees |= by_spi & np.isin(spi, np.array(sorted(_spis_seen(ctx)), dtype=np.uint64))
+    proofs: list[Proof | None] = [None] * n
+    for i, proof in dropped.items():
+        proofs[i] = proof
+    events = lines["event_id"].to_numpy(dtype=np.int64).tolist()
+    memo.update(zip(events, map(LineEvidence._make, zip(proofs, frames, sees.tolist()))))
+
+
+def _integers(lines: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The column's values as uint64 (0 where missing) and where they are given (a column
+    the lines lack is missing everywhere)."""
+    if name not in lines:
+        return np.zeros(len(lines), dtype=np.uint64), np.zeros(len(lines), dtype=bool)
+    values = arrow(lines[name])
+    if pa.types.is_null(values.type):
+        return np.zeros(len(lines), dtype=np.uint64), np.zeros(len(lines), dtype=bool)
+    given_ = flags(pc.is_valid(values))
+    filled = pc.fill_null(values, 0).cast(pa.uint64())
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks() if filled.num_chunks != 1 else filled.chunk(0)
+    return filled.to_numpy(zero_copy_only=False).astype(np.uint64, copy=False), given_
+
+
+def _line_spis(lines: pd.DataFrame, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """``line_spi`` of every line as (SPI, known): the written SPI, else the inbound SA of
+    the line's connection id, looked up once per connection."""
+    spi, known = _integers(lines, "spi")
+    conn, has_conn = _integers(lines, "conn_id")
+    ask = ~known & has_conn
+    for k in np.unique(conn[ask]).tolist():
+        found = _spi(None, k, ctx)
+        if found is not None:
+            mine = ask & (conn == k)
+            spi[mine], known[mine] = found, True
+    return spi, known
+
+
+def _window_sizes(lines: pd.DataFrame, spi, by_spi, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """Per line the receiver's window size (0 where not known) and whether it is known:
+    ``_window`` asked once per distinct (SPI, vendor)."""
+    if "vendor" in lines:
+        vendor = pc.dictionary_encode(arrow(lines["vendor"]), null_encoding="encode")
+        if isinstance(vendor, pa.ChunkedArray):
+            vendor = vendor.combine_chunks() if vendor.num_chunks != 1 else vendor.chunk(0)
+        vendors, codes = vendor.dictionary.to_pylist(), vendor.indices.to_numpy(zero_copy_only=False)
+    else:
+        vendors, codes = [None], np.zeros(len(lines), dtype=np.int64)
+    spi_key = np.where(by_spi, spi.astype(np.int64) + 1, 0)      # 0: no SPI
+    pairs, first, which = np.unique(spi_key * len(vendors) + codes, return_index=True, return_inverse=True)
+    windows = [_window(int(spi[i]) if by_spi[i] else None, vendors[codes[i]], ctx) for i in first.tolist()]
+    size = np.array([w.size if w.size is not None else 0 for w in windows], dtype=np.int64)
+    known = np.array([w.size is not None for w in windows], dtype=bool)
+    return size[which.reshape(-1)], known[which.reshape(-1)]
+
+
+def _frames(ctx: Context, line, pos, n: int) -> list[tuple]:
+    """Per line the ((capture, frame), ...) of the packets it names, in order."""
+    frames: list[tuple] = [()] * n
+    if not len(line):
+        return frames
     at, which = np.unique(pos, return_inverse=True)
-    named = rows_at(ctx.packets, at, ["capture", "frame"])
-    refs = list(zip(named["capture"].astype(str).tolist(), named["frame"].astype("int64").tolist()))
+    refs = list(zip(*columns(rows_at(ctx.packets, at, ["capture", "frame"]), ["capture", "frame"]).values()))
     by_line = np.argsort(line, kind="stable")          # each line's named packets: one slice
-    ends = np.searchsorted(line[by_line], np.arange(n), side="right").tolist()
-    ref = [refs[k] for k in which[by_line].tolist()]
-    for i, (event, a, b) in enumerate(zip(c["event_id"], [0] + ends[:-1], ends)):
-        frames = () if a == b else (ref[a],) if b - a == 1 else tuple(sorted(set(ref[a:b])))
-        # a line that names packets by its SPI sees its SA: the SPIs are looked up only for the others
-        sees = spis[i] is not None and (bool(frames) or spis[i] in _spis_seen(ctx))
-        memo[int(event)] = LineEvidence(dropped.get(i), frames, sees)
+    lines, ref = line[by_line], which.reshape(-1)[by_line]
+    count = np.bincount(line, minlength=n)
+    one = count[lines] == 1
+    for i, k in zip(lines[one].tolist(), ref[one].tolist()):
+        frames[i] = (refs[k],)
+    ends = np.cumsum(count)
+    for i in np.flatnonzero(count > 1).tolist():
+        frames[i] = tuple(sorted({refs[k] for k in ref[ends[i] - count[i]:ends[i]].tolist()}))
+    return frames
 
 
 def _named(ctx: Context, spi, seq, has_seq, by_spi, t) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -248,12 +310,11 @@ def _seq_in(packets: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
     return flags(pc.is_in(column, value_set=pa.array(wanted, type=pa.uint32())))
 
 
-def _dropped(ctx: Context, windows: list[Window], keys, line, pos, dt, n: int) -> dict[int, Proof]:
+def _dropped(ctx: Context, size, known, keys, line, pos, dt) -> dict[int, Proof]:
     """Per line (by index), the proof of the replay cause whose out-of-order packet it names:
-    the named packet the sequence table (at the line's window) holds nearest its time."""
+    the named packet the sequence table (at the line's window ``size``; ``known``: the
+    window is known) holds nearest its time."""
     out: dict[int, Proof] = {}
-    size = np.array([w.size if w.size is not None else 0 for w in windows], dtype=np.int64)
-    known = np.array([w.size is not None for w in windows], dtype=bool)
     for window in np.unique(size[line]).tolist():
         table, at = _sequence(ctx, window)
         if table.empty:

@@ -9,6 +9,7 @@ whatever other causes explain on the same tunnel.  Lines no cause explains are
 from __future__ import annotations
 
 import json
+from itertools import chain
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -50,25 +51,40 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     bad["coverage"] = np.select([in_time & seen, ~in_time], ["covered", "outside the capture's time"],
                                 "tunnel not seen in the capture")
     is_covered = bad["covered"].to_numpy(dtype=bool)
-    proofs = _explain(bad[is_covered].drop(columns=["time", "time_local", "time_device"]).assign(t=t[is_covered]),
-                      ctx)
+    proofs = _explain(_rows(bad, is_covered).drop(columns=["time", "time_local", "time_device"])
+                      .assign(t=t[is_covered]), ctx)
     ctx.__dict__["_line_proofs"] = proofs        # diagnose's claims take them as they are (same context)
-    found = [proofs.get(e) for e in bad["event_id"].astype("int64").tolist()]
-    bad["cause"] = [p.cause if p else UNEXPLAINED if c else NOT_COVERED for p, c in zip(found, is_covered.tolist())]
-    bad["proof"] = [p.key if p else None for p in found]
-    bad["exact"] = [bool(p and p.exact) for p in found]
-    bad["frames"] = frame_refs([p.frames if p else () for p in found])
+    found = [proofs.get(e) for e in bad["event_id"].to_numpy(dtype=np.int64).tolist()]
+    has = np.array([p is not None for p in found], dtype=bool)
+    # the proofs' fields as columns (a Proof is a tuple: one transposition, no attribute per line)
+    causes, keys, exact, frames = zip(*(p for p in found if p is not None)) if has.any() else ((), (), (), ())
+    bad["cause"] = _filled(np.where(is_covered, UNEXPLAINED, NOT_COVERED).astype(object), has, causes)
+    bad["proof"] = _filled(np.full(len(bad), None, dtype=object), has, keys)
+    bad["exact"] = _filled(np.zeros(len(bad), dtype=bool), has, [bool(x) for x in exact])
+    per_line: list[tuple] = [()] * len(bad)
+    for i, f in zip(np.flatnonzero(has).tolist(), frames):
+        per_line[i] = f
+    bad["frames"] = frame_refs(per_line)
     out = schema.to_frame(schema.from_columns(schema.LINES, {c: bad[c] for c in bad.columns}))
     return out.set_index(out["event_id"].astype("int64").to_numpy()).rename_axis(None)
+
+
+def _filled(values: np.ndarray, at: np.ndarray, given) -> np.ndarray:
+    """``values`` with ``given`` (one per True of ``at``, each kept as one element) put in there."""
+    if len(given):
+        values[np.flatnonzero(at)] = np.fromiter(given, dtype=values.dtype, count=len(given))
+    return values
 
 
 def frame_refs(frames: list) -> pd.arrays.ArrowExtensionArray:
     """Per line its ((capture, frame), ...) as the LINES ``frames`` column (list of FRAME_REF),
     built from flat lists (no dict per frame)."""
-    flat = [f for fs in frames for f in fs]
-    offsets = np.cumsum([0] + [len(fs) for fs in frames], dtype=np.int32)
-    refs = pa.StructArray.from_arrays([pa.array([c for c, _ in flat], pa.string()),
-                                       pa.array([f for _, f in flat], pa.int64())], fields=list(schema.FRAME_REF))
+    flat = list(chain.from_iterable(frames))
+    offsets = np.zeros(len(frames) + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(map(len, frames), dtype=np.int32, count=len(frames)), out=offsets[1:])
+    captures, numbers = zip(*flat) if flat else ((), ())
+    refs = pa.StructArray.from_arrays([pa.array(captures, pa.string()), pa.array(numbers, pa.int64())],
+                                      fields=list(schema.FRAME_REF))
     return pd.arrays.ArrowExtensionArray(pa.ListArray.from_arrays(pa.array(offsets), refs,
                                                                   type=pa.list_(schema.FRAME_REF)))
 
@@ -110,7 +126,7 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
     ctx = ctx or Context(lines if events is None else events, packets, matches, local, sas, options, thresholds,
                          resolution_s)
     rows = []
-    for tunnel, group in lines.groupby("tunnel", sort=True) if len(lines) else []:
+    for tunnel, group in _by_tunnel(lines):
         rows.extend(_tunnel_findings(tunnel, group, ctx, clock_offset_s))
     named = {int(s) for s in distinct(lines["spi"])} if len(lines) else set()
     for cause in CAUSES:
@@ -121,40 +137,55 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
     return schema.to_frame(schema.from_rows(schema.FINDINGS, rows))
 
 
+def _by_tunnel(lines: pd.DataFrame):
+    """(tunnel, its lines) in tunnel order, as ``groupby("tunnel", sort=True)`` gives them
+    (the one tunnel of a log is the table itself: no copy)."""
+    codes, tunnels = pd.factorize(lines["tunnel"], sort=True)
+    for code, tunnel in enumerate(tunnels):
+        yield tunnel, _rows(lines, codes == code)
+
+
+def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
+    """``frame[mask]``; the frame itself when the mask keeps every row (copy-on-write:
+    nothing downstream changes it, and a filter copies every column)."""
+    return frame if mask.all() else frame[mask]
+
+
 def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
     tid = group["tunnel_id"].dropna()
     ident = {"tunnel": tunnel, "tunnel_id": int(tid.iloc[0]) if len(tid) else None,
              "peer": _peer(group, ctx.local)}
     covered = group["covered"].to_numpy(dtype=bool)
     cause_of = group["cause"].to_numpy(dtype=object)
-    cov = group[covered]
+    cov = _rows(group, covered)
     of_kinds: dict = {}      # per KINDS: (all lines, covered lines, covered mask, vendor profile), made once
     out = []
     for cause in CAUSES:
         if cause.KINDS not in of_kinds:
             is_kind = group["kind"].isin(cause.KINDS).to_numpy(dtype=bool)
-            of_kinds[cause.KINDS] = (int(is_kind.sum()), group[is_kind & covered], is_kind & covered,
-                                     _profile(group[["vendor", "source"]][is_kind], ctx) if is_kind.any() else None)
+            prof = _profile(_rows(group[["vendor", "source"]], is_kind), ctx) if is_kind.any() else None
+            of_kinds[cause.KINDS] = (int(is_kind.sum()), _rows(group, is_kind & covered), is_kind & covered, prof)
         n_kind, cov_k, is_cov_k, prof = of_kinds[cause.KINDS]
         if not n_kind:
             continue
         counts = {"lines": n_kind, "lines_covered": len(cov_k)}
         is_mine = is_cov_k & (cause_of == cause.NAME)
         if is_mine.any():
-            claim = _claim(cause.NAME, ident, group[is_mine], cov_k, prof, ctx=ctx)
+            claim = _claim(cause.NAME, ident, _rows(group, is_mine), cov_k, prof, ctx=ctx)
             out.append(_row(ident, cause.NAME, cause.KINDS[0], cause.judge(claim, ctx), claim, ctx, offset, counts))
         elif hasattr(cause, "rule_out") and len(cov_k):
             claim = _claim(cause.NAME, ident, cov_k, cov_k, prof, proofs={})
             j = cause.rule_out(claim, ctx)
             if j is not None:
                 out.append(_row(ident, cause.NAME, cause.KINDS[0], j, claim, ctx, offset, counts, explained=0))
-    rest = group[covered & (cause_of == UNEXPLAINED)]
-    if len(rest):
+    is_rest = covered & (cause_of == UNEXPLAINED)
+    if is_rest.any():
+        rest = _rows(group, is_rest)
         claim = _claim(UNEXPLAINED, ident, rest, cov, _profile(rest, ctx), proofs={})
         out.append(_row(ident, UNEXPLAINED, None, Judgement("inconclusive"), claim, ctx, offset,
                         {"lines": len(group), "lines_covered": len(cov)}, explained=0))
-    outside = group[~covered]
-    if len(outside):
+    if not covered.all():
+        outside = group[~covered]
         claim = _claim(NOT_COVERED, ident, outside, cov, _profile(outside, ctx), proofs={})
         reasons = [{"reason": r, "lines": int(n)} for r, n in outside["coverage"].value_counts().items()]
         out.append(_row(ident, NOT_COVERED, None, Judgement("not-covered", facts={"not_covered": reasons}), claim,
@@ -290,5 +321,8 @@ def _profile(lines: pd.DataFrame, ctx: Context):
 
 
 def _mode(values: pd.Series):
-    v = values.dropna()
-    return v.mode().iloc[0] if len(v) else None
+    """The most frequent value, the first in sort order among equals (``mode().iloc[0]``),
+    None when there is none: from Arrow's value counts."""
+    counts = [c for c in pc.value_counts(arrow(values)).to_pylist() if c["values"] is not None]
+    top = max((c["counts"] for c in counts), default=0)
+    return min((c["values"] for c in counts if c["counts"] == top), default=None)

@@ -128,15 +128,21 @@ class Context:
         return chronological_order(self.events)
 
     @cached_property
-    def _match_rows(self) -> tuple[dict[int, list[int]], dict[str, list]]:
-        """The matches table's rows per line (event_id) and its columns as lists: a line's
-        ``Match`` tuples are made only when asked (replay lines never ask)."""
-        cols = columns(self.matches, ("event_id", "capture", "frame", "dt", "key", "role")) \
-            if len(self.matches) else {}
-        rows: dict[int, list[int]] = {}
-        for i, e in enumerate(cols.get("event_id", ())):
-            rows.setdefault(int(e), []).append(i)
-        return rows, cols
+    def _match_rows(self) -> tuple[dict[int, tuple[int, int]], list[int], dict[str, np.ndarray]]:
+        """Per line (event_id) its span in a list of the matches table's rows sorted by
+        line, and the table's columns as arrays: a line's ``Match`` tuples are made only
+        when asked (replay lines never ask)."""
+        m = self.matches
+        names = ("capture", "frame", "dt", "key", "role")
+        if not len(m):
+            return {}, [], {}
+        events = m["event_id"].to_numpy(dtype=np.int64)
+        order = np.argsort(events, kind="stable")        # table order within one line
+        events = events[order]
+        starts = np.flatnonzero(np.r_[True, events[1:] != events[:-1]])
+        ends = np.r_[starts[1:], len(events)]
+        spans = dict(zip(events[starts].tolist(), zip(starts.tolist(), ends.tolist())))
+        return spans, order.tolist(), {n: m[n].to_numpy() for n in names}
 
     @cached_property
     def installs(self) -> "Installs":
@@ -152,10 +158,11 @@ class Context:
         """The packets behind one line (matches table rows as ``Match``), a dict lookup."""
         event = int(event_id)
         if event not in self._matches_by_event:
-            rows, c = self._match_rows
+            spans, order, c = self._match_rows
+            start, end = spans.get(event, (0, 0))
             self._matches_by_event[event] = [
                 Match(str(c["capture"][i]), int(c["frame"][i]), float(c["dt"][i]), str(c["key"][i]), str(c["role"][i]))
-                for i in rows.get(event, ())]
+                for i in order[start:end]]
         return self._matches_by_event[event]
 
     def order(self, event_id: int) -> int:

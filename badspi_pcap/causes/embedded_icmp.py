@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
-from ..masks import kind_in, rows_at
+from ..masks import distinct, kind_in, rows_at
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
 from .selectors import Selector
@@ -124,11 +124,11 @@ def windows(quoting: pd.DataFrame, lines: pd.DataFrame, rate: float, ctx: Contex
     logged = rate_limited(times, rate)
     line_times = np.sort(seconds(lines["time"])) if len(lines) else np.array([])
     width = max(rate, 0) + ctx.resolution_s + 2.0
-    matched = 0
-    for te in times[logged]:
-        i = np.searchsorted(line_times, te - 2.0)
-        matched += bool(i < len(line_times) and line_times[i] <= te + width)
-    return int(logged.sum()), int(matched)
+    te = times[logged]
+    i = np.searchsorted(line_times, te - 2.0)       # each window's first line at or after its start
+    has = i < len(line_times)
+    matched = int((line_times[i[has]] <= te[has] + width).sum())
+    return int(logged.sum()), matched
 
 
 def icmp_facts(q: pd.DataFrame) -> dict:
@@ -136,7 +136,7 @@ def icmp_facts(q: pd.DataFrame) -> dict:
     groups = []
     for (t, c, m), n in q.groupby(["icmp_type", "icmp_code", "icmp_mtu"], dropna=False, observed=True).size().items():
         groups.append({"type": int(t), "code": int(c), "mtu": None if pd.isna(m) else int(m), "count": int(n)})
-    return {"icmp_errors": int(len(q)), "routers": sorted(set(q["src"].dropna())), "icmp": groups}
+    return {"icmp_errors": int(len(q)), "routers": sorted(distinct(q["src"])), "icmp": groups}
 
 
 def _quoted_pairs(claim: Claim) -> list[tuple[str, str]]:

@@ -302,12 +302,23 @@ def _seq_in(packets: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
     """Rows whose sequence number is one of ``wanted`` (sorted): a lookup table when their
     range is small (sequence numbers mostly are), else Arrow's hashing."""
     column = arrow(packets["seq"])
+    if int(wanted[-1]) < 1 << 24:        # the table indexed by the number itself: one gather per row
+        table = np.zeros(int(wanted[-1]) + 2, dtype=bool)
+        table[wanted.astype(np.int64)] = True
+        values = _filled(column, len(table) - 1)         # the last entry (False) for missing and larger ones
+        return table[np.minimum(values, len(table) - 1)]
     if int(wanted[-1]) - int(wanted[0]) < 1 << 24:
-        values = pc.fill_null(column, int(wanted[0]) - 1 if wanted[0] > 0 else int(wanted[-1]) + 1)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-        return np.isin(values.to_numpy(), wanted, kind="table")
+        values = _filled(column, int(wanted[0]) - 1 if wanted[0] > 0 else int(wanted[-1]) + 1)
+        return np.isin(values, wanted, kind="table")
     return flags(pc.is_in(column, value_set=pa.array(wanted, type=pa.uint32())))
+
+
+def _filled(column, value: int) -> np.ndarray:
+    """An Arrow integer column as NumPy, ``value`` where missing."""
+    values = pc.fill_null(column, value)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values.to_numpy()
 
 
 def _dropped(ctx: Context, size, known, keys, line, pos, dt) -> dict[int, Proof]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from itertools import chain
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pyarrow.compute as pc
 from . import schema
 from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement, Thresholds, for_kind
 from .causes.base import columns, given
-from .causes.selectors import display_filter
+from .causes.selectors import PacketIndex, display_filter
 from .correlation import BAD_SPI_KINDS, covered
 from .masks import arrow, distinct, distinct_at, kind_in, present, rows_at
 from .notation import seconds, spi_text
@@ -46,7 +47,7 @@ def classify_lines(events: pd.DataFrame, matches: pd.DataFrame, packets: pd.Data
     bad["tunnel"] = tunnel_keys(bad, local)
     t = seconds(bad["time"])
     in_time = covered(t, spans)
-    seen = _seen_by_capture(bad, packets)
+    seen = _seen_by_capture(bad, packets, ctx.packet_index)
     bad["covered"] = in_time & seen
     bad["coverage"] = np.select([in_time & seen, ~in_time], ["covered", "outside the capture's time"],
                                 "tunnel not seen in the capture")
@@ -281,16 +282,17 @@ def _tunnel_key(tid, spi, src, dst, peer, local) -> str:
     return "unknown tunnel"
 
 
-def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame) -> np.ndarray:
+def _seen_by_capture(lines: pd.DataFrame, packets: pd.DataFrame, index: PacketIndex) -> np.ndarray:
     """Lines about traffic the capture can see: their SPI occurs in it, or their
-    addresses are IPsec/IKE endpoints (or quoted ones) in it."""
+    addresses are IPsec/IKE endpoints (or quoted ones) in it.  The quoted SPIs come from
+    the index's rows per quoted SPI, which the embedded-ICMP cause reads too."""
     is_icmp = kind_in(packets, "icmp-error")
     top = ~is_icmp & present(packets, "kind")
-    icmp = rows_at(packets, np.flatnonzero(is_icmp), ["inner_spi", "inner_src", "inner_dst"])   # few rows
-    spis = distinct_at(packets, "spi", top) | distinct(icmp["inner_spi"])
+    spis = index.spis_at(top) | {s for s, at in index.by_spi("inner_spi").items() if is_icmp[at].any()}
     seen = lines["spi"].isin(spis).fillna(False).to_numpy(dtype=bool)
     if seen.all():          # the addresses are asked only about the other lines (often none)
         return seen
+    icmp = rows_at(packets, np.flatnonzero(is_icmp), ["inner_src", "inner_dst"])   # few rows
     addrs = distinct_at(packets, "src", top) | distinct_at(packets, "dst", top) | distinct(icmp["inner_src"]) \
         | distinct(icmp["inner_dst"])
     return seen | (lines["src"].isin(addrs) | lines["dst"].isin(addrs)

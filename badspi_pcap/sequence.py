@@ -97,20 +97,26 @@ def ordered(packets: pd.DataFrame, ipsec: np.ndarray | None = None) -> Ordered:
     return Ordered(packets, pos, order, sa[order], is_ah)
 
 
-def in_order(packets: pd.DataFrame, ipsec: np.ndarray | None = None) -> bool:
+def in_order(packets: pd.DataFrame, ipsec: np.ndarray | None = None, spi_codes: tuple | None = None) -> bool:
     """No packet is out of order on its SA, told cheaply (most captures): on every SPI the
     sequence numbers rise in table order, none is 0, and the frames rise too (so each
-    SA's capture order is its table order).  False says only "look closer" (``ordered``)."""
+    SA's capture order is its table order).  False says only "look closer" (``ordered``).
+    ``ipsec``: ``with_sequence_numbers``; ``spi_codes``: the SPI column's codes and their
+    values (``PacketIndex.spi_codes``), when already made."""
     if ipsec is None:
         ipsec = with_sequence_numbers(packets)
     spis = arrow(packets["spi"])
-    keep = pa.array(ipsec & flags(pc.not_equal(spis, 0)))
-    seq = _numbers(pc.filter(arrow(packets["seq"]), keep))
+    if spi_codes is None:
+        keep = ipsec & flags(pc.not_equal(spis, 0))
+    else:
+        all_codes, values = spi_codes
+        keep = ipsec & (all_codes != values.index(0)) if 0 in values else ipsec
+    seq = _numbers(pc.filter(arrow(packets["seq"]), pa.array(keep)))
     if not len(seq):
         return True
     if not seq.all():
         return False
-    codes, n = _codes(pc.filter(spis, keep))
+    codes, n = _codes(pc.filter(spis, pa.array(keep))) if spi_codes is None else (all_codes[keep], len(values))
     order = np.argsort(codes.astype(np.uint16) if n <= 1 << 16 else codes, kind="stable")
     code, seq = codes[order], seq[order]
     ok = seq[1:] > seq[:-1]

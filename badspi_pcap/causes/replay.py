@@ -119,7 +119,7 @@ def _sequence(ctx: Context, window: int) -> tuple[pd.DataFrame, np.ndarray]:
     """The sequence table and its rows' positions in ``ctx.packets``."""
     cache = ctx.__dict__.setdefault("_replay_sequence", {})
     if "_replay_in_order" not in ctx.__dict__:
-        ctx.__dict__["_replay_in_order"] = in_order(ctx.packets, _with_seq(ctx))
+        ctx.__dict__["_replay_in_order"] = in_order(ctx.packets, _with_seq(ctx), ctx.packet_index.spi_codes)
         if ctx.__dict__["_replay_in_order"]:       # no packet out of order (most captures): no table
             ctx.__dict__["_replay_none"] = (schema.empty(schema.SEQUENCE), np.zeros(0, dtype=np.int64))
     if ctx.__dict__["_replay_in_order"]:
@@ -141,8 +141,7 @@ def _with_seq(ctx: Context) -> np.ndarray:
 def _spis_seen(ctx: Context) -> set[int]:
     """The SPIs of those packets (made once)."""
     if "_replay_spis" not in ctx.__dict__:
-        spis = pc.unique(pc.filter(arrow(ctx.packets["spi"]), pa.array(_with_seq(ctx))))
-        ctx.__dict__["_replay_spis"] = {int(s) for s in spis.to_pylist()}
+        ctx.__dict__["_replay_spis"] = ctx.packet_index.spis_at(_with_seq(ctx))
     return ctx.__dict__["_replay_spis"]
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..notation import seconds, spi_text, spi_texts
-from ..masks import kind_in, positions_by_value, present, rows_at
+from ..masks import _encoded, kind_in, positions_by_value, present, rows_at
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -148,6 +148,19 @@ class PacketIndex:
     @cached_property
     def short_quotes(self) -> np.ndarray:
         return np.flatnonzero(kind_in(self.packets, "icmp-error") & ~present(self.packets, "inner_spi"))
+
+    @cached_property
+    def spi_codes(self) -> tuple[np.ndarray, list]:
+        """Per row the number of its (top-level) SPI among the distinct ones, and those (a
+        missing SPI is one of them: None): the SPIs of any rows by a count, and the rows
+        grouped by SPI, without hashing the column again."""
+        return _encoded(self.packets["spi"])
+
+    def spis_at(self, mask: np.ndarray) -> set[int]:
+        """The distinct top-level SPIs of the rows of ``mask``."""
+        codes, values = self.spi_codes
+        counts = np.bincount(codes[mask], minlength=len(values)).tolist()
+        return {v for v, n in zip(values, counts) if n and v is not None}
 
     def by_spi(self, column: str) -> dict[int, np.ndarray]:
         """SPI -> the rows with it in ``column`` (ascending)."""

@@ -222,8 +222,7 @@ def _peer_ends(packets: pd.DataFrame, peers: set[str], refs: ReferenceIndex | No
     is_peer = np.append(np.isin(refs.addresses, sorted(peers)), False)     # code -1: no address
     top = ~refs.quoted
     from_peer, to_peer = is_peer[refs.sender] & top, is_peer[refs.receiver] & top
-    ends = set(refs.addresses[[c for c in np.unique(refs.receiver[from_peer & ~to_peer]) if c >= 0]]) | \
-        set(refs.addresses[[c for c in np.unique(refs.sender[to_peer & ~from_peer]) if c >= 0]])
+    ends = refs.addresses_of(refs.receiver[from_peer & ~to_peer]) | refs.addresses_of(refs.sender[to_peer & ~from_peer])
     rest = kind_in(packets, "ike") | (kind_in(packets, IPSEC_KINDS) & ~present(packets, "spi"))
     if rest.any():
         ends |= _peer_ends(rows(packets, rest, ["kind", "src", "dst"]), peers, None)

@@ -21,6 +21,7 @@ from .schema import IPSEC_KINDS
 # Roles, in the order the matching sorts them (alphabetical, as their names sort).
 ROLES = np.array(["esp", "quoted-by-icmp", "sent-by-device", "sent-by-peer"], dtype=object)
 ESP, QUOTED, SENT_BY_DEVICE, SENT_BY_PEER = range(4)
+_ROLE_OF_WAY = np.array([ESP, SENT_BY_DEVICE, SENT_BY_PEER, SENT_BY_PEER] + [QUOTED] * 4, dtype=np.int8)
 
 
 @dataclass(frozen=True)
@@ -71,12 +72,10 @@ class ReferenceIndex:
         neither ("esp")."""
         # One more False at the end: code -1 (no address) reads it.
         is_local = np.append(np.isin(self.addresses, list(local)), False)
-        to_local, from_local = is_local[self.receiver], is_local[self.sender]
-        role = np.full(len(self), ESP, dtype=np.int8)     # later rules win: quoted, to, from
-        role[from_local] = SENT_BY_DEVICE
-        role[to_local] = SENT_BY_PEER
-        role[self.quoted] = QUOTED
-        return role
+        # quoted, to the device, from the device as three bits; the first set one decides
+        way = (self.quoted.view(np.uint8) << 2) | (is_local[self.receiver].view(np.uint8) << 1) \
+            | is_local[self.sender].view(np.uint8)
+        return _ROLE_OF_WAY[way]
 
     def table(self, packets: pd.DataFrame) -> pd.DataFrame:
         """The references as a table: capture, frame, time, spi, seq, where (esp | quoted),

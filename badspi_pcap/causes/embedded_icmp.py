@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..correlation import rate_limited
-from ..masks import distinct, kind_in, rows_at
+from ..masks import distinct, kind_in
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
 from .selectors import Selector
@@ -78,13 +78,10 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
     """ICMP errors quoting IPsec SPIs that no log line names: what the capture alone shows.
     Returns (finding identity, judgement) pairs, one per quoted SPI (in SPI order).  All
     SPIs in one pass over the ICMP errors: no table per SPI."""
-    p = ctx.packets
-    quoted = ctx.packet_index.by_spi("inner_spi")         # the rows with a quoted SPI, by SPI (made once)
-    if not quoted:    # most captures: no table to build
+    if not ctx.packet_index.by_spi("inner_spi"):    # most captures: no table to build
         return []
-    at = np.sort(np.concatenate(list(quoted.values())))
-    at = at[kind_in(rows_at(p, at, ["kind"]), "icmp-error")]
-    icmp = rows_at(p, at, ["time", "inner_spi", "inner_dst", "src", "icmp_type", "icmp_code", "icmp_mtu"])
+    quoted = ctx.packet_index.quotes[1]             # the rows with a quoted SPI (taken once)
+    icmp = quoted[kind_in(quoted, "icmp-error")]
     icmp = icmp[~np.isin(icmp["inner_spi"].to_numpy(dtype=np.int64), np.array(sorted(named_spis), dtype=np.int64))]
     if icmp.empty:
         return []

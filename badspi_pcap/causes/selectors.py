@@ -12,9 +12,10 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
-from ..masks import _encoded, kind_in, positions_by_value, present, rows_at
+from ..masks import _encoded, arrow, kind_in, positions_by_value, present, rows_at
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -130,6 +131,10 @@ def seq_test(seqs) -> str:
     return f"(esp.sequence {value} || ah.sequence {value})"
 
 
+QUOTE_COLUMNS = ("capture", "frame", "time", "kind", "src", "inner_spi", "inner_src", "inner_dst", "icmp_type",
+                 "icmp_code", "icmp_mtu")
+
+
 class PacketIndex:
     """Row positions of the packets table by SPI: top level (``spi``) for the ESP/AH
     selectors, quoted (``inner_spi``) for the ICMP ones; IKE Phase 2 messages; ICMP errors
@@ -162,6 +167,16 @@ class PacketIndex:
         counts = np.bincount(codes[mask], minlength=len(values)).tolist()
         return {v for v, n in zip(values, counts) if n and v is not None}
 
+    @cached_property
+    def quotes(self) -> tuple[np.ndarray, pd.DataFrame]:
+        """The rows with a quoted SPI (ascending) and their ``QUOTE_COLUMNS``, taken once:
+        the ICMP selectors, the embedded-ICMP judge and its capture-only findings all read
+        these few rows, and a take from the big table costs far more than from this one."""
+        quoted = self.by_spi("inner_spi")
+        rows = np.sort(np.concatenate(list(quoted.values()))) if quoted else np.zeros(0, dtype=np.int64)
+        table = rows_at(self.packets, rows, [c for c in QUOTE_COLUMNS if c in self.packets])
+        return rows, pd.DataFrame({n: _one_chunk(table[n]) for n in table.columns}, index=table.index, copy=False)
+
     def by_spi(self, column: str) -> dict[int, np.ndarray]:
         """SPI -> the rows with it in ``column`` (ascending)."""
         if column not in self._by_column:
@@ -174,8 +189,9 @@ class PacketIndex:
         if selector.what == "icmp-quoting" and selector.pair:
             return self.short_quotes
         by_spi = self.by_spi("inner_spi" if selector.what == "icmp-quoting" else "spi")
-        parts = [self._narrow(x, selector) for x in (by_spi.get(int(s)) for s in selector.spis) if x is not None]
-        return np.unique(np.concatenate(parts)) if parts else np.array([], dtype=int)
+        spis = dict.fromkeys(int(s) for s in selector.spis)       # distinct SPIs: rows that do not overlap
+        parts = [self._narrow(x, selector) for x in (by_spi.get(s) for s in spis) if x is not None]
+        return np.sort(np.concatenate(parts)) if parts else np.array([], dtype=int)
 
     def _narrow(self, rows: np.ndarray, selector: Selector) -> np.ndarray:
         """Of these rows, those inside the selector's time span (and with one of its sequence
@@ -191,6 +207,16 @@ class PacketIndex:
         return rows
 
 
+def _one_chunk(column: pd.Series):
+    """An Arrow-backed column in one chunk (a small table's: one take per column later)."""
+    if not isinstance(column.dtype, pd.ArrowDtype):
+        return column.array
+    values = arrow(column)
+    if isinstance(values, pa.ChunkedArray) and values.num_chunks > 1:
+        values = values.combine_chunks()
+    return pd.arrays.ArrowExtensionArray(values)
+
+
 def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, names=None) -> pd.DataFrame:
     """The packets any of the selectors selects, in capture/frame order (``index``: look
     only at each selector's candidate rows; ``names``: only these columns, with the index)."""
@@ -201,6 +227,19 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, n
         for s in selectors:
             mask |= s.mask(packets)
         return packets[mask].sort_values(["capture", "frame"])
+    names = list(packets.columns) if names is None else list(dict.fromkeys(["capture", "frame", *names]))
+    if len(selectors) == 1:       # most: one take of what it tests and what is asked, then the few rows it drops
+        s = selectors[0]
+        rows = index.candidates(s)
+        wanted = list(dict.fromkeys([*names, *(c for c in s.reads if c in packets)]))
+        if s.what == "icmp-quoting" and not s.pair and set(wanted) <= set(QUOTE_COLUMNS):
+            quoted, table = index.quotes             # its candidates are quoting rows: taken from those
+            sub = rows_at(table, np.searchsorted(quoted, rows), wanted)
+        else:
+            sub = rows_at(packets, rows, wanted)
+        keep = s.mask(sub) if len(rows) else np.zeros(0, dtype=bool)
+        found = (sub if keep.all() else sub[keep])[names]
+        return found if _in_frame_order(found) else found.sort_values(["capture", "frame"])
     chosen = []
     for s in selectors:
         rows = index.candidates(s)
@@ -208,7 +247,6 @@ def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, n
             sub = rows_at(packets, rows, [c for c in s.reads if c in packets])   # only what it tests: a take each
             chosen.append(rows[s.mask(sub)])
     rows = np.unique(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
-    names = None if names is None else list(dict.fromkeys(["capture", "frame", *names]))
     found = rows_at(packets, rows, names)
     return found if _in_frame_order(found) else found.sort_values(["capture", "frame"])
 

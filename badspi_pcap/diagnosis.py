@@ -112,8 +112,11 @@ def _explain(covered: pd.DataFrame, ctx: Context) -> dict:
                 if plain is None:       # plain values: fast to iterate
                     plain = pd.DataFrame(columns(covered.iloc[of_kind]), dtype=object)
                 found = [cause.explain(line, ctx) for line in plain.iloc[left].itertuples(index=False)]
+            unexplained = found.count(None)
+            if unexplained == len(found):       # this cause explains none (often): nothing to update
+                continue
             proofs.update((e, p) for e, p in zip(events[of_kind[left]].tolist(), found) if p is not None)
-            left = left[np.array([p is None for p in found], dtype=bool)]
+            left = left[np.array([p is None for p in found], dtype=bool)] if unexplained else left[:0]
     return proofs
 
 

@@ -206,11 +206,11 @@ def _integers(lines: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     values = arrow(lines[name])
     if pa.types.is_null(values.type):
         return np.zeros(len(lines), dtype=np.uint64), np.zeros(len(lines), dtype=bool)
-    given_ = flags(pc.is_valid(values))
+    given_ = np.array(flags(pc.is_valid(values)))          # copies: the callers fill them in
     filled = pc.fill_null(values, 0).cast(pa.uint64())
     if isinstance(filled, pa.ChunkedArray):
         filled = filled.combine_chunks() if filled.num_chunks != 1 else filled.chunk(0)
-    return filled.to_numpy(zero_copy_only=False).astype(np.uint64, copy=False), given_
+    return np.array(filled.to_numpy(zero_copy_only=False), dtype=np.uint64), given_
 
 
 def _line_spis(lines: pd.DataFrame, ctx: Context) -> tuple[np.ndarray, np.ndarray]:

@@ -142,11 +142,15 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
 
 
 def _by_tunnel(lines: pd.DataFrame):
-    """(tunnel, its lines) in tunnel order, as ``groupby("tunnel", sort=True)`` gives them
-    (the one tunnel of a log is the table itself: no copy)."""
+    """(tunnel, its lines) in tunnel order, as ``groupby("tunnel", sort=True)`` gives them,
+    as slices of the table sorted by tunnel (one copy at most, not one per tunnel)."""
     codes, tunnels = pd.factorize(lines["tunnel"], sort=True)
-    for code, tunnel in enumerate(tunnels):
-        yield tunnel, _rows(lines, codes == code)
+    order = np.argsort(codes, kind="stable")
+    if (order[1:] < order[:-1]).any():       # tunnels interleaved: one take puts each tunnel's lines together
+        lines, codes = lines.take(order), codes[order]
+    starts, ends = (np.searchsorted(codes, np.arange(len(tunnels)), side=side).tolist() for side in ("left", "right"))
+    for tunnel, start, end in zip(tunnels, starts, ends):      # (code -1, no tunnel, comes first: left out)
+        yield tunnel, lines.iloc[start:end]       # a slice: no copy
 
 
 def _rows(frame: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
@@ -214,14 +218,22 @@ def _claim(cause, ident, lines, cov, prof, proofs=None, ctx: Context | None = No
         c = columns(lines, ("event_id", "proof", "exact"))
         made = ctx.__dict__.get("_line_proofs", {}) if ctx is not None else {}
         kept = [made.get(e) for e in c["event_id"]]
-        if all(p is not None and p.cause == cause and p.key == k and bool(p.exact) == x
-               for p, k, x in zip(kept, c["proof"], c["exact"])):
+        if _same_proofs(kept, cause, c["proof"], c["exact"]):
             proofs = dict(zip(c["event_id"], kept))         # the very proofs classify_lines made
         else:
             from .causes import Proof
             proofs = {e: Proof(cause, k, bool(x), fr)
                       for e, k, x, fr in zip(c["event_id"], c["proof"], c["exact"], frame_tuples(lines["frames"]))}
     return Claim(cause, ident["tunnel"], ident["tunnel_id"], ident["peer"], lines, proofs, cov, prof)
+
+
+def _same_proofs(kept: list, cause: str, keys: list, exact: list) -> bool:
+    """Every line has a proof made by classify_lines, of this cause, with the line's key and
+    exactness (compared as whole lists: one C loop each, no attribute read per line)."""
+    if None in kept:
+        return False
+    causes, made_keys, made_exact, _ = zip(*kept) if kept else ((), (), (), ())
+    return causes.count(cause) == len(causes) and list(made_keys) == keys and [bool(x) for x in made_exact] == exact
 
 
 def _row(ident, cause, kind, j: Judgement, claim: Claim | None, ctx: Context, offset, counts=None,
@@ -256,7 +268,7 @@ def tunnel_keys(lines: pd.DataFrame, local: set[str]) -> np.ndarray:
     """A tunnel name per line: the tunnel ID where the log gives one, else the peer."""
     names = ("tunnel_id", "spi", "src", "dst", "peer")
     group, first = distinct_rows(lines, names)   # lines of one tunnel repeat the same few values: each named once
-    keys = [_tunnel_key(*values, local) for values in zip(*columns(lines.iloc[first], names).values())]
+    keys = [_tunnel_key(*values, local) for values in zip(*columns(lines[list(names)].iloc[first]).values())]
     return np.array(keys, dtype=object)[group]
 
 

@@ -140,6 +140,10 @@ def test_tunnels_and_peers_on_hand_made_edge_cases():
         assert diagnosis._peer(g, local) == reference_peer(g, local)
         assert diagnosis._mode(g["vendor"]) == reference_mode(g["vendor"])
     assert diagnosis._peer(lines.iloc[[0, 3]], local) == "198.51.100.7"      # a tie: the first by name
+    lines["tunnel"] = ["peer b", None, "peer a", "peer b", None, "peer a"]
+    for got, (tunnel, want) in zip(diagnosis._by_tunnel(lines), lines.groupby("tunnel", sort=True), strict=True):
+        assert got[0] == tunnel
+        pd.testing.assert_frame_equal(got[1], want, check_exact=True)
     assert diagnosis._mode(lines["vendor"]) == "asa"                           # asa 2, ios 2: the first by name
 
 

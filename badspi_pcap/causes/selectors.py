@@ -180,7 +180,12 @@ class PacketIndex:
     def by_spi(self, column: str) -> dict[int, np.ndarray]:
         """SPI -> the rows with it in ``column`` (ascending)."""
         if column not in self._by_column:
-            self._by_column[column] = positions_by_value(self.packets[column])
+            rows = np.flatnonzero(present(self.packets, column))
+            if len(rows) * 8 < len(self.packets):      # few rows have one (quoted SPIs): hash only those
+                found = positions_by_value(rows_at(self.packets, rows, [column])[column])
+                self._by_column[column] = {spi: rows[at] for spi, at in found.items()}
+            else:
+                self._by_column[column] = positions_by_value(self.packets[column])
         return self._by_column[column]
 
     def candidates(self, selector: Selector) -> np.ndarray:

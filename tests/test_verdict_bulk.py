@@ -351,3 +351,21 @@ def test_selection_sorts_captures_that_come_out_of_order():
     doubled = replace(quoted[0], spis=quoted[0].spis * 2)
     assert selections_equal(packets, [doubled]) == selections_equal(packets, quoted[:1]) > 0
     assert selections_equal(packets, selectors[:4]) > 0
+
+
+def test_a_claim_keeps_classify_lines_proofs_exactly_when_the_old_check_did():
+    """``_same_proofs`` (whole lists compared) against the check it replaced, line by line:
+    a missing proof, another cause, another key, another exactness each refuse."""
+    from badspi_pcap.causes import Proof
+
+    def reference(kept, cause, keys, exact):
+        return all(p is not None and p.cause == cause and p.key == k and bool(p.exact) == x
+                   for p, k, x in zip(kept, keys, exact))
+    a, b = Proof("embedded-icmp", "spi+seq", True, (("c", 1),)), Proof("embedded-icmp", "tuple", False)
+    cases = (([a, b], ["spi+seq", "tuple"], [True, False]), ([], [], []),
+             ([a, None], ["spi+seq", None], [True, False]), ([a, b], ["spi+seq", "spi"], [True, False]),
+             ([a, b], ["spi+seq", "tuple"], [True, True]), ([a, b], ["spi+seq", None], [True, None]))
+    for kept, keys, exact in cases:
+        for cause in ("embedded-icmp", "stale-sa"):
+            assert diagnosis._same_proofs(kept, cause, keys, exact) == reference(kept, cause, keys, exact)
+    assert diagnosis._same_proofs([a, b], "embedded-icmp", ["spi+seq", "tuple"], [True, False])

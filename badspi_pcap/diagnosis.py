@@ -144,6 +144,8 @@ def diagnose(lines: pd.DataFrame, matches: pd.DataFrame, packets: pd.DataFrame, 
 def _by_tunnel(lines: pd.DataFrame):
     """(tunnel, its lines) in tunnel order, as ``groupby("tunnel", sort=True)`` gives them,
     as slices of the table sorted by tunnel (one copy at most, not one per tunnel)."""
+    if not len(lines):          # a capture checked without logs
+        return
     codes, tunnels = pd.factorize(lines["tunnel"], sort=True)
     order = np.argsort(codes, kind="stable")
     if (order[1:] < order[:-1]).any():       # tunnels interleaved: one take puts each tunnel's lines together

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
-from ..masks import _encoded, arrow, kind_in, positions_by_value, present, rows_at
+from ..masks import SPARSE_FROM, _encoded, arrow, kind_in, positions_by_value, present, rows_at
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -180,8 +180,13 @@ class PacketIndex:
     def by_spi(self, column: str) -> dict[int, np.ndarray]:
         """SPI -> the rows with it in ``column`` (ascending)."""
         if column not in self._by_column:
+            values = arrow(self.packets[column])
+            if values.null_count == len(values):         # most small captures quote nothing (a count Arrow keeps)
+                self._by_column[column] = {}
+                return {}
             rows = np.flatnonzero(present(self.packets, column))
-            if len(rows) * 8 < len(self.packets):      # few rows have one (quoted SPIs): hash only those
+            if len(self.packets) >= SPARSE_FROM and len(rows) * 8 < len(self.packets):
+                # few rows of a big table have one (quoted SPIs): hash only those
                 found = positions_by_value(rows_at(self.packets, rows, [column])[column])
                 self._by_column[column] = {spi: rows[at] for spi, at in found.items()}
             else:

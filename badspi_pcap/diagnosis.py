@@ -96,17 +96,21 @@ def _explain(covered: pd.DataFrame, ctx: Context) -> dict:
     all at once where it has ``explain_many`` (the lines table with ``t``), else one by
     one (as named tuples of plain values)."""
     proofs: dict = {}
-    kinds = covered["kind"].to_numpy(dtype=object)
+    codes, kinds = pd.factorize(covered["kind"].to_numpy(dtype=object))
+    order = np.argsort(codes, kind="stable")
+    if (order[1:] < order[:-1]).any():      # kinds interleaved: one take puts each kind's lines together
+        covered, codes = covered.take(order), codes[order]
     events = covered["event_id"].astype("int64").to_numpy()
-    for kind in dict.fromkeys(kinds.tolist()):
-        of_kind = np.flatnonzero(kinds == kind)
+    for code, kind in enumerate(kinds):
+        start, end = np.searchsorted(codes, [code, code + 1])
+        of_kind = np.arange(start, end)
         left, lines, plain = np.arange(len(of_kind)), None, None    # left: positions among of_kind
         for cause in for_kind(kind):
             if not len(left):
                 break
             if hasattr(cause, "explain_many"):
                 if lines is None or len(lines) != len(left):      # taken again only when some were explained
-                    lines = covered.iloc[of_kind[left]]
+                    lines = covered.iloc[start:end] if len(left) == len(of_kind) else covered.iloc[of_kind[left]]
                 found = cause.explain_many(lines, ctx)
             else:
                 if plain is None:       # plain values: fast to iterate

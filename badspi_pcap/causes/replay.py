@@ -156,12 +156,17 @@ def evidence(line, ctx: Context) -> LineEvidence:
 def evidence_many(lines: pd.DataFrame, ctx: Context) -> list[LineEvidence]:
     """``evidence`` of every line (columns ``LINE_FIELDS``), made together for those not
     asked before: every replay cause asks for the same lines."""
+    last = ctx.__dict__.get("_replay_last")
+    if last is not None and last[0] is lines:       # the cause table hands the next cause the same lines
+        return last[1]
     memo = ctx.__dict__.setdefault("_replay_evidence", {})
     events = columns(lines, ["event_id"])["event_id"]
     new = np.array([e not in memo for e in events], dtype=bool)
     if new.any():
         prepare(lines if new.all() else lines[new], ctx)
-    return [memo[e] for e in events]
+    found = [memo[e] for e in events]
+    ctx.__dict__["_replay_last"] = (lines, found)    # holds the lines: their identity is not reused
+    return found
 
 
 def prepare(lines: pd.DataFrame, ctx: Context) -> None:

@@ -369,3 +369,20 @@ def test_a_claim_keeps_classify_lines_proofs_exactly_when_the_old_check_did():
         for cause in ("embedded-icmp", "stale-sa"):
             assert diagnosis._same_proofs(kept, cause, keys, exact) == reference(kept, cause, keys, exact)
     assert diagnosis._same_proofs([a, b], "embedded-icmp", ["spi+seq", "tuple"], [True, False])
+
+
+def test_group_sizes_equal_pandas_groupby():
+    """The ICMP type/code/MTU groups of every fixture capture's ICMP errors, and a hand-made
+    table with missing MTUs and SPIs: the same groups, counts and order as pandas gives."""
+    tables = [p[p["kind"] == "icmp-error"] for p in (packets_of(c) for c in BULK_CAPTURES)]
+    tables.append(pd.DataFrame({"inner_spi": pd.array([2, 1, None, 2, 1, 2], dtype="UInt32"),
+                                "icmp_type": pd.array([3, 3, 3, 11, 3, 3], dtype="UInt8"),
+                                "icmp_code": pd.array([4, 1, 4, 0, 1, 4], dtype="UInt8"),
+                                "icmp_mtu": pd.array([1400, None, None, None, None, 1300], dtype="UInt16")}))
+    keys = ["inner_spi", "icmp_type", "icmp_code", "icmp_mtu"]
+    assert sum(len(t) for t in tables) > 50
+    for t in tables:
+        for names in (keys, keys[1:]):
+            want = [(tuple(None if pd.isna(v) else int(v) for v in k), int(n))
+                    for k, n in t.groupby(names, dropna=False, observed=True).size().items()]
+            assert embedded_icmp.group_sizes(t, names) == want

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from ..correlation import rate_limited
-from ..masks import distinct, kind_in
+from ..masks import arrow, distinct, kind_in
 from ..notation import spi_text, spi_texts
 from .base import Claim, Context, Judgement, Proof, columns, frames_of, seconds
 from .selectors import Selector
@@ -98,9 +99,8 @@ def unclaimed(ctx: Context, named_spis: set[int]) -> list[tuple[dict, Judgement]
         if src is not None:
             routers.setdefault(s, set()).add(src)
     groups: dict[int, list] = {}
-    sizes = icmp.groupby(["inner_spi", "icmp_type", "icmp_code", "icmp_mtu"], dropna=False, observed=True).size()
-    for (s, t, code, m), n in sizes.items():
-        groups.setdefault(int(s), []).append({"type": int(t), "code": int(code), "mtu": None if pd.isna(m) else int(m),
+    for (s, t, code, m), n in group_sizes(icmp, ["inner_spi", "icmp_type", "icmp_code", "icmp_mtu"]):
+        groups.setdefault(int(s), []).append({"type": int(t), "code": int(code), "mtu": None if m is None else int(m),
                                               "count": int(n)})
     out = []
     for s, t in zip(spis.tolist(), times):
@@ -130,10 +130,18 @@ def windows(quoting: pd.DataFrame, lines: pd.DataFrame, rate: float, ctx: Contex
 
 def icmp_facts(q: pd.DataFrame) -> dict:
     """ICMP error counts, routers and type/code/MTU groups (typed, for the finding)."""
-    groups = []
-    for (t, c, m), n in q.groupby(["icmp_type", "icmp_code", "icmp_mtu"], dropna=False, observed=True).size().items():
-        groups.append({"type": int(t), "code": int(c), "mtu": None if pd.isna(m) else int(m), "count": int(n)})
+    groups = [{"type": int(t), "code": int(c), "mtu": None if m is None else int(m), "count": int(n)}
+              for (t, c, m), n in group_sizes(q, ["icmp_type", "icmp_code", "icmp_mtu"])]
     return {"icmp_errors": int(len(q)), "routers": sorted(distinct(q["src"])), "icmp": groups}
+
+
+def group_sizes(frame: pd.DataFrame, keys: list[str]) -> list[tuple[tuple, int]]:
+    """``frame.groupby(keys, dropna=False).size()`` as ((values...), rows) in key order,
+    missing values last: Arrow's hash grouping instead of a pandas groupby per finding."""
+    table = pa.table({k: arrow(frame[k]) for k in keys})
+    counts = table.group_by(keys, use_threads=False).aggregate([([], "count_all")]).to_pylist()
+    return sorted(((tuple(r[k] for k in keys), r["count_all"]) for r in counts),
+                  key=lambda group: [(v is None, 0 if v is None else v) for v in group[0]])
 
 
 def _quoted_pairs(claim: Claim) -> list[tuple[str, str]]:

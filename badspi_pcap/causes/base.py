@@ -128,21 +128,15 @@ class Context:
         return chronological_order(self.events)
 
     @cached_property
-    def _match_rows(self) -> tuple[dict[int, tuple[int, int]], list[int], dict[str, np.ndarray]]:
-        """Per line (event_id) its span in a list of the matches table's rows sorted by
-        line, and the table's columns as arrays: a line's ``Match`` tuples are made only
-        when asked (replay lines never ask)."""
+    def _match_rows(self) -> tuple[np.ndarray, list[int], dict[str, np.ndarray]]:
+        """The matches table's event ids sorted, its rows in that order, and its columns as
+        arrays: a line's ``Match`` tuples are made only when asked (replay lines never ask)."""
         m = self.matches
-        names = ("capture", "frame", "dt", "key", "role")
         if not len(m):
-            return {}, [], {}
+            return np.zeros(0, dtype=np.int64), [], {}
         events = m["event_id"].to_numpy(dtype=np.int64)
         order = np.argsort(events, kind="stable")        # table order within one line
-        events = events[order]
-        starts = np.flatnonzero(np.r_[True, events[1:] != events[:-1]])
-        ends = np.r_[starts[1:], len(events)]
-        spans = dict(zip(events[starts].tolist(), zip(starts.tolist(), ends.tolist())))
-        return spans, order.tolist(), {n: m[n].to_numpy() for n in names}
+        return events[order], order.tolist(), {n: m[n].to_numpy() for n in ("capture", "frame", "dt", "key", "role")}
 
     @cached_property
     def installs(self) -> "Installs":
@@ -155,15 +149,23 @@ class Context:
 
     # -- per line
     def matches_for(self, event_id: int) -> list[Match]:
-        """The packets behind one line (matches table rows as ``Match``), a dict lookup."""
-        event = int(event_id)
-        if event not in self._matches_by_event:
-            spans, order, c = self._match_rows
-            start, end = spans.get(event, (0, 0))
-            self._matches_by_event[event] = [
-                Match(str(c["capture"][i]), int(c["frame"][i]), float(c["dt"][i]), str(c["key"][i]), str(c["role"][i]))
-                for i in order[start:end]]
-        return self._matches_by_event[event]
+        """The packets behind one line (matches table rows as ``Match``)."""
+        return self.matches_of([event_id])[0]
+
+    def matches_of(self, event_ids) -> list[list[Match]]:
+        """``matches_for`` of many lines: their rows found by one binary search, each line's
+        ``Match`` tuples made once."""
+        memo = self._matches_by_event
+        asked = [int(e) for e in event_ids]
+        new = [e for e in dict.fromkeys(asked) if e not in memo]
+        if new:
+            events, order, c = self._match_rows
+            starts = np.searchsorted(events, new, side="left").tolist()
+            ends = np.searchsorted(events, new, side="right").tolist()
+            for event, start, end in zip(new, starts, ends):
+                memo[event] = [Match(str(c["capture"][i]), int(c["frame"][i]), float(c["dt"][i]), str(c["key"][i]),
+                                     str(c["role"][i])) for i in order[start:end]]
+        return [memo[e] for e in asked]
 
     def order(self, event_id: int) -> int:
         return int(self._order.get(event_id, 0))

@@ -27,7 +27,7 @@ def explain(line, ctx: Context) -> Proof | None:
 
 def explain_many(lines: pd.DataFrame, ctx: Context) -> list[Proof | None]:
     """``explain`` of every line: only its matches count, so no row is made per line."""
-    return [_proof(ctx.matches_for(e)) for e in columns(lines, ["event_id"])["event_id"]]
+    return [_proof(m) for m in ctx.matches_of(columns(lines, ["event_id"])["event_id"])]
 
 
 def _proof(m) -> Proof | None:

@@ -38,17 +38,33 @@ _IPV6_PORT = re.compile(r"\[([0-9A-Fa-f:.]+)\]:\d{1,5}")
 _BRACKET_SUFFIX = re.compile(r"\[[^\]]*\]$")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Rule:
-    regex: re.Pattern
+    """A message rule.  Its regex is compiled on first use (``compiled``): a log of one
+    vendor compiles that vendor's rules only, and importing the package stays cheap;
+    tests/test_logs_rules.py compiles every rule."""
+
+    pattern: str
     kind: str | None                 # None: a known message with nothing to report
     needle: str                      # substring that must occur before the regex is tried
     message_id: str | None = None
     const: Mapping[str, object] = field(default_factory=dict)
+    compiled: re.Pattern | None = field(default=None, repr=False)   # None until first used
+
+    @property
+    def regex(self) -> re.Pattern:
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)
+        return self.compiled
+
+
+ALL: list[Rule] = []   # every rule made, in the order the vendor modules made them
 
 
 def rule(pattern: str, kind: str | None, *, needle: str, message_id: str | None = None, **const) -> Rule:
-    return Rule(re.compile(pattern), kind, needle, message_id, const)
+    made = Rule(pattern, kind, needle, message_id, const)
+    ALL.append(made)
+    return made
 
 
 def v(name: str, pattern: str) -> str:
@@ -60,7 +76,7 @@ def match(rules: tuple[Rule, ...], text: str) -> tuple[Rule, dict] | None:
     """The first rule whose needle and regex match ``text``, with its groups."""
     for r in rules:
         if r.needle in text:
-            m = r.regex.search(text)
+            m = (r.compiled or r.regex).search(text)
             if m:
                 return r, m.groupdict()
     return None

@@ -148,15 +148,19 @@ def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | No
     return [row]
 
 
+# values a log repeats (an SA's SPI, a tunnel, a length): each text converted once
+_repeated = functools.lru_cache(maxsize=1 << 16)
+_proto, _direction, _hex, _dec = _repeated(proto), _repeated(direction), _repeated(hex_u32), _repeated(dec_u32)
+
 # group -> (column, converter), in the order they are applied (a later one wins a column)
 _STEPS = (tuple((name, name, str.strip) for name in EVENT_TEXT)
           + tuple((name, name, address) for name in ("src", "dst", "peer"))
-          + (("proto", "proto", proto), ("direction", "direction", direction),
-             ("spi", "spi", hex_u32), ("spi_auto", "spi", auto_u32), ("spi_dec", "spi", dec_u32),
+          + (("proto", "proto", _proto), ("direction", "direction", _direction),
+             ("spi", "spi", _hex), ("spi_auto", "spi", auto_u32), ("spi_dec", "spi", _dec),
              ("seq", "seq", hex_u32), ("seq_auto", "seq", auto_u32), ("seq_dec", "seq", dec_u32),
-             ("tunnel_hex", "tunnel_id", hex_u32), ("tunnel_dec", "tunnel_id", dec_u32),
-             ("conn_id", "conn_id", dec_u32), ("length", "length", dec_u32),
-             ("lifetime", "lifetime_s", dec_u32)))
+             ("tunnel_hex", "tunnel_id", _hex), ("tunnel_dec", "tunnel_id", _dec),
+             ("conn_id", "conn_id", _dec), ("length", "length", _dec),
+             ("lifetime", "lifetime_s", _dec)))
 
 
 @functools.lru_cache(maxsize=None)   # one entry per rule regex: its group names

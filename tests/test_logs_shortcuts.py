@@ -4,7 +4,8 @@
   fails this test, not a customer's line), and a log of one vendor compiles that vendor's
   rules only.
 * ScreenOS syslog looks its header up by the text up to "NetScreen " instead of reading
-  it on every line: the same time and host as ``envelope`` of the whole line.
+  it on every line (the same time and host as ``envelope`` of the whole line), and tries
+  the device's own time at the last "(" only (the same match as searching for it).
 * Duplicates keep no bookkeeping for a message seen once: the same duplicates and events
   as the plain bookkeeping (every copy counted by file and raw text, written out below).
 """
@@ -135,3 +136,12 @@ def test_duplicates_match_the_plain_bookkeeping(tmp_path_factory, files):
     number = {str(p): i for i, p in enumerate(paths)}
     assert list(zip(result.events["source"].map(number), result.events["line"])) == kept
     assert [(number[s], n, number[fs], fn) for s, n, fs, fn in result.duplicates.values.tolist()] == duplicates
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["(", ")", "(2021-06-30 12:08:35)", "2021-06-30 12:08:35", " ", "\t", "\n", "x",
+                                 "(2021-06-30 12:08:35) ", "\u2003", "9"]), max_size=8))
+def test_screenos_device_time_found_at_the_last_parenthesis_is_the_searched_one(pieces):
+    payload = "".join(pieces)
+    want, got = screenos.DEVICE_TIME.search(payload), screenos._device_time(payload)
+    assert (want and (want.span(), want.groupdict())) == (got and (got.span(), got.groupdict()))

@@ -128,7 +128,7 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     rules = RULES.get(message_id)
     if flavour or rules is None:  # "(traffic)" logs and other messages
         return ignored(SCREENOS_SYSLOG, payload)
-    own = DEVICE_TIME.search(payload)
+    own = _device_time(payload)
     stamp, host = _header(line, m.start())
     if own:   # the device's own time, not a relay's
         stamp = iso_stamp(own["date"], own["hms"])
@@ -137,6 +137,13 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     relay = host if host and host.rstrip(":") != device else None   # a header host other than the device
     return parsed(SCREENOS_SYSLOG, match(rules, payload), stamp=stamp, text=payload, message_id=message_id,
                   device=device, severity=severity, relay=relay)
+
+
+def _device_time(payload: str) -> re.Match | None:
+    """``DEVICE_TIME.search(payload)``, tried at the last "(" only: a match ends the text
+    with its ")" and whitespace, so no "(" comes after the one it starts at."""
+    start = payload.rfind("(")
+    return DEVICE_TIME.match(payload, start) if start >= 0 else None
 
 
 def _header(line: str, start: int):

@@ -1,7 +1,7 @@
 """Declarative message rules and the one normalisation step every vendor shares.
 
-A vendor module is a table of ``Rule``s: a compiled regex, the event kind it means and
-fixed field values.  The regex's named groups say what each captured value is, and
+A vendor module is a table of ``Rule``s: a regex (compiled when first needed), the event
+kind it means and fixed field values.  The regex's named groups say what each captured value is, and
 ``normalise`` turns them into event columns the same way for every vendor:
 
 =============================  ==========================================================

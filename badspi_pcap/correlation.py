@@ -222,8 +222,7 @@ def _peer_ends(packets: pd.DataFrame, peers: set[str], refs: ReferenceIndex | No
     is_peer = np.append(np.isin(refs.addresses, sorted(peers)), False)     # code -1: no address
     top = ~refs.quoted
     from_peer, to_peer = is_peer[refs.sender] & top, is_peer[refs.receiver] & top
-    ends = set(refs.addresses[[c for c in np.unique(refs.receiver[from_peer & ~to_peer]) if c >= 0]]) | \
-        set(refs.addresses[[c for c in np.unique(refs.sender[to_peer & ~from_peer]) if c >= 0]])
+    ends = refs.addresses_of(refs.receiver[from_peer & ~to_peer]) | refs.addresses_of(refs.sender[to_peer & ~from_peer])
     rest = kind_in(packets, "ike") | (kind_in(packets, IPSEC_KINDS) & ~present(packets, "spi"))
     if rest.any():
         ends |= _peer_ends(rows(packets, rest, ["kind", "src", "dst"]), peers, None)
@@ -309,11 +308,10 @@ def _pair_hits(packets: pd.DataFrame, bad: pd.DataFrame, lines: pd.DataFrame, to
     short = np.flatnonzero(is_short)
     quotes = rows(packets, is_short, ["time", "inner_src", "inner_dst"])
     ns = quotes["time"].astype("int64").to_numpy()
-    codes, names = pd.factorize(np.concatenate([_pair_keys(quotes["inner_src"], quotes["inner_dst"]),
-                                                _pair_keys(bad["src"].iloc[todo], bad["dst"].iloc[todo])]))
-    codes = np.where(np.asarray(names, dtype=object)[codes] == "", np.nan, codes) if len(codes) else codes
-    line, ref = _nearest_within(codes[:len(short)].astype(float), ns, codes[len(short):].astype(float),
-                                lines["ns"].to_numpy()[todo], _ns(SPI_WINDOW_S), _ns(resolution + 1))
+    quoted_pair, line_pair = _pair_codes((quotes["inner_src"], quotes["inner_dst"]),
+                                         (bad["src"].iloc[todo], bad["dst"].iloc[todo]))
+    line, ref = _nearest_within(quoted_pair, ns, line_pair, lines["ns"].to_numpy()[todo], _ns(SPI_WINDOW_S),
+                                _ns(resolution + 1))
     return _hits(todo[line], short[ref], ns[ref], np.full(len(ref), QUOTED), "tuple", stage=2)
 
 
@@ -379,13 +377,19 @@ def _nearest_within(ref_key, ref_ns, q_key, q_ns, before: int, after: int) -> tu
     return found, order[np.where(closer, before_i, at_or_after)]
 
 
-def _pair_keys(a: pd.Series, b: pd.Series) -> np.ndarray:
-    """'a|b' with the two addresses in sorted order ('' where one is missing)."""
-    known = (a.notna() & b.notna()).to_numpy()
-    x = a.astype(object).where(known, "").astype(str).to_numpy(dtype=object)
-    y = b.astype(object).where(known, "").astype(str).to_numpy(dtype=object)
-    pair = np.where(x <= y, x + "|" + y, y + "|" + x)
-    return np.where(known, pair, "").astype(object)
+def _pair_codes(*pairs: tuple[pd.Series, pd.Series]) -> list[np.ndarray]:
+    """For each (a, b) pair of address columns, a number per row that names the two
+    addresses in either order, the same number in every pair given (NaN where one is
+    missing)."""
+    ends = [np.asarray(column.astype(object)) for pair in pairs for column in pair]
+    codes, distinct = pd.factorize(np.concatenate(ends))     # -1: missing
+    out, start = [], 0
+    for a, b in zip(ends[::2], ends[1::2]):
+        x, y = codes[start:start + len(a)], codes[start + len(a):start + len(a) + len(b)]
+        start += len(a) + len(b)
+        code = (np.minimum(x, y) * (len(distinct) + 1) + np.maximum(x, y)).astype(float)
+        out.append(np.where((x < 0) | (y < 0), np.nan, code))
+    return out
 
 
 def receivers(matches: pd.DataFrame, packets: pd.DataFrame, local: set[str]) -> set[str]:

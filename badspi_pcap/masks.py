@@ -8,6 +8,7 @@ values are False) straight from the Arrow arrays.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Iterable
 
 import numpy as np
@@ -42,7 +43,54 @@ def _value_set(values: tuple, type: pa.DataType) -> pa.Array:
 
 def kind_in(table: pd.DataFrame, kinds: Iterable[str] | str) -> np.ndarray:
     """Rows whose ``kind`` is one of ``kinds`` (``table["kind"].isin(kinds)``)."""
-    return value_in(table, "kind", [kinds] if isinstance(kinds, str) else kinds)
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    column = table["kind"]
+    if len(column) < SPARSE_FROM or not _arrow_backed(column):
+        return value_in(table, "kind", kinds)
+    codes, values = _kind_codes(arrow(column))
+    return np.append(np.isin(values, kinds), False)[codes]       # code -1 (no kind) reads the False
+
+
+# A big table's kind codes, by the identity of the column's memory (the entry holds the
+# column, so that memory cannot be reused by another while the entry lives).
+_KIND_CODES: dict[tuple, tuple] = {}
+_KIND_CODES_KEPT = 2
+_kind_codes_lock = threading.Lock()
+
+
+def _kind_codes(column) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the code of its kind among the distinct kinds (-1: none), and those kinds,
+    made once per column: every stage asks which packets are of some kinds, and comparing
+    a million strings costs 6-8 ms each time where looking the codes up costs 1-2."""
+    key = _identity(column)
+    with _kind_codes_lock:
+        kept = _KIND_CODES.get(key)
+    if kept is None:
+        encoded = pc.dictionary_encode(column)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+        values = np.array(encoded.dictionary.to_pylist(), dtype=object)
+        codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False),
+                           dtype=np.int8 if len(values) < 127 else np.int32)
+        kept = (column, codes, values)
+        with _kind_codes_lock:
+            _KIND_CODES[key] = kept
+            while len(_KIND_CODES) > _KIND_CODES_KEPT:
+                _KIND_CODES.pop(next(iter(_KIND_CODES)))
+    return kept[1], kept[2]
+
+
+def _arrow_backed(column: pd.Series) -> bool:
+    """Held in Arrow memory (not converted afresh on every call)."""
+    dtype = column.dtype
+    return isinstance(dtype, pd.ArrowDtype) or (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow")
+
+
+def _identity(column) -> tuple:
+    """What makes two Arrow columns the same values: the same buffers, offsets and lengths
+    (Arrow memory is immutable)."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    return tuple((c.offset, len(c), *(0 if b is None else b.address for b in c.buffers())) for c in chunks)
 
 
 def present(table: pd.DataFrame, name: str) -> np.ndarray:
@@ -131,10 +179,27 @@ def frame_positions(packets: pd.DataFrame, keys: set) -> dict:
     (the frame numbers found by an Arrow kernel, then their captures read at those rows)."""
     if not keys:
         return {}
-    at = np.flatnonzero(value_in(packets, "frame", sorted({f for _, f in keys})))
+    at = _rows_of_frames(packets, np.array(sorted({f for _, f in keys}), dtype=np.int64))
     near = rows_at(packets, at, ["capture", "frame"])
-    found = zip(near["capture"].tolist(), near["frame"].tolist(), at.tolist())
-    return {(c, int(f)): i for c, f, i in found if (c, int(f)) in keys}
+    found = zip(python_list(near["capture"]), python_list(near["frame"]), at.tolist())
+    return {(c, f): i for c, f, i in found if (c, f) in keys}
+
+
+def python_list(column: pd.Series) -> list:
+    """``column.tolist()`` of a text or integer column (None where missing), in one Arrow
+    step: pandas' ``tolist`` visits an Arrow-backed column value by value, ten times slower."""
+    return arrow(column).to_pylist() if _arrow_backed(column) else column.tolist()
+
+
+def _rows_of_frames(packets: pd.DataFrame, frames: np.ndarray) -> np.ndarray:
+    """The rows whose frame number is one of ``frames`` (sorted), ascending: by binary
+    search when the frame numbers rise down the table (one capture), else by hashing."""
+    if len(packets) >= SPARSE_FROM:
+        numbers = packets["frame"].to_numpy(dtype=np.int64)
+        if (numbers[1:] > numbers[:-1]).all():
+            at = np.minimum(np.searchsorted(numbers, frames), len(numbers) - 1)
+            return np.unique(at[numbers[at] == frames])
+    return np.flatnonzero(value_in(packets, "frame", frames.tolist()))
 
 
 def _taken(column: pd.Series, at: np.ndarray):

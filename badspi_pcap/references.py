@@ -8,7 +8,7 @@ numbers, and codes for the addresses) and turn only the references they keep int
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from .schema import IPSEC_KINDS
 # Roles, in the order the matching sorts them (alphabetical, as their names sort).
 ROLES = np.array(["esp", "quoted-by-icmp", "sent-by-device", "sent-by-peer"], dtype=object)
 ESP, QUOTED, SENT_BY_DEVICE, SENT_BY_PEER = range(4)
+_ROLE_OF_WAY = np.array([ESP, SENT_BY_DEVICE, SENT_BY_PEER, SENT_BY_PEER] + [QUOTED] * 4, dtype=np.int8)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class ReferenceIndex:
     sender: np.ndarray       # int32: code in ``addresses`` of the IPsec packet's source (-1: none)
     receiver: np.ndarray     # int32: ... of its destination
     addresses: np.ndarray    # object: the distinct addresses
+    # with_spi_seq's answers: the estimate and the matching ask for the same lines' pairs
+    _sorted: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.row)
@@ -43,13 +46,25 @@ class ReferenceIndex:
     def with_spi_seq(self, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The references whose (SPI, SEQ) ``spi_seq`` code is one of ``wanted``, sorted by
         (code, time; ties in table order): their positions here and their codes.  Only
-        these are sorted: a log names a small share of the capture's sequence numbers."""
-        r = np.flatnonzero(self.has_seq)
-        code = spi_seq(self.spi[r], self.seq[r])
-        keep = pd.Series(code, copy=False).isin(np.unique(wanted)).to_numpy()    # a hash lookup each
-        r, code = r[keep], code[keep]
-        order = np.lexsort((self.ns[r], code))
-        return r[order], code[order]
+        these are sorted: a log names a small share of the capture's sequence numbers.
+        The arrays are shared between calls: read them, do not change them."""
+        wanted = np.unique(wanted)
+        key = wanted.tobytes()
+        if key not in self._sorted:
+            r = np.flatnonzero(self.has_seq)
+            code = spi_seq(self.spi[r], self.seq[r])
+            keep = pd.Series(code, copy=False).isin(wanted).to_numpy()    # a hash lookup each
+            r, code = r[keep], code[keep]
+            order = np.lexsort((self.ns[r], code))
+            self._sorted[key] = (r[order], code[order])
+        return self._sorted[key]
+
+    def addresses_of(self, codes: np.ndarray) -> set[str]:
+        """The distinct addresses these codes name (-1 names none), marked in one pass
+        instead of sorting the codes."""
+        named = np.zeros(len(self.addresses) + 1, dtype=bool)
+        named[codes] = True               # -1 marks the extra last slot
+        return set(self.addresses[named[:-1]])
 
     def roles(self, local: set[str]) -> np.ndarray:
         """Per reference, its role as a position in ``ROLES``: quoted by an ICMP error, sent
@@ -57,12 +72,10 @@ class ReferenceIndex:
         neither ("esp")."""
         # One more False at the end: code -1 (no address) reads it.
         is_local = np.append(np.isin(self.addresses, list(local)), False)
-        to_local, from_local = is_local[self.receiver], is_local[self.sender]
-        role = np.full(len(self), ESP, dtype=np.int8)     # later rules win: quoted, to, from
-        role[from_local] = SENT_BY_DEVICE
-        role[to_local] = SENT_BY_PEER
-        role[self.quoted] = QUOTED
-        return role
+        # quoted, to the device, from the device as three bits; the first set one decides
+        way = (self.quoted.view(np.uint8) << 2) | (is_local[self.receiver].view(np.uint8) << 1) \
+            | is_local[self.sender].view(np.uint8)
+        return _ROLE_OF_WAY[way]
 
     def table(self, packets: pd.DataFrame) -> pd.DataFrame:
         """The references as a table: capture, frame, time, spi, seq, where (esp | quoted),

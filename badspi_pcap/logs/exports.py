@@ -29,6 +29,7 @@ import csv
 import json
 import re
 from dataclasses import dataclass
+from itertools import chain
 from typing import Iterable, Iterator
 
 from ..errors import Skipped
@@ -84,9 +85,9 @@ class Unwrapper:
                 yield from self._csv(header[0], header[1], number, numbered)
                 return
             if _json_layout(text) is not None:
-                yield from self._json(_chain((number, text), numbered))
+                yield from self._json(chain([(number, text)], numbered))
                 return
-            yield from self._plain(_chain((number, text), numbered))
+            yield from self._plain(chain([(number, text)], numbered))
             return
 
     def _plain(self, numbered) -> Iterator[tuple[int, str]]:
@@ -347,7 +348,3 @@ def unwrap_5424(line: str) -> tuple[str, Wrapper] | None:
     stamp = export_stamp(m["time"]) if m["time"] != "-" else None
     return text, Wrapper("rfc5424", stamp, None if m["host"] == "-" else m["host"])
 
-
-def _chain(first, rest):
-    yield first
-    yield from rest

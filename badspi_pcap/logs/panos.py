@@ -22,7 +22,7 @@ SA_DELETED = rule(rf"Deleted SA: {SA_ENDS}", "sa-deleted", needle="Deleted SA:")
 SA_INSTALLED = rule(rf"(?:Installed|Established) SA: {SA_ENDS}(?:.*?lifetime (?P<lifetime>\d+) Sec)?", "p2-complete",
                     needle=" SA: ")
 NO_SA = rule(r"can't find sa for proto (?P<proto>ESP|AH) spi (?P<spi>0x\w+)", "bad-spi", needle="can't find sa")
-LATE_DELETE = rule(NO_SA.regex.pattern, "ike-error", needle=NO_SA.needle)
+LATE_DELETE = rule(NO_SA.pattern, "ike-error", needle=NO_SA.needle)
 PEER_DELETE = rule(r"delete proto (?P<proto>ESP|AH) spi (?P<spi>0x\w+)", None, needle="delete proto")
 RULES = (SA_DELETED, SA_INSTALLED, NO_SA, PEER_DELETE)
 TUNNEL = re.compile(r"IPSEC KEY (?:DELETED|INSTALLED); tunnel (\S+)")

@@ -250,8 +250,11 @@ def _columns(files: list[_File], *, year, reference, tz) -> tuple[dict[str, list
     """
     kept: list[tuple] = []   # (source, _Line, local ns, UTC ns) of each event line
     duplicates: list[tuple] = []
-    seen: dict[tuple, tuple[set, str, int]] = {}
-    copies: dict[tuple, int] = {}
+    # message -> its first line: (file index, raw, device, source, line number); most come once
+    once: dict[tuple, tuple] = {}
+    # message -> (copies so far of each (file index, raw), the first line of each copy number
+    # as (devices, source, line number)): kept only for messages that come again
+    again: dict[tuple, tuple[dict, dict]] = {}
     for index, f in enumerate(files):
         local, f.year = resolve_years([e.stamp for e in f.events], year=year, reference=reference)
         offsets = [e.stamp.offset_s if e.stamp else None for e in f.events]
@@ -264,12 +267,19 @@ def _columns(files: list[_File], *, year, reference, tz) -> tuple[dict[str, list
                 first = parsed.rows[0]
                 device = first.get("device")
                 message = (parsed.vendor, first.get("message_id"), t_local, parsed.text)
-                route = (message, index, event.raw)
+                first_line = once.get(message)
+                if first_line is None:
+                    once[message] = (index, event.raw, device, source, event.number)
+                    kept.append((source, event, t_local, t_utc))
+                    continue
+                if message not in again:
+                    again[message] = ({first_line[:2]: 1}, {1: ({first_line[2]}, *first_line[3:])})
+                copies, firsts = again[message]
+                route = (index, event.raw)
                 copy = copies[route] = copies.get(route, 0) + 1
-                key = (message, copy)
-                known = seen.get(key)
+                known = firsts.get(copy)
                 if known is None:
-                    seen[key] = ({device}, source, event.number)
+                    firsts[copy] = ({device}, source, event.number)
                 elif device is None or None in known[0] or device in known[0]:
                     duplicates.append((source, event.number, known[1], known[2]))
                     f.duplicates += event.lines

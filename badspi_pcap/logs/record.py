@@ -73,17 +73,14 @@ def parsed(fmt: LineFormat, found: tuple[Rule, dict] | None, *, stamp: Stamp | N
     if found is None or found[0].kind is None:
         return Parsed(fmt.name, fmt.vendor, None, [], stamp, text)
     rule, groups = found
-    given = {key: value for key, value in common.items() if value is not None}
-    fixed = {"vendor": fmt.vendor, "kind": rule.kind, "text": text}
-    if rule.message_id:
-        fixed["message_id"] = rule.message_id
     rows = normalise(groups, rule.const)
-    if len(rows) == 1:   # most lines: the row built in place
-        given.update(rows[0])
-        given.update(fixed)
-        rows = [given]
-    else:
-        rows = [{**given, **row, **fixed} for row in rows]
+    for row in rows:
+        for key, value in common.items():
+            if value is not None and key not in row:
+                row[key] = value
+        row["vendor"], row["kind"], row["text"] = fmt.vendor, rule.kind, text
+        if rule.message_id:
+            row["message_id"] = rule.message_id
     return Parsed(fmt.name, fmt.vendor, rule.kind, rows, stamp, text)
 
 

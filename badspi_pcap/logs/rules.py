@@ -1,7 +1,7 @@
 """Declarative message rules and the one normalisation step every vendor shares.
 
-A vendor module is a table of ``Rule``s: a compiled regex, the event kind it means and
-fixed field values.  The regex's named groups say what each captured value is, and
+A vendor module is a table of ``Rule``s: a regex (compiled when first needed), the event
+kind it means and fixed field values.  The regex's named groups say what each captured value is, and
 ``normalise`` turns them into event columns the same way for every vendor:
 
 =============================  ==========================================================
@@ -38,17 +38,33 @@ _IPV6_PORT = re.compile(r"\[([0-9A-Fa-f:.]+)\]:\d{1,5}")
 _BRACKET_SUFFIX = re.compile(r"\[[^\]]*\]$")
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Rule:
-    regex: re.Pattern
+    """A message rule.  Its regex is compiled on first use (``compiled``): a log of one
+    vendor compiles that vendor's rules only, and importing the package stays cheap;
+    tests/test_logs_rules.py compiles every rule."""
+
+    pattern: str
     kind: str | None                 # None: a known message with nothing to report
     needle: str                      # substring that must occur before the regex is tried
     message_id: str | None = None
     const: Mapping[str, object] = field(default_factory=dict)
+    compiled: re.Pattern | None = field(default=None, repr=False)   # None until first used
+
+    @property
+    def regex(self) -> re.Pattern:
+        if self.compiled is None:
+            self.compiled = re.compile(self.pattern)
+        return self.compiled
+
+
+ALL: list[Rule] = []   # every rule made, in the order the vendor modules made them
 
 
 def rule(pattern: str, kind: str | None, *, needle: str, message_id: str | None = None, **const) -> Rule:
-    return Rule(re.compile(pattern), kind, needle, message_id, const)
+    made = Rule(pattern, kind, needle, message_id, const)
+    ALL.append(made)
+    return made
 
 
 def v(name: str, pattern: str) -> str:
@@ -60,7 +76,7 @@ def match(rules: tuple[Rule, ...], text: str) -> tuple[Rule, dict] | None:
     """The first rule whose needle and regex match ``text``, with its groups."""
     for r in rules:
         if r.needle in text:
-            m = r.regex.search(text)
+            m = (r.compiled or r.regex).search(text)
             if m:
                 return r, m.groupdict()
     return None
@@ -132,15 +148,19 @@ def normalise(groups: Mapping[str, str | None], const: Mapping[str, object] | No
     return [row]
 
 
+# values a log repeats (an SA's SPI, a tunnel, a length): each text converted once
+_repeated = functools.lru_cache(maxsize=1 << 16)
+_proto, _direction, _hex, _dec = _repeated(proto), _repeated(direction), _repeated(hex_u32), _repeated(dec_u32)
+
 # group -> (column, converter), in the order they are applied (a later one wins a column)
 _STEPS = (tuple((name, name, str.strip) for name in EVENT_TEXT)
           + tuple((name, name, address) for name in ("src", "dst", "peer"))
-          + (("proto", "proto", proto), ("direction", "direction", direction),
-             ("spi", "spi", hex_u32), ("spi_auto", "spi", auto_u32), ("spi_dec", "spi", dec_u32),
+          + (("proto", "proto", _proto), ("direction", "direction", _direction),
+             ("spi", "spi", _hex), ("spi_auto", "spi", auto_u32), ("spi_dec", "spi", _dec),
              ("seq", "seq", hex_u32), ("seq_auto", "seq", auto_u32), ("seq_dec", "seq", dec_u32),
-             ("tunnel_hex", "tunnel_id", hex_u32), ("tunnel_dec", "tunnel_id", dec_u32),
-             ("conn_id", "conn_id", dec_u32), ("length", "length", dec_u32),
-             ("lifetime", "lifetime_s", dec_u32)))
+             ("tunnel_hex", "tunnel_id", _hex), ("tunnel_dec", "tunnel_id", _dec),
+             ("conn_id", "conn_id", _dec), ("length", "length", _dec),
+             ("lifetime", "lifetime_s", _dec)))
 
 
 @functools.lru_cache(maxsize=None)   # one entry per rule regex: its group names

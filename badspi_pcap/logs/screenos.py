@@ -128,8 +128,8 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     rules = RULES.get(message_id)
     if flavour or rules is None:  # "(traffic)" logs and other messages
         return ignored(SCREENOS_SYSLOG, payload)
-    own = DEVICE_TIME.search(payload)
-    stamp, host = envelope(line)
+    own = _device_time(payload)
+    stamp, host = _header(line, m.start())
     if own:   # the device's own time, not a relay's
         stamp = iso_stamp(own["date"], own["hms"])
         payload = payload[:own.start()].rstrip()
@@ -137,6 +137,31 @@ def parse_syslog(line: str, state: dict) -> Parsed | None:
     relay = host if host and host.rstrip(":") != device else None   # a header host other than the device
     return parsed(SCREENOS_SYSLOG, match(rules, payload), stamp=stamp, text=payload, message_id=message_id,
                   device=device, severity=severity, relay=relay)
+
+
+def _device_time(payload: str) -> re.Match | None:
+    """``DEVICE_TIME.search(payload)``, tried at the last "(" only: a match ends the text
+    with its ")" and whitespace, so no "(" comes after the one it starts at."""
+    start = payload.rfind("(")
+    return DEVICE_TIME.match(payload, start) if start >= 0 else None
+
+
+def _header(line: str, start: int):
+    """``envelope(line)`` for a line whose SYSLOG match starts at ``start``, looked up by the
+    text up to the space after "NetScreen": envelope reads no further (its time cannot run
+    into "NetScreen", its host word ends at that space at the latest), and the lines of one
+    second from one device share that text."""
+    key = line[:start + _MARKER_WORD]
+    found = _HEADERS.get(key)
+    if found is None:
+        if len(_HEADERS) >= 1 << 14:
+            _HEADERS.clear()
+        found = _HEADERS[key] = envelope(key)
+    return found
+
+
+_MARKER_WORD = len("NetScreen ")
+_HEADERS: dict[str, tuple] = {}
 
 
 def parse_cli(line: str, state: dict) -> Parsed | None:

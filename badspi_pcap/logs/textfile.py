@@ -212,7 +212,8 @@ def _guard(lines: Iterable[str], path: Path, skipped: list[Skipped], broken):
     try:
         for number, line in enumerate(lines, 1):
             if held is not None:
-                yield number - 1, held.rstrip("\r\n").replace("\x00", "")
+                held = held.rstrip("\r\n")
+                yield number - 1, held.replace("\x00", "") if "\x00" in held else held
             held = line
     except _STREAM_ERRORS as e:
         skipped.append(Skipped(str(path), f"after line {number}", f"file ends early or is damaged ({e})"))

@@ -412,11 +412,21 @@ def rate_limited(times: np.ndarray, window: float) -> np.ndarray:
     that logs at most one line per ``window`` seconds (window 0: every packet)."""
     times = np.sort(np.asarray(times, dtype=float))
     logged = np.zeros(len(times), dtype=bool)
-    last = -np.inf
-    for i, t in enumerate(times):
-        if window <= 0 or t - last >= window:
-            logged[i] = True
-            last = t
+    if window <= 0:
+        logged[:] = True
+        return logged
+    # From each logged packet straight to the next one a window later (a binary search, then
+    # the same comparison a packet-by-packet walk makes, so rounding decides alike).
+    i, n = 0, len(times)
+    while i < n:
+        logged[i] = True
+        last = times[i]
+        j = max(int(np.searchsorted(times, last + window, "left")), i + 1)
+        while j - 1 > i and times[j - 1] - last >= window:
+            j -= 1
+        while j < n and not times[j] - last >= window:
+            j += 1
+        i = j
     return logged
 
 

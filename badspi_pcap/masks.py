@@ -214,7 +214,7 @@ def distinct(values: pd.Series) -> set:
     return set(values.dropna().unique())
 
 
-def _encoded(column: pd.Series) -> tuple[np.ndarray, list]:
+def value_codes(column: pd.Series) -> tuple[np.ndarray, list]:
     """Per row the index of its value among the distinct values, and those values (a
     missing value is one of them: None)."""
     encoded = pc.dictionary_encode(arrow(column), null_encoding="encode")
@@ -226,7 +226,7 @@ def _encoded(column: pd.Series) -> tuple[np.ndarray, list]:
 def positions_by_value(column: pd.Series) -> dict:
     """Each set value of the column -> the rows that hold it (ascending positions), from
     Arrow's hashing and one stable sort of small codes (no per-row Python)."""
-    codes, values = _encoded(column)
+    codes, values = value_codes(column)
     rows = np.flatnonzero(codes != values.index(None)) if None in values else np.arange(len(codes))
     if not len(rows):
         return {}

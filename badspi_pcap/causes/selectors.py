@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
-from ..masks import SPARSE_FROM, _encoded, arrow, kind_in, positions_by_value, present, rows_at
+from ..masks import SPARSE_FROM, arrow, kind_in, positions_by_value, present, rows_at, value_codes
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -159,7 +159,7 @@ class PacketIndex:
         """Per row the number of its (top-level) SPI among the distinct ones, and those (a
         missing SPI is one of them: None): the SPIs of any rows by a count, and the rows
         grouped by SPI, without hashing the column again."""
-        return _encoded(self.packets["spi"])
+        return value_codes(self.packets["spi"])
 
     def spis_at(self, mask: np.ndarray) -> set[int]:
         """The distinct top-level SPIs of the rows of ``mask``."""

@@ -52,6 +52,7 @@ class ReferenceIndex:
         key = wanted.tobytes()
         if key not in self._sorted:
             r = np.flatnonzero(self.has_seq)
+            r = r[_seq_may_be_in(self.seq[r], wanted)]
             code = spi_seq(self.spi[r], self.seq[r])
             keep = pd.Series(code, copy=False).isin(wanted).to_numpy()    # a hash lookup each
             r, code = r[keep], code[keep]
@@ -97,6 +98,18 @@ class ReferenceIndex:
 def spi_seq(spi, seq) -> np.ndarray:
     """(SPI, SEQ) as one exact number (both are 32-bit)."""
     return np.asarray(spi).astype(np.uint64) << np.uint64(32) | np.asarray(seq).astype(np.uint64)
+
+
+def _seq_may_be_in(seq: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Which of these sequence numbers some wanted (SPI, SEQ) code has: a table lookup where
+    the wanted numbers are small (most are), so that only these few are hashed with their
+    SPI; all True where a table would be too big."""
+    wanted_seq = (wanted & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    if not len(wanted_seq) or wanted_seq.max() >= 1 << 24:
+        return np.ones(len(seq), dtype=bool)
+    table = np.zeros(int(wanted_seq.max()) + 2, dtype=bool)    # the last slot: every larger number
+    table[wanted_seq] = True
+    return table[np.minimum(seq, len(table) - 1)]
 
 
 def reference_index(packets: pd.DataFrame) -> ReferenceIndex:

@@ -42,7 +42,7 @@ _BRACKET_SUFFIX = re.compile(r"\[[^\]]*\]$")
 class Rule:
     """A message rule.  Its regex is compiled on first use (``compiled``): a log of one
     vendor compiles that vendor's rules only, and importing the package stays cheap;
-    tests/test_logs_rules.py compiles every rule."""
+    tests/test_logs_shortcuts.py compiles every rule."""
 
     pattern: str
     kind: str | None                 # None: a known message with nothing to report

@@ -32,7 +32,8 @@ def value_in(table: pd.DataFrame, name: str, values: Iterable) -> np.ndarray:
     column = arrow(table[name])
     if pa.types.is_null(column.type):        # a column with no value at all
         return np.zeros(len(table), dtype=bool)
-    return flags(pc.is_in(column, value_set=_value_set(tuple(values), column.type)))
+    of_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type   # Arrow looks values up
+    return flags(pc.is_in(column, value_set=_value_set(tuple(values), of_type)))
 
 
 @functools.lru_cache(maxsize=256)
@@ -47,8 +48,11 @@ def kind_in(table: pd.DataFrame, kinds: Iterable[str] | str) -> np.ndarray:
     column = table["kind"]
     if len(column) < SPARSE_FROM or not _arrow_backed(column):
         return value_in(table, "kind", kinds)
-    codes, values = _kind_codes(arrow(column))
-    return np.append(np.isin(values, kinds), False)[codes]       # code -1 (no kind) reads the False
+    held = arrow(column)
+    if not (pa.types.is_string(held.type) or pa.types.is_large_string(held.type)):
+        return value_in(table, "kind", kinds)       # e.g. dictionary-typed: its buffers do not say its values
+    codes, distinct_kinds = _kind_codes(held)
+    return np.append(np.isin(distinct_kinds, kinds), False)[codes]       # code -1 (no kind) reads the False
 
 
 # A big table's kind codes, by the identity of the column's memory (the entry holds the

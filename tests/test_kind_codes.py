@@ -85,3 +85,16 @@ def test_kind_in_reads_a_plain_object_column_too():
     plain = big.assign(kind=big["kind"].astype(object))
     assert (kind_in(plain, "esp") == value_in(big, "kind", ["esp"])).all()
     assert pa.types.is_string(pa.array(plain["kind"]).type) or pa.types.is_large_string(pa.array(plain["kind"]).type)
+
+
+def test_kind_in_on_a_dictionary_typed_column_answers_from_its_values():
+    """Two dictionary columns can share their codes' memory and differ in their values: such
+    a column is asked directly, never through kept codes."""
+    big = _big()
+    kinds = pa.array(big["kind"].astype(object).to_numpy()).dictionary_encode()
+    renamed = pa.DictionaryArray.from_arrays(kinds.indices, pa.array(["x-" + k for k in kinds.dictionary.to_pylist()]))
+    for values in (kinds, renamed, kinds):
+        table = big.assign(kind=pd.arrays.ArrowExtensionArray(pa.chunked_array([values])))
+        want = np.isin(values.dictionary.to_numpy(zero_copy_only=False)[values.indices.to_numpy()], ["esp"])
+        assert (kind_in(table, "esp") == want).all()
+    assert kind_in(big.assign(kind=pd.arrays.ArrowExtensionArray(pa.chunked_array([kinds]))), "esp").any()

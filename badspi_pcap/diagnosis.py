@@ -21,7 +21,7 @@ from .causes import CAUSES, NOT_COVERED, UNEXPLAINED, Claim, Context, Judgement,
 from .causes.base import columns, given
 from .causes.selectors import PacketIndex, display_filter
 from .correlation import BAD_SPI_KINDS, covered
-from .masks import arrow, distinct, distinct_at, kind_in, present, rows_at
+from .masks import arrow, distinct, distinct_at, kind_in, one_array, present, rows_at
 from .notation import seconds, spi_text
 from .options import AnalysisOptions
 from .vendors import profile
@@ -210,9 +210,7 @@ def _tunnel_findings(tunnel, group, ctx, offset) -> list[dict]:
 def frame_tuples(column: pd.Series) -> list[tuple]:
     """The LINES ``frames`` column as ((capture, frame), ...) per line, from its flat
     Arrow values (no dict per frame)."""
-    refs = arrow(column)
-    if isinstance(refs, pa.ChunkedArray):
-        refs = refs.combine_chunks() if refs.num_chunks != 1 else refs.chunk(0)
+    refs = one_array(arrow(column))
     flat = refs.flatten()
     pairs = list(zip(flat.field("capture").to_pylist(), flat.field("frame").to_pylist()))
     ends = np.cumsum(pc.fill_null(pc.list_value_length(refs), 0).to_numpy(zero_copy_only=False)).tolist()
@@ -284,9 +282,7 @@ def distinct_rows(table: pd.DataFrame, names) -> tuple[np.ndarray, np.ndarray]:
     each column, then NumPy on the small codes."""
     group = np.zeros(len(table), dtype=np.int64)
     for name in names:
-        encoded = pc.dictionary_encode(arrow(table[name]), null_encoding="encode")
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+        encoded = one_array(pc.dictionary_encode(arrow(table[name]), null_encoding="encode"))
         codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
         group = np.unique(group * len(encoded.dictionary) + codes, return_inverse=True)[1].reshape(-1)
     return group, np.unique(group, return_index=True)[1]

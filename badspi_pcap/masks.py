@@ -22,6 +22,14 @@ def arrow(column: pd.Series):
     return pa.array(column.array, from_pandas=True)
 
 
+def one_array(values):
+    """An Arrow array as it is, a chunked one as one array (its chunks joined only when
+    there are several)."""
+    if isinstance(values, pa.ChunkedArray):
+        return values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    return values
+
+
 def flags(mask) -> np.ndarray:
     """An Arrow boolean array as NumPy booleans, missing = False."""
     return np.asarray(pc.fill_null(mask, False).to_numpy(zero_copy_only=False), dtype=bool)
@@ -70,9 +78,7 @@ def _kind_codes(column) -> tuple[np.ndarray, np.ndarray]:
     with _kind_codes_lock:
         kept = _KIND_CODES.get(key)
     if kept is None:
-        encoded = pc.dictionary_encode(column)
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+        encoded = one_array(pc.dictionary_encode(column))
         values = np.array(encoded.dictionary.to_pylist(), dtype=object)
         codes = np.asarray(pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False),
                            dtype=np.int8 if len(values) < 127 else np.int32)
@@ -221,9 +227,7 @@ def distinct(values: pd.Series) -> set:
 def value_codes(column: pd.Series) -> tuple[np.ndarray, list]:
     """Per row the index of its value among the distinct values, and those values (a
     missing value is one of them: None)."""
-    encoded = pc.dictionary_encode(arrow(column), null_encoding="encode")
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+    encoded = one_array(pc.dictionary_encode(arrow(column), null_encoding="encode"))
     return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary.to_pylist()
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .masks import arrow, flags, kind_in, present
+from .masks import arrow, flags, kind_in, one_array, present
 from .schema import IPSEC_KINDS
 
 DEFAULT_WINDOW = 32          # the lab's kernel window; callers pass the receiver's
@@ -132,9 +132,7 @@ def in_order(packets: pd.DataFrame, ipsec: np.ndarray | None = None, spi_codes: 
 
 def _numbers(values) -> np.ndarray:
     """An Arrow integer array without nulls as NumPy (no copy where it can)."""
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
-    return values.to_numpy(zero_copy_only=False)
+    return one_array(values).to_numpy(zero_copy_only=False)
 
 
 def with_sequence_numbers(packets: pd.DataFrame) -> np.ndarray:
@@ -145,9 +143,7 @@ def with_sequence_numbers(packets: pd.DataFrame) -> np.ndarray:
 def _codes(values) -> tuple[np.ndarray, int]:
     """Integer codes of the values in order of first appearance, missing values one code
     of their own (``pd.factorize(..., use_na_sentinel=False)``), and how many there are."""
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+    encoded = one_array(pc.dictionary_encode(values, null_encoding="encode"))
     return encoded.indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
 
 

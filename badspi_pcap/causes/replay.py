@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from .. import schema
 from ..notation import spi_text
-from ..masks import arrow, flags, rows_at
+from ..masks import arrow, flags, one_array, rows_at, value_codes
 from ..sequence import in_order, ordered, sequence_rows, with_sequence_numbers
 from .base import Claim, Context, Judgement, Proof, columns, given, seconds
 from .selectors import Selector
@@ -212,9 +212,7 @@ def _integers(lines: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     if pa.types.is_null(values.type):
         return np.zeros(len(lines), dtype=np.uint64), np.zeros(len(lines), dtype=bool)
     given_ = np.array(flags(pc.is_valid(values)))          # copies: the callers fill them in
-    filled = pc.fill_null(values, 0).cast(pa.uint64())
-    if isinstance(filled, pa.ChunkedArray):
-        filled = filled.combine_chunks() if filled.num_chunks != 1 else filled.chunk(0)
+    filled = one_array(pc.fill_null(values, 0).cast(pa.uint64()))
     return np.array(filled.to_numpy(zero_copy_only=False), dtype=np.uint64), given_
 
 
@@ -236,10 +234,7 @@ def _window_sizes(lines: pd.DataFrame, spi, by_spi, ctx: Context) -> tuple[np.nd
     """Per line the receiver's window size (0 where not known) and whether it is known:
     ``_window`` asked once per distinct (SPI, vendor)."""
     if "vendor" in lines:
-        vendor = pc.dictionary_encode(arrow(lines["vendor"]), null_encoding="encode")
-        if isinstance(vendor, pa.ChunkedArray):
-            vendor = vendor.combine_chunks() if vendor.num_chunks != 1 else vendor.chunk(0)
-        vendors, codes = vendor.dictionary.to_pylist(), vendor.indices.to_numpy(zero_copy_only=False)
+        codes, vendors = value_codes(lines["vendor"])
     else:
         vendors, codes = [None], np.zeros(len(lines), dtype=np.int64)
     spi_key = np.where(by_spi, spi.astype(np.int64) + 1, 0)      # 0: no SPI
@@ -319,9 +314,7 @@ def _seq_in(packets: pd.DataFrame, wanted: np.ndarray) -> np.ndarray:
 
 def _filled(column, value: int) -> np.ndarray:
     """An Arrow integer column as NumPy, ``value`` where missing."""
-    values = pc.fill_null(column, value)
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks() if values.num_chunks != 1 else values.chunk(0)
+    values = one_array(pc.fill_null(column, value))
     return values.to_numpy()
 
 

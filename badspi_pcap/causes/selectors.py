@@ -12,10 +12,9 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from ..notation import seconds, spi_text, spi_texts
-from ..masks import SPARSE_FROM, arrow, kind_in, positions_by_value, present, rows_at, value_codes
+from ..masks import SPARSE_FROM, arrow, kind_in, one_array, positions_by_value, present, rows_at, value_codes
 from ..schema import IPSEC_KINDS
 
 # isakmp.exchangetype: IKEv1 Quick Mode 32, IKEv2 CREATE_CHILD_SA 36
@@ -221,10 +220,7 @@ def _one_chunk(column: pd.Series):
     """An Arrow-backed column in one chunk (a small table's: one take per column later)."""
     if not isinstance(column.dtype, pd.ArrowDtype):
         return column.array
-    values = arrow(column)
-    if isinstance(values, pa.ChunkedArray) and values.num_chunks > 1:
-        values = values.combine_chunks()
-    return pd.arrays.ArrowExtensionArray(values)
+    return pd.arrays.ArrowExtensionArray(one_array(arrow(column)))
 
 
 def select(packets: pd.DataFrame, selectors, index: PacketIndex | None = None, names=None) -> pd.DataFrame:
